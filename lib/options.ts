@@ -1,0 +1,413 @@
+import os from 'node:os'
+import path from 'node:path'
+import { readFileSync } from 'node:fs'
+import { parseDuration } from './duration.js'
+import { LEVELS, type FaultlineEvent, type Level, type Retention, type Store } from './types.js'
+
+/** What `beforeSend` gets beside the event. */
+export interface EventHint {
+  originalException?: unknown
+  event_id: string
+}
+
+export type PanelAuth =
+  | { username: string; password: string }
+  | ((req: import('node:http').IncomingMessage) => boolean | Promise<boolean>)
+
+export interface RuleFilter {
+  environment?: string | string[]
+  level?: Level | Level[]
+  tags?: Record<string, string>
+}
+
+export type RuleWhen =
+  | 'new'
+  | 'regression'
+  | { events?: number | number[]; within?: string; users?: number }
+
+export interface Rule {
+  when: RuleWhen
+  filter?: RuleFilter
+  to?: string | string[]
+  webhook?: string
+  throttle?: string
+  /** send email for this rule; default true when `mail` is set */
+  email?: boolean
+}
+
+export interface MailOptions {
+  /** nodemailer transport options, an SMTP URL, or a ready transporter (anything with sendMail) */
+  transport: unknown
+  from?: string
+  to?: string | string[]
+  baseUrl?: string
+  subjectPrefix?: string
+  maxPerHour?: number
+}
+
+export interface TrackerOptions {
+  store?: string | Store
+  /** the app's root directory: frames under it are in-app and source context is read only from it */
+  root?: string
+  environment?: string
+  release?: string
+  serverName?: string
+  appName?: string
+  beforeSend?: (event: FaultlineEvent, hint: EventHint) => FaultlineEvent | null | Promise<FaultlineEvent | null>
+  ignoreErrors?: Array<string | RegExp | (new (...args: any[]) => Error)>
+  shouldCapture?: (err: unknown) => boolean
+  sampleRate?: number
+  scrubFields?: string[]
+  maxBreadcrumbs?: number
+  maxQueueSize?: number
+  captureUncaught?: boolean
+  captureUnhandledRejections?: boolean
+  sourceContext?: boolean
+  panel?: false | { path?: string; auth?: PanelAuth }
+  mail?: MailOptions
+  rules?: Rule[]
+  autoResolve?: string
+  retention?: { maxEventsPerIssue?: number; maxAge?: string }
+  onInternalError?: (err: Error) => void
+}
+
+export interface ResolvedMail {
+  transport: unknown
+  from: string
+  to: string[]
+  baseUrl: string
+  subjectPrefix: string
+  maxPerHour: number
+}
+
+export interface ResolvedRule {
+  when: RuleWhen
+  filter: RuleFilter | null
+  to: string[] | null
+  webhook: string | null
+  throttleMs: number | null
+  email: boolean
+  withinMs: number | null
+  /** a stable name for claims: its position and shape */
+  id: string
+}
+
+export interface ResolvedOptions {
+  store: string | Store
+  root: string
+  environment: string
+  release: string | undefined
+  serverName: string
+  appName: string
+  beforeSend: TrackerOptions['beforeSend'] | null
+  ignoreErrors: NonNullable<TrackerOptions['ignoreErrors']>
+  shouldCapture: (err: unknown) => boolean
+  sampleRate: number
+  /** lowercased; the defaults plus the user's */
+  scrubFields: string[]
+  maxBreadcrumbs: number
+  maxQueueSize: number
+  captureUncaught: boolean
+  captureUnhandledRejections: boolean
+  sourceContext: boolean
+  panel: false | { path: string; auth: PanelAuth | null }
+  mail: ResolvedMail | null
+  rules: ResolvedRule[]
+  autoResolveMs: number | null
+  retention: Retention
+  onInternalError: (err: Error) => void
+}
+
+export const DEFAULT_SCRUB_FIELDS = [
+  'auth', 'token', 'secret', 'session', 'password', 'passwd', 'pwd', 'key', 'jwt', 'bearer',
+  'csrf', 'xsrf', 'credentials', 'sid', 'cookie', 'set-cookie',
+]
+
+const KNOWN = [
+  'store', 'root', 'environment', 'release', 'serverName', 'appName', 'beforeSend', 'ignoreErrors',
+  'shouldCapture', 'sampleRate', 'scrubFields', 'maxBreadcrumbs', 'maxQueueSize', 'captureUncaught',
+  'captureUnhandledRejections', 'sourceContext', 'panel', 'mail', 'rules', 'autoResolve', 'retention',
+  'onInternalError',
+]
+
+/** Thrown for a bad option; the message names the option and the fix. */
+export class OptionError extends TypeError {
+  override name = 'FaultlineOptionError'
+}
+
+function fail(option: string, problem: string, fix: string): never {
+  throw new OptionError(`faultline: option \`${option}\` ${problem}. ${fix}`)
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1))
+      prev = cur
+    }
+  }
+  return row[b.length]
+}
+
+function suggest(name: string, known: string[]): string {
+  const best = known
+    .map((k) => [k, editDistance(name, k)] as const)
+    .sort((x, y) => x[1] - y[1])[0]
+  return best && best[1] <= 3 ? `Did you mean \`${best[0]}\`?` : `Known options: ${known.join(', ')}.`
+}
+
+function checkKeys(value: Record<string, unknown>, known: string[], prefix: string): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) fail(prefix + key, 'is not an option', suggest(key, known))
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function duration(option: string, value: unknown): number {
+  const ms = parseDuration(value)
+  if (ms === null) fail(option, `must be a duration, got ${JSON.stringify(value)}`, "Use a number and a unit, like '30m', '1h' or '14d'.")
+  return ms
+}
+
+function positiveInteger(option: string, value: unknown): number {
+  if (!Number.isInteger(value) || (value as number) < 1) fail(option, `must be a positive integer, got ${String(value)}`, 'Pass a whole number above 0.')
+  return value as number
+}
+
+function emailList(option: string, value: unknown): string[] {
+  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value
+  if (!Array.isArray(list) || list.length === 0 || !list.every((s) => typeof s === 'string' && s.includes('@'))) {
+    fail(option, 'must be an email address or a list of them', "Pass 'team@example.com' or ['a@example.com', 'b@example.com'].")
+  }
+  return list as string[]
+}
+
+function readPackageJson(root: string): { name?: string; version?: string } {
+  try {
+    return JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'))
+  } catch {
+    return {}
+  }
+}
+
+let lastInternalErrorAt = 0
+let suppressedInternalErrors = 0
+/** The default `onInternalError`: one line on stderr, at most one a second. */
+export function logInternalError(err: Error): void {
+  const now = Date.now()
+  if (now - lastInternalErrorAt < 1000) {
+    suppressedInternalErrors++
+    return
+  }
+  lastInternalErrorAt = now
+  const more = suppressedInternalErrors ? ` (${suppressedInternalErrors} more suppressed)` : ''
+  suppressedInternalErrors = 0
+  process.stderr.write(`faultline: ${err?.message ?? String(err)}${more}\n`)
+}
+
+function resolveRule(rule: unknown, index: number, hasMail: boolean): ResolvedRule {
+  const at = `rules[${index}]`
+  if (!isPlainObject(rule)) fail(at, 'must be an object', "Write rules like { when: 'new' } or { when: { events: 100 } }.")
+  checkKeys(rule, ['when', 'filter', 'to', 'webhook', 'throttle', 'email'], `${at}.`)
+  const when = rule.when
+  let withinMs: number | null = null
+  if (when !== 'new' && when !== 'regression') {
+    if (!isPlainObject(when)) fail(`${at}.when`, `must be 'new', 'regression' or an object, got ${JSON.stringify(when)}`, "Use 'new', 'regression', { events: 100 }, { events: 50, within: '1h' } or { users: 100 }.")
+    checkKeys(when, ['events', 'within', 'users'], `${at}.when.`)
+    if (when.events === undefined && when.users === undefined) fail(`${at}.when`, 'needs `events` or `users`', 'Add a threshold, like { events: 100 }.')
+    if (when.events !== undefined) {
+      const list = Array.isArray(when.events) ? when.events : [when.events]
+      if (list.length === 0) fail(`${at}.when.events`, 'is an empty list', 'List one or more milestones, like [10, 100, 1000].')
+      list.forEach((n, i) => positiveInteger(`${at}.when.events${Array.isArray(when.events) ? `[${i}]` : ''}`, n))
+    }
+    if (when.users !== undefined) positiveInteger(`${at}.when.users`, when.users)
+    if (when.within !== undefined) {
+      if (when.events === undefined || Array.isArray(when.events)) fail(`${at}.when.within`, 'needs a single `events` count', "Write { events: 50, within: '1h' }.")
+      withinMs = duration(`${at}.when.within`, when.within)
+      if (withinMs > 86_400_000) fail(`${at}.when.within`, 'is longer than 24 hours', "Use a window of at most '24h'.")
+    }
+  }
+  let filter: RuleFilter | null = null
+  if (rule.filter !== undefined) {
+    if (!isPlainObject(rule.filter)) fail(`${at}.filter`, 'must be an object', "Write { environment: 'production', level: 'error', tags: { job: 'billing' } }.")
+    checkKeys(rule.filter, ['environment', 'level', 'tags'], `${at}.filter.`)
+    const env = rule.filter.environment
+    if (env !== undefined && !(typeof env === 'string' || (Array.isArray(env) && env.every((e) => typeof e === 'string')))) {
+      fail(`${at}.filter.environment`, 'must be a string or a list of strings', "Write 'production' or ['production', 'staging'].")
+    }
+    const level = rule.filter.level
+    if (level !== undefined && !(Array.isArray(level) ? level : [level]).every((l) => LEVELS.includes(l as Level))) {
+      fail(`${at}.filter.level`, `must be one of ${LEVELS.join(', ')}`, "Write 'error' or ['fatal', 'error'].")
+    }
+    const tags = rule.filter.tags
+    if (tags !== undefined && !(isPlainObject(tags) && Object.values(tags).every((v) => typeof v === 'string'))) {
+      fail(`${at}.filter.tags`, 'must map tag names to string values', "Write { job: 'billing' }.")
+    }
+    filter = rule.filter as RuleFilter
+  }
+  const to = rule.to === undefined ? null : emailList(`${at}.to`, rule.to)
+  let webhook: string | null = null
+  if (rule.webhook !== undefined) {
+    try {
+      const url = new URL(String(rule.webhook))
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error()
+      webhook = url.href
+    } catch {
+      fail(`${at}.webhook`, `must be an http(s) URL, got ${JSON.stringify(rule.webhook)}`, "Write 'https://hooks.example.com/...'.")
+    }
+  }
+  if (rule.email !== undefined && typeof rule.email !== 'boolean') fail(`${at}.email`, 'must be true or false', 'Pass a boolean.')
+  const email = rule.email ?? hasMail
+  if (email && !hasMail) fail(`${at}.email`, 'needs the `mail` option', 'Set `mail: { transport, to }` or remove `email: true`.')
+  if (!email && !webhook) fail(at, 'has nowhere to send alerts', 'Set the `mail` option, or give the rule a `webhook`.')
+  const throttleMs = rule.throttle === undefined ? null : duration(`${at}.throttle`, rule.throttle)
+  return { when: when as RuleWhen, filter, to, webhook, throttleMs, email, withinMs, id: `${index}:${JSON.stringify(when)}` }
+}
+
+function resolveMail(mail: unknown): ResolvedMail | null {
+  if (mail === undefined || mail === null) return null
+  if (!isPlainObject(mail)) fail('mail', 'must be an object', "Write { transport: 'smtp://localhost:25', to: 'team@example.com' }.")
+  checkKeys(mail, ['transport', 'from', 'to', 'baseUrl', 'subjectPrefix', 'maxPerHour'], 'mail.')
+  const t = mail.transport
+  if (!(typeof t === 'string' || isPlainObject(t))) {
+    fail('mail.transport', 'is missing', "Pass an SMTP URL ('smtp://user:pass@smtp.example.com:587'), nodemailer transport options, or a transporter.")
+  }
+  if (typeof t === 'string' && !/^smtps?:\/\//.test(t)) fail('mail.transport', 'must be an smtp:// or smtps:// URL when it is a string', "Write 'smtp://user:pass@smtp.example.com:587'.")
+  if (mail.to === undefined) fail('mail.to', 'is missing', "Say who gets alerts: to: 'team@example.com'.")
+  const to = emailList('mail.to', mail.to)
+  const from = mail.from === undefined ? 'faultline <faultline@localhost>' : String(mail.from)
+  let baseUrl = ''
+  if (mail.baseUrl !== undefined) {
+    try {
+      baseUrl = new URL(String(mail.baseUrl)).href.replace(/\/$/, '')
+    } catch {
+      fail('mail.baseUrl', `must be an absolute URL, got ${JSON.stringify(mail.baseUrl)}`, "Write the app's public address, like 'https://app.example.com'.")
+    }
+  }
+  const maxPerHour = mail.maxPerHour === undefined ? 20 : positiveInteger('mail.maxPerHour', mail.maxPerHour)
+  if (mail.subjectPrefix !== undefined && typeof mail.subjectPrefix !== 'string') fail('mail.subjectPrefix', 'must be a string', "Write '[my-app]'.")
+  return { transport: t, from, to, baseUrl, subjectPrefix: (mail.subjectPrefix as string | undefined) ?? '', maxPerHour }
+}
+
+function resolvePanel(panel: unknown): ResolvedOptions['panel'] {
+  if (panel === false) return false
+  if (panel === undefined || panel === true) return { path: '/errors', auth: null }
+  if (!isPlainObject(panel)) fail('panel', 'must be an object or false', "Write { path: '/errors', auth: { username, password } }, or false to turn the panel off.")
+  checkKeys(panel, ['path', 'auth'], 'panel.')
+  const p = panel.path === undefined ? '/errors' : panel.path
+  if (typeof p !== 'string' || !/^\/[A-Za-z0-9._~\-/]*$/.test(p) || p.includes('//') || p === '/') {
+    fail('panel.path', `must be a URL path like '/errors', got ${JSON.stringify(p)}`, "Use a path that starts with '/' and is not '/' alone.")
+  }
+  const auth = panel.auth
+  if (auth !== undefined && typeof auth !== 'function') {
+    if (!isPlainObject(auth) || typeof auth.username !== 'string' || typeof auth.password !== 'string' || !auth.username || !auth.password) {
+      fail('panel.auth', 'must be { username, password } with non-empty strings, or a function (req) => boolean', "Write auth: { username: 'admin', password: process.env.FAULTLINE_PASSWORD }.")
+    }
+    checkKeys(auth, ['username', 'password'], 'panel.auth.')
+  }
+  return { path: p.replace(/\/$/, ''), auth: (auth as PanelAuth | undefined) ?? null }
+}
+
+function func<T>(option: string, value: unknown): T | null {
+  if (value === undefined || value === null) return null
+  if (typeof value !== 'function') fail(option, `must be a function, got ${typeof value}`, 'Pass a function or leave it out.')
+  return value as T
+}
+
+function bool(option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') fail(option, `must be true or false, got ${JSON.stringify(value)}`, 'Pass a boolean.')
+  return value
+}
+
+function optionalString(option: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || !value) fail(option, `must be a non-empty string, got ${JSON.stringify(value)}`, 'Pass a string or leave it out.')
+  return value
+}
+
+/** Validates the options once and fills in the defaults. Throws OptionError naming the option and the fix. */
+export function resolveOptions(input: unknown = {}): ResolvedOptions {
+  if (!isPlainObject(input)) fail('options', 'must be an object', 'Call createTracker({ ... }) or createTracker().')
+  const o = input as Record<string, unknown>
+  checkKeys(o, KNOWN, '')
+
+  const root = o.root === undefined ? process.cwd() : path.resolve(optionalString('root', o.root)!)
+  const pkg = readPackageJson(root)
+
+  const store = o.store ?? path.join(root, '.faultline', 'errors.json')
+  if (typeof store === 'string') {
+    if (!store) fail('store', 'is an empty path', "Pass a file path like '.faultline/errors.json' or a store instance.")
+  } else if (!isPlainObject(store) || typeof (store as any).record !== 'function' || typeof (store as any).listIssues !== 'function') {
+    fail('store', 'must be a file path or a store (an object with record, listIssues, ...)', "Use fileStore({ path }), memoryStore() or postgresStore({ connectionString }).")
+  }
+
+  const sampleRate = o.sampleRate === undefined ? 1 : o.sampleRate
+  if (typeof sampleRate !== 'number' || !(sampleRate >= 0 && sampleRate <= 1)) fail('sampleRate', `must be a number from 0 to 1, got ${String(sampleRate)}`, 'Use 1 to keep every event, 0.5 to keep half.')
+
+  const ignoreErrors = o.ignoreErrors === undefined ? [] : o.ignoreErrors
+  if (!Array.isArray(ignoreErrors) || !ignoreErrors.every((e) => typeof e === 'string' || e instanceof RegExp || typeof e === 'function')) {
+    fail('ignoreErrors', 'must be a list of strings, RegExps or error classes', "Write ['ECONNRESET', /timeout/i, MyExpectedError].")
+  }
+  const scrubFields = o.scrubFields === undefined ? [] : o.scrubFields
+  if (!Array.isArray(scrubFields) || !scrubFields.every((f) => typeof f === 'string' && f)) {
+    fail('scrubFields', 'must be a list of non-empty strings', "Write ['ssn', 'card'].")
+  }
+
+  const maxBreadcrumbs = o.maxBreadcrumbs === undefined ? 100 : o.maxBreadcrumbs
+  if (!Number.isInteger(maxBreadcrumbs) || (maxBreadcrumbs as number) < 0) fail('maxBreadcrumbs', `must be a whole number, got ${String(maxBreadcrumbs)}`, 'Use 0 to keep none, 100 by default.')
+
+  const mail = resolveMail(o.mail)
+  if (o.rules !== undefined && !Array.isArray(o.rules)) fail('rules', 'must be a list', "Write rules: [{ when: 'new' }, { when: { events: 100 } }].")
+  const rawRules = (o.rules as unknown[] | undefined) ?? (mail ? [{ when: 'new' }, { when: 'regression' }] : [])
+  const rules = rawRules.map((r, i) => resolveRule(r, i, mail !== null))
+
+  let retention: Retention = { maxEventsPerIssue: 100, maxAgeMs: 90 * 86_400_000 }
+  if (o.retention !== undefined) {
+    if (!isPlainObject(o.retention)) fail('retention', 'must be an object', "Write { maxEventsPerIssue: 100, maxAge: '90d' }.")
+    checkKeys(o.retention, ['maxEventsPerIssue', 'maxAge'], 'retention.')
+    retention = {
+      maxEventsPerIssue: o.retention.maxEventsPerIssue === undefined ? 100 : positiveInteger('retention.maxEventsPerIssue', o.retention.maxEventsPerIssue),
+      maxAgeMs: o.retention.maxAge === undefined ? retention.maxAgeMs : duration('retention.maxAge', o.retention.maxAge),
+    }
+  }
+
+  return {
+    store: store as string | Store,
+    root,
+    environment: optionalString('environment', o.environment) ?? process.env.NODE_ENV ?? 'development',
+    release: optionalString('release', o.release) ?? process.env.FAULTLINE_RELEASE ?? pkg.version,
+    serverName: optionalString('serverName', o.serverName) ?? os.hostname(),
+    appName: optionalString('appName', o.appName) ?? pkg.name ?? path.basename(root),
+    beforeSend: func('beforeSend', o.beforeSend),
+    ignoreErrors: ignoreErrors as ResolvedOptions['ignoreErrors'],
+    shouldCapture: func<(err: unknown) => boolean>('shouldCapture', o.shouldCapture) ?? defaultShouldCapture,
+    sampleRate,
+    scrubFields: [...new Set([...DEFAULT_SCRUB_FIELDS, ...(scrubFields as string[]).map((f) => f.toLowerCase())])],
+    maxBreadcrumbs: maxBreadcrumbs as number,
+    maxQueueSize: o.maxQueueSize === undefined ? 10_000 : positiveInteger('maxQueueSize', o.maxQueueSize),
+    captureUncaught: bool('captureUncaught', o.captureUncaught, true),
+    captureUnhandledRejections: bool('captureUnhandledRejections', o.captureUnhandledRejections, true),
+    sourceContext: bool('sourceContext', o.sourceContext, true),
+    panel: resolvePanel(o.panel),
+    mail,
+    rules,
+    autoResolveMs: o.autoResolve === undefined ? null : duration('autoResolve', o.autoResolve),
+    retention,
+    onInternalError: func<(err: Error) => void>('onInternalError', o.onInternalError) ?? logInternalError,
+  }
+}
+
+/** Client errors (status below 500) are the app working as meant; they are not captured by default. */
+export function defaultShouldCapture(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return true
+  const status = (err as { status?: unknown; statusCode?: unknown }).status ?? (err as { statusCode?: unknown }).statusCode
+  return !(typeof status === 'number' && status < 500)
+}

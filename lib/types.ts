@@ -1,0 +1,267 @@
+/**
+ * The shapes faultline passes around: events (Sentry's shape), issues, and the store interface.
+ * Everything here is part of the public contract; see DESIGN.md.
+ */
+
+export type Level = 'fatal' | 'error' | 'warning' | 'log' | 'info' | 'debug'
+export const LEVELS: readonly Level[] = ['fatal', 'error', 'warning', 'log', 'info', 'debug']
+
+export type IssueStatus = 'unresolved' | 'resolved' | 'ignored'
+export const STATUSES: readonly IssueStatus[] = ['unresolved', 'resolved', 'ignored']
+
+export interface User {
+  id?: string | number
+  email?: string
+  username?: string
+  ip_address?: string
+  [key: string]: unknown
+}
+
+export interface Breadcrumb {
+  timestamp: string
+  type?: string
+  category?: string
+  message?: string
+  level?: Level
+  data?: Record<string, unknown>
+}
+
+export interface StackFrame {
+  function?: string
+  /** relative to the app root for files under it, else as printed by V8 */
+  filename?: string
+  abs_path?: string
+  lineno?: number
+  colno?: number
+  in_app: boolean
+  pre_context?: string[]
+  context_line?: string
+  post_context?: string[]
+}
+
+export interface Stacktrace {
+  /** oldest call first, as Sentry orders them */
+  frames: StackFrame[]
+  /** [start, end) indexes of frames dropped from the middle when the stack was too deep */
+  frames_omitted?: [number, number]
+}
+
+export interface ExceptionInfo {
+  type: string
+  value: string
+  stacktrace?: Stacktrace
+  mechanism?: { type: string; handled: boolean }
+  /** err.cause, err.cause.cause, ... (at most 5), outermost first */
+  causes?: Array<Omit<ExceptionInfo, 'causes'>>
+}
+
+export interface RequestInfo {
+  method?: string
+  url?: string
+  headers?: Record<string, string>
+  query_string?: string | Record<string, unknown>
+  data?: unknown
+  cookies?: Record<string, string>
+  /** REMOTE_ADDR holds the client ip, as in Sentry */
+  env?: Record<string, string>
+}
+
+export interface FaultlineEvent {
+  /** 32 lowercase hex characters */
+  event_id: string
+  /** ISO 8601 */
+  timestamp: string
+  level: Level
+  exception?: ExceptionInfo
+  message?: string
+  tags: Record<string, string>
+  extra: Record<string, unknown>
+  user?: User
+  request?: RequestInfo
+  contexts: Record<string, Record<string, unknown>>
+  breadcrumbs: Breadcrumb[]
+  environment: string
+  release?: string
+  server_name?: string
+  /** the fingerprint as configured, e.g. ['{{ default }}'] */
+  fingerprint: string[]
+  /** the route or function the event happened in, e.g. 'GET /users/:id' */
+  transaction?: string
+  /** which parts were cut to fit the caps, e.g. ['message', 'extra.payload', 'breadcrumbs'] */
+  truncated?: string[]
+}
+
+/** What grouping derives from an event: the issue it belongs to and how that issue is named. */
+export interface Grouping {
+  /** 16 hex characters; becomes the issue id */
+  hash: string
+  /** the components that were hashed, after '{{ default }}' was expanded */
+  fingerprint: string[]
+  /** 'TypeError: Cannot read properties of undefined (reading 'x')' */
+  title: string
+  /** where it happened: 'getUser (routes/users.js)' */
+  culprit: string
+  type: string
+  message: string
+  level: Level
+}
+
+export interface IgnoreUntil {
+  /** absolute targets: the ignore ends when count reaches `count` or userCount reaches `userCount` */
+  count?: number
+  userCount?: number
+  /** ISO time at which the ignore ends */
+  at?: string
+}
+
+export interface Issue {
+  id: string
+  fingerprint: string[]
+  title: string
+  culprit: string
+  type: string
+  message: string
+  level: Level
+  status: IssueStatus
+  /** true once a resolved issue came back; cleared when resolved again */
+  regressed: boolean
+  count: number
+  userCount: number
+  firstSeen: string
+  lastSeen: string
+  firstRelease: string | null
+  lastRelease: string | null
+  environments: string[]
+  /** when it was last resolved, else null */
+  resolvedAt: string | null
+  /** set while ignored with an end */
+  ignoreUntil: IgnoreUntil | null
+  /** when it last regressed, else null */
+  regressedAt: string | null
+  /** events and distinct users since the issue was first seen or last regressed; thresholds count these */
+  countSinceRegression: number
+  usersSinceRegression: number
+}
+
+/** What the tracker hands the store to record one event. */
+export interface RecordInput {
+  event: FaultlineEvent
+  grouping: Grouping
+  /** the distinct-user key (id, else email, else username, else ip_address), or null */
+  userKey: string | null
+}
+
+export interface RecordResult {
+  issue: Issue
+  /** this event created the issue */
+  isNew: boolean
+  /** this event reopened a resolved issue */
+  isRegression: boolean
+  /** this event ended an ignore (its count or users target was reached, or its time passed) */
+  unignored: boolean
+}
+
+export type IssueSort = 'lastSeen' | 'firstSeen' | 'events' | 'users'
+export const SORTS: readonly IssueSort[] = ['lastSeen', 'firstSeen', 'events', 'users']
+
+export interface ListIssuesOptions {
+  /** default 'unresolved'; 'all' for every status */
+  status?: IssueStatus | 'all'
+  /** search syntax: free text and key:value terms (see lib/search.ts) */
+  q?: string
+  /** default 'lastSeen'; always descending */
+  sort?: IssueSort
+  /** default 25, at most 100 */
+  limit?: number
+  cursor?: string | null
+}
+
+export interface IssuePage {
+  issues: Issue[]
+  nextCursor: string | null
+}
+export interface EventPage {
+  events: FaultlineEvent[]
+  nextCursor: string | null
+}
+
+/** What a status change may say: `until` only with 'ignored'. */
+export interface IssueUpdate {
+  status: IssueStatus
+  until?: { events: number } | { users: number } | { for: string } | null
+}
+
+export interface TagBreakdown {
+  key: string
+  /** events that carried this tag */
+  total: number
+  /** most frequent first */
+  values: Array<{ value: string; count: number }>
+}
+
+export interface HistogramOptions {
+  interval: 'hour' | 'day'
+  /** how many buckets, ending with the one holding `now` */
+  buckets: number
+  now?: Date
+}
+
+export interface Retention {
+  maxEventsPerIssue: number
+  /** milliseconds */
+  maxAgeMs: number
+}
+
+export interface MaintainOptions {
+  now?: Date
+  retention?: Retention
+  /** resolve unresolved issues whose lastSeen is older than this */
+  autoResolveBefore?: Date
+}
+
+export interface MaintainResult {
+  prunedEvents: number
+  resolvedIssues: number
+  unignoredIssues: number
+}
+
+export type StatusCounts = Record<IssueStatus | 'all', number>
+
+/**
+ * A place to keep issues and events. Small and promise-based: lookups return `null` for
+ * "not found", anything else that goes wrong is thrown (the tracker reports it).
+ * `test/adapters/conformance.ts` is the definition of correct behaviour.
+ */
+export interface Store {
+  /** Atomically upsert the issue and insert the event; says whether the issue is new or regressed. */
+  record(input: RecordInput): Promise<RecordResult>
+  getIssue(id: string): Promise<Issue | null>
+  listIssues(options?: ListIssuesOptions): Promise<IssuePage>
+  /** issue counts per status tab for a search (`q` as in listIssues) */
+  countIssues(q?: string): Promise<StatusCounts>
+  /** newest first */
+  listEvents(issueId: string, options?: { limit?: number; cursor?: string | null }): Promise<EventPage>
+  getEvent(issueId: string, eventId: string): Promise<FaultlineEvent | null>
+  /** the ids of the stored events just older and just newer than this one */
+  eventNeighbors(issueId: string, eventId: string): Promise<{ older: string | null; newer: string | null } | null>
+  updateIssue(id: string, update: IssueUpdate): Promise<Issue | null>
+  /** removes the issue, its events and its alert state; false when there was no such issue */
+  deleteIssue(id: string): Promise<boolean>
+  /** counts per bucket, oldest first */
+  histogram(issueId: string, options: HistogramOptions): Promise<number[]>
+  /** events of the issue recorded at or after `since` (exact for windows up to 24 hours) */
+  countEventsSince(issueId: string, since: Date): Promise<number>
+  tagBreakdown(issueId: string, options?: { limit?: number }): Promise<TagBreakdown[]>
+  /**
+   * Claims an alert once: resolves true for the first caller with this key (across processes
+   * sharing the store), false while an earlier claim stands. A claim with `expiresAt` stands until then.
+   */
+  claimAlert(key: string, options: { issueId: string; expiresAt?: Date }): Promise<boolean>
+  /** retention, auto-resolve and expired ignores in one sweep */
+  maintain(options: MaintainOptions): Promise<MaintainResult>
+  /** writes everything pending synchronously; the fatal (crash) path calls it */
+  flushSync?(): void
+  /** resolves once everything accepted so far is durable */
+  flush?(): Promise<void>
+  close(): Promise<void>
+}
