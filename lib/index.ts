@@ -1,0 +1,9 @@
+/** faultline: an embedded error tracker for Express and Koa. */
+export { createTracker, Tracker } from './tracker.js'
+export { Scope } from './scope.js'
+export { OptionError, DEFAULT_SCRUB_FIELDS } from './options.js'
+export type {
+  TrackerOptions, ResolvedOptions, Rule, RuleWhen, RuleFilter, MailOptions, PanelAuth, EventHint,
+} from './options.js'
+export type { CaptureContext, ScopeData } from './event.js'
+export type * from './types.js'

@@ -1,0 +1,54 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { requestInfo } from '../request.js'
+import type { Glue } from '../tracker.js'
+import { matchPanel } from './panel-path.js'
+
+/** The bits of a Koa context faultline reads; typed loosely so Koa 2 and 3 both fit. */
+interface KoaContext {
+  req: IncomingMessage
+  res: ServerResponse
+  url: string
+  originalUrl: string
+  path: string
+  method: string
+  protocol: string
+  query: unknown
+  ip: string
+  request: { body?: unknown }
+  respond?: boolean
+  mountPath?: string
+  _matchedRoute?: unknown
+}
+
+function transaction(ctx: KoaContext): string {
+  const route = typeof ctx._matchedRoute === 'string' ? ctx._matchedRoute : ctx.originalUrl.split('?')[0]
+  return `${ctx.method} ${route}`
+}
+
+/**
+ * `app.use(tracker.koa())` as the first middleware: serves the panel, opens a request scope, and
+ * captures what the rest of the app throws, then rethrows it unchanged so Koa (status, `app.on('error')`)
+ * behaves exactly as before.
+ */
+export function koaMiddleware(glue: Glue) {
+  return function faultlineKoa(ctx: KoaContext, next: () => Promise<unknown>): Promise<unknown> {
+    if (glue.panelPath) {
+      const panel = matchPanel(ctx.url, glue.panelPath)
+      if (panel) {
+        ctx.respond = false
+        glue.servePanel(ctx.req, ctx.res, { basePath: (ctx.mountPath ?? '') + glue.panelPath, ...panel })
+        return Promise.resolve()
+      }
+    }
+    const scope = glue.openRequestScope(
+      () => requestInfo(ctx.req, { originalUrl: ctx.originalUrl, protocol: ctx.protocol, query: ctx.query, body: ctx.request.body, ip: ctx.ip }),
+      () => transaction(ctx),
+    )
+    return glue.runInScope(scope, () =>
+      next().catch((err: unknown) => {
+        glue.captureRequestError(err, scope, 'koa')
+        throw err
+      }),
+    )
+  }
+}

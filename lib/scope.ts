@@ -1,0 +1,123 @@
+import type { ScopeData } from './event.js'
+import type { Breadcrumb, Level, RequestInfo, User } from './types.js'
+
+/**
+ * Data attached to captured events: tags, extra, user, contexts, level, fingerprint, breadcrumbs.
+ * A child scope reads through to its parent and keeps its own changes, so opening one per
+ * request costs one small object; the merge happens only when an event is captured.
+ */
+export class Scope {
+  #parent: Scope | null
+  #maxBreadcrumbs: number
+  #tags: Record<string, string> | null = null
+  #extra: Record<string, unknown> | null = null
+  #contexts: Record<string, Record<string, unknown>> | null = null
+  #user: User | null | undefined = undefined
+  #level: Level | null = null
+  #fingerprint: string[] | null = null
+  #breadcrumbs: Breadcrumb[] | null = null
+  /** the parent's breadcrumbs newer than this belong to other requests */
+  #forkedAt: number
+  #request: (() => RequestInfo | null) | null = null
+  #transaction: (() => string | null) | null = null
+
+  constructor(parent: Scope | null, maxBreadcrumbs: number) {
+    this.#parent = parent
+    this.#maxBreadcrumbs = maxBreadcrumbs
+    this.#forkedAt = Date.now()
+  }
+
+  setTag(key: string, value: unknown): this {
+    this.#tags ??= {}
+    this.#tags[String(key)] = String(value)
+    return this
+  }
+
+  setTags(tags: Record<string, unknown>): this {
+    for (const [key, value] of Object.entries(tags ?? {})) this.setTag(key, value)
+    return this
+  }
+
+  setExtra(key: string, value: unknown): this {
+    this.#extra ??= {}
+    this.#extra[String(key)] = value
+    return this
+  }
+
+  setExtras(extras: Record<string, unknown>): this {
+    for (const [key, value] of Object.entries(extras ?? {})) this.setExtra(key, value)
+    return this
+  }
+
+  /** `null` clears the user for this scope (and hides the parent's). */
+  setUser(user: User | null): this {
+    this.#user = user ? { ...user } : null
+    return this
+  }
+
+  setContext(name: string, context: Record<string, unknown> | null): this {
+    this.#contexts ??= {}
+    if (context === null) delete this.#contexts[name]
+    else this.#contexts[String(name)] = context
+    return this
+  }
+
+  setLevel(level: Level): this {
+    this.#level = level
+    return this
+  }
+
+  setFingerprint(fingerprint: string[]): this {
+    this.#fingerprint = Array.isArray(fingerprint) ? fingerprint.map(String) : null
+    return this
+  }
+
+  addBreadcrumb(crumb: Partial<Breadcrumb> & { message?: string }): this {
+    if (this.#maxBreadcrumbs === 0) return this
+    this.#breadcrumbs ??= []
+    // kept as the same object: an http breadcrumb gets its status code when the response arrives
+    this.#breadcrumbs.push(crumb.timestamp ? (crumb as Breadcrumb) : { timestamp: new Date().toISOString(), ...crumb })
+    if (this.#breadcrumbs.length > this.#maxBreadcrumbs) this.#breadcrumbs.shift()
+    return this
+  }
+
+  /** Forgets everything set on this scope (the parent's data shows through again). */
+  clear(): this {
+    this.#tags = this.#extra = this.#contexts = null
+    this.#user = undefined
+    this.#level = null
+    this.#fingerprint = null
+    this.#breadcrumbs = null
+    return this
+  }
+
+  /** Request context is built lazily: only a request that captures something pays for it. */
+  setRequest(request: () => RequestInfo | null, transaction: () => string | null): this {
+    this.#request = request
+    this.#transaction = transaction
+    return this
+  }
+
+  /** A copy of everything visible from this scope, for one event. */
+  snapshot(): ScopeData {
+    const base: ScopeData = this.#parent
+      ? this.#parent.snapshot()
+      : { tags: {}, extra: {}, user: null, contexts: {}, level: null, fingerprint: null, breadcrumbs: [], request: null, transaction: null }
+    if (this.#parent) {
+      const forkedAt = new Date(this.#forkedAt).toISOString()
+      base.breadcrumbs = base.breadcrumbs.filter((crumb) => crumb.timestamp <= forkedAt)
+    }
+    if (this.#tags) Object.assign(base.tags, this.#tags)
+    if (this.#extra) Object.assign(base.extra, this.#extra)
+    if (this.#contexts) Object.assign(base.contexts, this.#contexts)
+    if (this.#user !== undefined) base.user = this.#user
+    if (this.#level) base.level = this.#level
+    if (this.#fingerprint) base.fingerprint = this.#fingerprint
+    if (this.#breadcrumbs) base.breadcrumbs = [...base.breadcrumbs, ...this.#breadcrumbs].slice(-this.#maxBreadcrumbs)
+    if (this.#request) {
+      base.request = this.#request()
+      base.transaction = this.#transaction?.() ?? base.transaction
+    }
+    return base
+  }
+}

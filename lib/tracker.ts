@@ -1,0 +1,409 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { subscribeBreadcrumbs } from './breadcrumbs.js'
+import { CaptureQueue } from './capture-queue.js'
+import { buildEvent, type CaptureContext, type ScopeData } from './event.js'
+import { groupEvent, userKey } from './fingerprint.js'
+import { expressErrorHandler, expressMiddleware } from './integrations/express.js'
+import { koaMiddleware } from './integrations/koa.js'
+import { resolveOptions, type ResolvedOptions, type TrackerOptions } from './options.js'
+import { attachProcessHooks, detachProcessHooks, type FatalRecorder } from './process-hooks.js'
+import { Scope } from './scope.js'
+import type { Breadcrumb, FaultlineEvent, Level, RequestInfo, Store, User } from './types.js'
+import { LEVELS } from './types.js'
+import { fileStore } from '../adapters/file.js'
+import type { Alerter } from './alerts.js'
+import type { Panel } from './panel/index.js'
+
+/** One capture waiting for the store: everything taken from the caller synchronously. */
+interface PendingCapture {
+  eventId: string
+  timestamp: Date
+  error?: unknown
+  message?: string
+  level?: Level
+  mechanism?: { type: string; handled: boolean }
+  scope: ScopeData
+  ctx?: CaptureContext
+}
+
+/** What the Express and Koa glue needs from a tracker, and nothing more. */
+export interface Glue {
+  panelPath: string | null
+  servePanel(req: IncomingMessage, res: ServerResponse, where: { basePath: string; path: string; search: string }): void
+  openRequestScope(request: () => RequestInfo | null, transaction: () => string | null): Scope
+  runInScope<T>(scope: Scope, fn: () => T): T
+  captureRequestError(error: unknown, scope: Scope, mechanism: string): void
+}
+
+/** How many records may be in the store at once: enough to keep a networked store busy. */
+const STORE_CONCURRENCY = 8
+const MAINTENANCE_EVERY_MS = 60_000
+const DEFAULT_FLUSH_MS = 10_000
+/** attempts after which an event that fails while the store answers is given up (and reported) */
+const MAX_ATTEMPTS_WHILE_STORE_UP = 3
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value))
+}
+
+/** The error's type and message, read without trusting the value (getters may throw, Proxies may trap). */
+function describe(error: unknown): { type: string; message: string } {
+  try {
+    if (error instanceof Error) return { type: String(error.name ?? 'Error'), message: String(error.message ?? '') }
+    if (typeof error === 'string') return { type: 'Error', message: error }
+  } catch {
+    // fall through
+  }
+  return { type: 'Error', message: '' }
+}
+
+export class Tracker {
+  /** the validated options, defaults filled in */
+  readonly options: ResolvedOptions
+  /** the store in use */
+  readonly store: Store
+  #als = new AsyncLocalStorage<Scope>()
+  #global: Scope
+  #queue: CaptureQueue<PendingCapture>
+  #captured = new WeakSet<object>()
+  #alerter: Promise<Alerter | null>
+  #panel: Promise<Panel> | null = null
+  #fatal: FatalRecorder
+  #stopBreadcrumbs: () => void
+  #maintenanceTimer: NodeJS.Timeout
+  #firstMaintenance: NodeJS.Timeout
+  #droppedSinceReport = 0
+  #dropReportTimer: NodeJS.Timeout | null = null
+  #closing: Promise<void> | null = null
+
+  constructor(input?: TrackerOptions) {
+    const options = resolveOptions(input)
+    this.options = options
+    this.store = typeof options.store === 'string'
+      ? fileStore({ path: options.store, onWarning: (err: Error) => this.#report(err) })
+      : options.store
+    this.#global = new Scope(null, options.maxBreadcrumbs)
+    this.#queue = new CaptureQueue<PendingCapture>({
+      maxSize: options.maxQueueSize,
+      concurrency: STORE_CONCURRENCY,
+      handle: (item) => this.#store(item),
+      onFailure: (error, _item, attempts) => this.#onStoreFailure(error, attempts),
+      onDrop: (count) => this.#countDrops(count),
+    })
+    // Mail and the panel load on first use, so an app that never alerts or opens the panel pays nothing for them.
+    this.#alerter = options.rules.length
+      ? import('./alerts.js').then((m) => m.createAlerter({ store: this.store, options }), (err) => {
+          this.#report(err)
+          return null
+        })
+      : Promise.resolve(null)
+    this.#fatal = {
+      captureUncaught: options.captureUncaught,
+      captureUnhandledRejections: options.captureUnhandledRejections,
+      recordFatal: (error, mechanism) => this.#recordFatal(error, mechanism),
+    }
+    attachProcessHooks(this.#fatal)
+    this.#stopBreadcrumbs = subscribeBreadcrumbs((crumb) => this.getScope().addBreadcrumb(crumb))
+    this.#firstMaintenance = setTimeout(() => this.#maintain(), 1000).unref()
+    this.#maintenanceTimer = setInterval(() => this.#maintain(), MAINTENANCE_EVERY_MS).unref()
+  }
+
+  /** Records an exception; returns its event id at once. Never throws. */
+  captureException(error: unknown, ctx?: CaptureContext): string {
+    const eventId = randomUUID().replace(/-/g, '')
+    try {
+      if (!this.#wants(error)) return eventId
+      this.#enqueue({ eventId, timestamp: new Date(), error, ctx, scope: this.getScope().snapshot(), mechanism: { type: 'generic', handled: true } })
+    } catch (err) {
+      this.#report(err)
+    }
+    return eventId
+  }
+
+  /** Records a message event (level `info` unless told otherwise); returns its event id at once. Never throws. */
+  captureMessage(message: string, levelOrCtx?: Level | CaptureContext): string {
+    const eventId = randomUUID().replace(/-/g, '')
+    try {
+      const ctx = typeof levelOrCtx === 'object' && levelOrCtx !== null ? levelOrCtx : undefined
+      const level = typeof levelOrCtx === 'string' && LEVELS.includes(levelOrCtx) ? levelOrCtx : ctx?.level ?? 'info'
+      if (this.options.sampleRate < 1 && Math.random() >= this.options.sampleRate) return eventId
+      this.#enqueue({ eventId, timestamp: new Date(), message: String(message), level, ctx, scope: this.getScope().snapshot() })
+    } catch (err) {
+      this.#report(err)
+    }
+    return eventId
+  }
+
+  /** Runs `fn(scope)` in a child of the current scope; the child stays current across `await`. */
+  withScope<T>(fn: (scope: Scope) => T): T {
+    const child = new Scope(this.getScope(), this.options.maxBreadcrumbs)
+    return this.#als.run(child, () => fn(child))
+  }
+
+  /** The current scope: the request's inside a request, else the global one. */
+  getScope(): Scope {
+    return this.#als.getStore() ?? this.#global
+  }
+
+  setTag(key: string, value: unknown): void {
+    this.getScope().setTag(key, value)
+  }
+
+  setTags(tags: Record<string, unknown>): void {
+    this.getScope().setTags(tags)
+  }
+
+  setExtra(key: string, value: unknown): void {
+    this.getScope().setExtra(key, value)
+  }
+
+  setUser(user: User | null): void {
+    this.getScope().setUser(user)
+  }
+
+  setContext(name: string, context: Record<string, unknown> | null): void {
+    this.getScope().setContext(name, context)
+  }
+
+  addBreadcrumb(crumb: Partial<Breadcrumb>): void {
+    this.getScope().addBreadcrumb(crumb)
+  }
+
+  /** Resolves true once every captured event is stored and every alert handed to the transport; false on timeout. */
+  async flush(timeoutMs = DEFAULT_FLUSH_MS): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
+    const left = () => Math.max(0, deadline - Date.now())
+    if (!(await this.#queue.drain(left()))) return false
+    const alerter = await this.#alerter
+    if (alerter && !(await alerter.flush(left()))) return false
+    try {
+      if (this.store.flush) await withTimeout(this.store.flush(), left())
+    } catch (err) {
+      this.#report(err)
+      return false
+    }
+    return true
+  }
+
+  /** Flushes, detaches the process handlers, stops timers and closes the store. */
+  close(timeoutMs = DEFAULT_FLUSH_MS): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.flush(timeoutMs)
+      detachProcessHooks(this.#fatal)
+      this.#stopBreadcrumbs()
+      clearTimeout(this.#firstMaintenance)
+      clearInterval(this.#maintenanceTimer)
+      if (this.#dropReportTimer) clearTimeout(this.#dropReportTimer)
+      this.#queue.stop()
+      try {
+        await (await this.#alerter)?.close()
+        await this.store.close()
+      } catch (err) {
+        this.#report(err)
+      }
+    })()
+    return this.#closing
+  }
+
+  /** Express: `app.use(tracker.express())` before the routes. */
+  express() {
+    return expressMiddleware(this.#glue())
+  }
+
+  /** Express: an error handler for apps that place capture explicitly, after their routes. */
+  expressErrorHandler() {
+    return expressErrorHandler(this.#glue())
+  }
+
+  /** Koa: `app.use(tracker.koa())` as the first middleware. */
+  koa() {
+    return koaMiddleware(this.#glue())
+  }
+
+  #glue(): Glue {
+    const panel = this.options.panel
+    return {
+      panelPath: panel ? panel.path : null,
+      servePanel: (req, res, where) => this.#servePanel(req, res, where),
+      openRequestScope: (request, transaction) => new Scope(this.#global, this.options.maxBreadcrumbs).setRequest(request, transaction),
+      runInScope: (scope, fn) => this.#als.run(scope, fn),
+      captureRequestError: (error, scope, mechanism) => {
+        try {
+          if (!this.#wants(error)) return
+          const eventId = randomUUID().replace(/-/g, '')
+          this.#enqueue({ eventId, timestamp: new Date(), error, scope: scope.snapshot(), mechanism: { type: mechanism, handled: false } })
+        } catch (err) {
+          this.#report(err)
+        }
+      },
+    }
+  }
+
+  #servePanel(req: IncomingMessage, res: ServerResponse, where: { basePath: string; path: string; search: string }): void {
+    this.#panel ??= import('./panel/index.js').then((m) => m.createPanel({ store: this.store, options: this.options }))
+    this.#panel
+      .then((panel) => panel.handle(req, res, where))
+      .catch((err) => {
+        this.#report(err)
+        if (!res.headersSent) {
+          res.statusCode = 500
+          res.setHeader('content-type', 'text/plain; charset=utf-8')
+        }
+        if (!res.writableEnded) res.end('faultline: the panel failed; see the server log')
+      })
+  }
+
+  /** The capture filters: shouldCapture, ignoreErrors, sampleRate, and errors already captured. */
+  #wants(error: unknown): boolean {
+    if (typeof error === 'object' && error !== null) {
+      if (this.#captured.has(error)) return false
+    }
+    let should = true
+    try {
+      should = this.options.shouldCapture(error) !== false
+    } catch (err) {
+      this.#report(err)
+    }
+    if (!should || this.#ignored(error)) return false
+    if (this.options.sampleRate < 1 && Math.random() >= this.options.sampleRate) return false
+    if (typeof error === 'object' && error !== null) this.#captured.add(error)
+    return true
+  }
+
+  #ignored(error: unknown): boolean {
+    if (this.options.ignoreErrors.length === 0) return false
+    const { type, message } = describe(error)
+    return this.options.ignoreErrors.some((rule) => {
+      try {
+        if (typeof rule === 'string') return type === rule || message.includes(rule)
+        if (rule instanceof RegExp) return rule.test(message) || rule.test(`${type}: ${message}`)
+        return error instanceof rule
+      } catch {
+        return false
+      }
+    })
+  }
+
+  #enqueue(item: PendingCapture): void {
+    if (this.#closing) {
+      this.#report(new Error(`an event was captured after close() and was not stored (${item.eventId})`))
+      return
+    }
+    this.#queue.push(item)
+  }
+
+  #build(item: PendingCapture): FaultlineEvent {
+    return buildEvent({
+      eventId: item.eventId,
+      timestamp: item.timestamp,
+      error: item.error,
+      message: item.message,
+      level: item.level,
+      mechanism: item.mechanism,
+      scope: item.scope,
+      ctx: item.ctx,
+      options: this.options,
+    })
+  }
+
+  /** The worker side of a capture: build, beforeSend, group, record, alert. */
+  async #store(item: PendingCapture): Promise<void> {
+    let event: FaultlineEvent | null = this.#build(item)
+    if (this.options.beforeSend) {
+      try {
+        event = await this.options.beforeSend(event, { originalException: item.error, event_id: item.eventId })
+      } catch (err) {
+        this.#report(new Error(`beforeSend threw; the event was kept unchanged: ${toError(err).message}`))
+      }
+      if (event === null) return
+      if (typeof event !== 'object') {
+        this.#report(new Error('beforeSend must return the event or null; the event was kept unchanged'))
+        event = this.#build(item)
+      }
+    }
+    const result = await this.store.record({ event, grouping: groupEvent(event), userKey: userKey(event.user) })
+    const alerter = await this.#alerter
+    alerter?.onRecorded(result, event)
+  }
+
+  async #onStoreFailure(error: unknown, attempts: number): Promise<'retry' | 'drop'> {
+    this.#report(new Error(`could not store an event (attempt ${attempts}): ${toError(error).message}`))
+    if (this.#closing && attempts >= MAX_ATTEMPTS_WHILE_STORE_UP) return 'drop'
+    if (attempts < MAX_ATTEMPTS_WHILE_STORE_UP) return 'retry'
+    // Past a few attempts, tell a store that is down (keep waiting) from an event it rejects (give it up).
+    try {
+      await this.store.getIssue('0000000000000000')
+    } catch {
+      return 'retry'
+    }
+    this.#report(new Error(`gave up an event after ${attempts} failed attempts while the store answers: ${toError(error).message}`))
+    return 'drop'
+  }
+
+  #countDrops(count: number): void {
+    this.#droppedSinceReport += count
+    this.#dropReportTimer ??= setTimeout(() => {
+      this.#dropReportTimer = null
+      const dropped = this.#droppedSinceReport
+      this.#droppedSinceReport = 0
+      this.#report(new Error(`the capture queue is full (${this.options.maxQueueSize} events): ${dropped} events were dropped`))
+    }, 1000).unref()
+  }
+
+  async #recordFatal(error: unknown, mechanism: 'uncaughtException' | 'unhandledRejection'): Promise<void> {
+    try {
+      const item: PendingCapture = {
+        eventId: randomUUID().replace(/-/g, ''),
+        timestamp: new Date(),
+        error,
+        level: mechanism === 'uncaughtException' ? 'fatal' : 'error',
+        mechanism: { type: mechanism === 'uncaughtException' ? 'onuncaughtexception' : 'onunhandledrejection', handled: false },
+        scope: this.getScope().snapshot(),
+      }
+      if (typeof error === 'object' && error !== null) this.#captured.add(error)
+      await this.#store(item)
+      await this.#queue.drain(500)
+      if (this.store.flushSync) this.store.flushSync()
+      else await this.store.flush?.()
+    } catch (err) {
+      this.#report(err)
+    }
+  }
+
+  async #maintain(): Promise<void> {
+    const now = new Date()
+    try {
+      await this.store.maintain({
+        now,
+        retention: this.options.retention,
+        autoResolveBefore: this.options.autoResolveMs ? new Date(now.getTime() - this.options.autoResolveMs) : undefined,
+      })
+    } catch (err) {
+      this.#report(err)
+    }
+  }
+
+  #report(error: unknown): void {
+    try {
+      this.options.onInternalError(toError(error))
+    } catch {
+      // onInternalError is the last stop: nothing may escape into the host app
+    }
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)
+    timer.unref()
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** Creates a tracker; options are validated here, once. */
+export function createTracker(options?: TrackerOptions): Tracker {
+  return new Tracker(options)
+}
