@@ -1,0 +1,112 @@
+import type { RequestInfo } from './types.js'
+
+export const FILTERED = '[Filtered]'
+// Scrubbing walks normalised data, which is already bounded; these only stop hostile raw input.
+const MAX_DEPTH = 20
+const MAX_QUERY = 64 * 1024
+
+/** True when the key names a secret: its lowercased name contains one of `fields`. */
+export function isSensitiveKey(key: string, fields: string[]): boolean {
+  const lower = key.toLowerCase()
+  for (const field of fields) if (lower.includes(field)) return true
+  return false
+}
+
+/**
+ * Returns a copy of `value` in which every value under a sensitive key is '[Filtered]', at any
+ * depth, and secrets in URL query strings inside strings (`?token=abc`) are filtered too.
+ * `fields` are lowercased substrings. Never throws: what cannot be read is filtered.
+ */
+export function scrub<T>(value: T, fields: string[]): T {
+  try {
+    return walk(value, fields, 0, new Set()) as T
+  } catch {
+    return FILTERED as T
+  }
+}
+
+function walk(value: unknown, fields: string[], depth: number, seen: Set<object>): unknown {
+  if (typeof value === 'string') return scrubQueryInText(value, fields)
+  if (value === null || typeof value !== 'object') return value
+  if (seen.has(value) || depth >= MAX_DEPTH) return '[Circular]'
+  seen.add(value)
+  try {
+    if (Array.isArray(value)) return value.map((v) => walk(v, fields, depth + 1, seen))
+    const out: Record<string, unknown> = {}
+    for (const key of Object.keys(value)) {
+      let v: unknown
+      try {
+        v = (value as Record<string, unknown>)[key]
+      } catch {
+        v = FILTERED
+      }
+      out[key] = isSensitiveKey(key, fields) && v !== null && v !== undefined && v !== '' ? FILTERED : walk(v, fields, depth + 1, seen)
+    }
+    return out
+  } finally {
+    seen.delete(value)
+  }
+}
+
+/**
+ * Filters sensitive parameters of the query string in a URL or any text holding one:
+ * 'https://x/cb?code=1&token=abc' becomes 'https://x/cb?code=1&token=[Filtered]'.
+ */
+export function scrubQueryInText(text: string, fields: string[]): string {
+  const q = text.indexOf('?')
+  if (q === -1 || text.indexOf('=', q) === -1 || text.length > MAX_QUERY) return text
+  const hash = text.indexOf('#', q)
+  const end = hash === -1 ? text.length : hash
+  return text.slice(0, q + 1) + scrubQueryString(text.slice(q + 1, end), fields) + text.slice(end)
+}
+
+/** Filters sensitive parameters of a bare query string: 'a=1&token=abc' becomes 'a=1&token=[Filtered]'. */
+export function scrubQueryString(query: string, fields: string[]): string {
+  if (query.length > MAX_QUERY) return FILTERED
+  return query
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=')
+      if (eq === -1) return pair
+      return isSensitiveKey(decode(pair.slice(0, eq)), fields) ? `${pair.slice(0, eq + 1)}${FILTERED}` : pair
+    })
+    .join('&')
+}
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '))
+  } catch {
+    return text
+  }
+}
+
+/**
+ * Scrubs a request: sensitive headers (Authorization, Cookie, Set-Cookie, API keys), cookies,
+ * query parameters in `url` and `query_string`, and body fields, also when the body is a JSON or
+ * form-encoded string. Never throws.
+ */
+export function scrubRequest(request: RequestInfo, fields: string[]): RequestInfo {
+  try {
+    const out = scrub(request, fields)
+    if (typeof request.query_string === 'string') out.query_string = scrubQueryString(request.query_string.replace(/^\?/, ''), fields)
+    if (typeof request.data === 'string') out.data = scrubBodyText(request.data, fields)
+    return out
+  } catch {
+    // Reading the request failed once already: keep nothing that could leak.
+    return { url: FILTERED }
+  }
+}
+
+function scrubBodyText(body: string, fields: string[]): string {
+  const trimmed = body.trimStart()
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    try {
+      return JSON.stringify(scrub(JSON.parse(body), fields))
+    } catch {
+      // Not JSON after all: treat it as plain text below.
+    }
+  }
+  if (body.includes('=') && !/\s/.test(body.slice(0, 200))) return scrubQueryString(body, fields)
+  return body
+}
