@@ -1,0 +1,98 @@
+// The example app for `npm start`: an Express app with faultline on the embedded file store.
+// Open http://localhost:3000 for the failing routes and http://localhost:3000/errors for the panel.
+import path from 'node:path'
+import express from 'express'
+import { createTracker } from 'faultline'
+import { exampleMail } from '../mail.js'
+
+const tracker = createTracker({
+  store: path.resolve('.faultline/errors.json'),
+  appName: 'example-shop',
+  ...exampleMail(),
+})
+
+const app = express()
+app.use(tracker.express())
+app.use(express.json())
+
+const users = new Map([[1, { id: 1, name: 'Ada' }]])
+
+function loadUser(id) {
+  const user = users.get(id)
+  if (!user) throw new Error(`User ${id} not found`)
+  return user
+}
+
+app.get('/', (req, res) => {
+  res.type('html').send(`<!doctype html><title>example-shop</title>
+<h1>example-shop</h1>
+<p>Each link fails in its own way; faultline records it. Then open <a href="/errors">the panel</a>.</p>
+<ul>
+  <li><a href="/users/42">/users/42</a>: throws synchronously (try other ids: same issue)</li>
+  <li><a href="/orders/7">/orders/7</a>: rejects asynchronously</li>
+  <li><a href="/checkout?card=4111111111111111&token=secret">/checkout</a>: passes an error to next() (query secrets are scrubbed)</li>
+  <li><a href="/timer">/timer</a>: throws inside a timer; <a href="/timer?crash=1">/timer?crash=1</a> really crashes the process (recorded first)</li>
+  <li><a href="/handled">/handled</a>: the app's own error handler answers; faultline still records</li>
+  <li><a href="/missing">/missing</a>: a 404, not recorded</li>
+</ul>`)
+})
+
+// A synchronous throw: /users/42 and /users/99 are one issue.
+app.get('/users/:id', (req, res) => {
+  tracker.setUser({ id: req.query.as ?? 'visitor-' + (req.ip ?? 'unknown') })
+  tracker.setTag('route', 'users')
+  res.json(loadUser(Number(req.params.id)))
+})
+
+// An async rejection, Express 5 passes it to the error handlers.
+app.get('/orders/:id', async (req, res) => {
+  tracker.addBreadcrumb({ category: 'db', message: `select order ${req.params.id}` })
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  const order = undefined
+  res.json({ total: order.total })
+})
+
+// An error passed to next().
+app.get('/checkout', (req, res, next) => {
+  next(new Error('Payment provider declined the request', { cause: new Error('card_declined') }))
+})
+
+// A throw inside a timer is an uncaught exception: it would kill the process. Opt in with ?crash=1.
+app.get('/timer', (req, res) => {
+  if (req.query.crash === '1') {
+    setTimeout(() => {
+      throw new RangeError('Inventory sync overflowed')
+    }, 10)
+    res.send('The process will crash in 10 ms; the crash is recorded first. Restart with npm start.')
+  } else {
+    setTimeout(() => tracker.captureException(new RangeError('Inventory sync overflowed (caught)')), 10)
+    res.send('A timer error was captured without crashing. Add ?crash=1 to crash for real.')
+  }
+})
+
+// The app's own error handler answers with a friendly page; faultline records anyway.
+app.get('/handled', () => {
+  throw new TypeError("Cannot read properties of undefined (reading 'price')")
+})
+
+app.use((err, req, res, next) => {
+  res.status(500).send(`Something broke. (${err.message})`)
+})
+
+// "Capture and move on": a background job that reports its failures with tags and keeps running.
+async function syncInvoices() {
+  try {
+    throw new Error('Invoice provider timed out after 3000 ms')
+  } catch (err) {
+    tracker.captureException(err, { tags: { job: 'sync-invoices', schedule: 'every-minute' }, extra: { batch: 17 } })
+  }
+}
+setInterval(syncInvoices, 60_000).unref()
+setTimeout(syncInvoices, 2_000).unref()
+
+const port = Number(process.env.PORT ?? 3000)
+app.listen(port, () => {
+  console.log(`example-shop listening on http://localhost:${port}`)
+  console.log(`  the panel:  http://localhost:${port}/errors`)
+  console.log(`  the store:  ${path.resolve('.faultline/errors.json')}`)
+})

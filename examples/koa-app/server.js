@@ -1,0 +1,36 @@
+// A Koa app with faultline: `node examples/koa-app/server.js`, then open http://localhost:3001/errors.
+import path from 'node:path'
+import Koa from 'koa'
+import { createTracker } from 'faultline'
+
+const tracker = createTracker({ store: path.resolve('.faultline/koa-errors.json'), appName: 'example-koa' })
+
+const app = new Koa()
+app.use(tracker.koa())
+
+app.use(async (ctx) => {
+  if (ctx.path === '/') {
+    ctx.type = 'html'
+    ctx.body = '<h1>example-koa</h1><ul><li><a href="/boom">/boom</a> throws</li><li><a href="/later">/later</a> rejects</li><li><a href="/forbidden">/forbidden</a> a 403, not recorded</li><li><a href="/errors">the panel</a></li></ul>'
+  } else if (ctx.path === '/boom') {
+    tracker.setTag('area', 'catalog')
+    throw new Error('Catalog index is corrupt')
+  } else if (ctx.path === '/later') {
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    throw new TypeError('Cannot read properties of null (reading "sku")')
+  } else if (ctx.path === '/forbidden') {
+    ctx.throw(403, 'Not yours')
+  } else {
+    ctx.status = 404
+  }
+})
+
+// Koa's own error event still fires: faultline rethrows the original error unchanged.
+app.on('error', (err, ctx) => {
+  if (!err.expose) console.error(`koa error on ${ctx?.path}: ${err.message}`)
+})
+
+const port = Number(process.env.PORT ?? 3001)
+app.listen(port, () => {
+  console.log(`example-koa listening on http://localhost:${port} (panel: http://localhost:${port}/errors)`)
+})

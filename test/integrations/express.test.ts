@@ -1,0 +1,209 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import request from 'supertest'
+import express5 from 'express'
+import express4 from 'express4'
+import { createTracker, type Tracker } from '../../lib/index.js'
+import { memoryStore } from '../../adapters/memory.js'
+
+const trackers: Tracker[] = []
+afterEach(async () => {
+  await Promise.all(trackers.splice(0).map((t) => t.close()))
+})
+
+function newTracker(options = {}) {
+  const tracker = createTracker({ store: memoryStore(), panel: false, captureUncaught: false, captureUnhandledRejections: false, ...options })
+  trackers.push(tracker)
+  return tracker
+}
+
+async function issues(tracker: Tracker) {
+  expect(await tracker.flush()).toBe(true)
+  return (await tracker.store.listIssues({ status: 'all' })).issues
+}
+
+async function latestEvent(tracker: Tracker, issueId: string) {
+  return (await tracker.store.listEvents(issueId, { limit: 1 })).events[0]
+}
+
+class NotFound extends Error {
+  status = 404
+}
+
+type Express = typeof express5
+
+/** The same app, built with or without faultline, so responses can be compared. */
+function buildApp(express: Express, tracker: Tracker | null, { ownHandler = false } = {}) {
+  const app = express()
+  if (tracker) app.use(tracker.express())
+  app.use(express.json())
+  app.get('/ok', (_req, res) => {
+    res.set('x-app', 'yes').json({ ok: true })
+  })
+  app.get('/sync', () => {
+    throw new TypeError('sync failure')
+  })
+  app.get('/next', (_req, _res, next) => {
+    next(new Error('passed to next'))
+  })
+  app.get('/async-next', (_req, _res, next) => {
+    setTimeout(() => next(new Error('later, through next')), 1)
+  })
+  app.get('/not-found', () => {
+    throw new NotFound('no such thing')
+  })
+  app.post('/orders', (req) => {
+    throw new Error(`order for ${req.body.item} failed`)
+  })
+  const router = express.Router()
+  router.get('/deep/:id', () => {
+    throw new Error('inside a router')
+  })
+  app.use('/nested', router)
+  if (ownHandler) {
+    app.use((err: Error & { status?: number }, _req: unknown, res: { status(n: number): { json(v: unknown): void } }, _next: unknown) => {
+      res.status(err.status ?? 418).json({ handled: err.message })
+    })
+  }
+  return app
+}
+
+const versions: Array<[string, Express]> = [
+  ['Express 4', express4 as unknown as Express],
+  ['Express 5', express5],
+]
+
+for (const [name, express] of versions) {
+  describe(name, () => {
+    it('captures a synchronous throw from a route registered after it, with request context', async () => {
+      const tracker = newTracker()
+      const app = buildApp(express, tracker)
+      const res = await request(app).get('/sync?page=2&token=abc').set('user-agent', 'test-agent').set('cookie', 'sid=secret')
+      expect(res.status).toBe(500)
+      const [issue] = await issues(tracker)
+      expect(issue.title).toBe('TypeError: sync failure')
+      const event = await latestEvent(tracker, issue.id)
+      expect(event.request?.method).toBe('GET')
+      expect(event.request?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/sync\?page=2/)
+      expect(event.request?.headers?.['user-agent']).toBe('test-agent')
+      expect(event.request?.headers?.cookie).toBe('[Filtered]')
+      expect(JSON.stringify(event)).not.toContain('secret')
+      expect(JSON.stringify(event.request?.query_string)).not.toContain('abc')
+      expect(event.request?.env?.REMOTE_ADDR).toMatch(/127\.0\.0\.1/)
+      expect(event.transaction).toBe('GET /sync')
+      expect(event.exception?.mechanism).toEqual({ type: 'express', handled: false })
+    })
+
+    it('captures errors passed to next(), synchronously and later', async () => {
+      const tracker = newTracker()
+      const app = buildApp(express, tracker)
+      await request(app).get('/next').expect(500)
+      await request(app).get('/async-next').expect(500)
+      const titles = (await issues(tracker)).map((i) => i.title).sort()
+      expect(titles).toEqual(['Error: later, through next', 'Error: passed to next'])
+    })
+
+    it('captures errors from a nested router and keeps the parsed body', async () => {
+      const tracker = newTracker()
+      const app = buildApp(express, tracker)
+      await request(app).get('/nested/deep/7').expect(500)
+      await request(app).post('/orders').send({ item: 'lamp', password: 'hunter2' }).expect(500)
+      const all = await issues(tracker)
+      expect(all.map((i) => i.title).sort()).toEqual(['Error: inside a router', 'Error: order for lamp failed'])
+      const order = all.find((i) => i.title.includes('lamp'))!
+      const event = await latestEvent(tracker, order.id)
+      expect(event.request?.data).toEqual({ item: 'lamp', password: '[Filtered]' })
+      const nested = all.find((i) => i.title.includes('router'))!
+      expect((await latestEvent(tracker, nested.id)).transaction).toBe('GET /nested/deep/:id')
+    })
+
+    it("captures when the app's own error handler answers, and the response is exactly as without faultline", async () => {
+      const tracker = newTracker()
+      const withFaultline = buildApp(express, tracker, { ownHandler: true })
+      const without = buildApp(express, null, { ownHandler: true })
+      for (const path of ['/ok', '/sync', '/next', '/not-found', '/nothing-here']) {
+        const a = await request(withFaultline).get(path)
+        const b = await request(without).get(path)
+        expect(a.status, path).toBe(b.status)
+        expect(a.text, path).toBe(b.text)
+        expect(a.headers['content-type'], path).toBe(b.headers['content-type'])
+        expect(a.headers['x-app'], path).toBe(b.headers['x-app'])
+      }
+      const titles = (await issues(tracker)).map((i) => i.title).sort()
+      // the 404-status error and the unmatched route are not captured; the 500s are, once each
+      expect(titles).toEqual(['Error: passed to next', 'TypeError: sync failure'])
+      const counts = (await issues(tracker)).map((i) => i.count)
+      expect(counts).toEqual([1, 1])
+    })
+
+    it("answers with Express's own error page when the app has no handler", async () => {
+      const tracker = newTracker()
+      const a = await request(buildApp(express, tracker)).get('/sync')
+      const b = await request(buildApp(express, null)).get('/sync')
+      expect(a.status).toBe(b.status)
+      expect(a.text).toBe(b.text)
+    })
+
+    it('captures an error once even when it passes through several layers', async () => {
+      const tracker = newTracker()
+      const app = express()
+      app.use(tracker.express())
+      app.get('/x', () => {
+        throw new Error('once')
+      })
+      app.use((_req: unknown, _res: unknown, next: () => void) => next())
+      app.use((err: Error, _req: unknown, _res: unknown, next: (e: Error) => void) => next(err))
+      app.use((err: Error, _req: unknown, res: { status(n: number): { send(s: string): void } }, _next: unknown) => res.status(500).send(err.message))
+      await request(app).get('/x').expect(500, 'once')
+      const [issue] = await issues(tracker)
+      expect(issue.count).toBe(1)
+    })
+
+    it('places capture explicitly with expressErrorHandler()', async () => {
+      const tracker = newTracker()
+      const app = express()
+      app.get('/boom', () => {
+        throw new Error('explicit')
+      })
+      app.use(tracker.expressErrorHandler())
+      app.use((err: Error, _req: unknown, res: { status(n: number): { send(s: string): void } }, _next: unknown) => res.status(503).send('down'))
+      await request(app).get('/boom').expect(503, 'down')
+      const [issue] = await issues(tracker)
+      expect(issue.title).toBe('Error: explicit')
+      expect((await latestEvent(tracker, issue.id)).request?.method).toBe('GET')
+    })
+
+    it('keeps tags set during one request out of another', async () => {
+      const tracker = newTracker()
+      const app = express()
+      app.use(tracker.express())
+      app.get('/tagged/:who', async (req, _res, next) => {
+        tracker.setTag('who', req.params.who)
+        await new Promise((resolve) => setTimeout(resolve, req.params.who === 'a' ? 20 : 1))
+        next(new Error(`failed for ${req.params.who}`))
+      })
+      await Promise.all([request(app).get('/tagged/a'), request(app).get('/tagged/b')])
+      for (const issue of await issues(tracker)) {
+        const event = await latestEvent(tracker, issue.id)
+        expect(event.tags.who).toBe(issue.title.endsWith('a') ? 'a' : 'b')
+      }
+      tracker.captureMessage('outside any request')
+      const outside = (await issues(tracker)).find((i) => i.title.includes('outside'))!
+      expect((await latestEvent(tracker, outside.id)).tags.who).toBeUndefined()
+    })
+  })
+}
+
+describe('Express 5 async routes', () => {
+  it('captures a rejected promise from an async route and keeps the 500', async () => {
+    const tracker = newTracker()
+    const app = express5()
+    app.use(tracker.express())
+    app.get('/async', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1))
+      throw new Error('async failure')
+    })
+    await request(app).get('/async').expect(500)
+    const [issue] = await issues(tracker)
+    expect(issue.title).toBe('Error: async failure')
+  })
+})

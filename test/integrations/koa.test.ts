@@ -1,0 +1,83 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import request from 'supertest'
+import Koa3 from 'koa'
+import Koa2 from 'koa2'
+import { createTracker, type Tracker } from '../../lib/index.js'
+import { memoryStore } from '../../adapters/memory.js'
+
+const trackers: Tracker[] = []
+afterEach(async () => {
+  await Promise.all(trackers.splice(0).map((t) => t.close()))
+})
+
+function newTracker() {
+  const tracker = createTracker({ store: memoryStore(), panel: false, captureUncaught: false, captureUnhandledRejections: false })
+  trackers.push(tracker)
+  return tracker
+}
+
+async function issues(tracker: Tracker) {
+  expect(await tracker.flush()).toBe(true)
+  return (await tracker.store.listIssues({ status: 'all' })).issues
+}
+
+type KoaClass = typeof Koa3
+
+function buildApp(Koa: KoaClass, tracker: Tracker | null, seen: unknown[]) {
+  const app = new Koa()
+  app.silent = true
+  if (tracker) app.use(tracker.koa())
+  app.use(async (ctx) => {
+    if (ctx.path === '/ok') ctx.body = { ok: true }
+    else if (ctx.path === '/sync') throw new Error('koa sync')
+    else if (ctx.path === '/async') {
+      await new Promise((resolve) => setTimeout(resolve, 1))
+      throw new TypeError('koa async')
+    } else if (ctx.path === '/forbidden') ctx.throw(403, 'not yours')
+    else if (ctx.path === '/teapot') ctx.throw(418)
+  })
+  app.on('error', (err: unknown) => seen.push(err))
+  return app
+}
+
+const versions: Array<[string, KoaClass]> = [
+  ['Koa 2', Koa2 as unknown as KoaClass],
+  ['Koa 3', Koa3],
+]
+
+for (const [name, Koa] of versions) {
+  describe(name, () => {
+    it('captures thrown and rejected errors, rethrows the same error, and app.on("error") still fires', async () => {
+      const tracker = newTracker()
+      const seen: unknown[] = []
+      const app = buildApp(Koa, tracker, seen)
+      await request(app.callback()).get('/sync').expect(500)
+      await request(app.callback()).get('/async?x=1').expect(500)
+      const titles = (await issues(tracker)).map((i) => i.title).sort()
+      expect(titles).toEqual(['Error: koa sync', 'TypeError: koa async'])
+      expect(seen.map((e) => (e as Error).message).sort()).toEqual(['koa async', 'koa sync'])
+      const issue = (await issues(tracker)).find((i) => i.title.includes('async'))!
+      const event = (await tracker.store.listEvents(issue.id)).events[0]
+      expect(event.request?.url).toMatch(/\/async\?x=1$/)
+      expect(event.transaction).toBe('GET /async')
+      expect(event.exception?.mechanism).toEqual({ type: 'koa', handled: false })
+    })
+
+    it('leaves status codes, bodies and the error event exactly as without faultline', async () => {
+      const tracker = newTracker()
+      const seenWith: unknown[] = []
+      const seenWithout: unknown[] = []
+      const withFaultline = buildApp(Koa, tracker, seenWith)
+      const without = buildApp(Koa, null, seenWithout)
+      for (const path of ['/ok', '/sync', '/async', '/forbidden', '/teapot', '/missing']) {
+        const a = await request(withFaultline.callback()).get(path)
+        const b = await request(without.callback()).get(path)
+        expect(a.status, path).toBe(b.status)
+        expect(a.text, path).toBe(b.text)
+      }
+      expect(seenWith.length).toBe(seenWithout.length)
+      // 403 and 418 are the app speaking, not failures
+      expect((await issues(tracker)).map((i) => i.title).sort()).toEqual(['Error: koa sync', 'TypeError: koa async'])
+    })
+  })
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest'
+import { resolveOptions, OptionError } from '../lib/options.js'
+import { createTracker } from '../lib/index.js'
+
+describe('options', () => {
+  it('fills in the defaults from the contract', () => {
+    const o = resolveOptions({ store: '/tmp/x.json' })
+    expect(o.panel).toEqual({ path: '/errors', auth: null })
+    expect(o.maxBreadcrumbs).toBe(100)
+    expect(o.sampleRate).toBe(1)
+    expect(o.retention).toEqual({ maxEventsPerIssue: 100, maxAgeMs: 90 * 86_400_000 })
+    expect(o.rules).toEqual([])
+    expect(o.scrubFields).toContain('password')
+    expect(o.captureUncaught).toBe(true)
+    expect(o.appName).toBe('faultline')
+  })
+
+  it('adds the default rules when mail is set', () => {
+    const o = resolveOptions({ mail: { transport: 'smtp://127.0.0.1:2525', to: 'team@example.com' } })
+    expect(o.rules.map((r) => r.when)).toEqual(['new', 'regression'])
+  })
+
+  it.each([
+    [{ sampelRate: 1 }, /`sampelRate` is not an option\. Did you mean `sampleRate`\?/],
+    [{ sampleRate: 2 }, /`sampleRate` must be a number from 0 to 1/],
+    [{ autoResolve: 'soon' }, /`autoResolve` must be a duration.*'14d'/],
+    [{ panel: { path: 'errors' } }, /`panel.path` must be a URL path/],
+    [{ panel: { auth: { username: 'admin' } } }, /`panel.auth` must be \{ username, password \}/],
+    [{ mail: { transport: 'smtp://x', to: 'not-an-address' } }, /`mail.to` must be an email address/],
+    [{ mail: { to: 'a@b.c' } }, /`mail.transport` is missing/],
+    [{ rules: [{ when: 'sometimes' }] }, /`rules\[0\].when` must be 'new', 'regression' or an object/],
+    [{ rules: [{ when: { evnts: 5 }, webhook: 'http://x' }] }, /`rules\[0\].when.evnts` is not an option\. Did you mean `events`\?/],
+    [{ rules: [{ when: 'new' }] }, /`rules\[0\]` has nowhere to send alerts/],
+    [{ retention: { maxEventsPerIssue: 0 } }, /`retention.maxEventsPerIssue` must be a positive integer/],
+    [{ beforeSend: 'yes' }, /`beforeSend` must be a function/],
+    [{ ignoreErrors: 'ECONNRESET' }, /`ignoreErrors` must be a list/],
+    [{ store: { get: () => 1 } }, /`store` must be a file path or a store/],
+  ])('rejects %j with an error that names the option and the fix', (input, message) => {
+    expect(() => resolveOptions(input)).toThrow(OptionError)
+    expect(() => resolveOptions(input)).toThrow(message)
+  })
+
+  it('validates at createTracker, before anything starts', () => {
+    expect(() => createTracker({ maxBreadcrumb: 5 } as never)).toThrow(/Did you mean `maxBreadcrumbs`\?/)
+  })
+})

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { fileStore } from '../adapters/file.js'
+
+const fixture = fileURLToPath(new URL('./fixtures/crash.mjs', import.meta.url))
+
+function run(scenario: string, bare = false): Promise<{ code: number | null; stdout: string; stderr: string; store: string }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'faultline-crash-'))
+  const store = path.join(dir, 'errors.json')
+  return new Promise((resolve) => {
+    execFile(process.execPath, [fixture, scenario, store, bare ? 'bare' : ''], { timeout: 15_000, env: { ...process.env, NODE_OPTIONS: '' } }, (error, stdout, stderr) => {
+      resolve({ code: error ? (error as { code?: number }).code ?? null : 0, stdout, stderr, store })
+    })
+  })
+}
+
+async function storedIssues(file: string) {
+  const store = fileStore({ path: file })
+  try {
+    return (await store.listIssues({ status: 'all' })).issues
+  } finally {
+    await store.close()
+  }
+}
+
+/** What Node printed, minus the lines that differ between runs. */
+function crashOutput(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => line.trim() && !line.startsWith('Node.js v'))
+}
+
+describe('process hooks (real child processes)', () => {
+  it('stores an uncaught exception before exiting with code 1 and prints what Node prints', async () => {
+    const [withTracker, bare] = await Promise.all([run('uncaught'), run('uncaught', true)])
+    expect(bare.code).toBe(1)
+    expect(withTracker.code).toBe(1)
+    expect(crashOutput(withTracker.stderr)).toEqual(crashOutput(bare.stderr))
+    expect(withTracker.stderr).toContain('Error: Card processor exploded')
+    const issues = await storedIssues(withTracker.store)
+    expect(issues.map((i) => [i.title, i.level, i.count])).toEqual([['Error: Card processor exploded', 'fatal', 1]])
+    expect(readFileSync(withTracker.store, 'utf8')).toContain('Card processor exploded')
+  })
+
+  it("keeps the process running when the host has its own uncaughtException listener", async () => {
+    const result = await run('host-listener')
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain('host caught: Card processor exploded')
+    expect(result.stdout).toContain('still running')
+    expect((await storedIssues(result.store)).map((i) => i.title)).toEqual(['Error: Card processor exploded'])
+  })
+
+  it('records an unhandled rejection, then crashes as Node does', async () => {
+    const [withTracker, bare] = await Promise.all([run('rejection'), run('rejection', true)])
+    expect(bare.code).toBe(1)
+    expect(withTracker.code).toBe(1)
+    expect(crashOutput(withTracker.stderr)).toEqual(crashOutput(bare.stderr))
+    const issues = await storedIssues(withTracker.store)
+    expect(issues.map((i) => [i.title, i.count])).toEqual([['TypeError: Nobody awaited this', 1]])
+  })
+
+  it('records a rejection with a non-Error reason and crashes with the same message Node gives', async () => {
+    const [withTracker, bare] = await Promise.all([run('rejection-string'), run('rejection-string', true)])
+    expect(withTracker.code).toBe(1)
+    expect(withTracker.stderr).toContain('plain string reason')
+    expect(bare.stderr).toContain('plain string reason')
+    const issues = await storedIssues(withTracker.store)
+    expect(issues).toHaveLength(1)
+    expect(issues[0].title).toContain('plain string reason')
+  })
+
+  it('leaves a rejection to the host when it listens', async () => {
+    const result = await run('rejection-host-listener')
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain('host saw rejection: handled by host')
+    expect(result.stdout).toContain('still running')
+    expect(await storedIssues(result.store)).toHaveLength(1)
+  })
+
+  it('registers the process handlers once when createTracker is called twice', async () => {
+    const result = await run('twice')
+    expect(result.stdout).toContain('listeners uncaughtException=1 unhandledRejection=1')
+    expect(result.code).toBe(1)
+    expect((await storedIssues(result.store)).map((i) => i.count)).toEqual([1])
+  })
+})

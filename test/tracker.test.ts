@@ -1,0 +1,244 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import http from 'node:http'
+import { createTracker, type Tracker, type TrackerOptions } from '../lib/index.js'
+import { memoryStore } from '../adapters/memory.js'
+
+const trackers: Tracker[] = []
+afterEach(async () => {
+  await Promise.all(trackers.splice(0).map((t) => t.close()))
+})
+
+function newTracker(options: TrackerOptions = {}) {
+  const internal: Error[] = []
+  const tracker = createTracker({
+    store: memoryStore(),
+    panel: false,
+    captureUncaught: false,
+    captureUnhandledRejections: false,
+    onInternalError: (err) => internal.push(err),
+    ...options,
+  })
+  trackers.push(tracker)
+  return { tracker, internal }
+}
+
+async function allIssues(tracker: Tracker) {
+  expect(await tracker.flush()).toBe(true)
+  return (await tracker.store.listIssues({ status: 'all' })).issues
+}
+
+async function onlyEvent(tracker: Tracker) {
+  const [issue] = await allIssues(tracker)
+  return (await tracker.store.listEvents(issue.id)).events[0]
+}
+
+describe('capture', () => {
+  it('returns the event id at once, before anything is stored', async () => {
+    const { tracker } = newTracker()
+    const id = tracker.captureException(new Error('stored later'))
+    expect(id).toMatch(/^[0-9a-f]{32}$/)
+    expect((await tracker.store.listIssues({ status: 'all' })).issues).toHaveLength(0)
+    const event = await onlyEvent(tracker)
+    expect(event.event_id).toBe(id)
+  })
+
+  it('never throws, whatever is thrown', async () => {
+    const { tracker } = newTracker()
+    const cyclic: Record<string, unknown> = { name: 'cyclic' }
+    cyclic.self = cyclic
+    const hostile = new Proxy({}, { get() { throw new Error('trap') }, ownKeys() { throw new Error('trap') } })
+    const getter = Object.defineProperty(new Error('getter'), 'stack', { get() { throw new Error('no stack for you') } })
+    const values = [undefined, null, 'a string', 42, 10n, Symbol('s'), cyclic, hostile, getter, () => 1, 'x'.repeat(1_000_000)]
+    for (const value of values) expect(() => tracker.captureException(value, { extra: { value } })).not.toThrow()
+    expect(() => tracker.captureMessage(hostile as never, hostile as never)).not.toThrow()
+    const issues = await allIssues(tracker)
+    expect(issues.reduce((n, i) => n + i.count, 0)).toBe(values.length + 1)
+  })
+
+  it('records messages at info level unless told otherwise', async () => {
+    const { tracker } = newTracker()
+    tracker.captureMessage('deploy finished')
+    tracker.captureMessage('disk almost full', 'warning')
+    const issues = await allIssues(tracker)
+    expect(issues.map((i) => [i.title, i.level]).sort()).toEqual([['deploy finished', 'info'], ['disk almost full', 'warning']])
+  })
+
+  it('carries tags, extra, user and fingerprint from the scope and the capture context', async () => {
+    const { tracker } = newTracker()
+    tracker.setTag('region', 'eu')
+    tracker.setUser({ id: 7, email: 'ada@example.com' })
+    tracker.captureException(new Error('with context'), { tags: { job: 'billing' }, extra: { batch: 3 }, level: 'warning' })
+    const event = await onlyEvent(tracker)
+    expect(event.tags).toMatchObject({ region: 'eu', job: 'billing' })
+    expect(event.extra).toEqual({ batch: 3 })
+    expect(event.user).toMatchObject({ id: 7 })
+    expect(event.level).toBe('warning')
+    expect(event.environment).toBe(process.env.NODE_ENV ?? 'development')
+  })
+
+  it('keeps withScope data across await and out of the outer scope', async () => {
+    const { tracker } = newTracker()
+    await tracker.withScope(async (scope) => {
+      scope.setTag('step', 'inner')
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      tracker.captureException(new Error('inside'))
+    })
+    tracker.captureException(new Error('outside'))
+    const issues = await allIssues(tracker)
+    for (const issue of issues) {
+      const [event] = (await tracker.store.listEvents(issue.id)).events
+      expect(event.tags.step).toBe(issue.title.includes('inside') ? 'inner' : undefined)
+    }
+  })
+
+  it('groups one error from one place into one issue with an exact count', async () => {
+    const { tracker } = newTracker()
+    const fail = (id: number) => new Error(`User ${id} not found`)
+    for (let i = 0; i < 50; i++) tracker.captureException(fail(i), { user: { id: i % 10 } })
+    const [issue, ...rest] = await allIssues(tracker)
+    expect(rest).toHaveLength(0)
+    expect(issue.count).toBe(50)
+    expect(issue.userCount).toBe(10)
+  })
+})
+
+describe('filters', () => {
+  it('skips errors with a status below 500 unless shouldCapture says otherwise', async () => {
+    const { tracker } = newTracker()
+    tracker.captureException(Object.assign(new Error('not found'), { status: 404 }))
+    tracker.captureException(Object.assign(new Error('unauthorised'), { statusCode: 401 }))
+    tracker.captureException(Object.assign(new Error('bad gateway'), { status: 502 }))
+    expect((await allIssues(tracker)).map((i) => i.title)).toEqual(['Error: bad gateway'])
+
+    const custom = newTracker({ shouldCapture: () => true }).tracker
+    custom.captureException(Object.assign(new Error('not found'), { status: 404 }))
+    expect(await allIssues(custom)).toHaveLength(1)
+  })
+
+  it('ignores errors by type name, message substring, RegExp and class', async () => {
+    class Expected extends Error {}
+    const { tracker } = newTracker({ ignoreErrors: ['AbortError', 'ECONNRESET', /^timeout/i, Expected] })
+    tracker.captureException(Object.assign(new Error('aborted'), { name: 'AbortError' }))
+    tracker.captureException(new Error('read ECONNRESET'))
+    tracker.captureException(new Error('Timeout after 5s'))
+    tracker.captureException(new Expected('fine'))
+    tracker.captureException(new Error('kept'))
+    expect((await allIssues(tracker)).map((i) => i.title)).toEqual(['Error: kept'])
+  })
+
+  it('keeps nothing with sampleRate 0', async () => {
+    const { tracker } = newTracker({ sampleRate: 0 })
+    tracker.captureException(new Error('sampled out'))
+    expect(await allIssues(tracker)).toHaveLength(0)
+  })
+
+  it('lets beforeSend change or drop events, sync or async', async () => {
+    const { tracker } = newTracker({
+      beforeSend: async (event) => {
+        if (event.exception?.value === 'drop me') return null
+        await new Promise((resolve) => setTimeout(resolve, 1))
+        return { ...event, tags: { ...event.tags, seen: 'yes' } }
+      },
+    })
+    tracker.captureException(new Error('drop me'))
+    tracker.captureException(new Error('keep me'))
+    const event = await onlyEvent(tracker)
+    expect(event.exception?.value).toBe('keep me')
+    expect(event.tags.seen).toBe('yes')
+  })
+
+  it('keeps the event unchanged and reports it when beforeSend throws', async () => {
+    const { tracker, internal } = newTracker({
+      beforeSend: () => {
+        throw new Error('bug in beforeSend')
+      },
+    })
+    tracker.captureException(new Error('still stored'))
+    const event = await onlyEvent(tracker)
+    expect(event.exception?.value).toBe('still stored')
+    expect(internal.map((e) => e.message).join()).toMatch(/beforeSend threw.*bug in beforeSend/)
+  })
+})
+
+describe('the queue', () => {
+  it('is bounded: drops beyond maxQueueSize are counted and reported, never thrown', async () => {
+    const store = memoryStore()
+    const slow = { ...store, record: async (input: Parameters<typeof store.record>[0]) => {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      return store.record(input)
+    } }
+    const { tracker, internal } = newTracker({ store: slow, maxQueueSize: 10 })
+    for (let i = 0; i < 100; i++) tracker.captureException(new Error('storm'))
+    expect(await tracker.flush()).toBe(true)
+    const [issue] = (await store.listIssues({ status: 'all' })).issues
+    expect(issue.count).toBe(10)
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    expect(internal.map((e) => e.message).join()).toMatch(/capture queue is full \(10 events\): 90 events were dropped/)
+  })
+
+  it('keeps events while the store is down and writes them when it is back', async () => {
+    const store = memoryStore()
+    let down = true
+    const flaky = { ...store,
+      record: (input: Parameters<typeof store.record>[0]) => (down ? Promise.reject(new Error('store is down')) : store.record(input)),
+      getIssue: (id: string) => (down ? Promise.reject(new Error('store is down')) : store.getIssue(id)),
+    }
+    const { tracker, internal } = newTracker({ store: flaky })
+    for (let i = 0; i < 5; i++) tracker.captureException(new Error('while down'))
+    expect(await tracker.flush(1500)).toBe(false)
+    expect(internal.some((e) => /store is down/.test(e.message))).toBe(true)
+    down = false
+    expect(await tracker.flush(5000)).toBe(true)
+    const [issue] = (await store.listIssues({ status: 'all' })).issues
+    expect(issue.count).toBe(5)
+  })
+
+  it('keeps serving requests at once while the store hangs', async () => {
+    const store = memoryStore()
+    const hanging = { ...store, record: () => new Promise<never>(() => {}) }
+    const { tracker } = newTracker({ store: hanging })
+    const server = http.createServer((req, res) => {
+      tracker.captureException(new Error('while the store hangs'))
+      res.end('ok')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as { port: number }
+    const started = Date.now()
+    for (let i = 0; i < 20; i++) expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('ok')
+    expect(Date.now() - started).toBeLessThan(2000)
+    server.close()
+    expect(await tracker.flush(200)).toBe(false)
+  })
+})
+
+describe('breadcrumbs', () => {
+  it('records console calls and outgoing requests in the scope they happened in', async () => {
+    const { tracker } = newTracker()
+    const server = http.createServer((_req, res) => res.end('pong'))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as { port: number }
+    await tracker.withScope(async () => {
+      console.warn('about to call the pricing service')
+      await fetch(`http://127.0.0.1:${port}/price?key=s3cret`)
+      await new Promise<void>((resolve) => http.get(`http://127.0.0.1:${port}/stock`, (res) => res.resume().on('end', resolve)))
+      tracker.captureException(new Error('after the calls'))
+    })
+    server.close()
+    const event = await onlyEvent(tracker)
+    const crumbs = event.breadcrumbs
+    expect(crumbs.find((c) => c.category === 'console')).toMatchObject({ level: 'warning', message: 'about to call the pricing service' })
+    expect(crumbs.find((c) => c.category === 'fetch')?.data).toMatchObject({ method: 'GET', url: `http://127.0.0.1:${port}/price`, status_code: 200 })
+    expect(crumbs.find((c) => c.category === 'http')?.data).toMatchObject({ method: 'GET', url: `http://127.0.0.1:${port}/stock`, status_code: 200 })
+    expect(JSON.stringify(crumbs)).not.toContain('s3cret')
+  })
+
+  it('keeps at most maxBreadcrumbs, the newest', async () => {
+    const { tracker } = newTracker({ maxBreadcrumbs: 3 })
+    tracker.withScope(() => {
+      for (let i = 0; i < 10; i++) tracker.addBreadcrumb({ message: `step ${i}` })
+      tracker.captureException(new Error('deep'))
+    })
+    const event = await onlyEvent(tracker)
+    expect(event.breadcrumbs.map((c) => c.message)).toEqual(['step 7', 'step 8', 'step 9'])
+  })
+})
