@@ -1,0 +1,239 @@
+import { alertView, type Alert } from './alert-message.js'
+import { Mailer, type MailerTuning } from './mailer.js'
+import type { ResolvedOptions, ResolvedRule } from './options.js'
+import { limitReports } from './report-limiter.js'
+import { decide, ruleKeys, throttleKey, type Firing } from './rules.js'
+import type { FaultlineEvent, RecordResult, Store } from './types.js'
+import { WebhookSender, type WebhookTuning } from './webhook.js'
+
+/** Decides alerts for recorded events and hands them to the mail transport and webhooks. */
+export interface Alerter {
+  /** Called by the tracker after each event is stored. Must return at once and never throw. */
+  onRecorded(result: RecordResult, event: FaultlineEvent): void
+  /** Resolves true once every alert decided so far was handed to the mail transport / webhook (or given up). */
+  flush(timeoutMs?: number): Promise<boolean>
+  close(): Promise<void>
+}
+
+/** Counters that show the alerter stays bounded under load. */
+export interface AlerterStats {
+  /** events waiting to be checked against the store (claims, windows) */
+  pendingChecks: number
+  /** events not checked because too many were waiting */
+  droppedChecks: number
+  /** alerts decided (claimed) so far */
+  fired: number
+  mail: { pending: number; delivered: number; failed: number; dropped: number; held: number; summaries: number } | null
+  webhooks: { pending: number }
+}
+
+/** Knobs for tests: shorter periods and backoffs than a real deployment wants. */
+export interface AlerterTuning {
+  /** events waiting for their store checks beyond this are dropped (and counted) */
+  maxPendingChecks: number
+  /** remembered claims, so thresholds already sent cost no store round trip per event */
+  claimCacheSize: number
+  closeTimeoutMs: number
+  mail: Partial<MailerTuning>
+  webhook: Partial<WebhookTuning>
+}
+
+const DEFAULT_TUNING: AlerterTuning = { maxPendingChecks: 200, claimCacheSize: 20_000, closeTimeoutMs: 5000, mail: {}, webhook: {} }
+
+interface Candidate {
+  rule: ResolvedRule
+  ruleKey: string
+  firing: Firing
+}
+
+interface Check {
+  result: RecordResult
+  event: FaultlineEvent
+  candidates: Candidate[]
+  at: number
+}
+
+/**
+ * Remembers claims this process made or saw refused. A threshold that was sent stays claimed for
+ * good, so later events of a busy issue skip the store; refused claims that can lapse (windows,
+ * throttles) are remembered briefly, as another instance holds them for a time we do not know.
+ */
+class ClaimCache {
+  #until = new Map<string, number>()
+  #max: number
+  constructor(max: number) {
+    this.#max = max
+  }
+  held(key: string, now: number): boolean {
+    const until = this.#until.get(key)
+    if (until === undefined) return false
+    if (until > now) return true
+    this.#until.delete(key)
+    return false
+  }
+  remember(key: string, until: number): void {
+    this.#until.delete(key)
+    this.#until.set(key, until)
+    // oldest first: Map keeps insertion order
+    if (this.#until.size > this.#max) this.#until.delete(this.#until.keys().next().value as string)
+  }
+}
+
+class RuleAlerter implements Alerter {
+  #store: Store
+  #options: ResolvedOptions
+  #tuning: AlerterTuning
+  #rules: Array<{ rule: ResolvedRule; ruleKey: string }>
+  #report: (err: Error) => void
+  #claims: ClaimCache
+  #checks: Check[] = []
+  #checking = false
+  #checksIdle: Array<() => void> = []
+  #mailer: Mailer | null
+  #webhooks: WebhookSender
+  #closed = false
+  #droppedChecks = 0
+  #fired = 0
+
+  constructor(store: Store, options: ResolvedOptions, tuning: AlerterTuning) {
+    this.#store = store
+    this.#options = options
+    this.#tuning = tuning
+    const keys = ruleKeys(options.rules)
+    this.#rules = options.rules.map((rule, i) => ({ rule, ruleKey: keys[i] }))
+    this.#report = limitReports(options.onInternalError)
+    this.#claims = new ClaimCache(tuning.claimCacheSize)
+    const panelUrl = options.panel ? `${options.mail?.baseUrl ?? ''}${options.panel.path}` : null
+    this.#mailer = options.mail
+      ? new Mailer({ mail: options.mail, appName: options.appName, panelUrl, report: this.#report, tuning: tuning.mail })
+      : null
+    this.#webhooks = new WebhookSender({
+      appName: options.appName,
+      report: this.#report,
+      tuning: { maxPerHour: options.mail?.maxPerHour ?? 20, ...tuning.webhook },
+    })
+  }
+
+  get stats(): AlerterStats {
+    return {
+      pendingChecks: this.#checks.length,
+      droppedChecks: this.#droppedChecks,
+      fired: this.#fired,
+      mail: this.#mailer ? { pending: this.#mailer.pending, ...this.#mailer.stats } : null,
+      webhooks: { pending: this.#webhooks.pending },
+    }
+  }
+
+  onRecorded(result: RecordResult, event: FaultlineEvent): void {
+    try {
+      if (this.#closed || this.#rules.length === 0) return
+      const now = Date.now()
+      const candidates: Candidate[] = []
+      for (const { rule, ruleKey } of this.#rules) {
+        const firing = decide(rule, ruleKey, result, event)
+        if (!firing || this.#claims.held(firing.key, now)) continue
+        if (rule.throttleMs !== null && this.#claims.held(throttleKey(ruleKey, result.issue.id), now)) continue
+        candidates.push({ rule, ruleKey, firing })
+      }
+      if (candidates.length === 0) return
+      if (this.#checks.length >= this.#tuning.maxPendingChecks) {
+        this.#droppedChecks++
+        this.#mailer?.noteDropped(1)
+        this.#report(new Error(`alert checks are backed up (${this.#checks.length} waiting); an event of issue ${result.issue.id} was not checked against the rules`))
+        return
+      }
+      this.#checks.push({ result, event, candidates, at: now })
+      if (!this.#checking) void this.#runChecks()
+    } catch (err) {
+      this.#report(err as Error)
+    }
+  }
+
+  async flush(timeoutMs = 30_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
+    const left = (): number => Math.max(0, deadline - Date.now())
+    if (!(await this.#checksDone(left()))) return false
+    const [mail, hooks] = await Promise.all([this.#mailer?.idle(left()) ?? true, this.#webhooks.idle(left())])
+    return mail && hooks
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    const timeout = this.#tuning.closeTimeoutMs
+    await this.#checksDone(timeout)
+    this.#closed = true
+    await Promise.all([this.#mailer?.close(timeout), this.#webhooks.close(timeout)])
+  }
+
+  /** Works through the waiting checks one at a time, so a slow store sees one claim at a time from us. */
+  async #runChecks(): Promise<void> {
+    this.#checking = true
+    try {
+      while (this.#checks.length) {
+        const check = this.#checks.shift()!
+        for (const candidate of check.candidates) {
+          try {
+            await this.#check(check, candidate)
+          } catch (err) {
+            this.#report(new Error(`alert rule check failed for issue ${check.result.issue.id}: ${(err as Error)?.message ?? String(err)}`))
+          }
+        }
+      }
+    } finally {
+      this.#checking = false
+      const waiters = this.#checksIdle
+      this.#checksIdle = []
+      for (const w of waiters) w()
+    }
+  }
+
+  #checksDone(timeoutMs: number): Promise<boolean> {
+    if (!this.#checking && this.#checks.length === 0) return Promise.resolve(true)
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs)
+      timer.unref()
+      this.#checksIdle.push(() => {
+        clearTimeout(timer)
+        resolve(true)
+      })
+    })
+  }
+
+  async #check(check: Check, { rule, ruleKey, firing }: Candidate): Promise<void> {
+    const issue = check.result.issue
+    const now = Date.now()
+    // an earlier check in this batch may have claimed it already
+    if (this.#claims.held(firing.key, now)) return
+    if (firing.withinMs !== undefined) {
+      const count = await this.#store.countEventsSince(issue.id, new Date(check.at - firing.withinMs))
+      if (count < (firing.events ?? 0)) return
+      firing = { ...firing, windowCount: count }
+    }
+    if (!(await this.#claim(firing.key, issue.id, firing.expiresInMs))) return
+    if (rule.throttleMs !== null && !(await this.#claim(throttleKey(ruleKey, issue.id), issue.id, rule.throttleMs))) return
+    this.#fired++
+    this.#dispatch({ rule, firing, issue, event: check.event, at: new Date(check.at) })
+  }
+
+  async #claim(key: string, issueId: string, expiresInMs?: number): Promise<boolean> {
+    const now = Date.now()
+    const expiresAt = expiresInMs === undefined ? undefined : new Date(now + expiresInMs)
+    const won = await this.#store.claimAlert(key, expiresAt ? { issueId, expiresAt } : { issueId })
+    const until = expiresInMs === undefined ? Infinity : won ? now + expiresInMs : now + Math.min(expiresInMs, 10_000)
+    this.#claims.remember(key, until)
+    return won
+  }
+
+  #dispatch(alert: Alert): void {
+    const view = alertView(alert, this.#options)
+    if (alert.rule.email && this.#mailer) this.#mailer.send(view, alert.rule.to ?? this.#options.mail!.to)
+    if (alert.rule.webhook) this.#webhooks.send(alert.rule.webhook, alert, view)
+  }
+}
+
+/** Makes the alerter the tracker calls after each stored event. */
+export function createAlerter(opts: { store: Store; options: ResolvedOptions; tuning?: Partial<AlerterTuning> }): Alerter & { readonly stats: AlerterStats } {
+  const tuning = { ...DEFAULT_TUNING, ...opts.tuning }
+  return new RuleAlerter(opts.store, opts.options, tuning)
+}
+

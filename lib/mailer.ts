@@ -1,0 +1,219 @@
+import { createTransport } from 'nodemailer'
+import { AlertCap, type HeldBack } from './alert-cap.js'
+import { renderAlertEmail, renderSummaryEmail, type FoldedAlert, type RenderedEmail } from './alert-email.js'
+import type { AlertView } from './alert-message.js'
+import { DeliveryQueue } from './delivery-queue.js'
+import type { ResolvedMail } from './options.js'
+
+/** The part of a nodemailer transporter faultline uses. */
+export interface MailTransporter {
+  sendMail(message: Record<string, unknown>): Promise<unknown>
+  close?(): void
+}
+
+/** Timeouts that nodemailer leaves at minutes by default; a hanging server must not hold a send that long. */
+export const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 }
+
+/** How the mailer paces itself; tests shorten these. */
+export interface MailerTuning {
+  tries: number
+  backoffMs: number
+  maxQueue: number
+  concurrency: number
+  /** the cap's period: an hour */
+  periodMs: number
+  /** overrides the guard derived from the transport's timeouts */
+  attemptTimeoutMs?: number
+}
+
+export const DEFAULT_MAILER_TUNING: MailerTuning = { tries: 3, backoffMs: 1000, maxQueue: 50, concurrency: 2, periodMs: 3_600_000 }
+
+function hasFunction(value: unknown, name: string): boolean {
+  return typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[name] === 'function'
+}
+
+/**
+ * Makes a transporter from `mail.transport`: a ready transporter (anything with `sendMail`) is used
+ * as it is and left open; a transport plugin (with `send`), transport options or an SMTP URL get a
+ * nodemailer transporter with explicit timeouts, which faultline owns and closes.
+ */
+export function createTransporter(transport: unknown): { transporter: MailTransporter; owned: boolean; attemptTimeoutMs: number } {
+  if (hasFunction(transport, 'sendMail')) return { transporter: transport as MailTransporter, owned: false, attemptTimeoutMs: 60_000 }
+  if (hasFunction(transport, 'send')) {
+    return { transporter: createTransport(transport as never) as unknown as MailTransporter, owned: true, attemptTimeoutMs: 60_000 }
+  }
+  // options in a URL's query (?socketTimeout=5000) win over these defaults, as nodemailer merges them
+  const options: Record<string, unknown> = typeof transport === 'string'
+    ? { ...SMTP_TIMEOUTS, url: transport }
+    : { ...SMTP_TIMEOUTS, ...(transport as Record<string, unknown>) }
+  const transporter = createTransport(options as never) as unknown as MailTransporter & { options?: Record<string, unknown> }
+  const t = { ...SMTP_TIMEOUTS, ...(transporter as { transporter?: { options?: Record<string, number> } }).transporter?.options }
+  // the whole attempt is bounded too, whatever a slow-trickling server does to the socket timeout
+  const attemptTimeoutMs = Number(t.connectionTimeout) + Number(t.greetingTimeout) + 3 * Number(t.socketTimeout)
+  return { transporter, owned: true, attemptTimeoutMs: Number.isFinite(attemptTimeoutMs) ? attemptTimeoutMs : 110_000 }
+}
+
+/**
+ * A nodemailer transport that prints each email (headers and text part) instead of sending it:
+ * for examples and development, where no SMTP server is set up. Pass it as `mail.transport`.
+ */
+export function consoleTransport(write: (text: string) => void = (text) => process.stdout.write(text)): {
+  name: string
+  version: string
+  send: (mail: { data: Record<string, unknown>; message: { messageId(): string } }, done: (err: Error | null, info?: unknown) => void) => void
+} {
+  return {
+    name: 'faultline-console',
+    version: '1.0.0',
+    send(mail, done) {
+      const d = mail.data
+      const to = Array.isArray(d.to) ? d.to.join(', ') : String(d.to ?? '')
+      const rule = '='.repeat(72)
+      write(`\n${rule}\nFrom: ${String(d.from ?? '')}\nTo: ${to}\nSubject: ${String(d.subject ?? '')}\n${rule}\n${String(d.text ?? '')}\n${rule}\n`)
+      done(null, { messageId: mail.message.messageId(), printed: true })
+    },
+  }
+}
+
+/** An SMTP reply in the 5xx range will not change on retry (bad recipient, auth refused). */
+function isPermanent(err: unknown): boolean {
+  const code = (err as { responseCode?: unknown })?.responseCode
+  return typeof code === 'number' && code >= 500 && code < 600
+}
+
+interface Outgoing {
+  to: string[]
+  email: RenderedEmail
+  issueId: string | null
+}
+
+interface Folded extends FoldedAlert {
+  to: string[]
+}
+
+/**
+ * Sends alert emails in the background: renders them, caps them per hour (the rest fold into one
+ * summary), queues them with a bound, and retries with backoff. `send` never blocks or throws.
+ */
+export class Mailer {
+  #mail: ResolvedMail
+  #appName: string
+  #panelUrl: string | null
+  #report: (err: Error) => void
+  #transporter: MailTransporter
+  #owned: boolean
+  #queue: DeliveryQueue<Outgoing>
+  #cap: AlertCap<Folded>
+  #dropped = 0
+  /** summaries sent, for tests and stats */
+  summaries = 0
+
+  constructor(opts: { mail: ResolvedMail; appName: string; panelUrl: string | null; report: (err: Error) => void; tuning?: Partial<MailerTuning> }) {
+    const tuning = { ...DEFAULT_MAILER_TUNING, ...opts.tuning }
+    this.#mail = opts.mail
+    this.#appName = opts.appName
+    this.#panelUrl = opts.panelUrl
+    this.#report = opts.report
+    const { transporter, owned, attemptTimeoutMs } = createTransporter(opts.mail.transport)
+    this.#transporter = transporter
+    this.#owned = owned
+    this.#queue = new DeliveryQueue<Outgoing>((job, signal) => this.#deliver(job, signal), {
+      name: 'alert email',
+      maxQueue: tuning.maxQueue,
+      concurrency: tuning.concurrency,
+      tries: tuning.tries,
+      backoffMs: tuning.backoffMs,
+      attemptTimeoutMs: tuning.attemptTimeoutMs ?? attemptTimeoutMs,
+      isPermanent,
+      report: opts.report,
+    })
+    this.#cap = new AlertCap<Folded>({
+      max: opts.mail.maxPerHour,
+      periodMs: tuning.periodMs,
+      keep: 50,
+      onSummary: (held) => this.#sendSummary(held),
+    })
+  }
+
+  /** Emails waiting, in flight or waiting to retry. */
+  get pending(): number {
+    return this.#queue.pending
+  }
+
+  get stats(): { delivered: number; failed: number; dropped: number; held: number; summaries: number } {
+    return { delivered: this.#queue.delivered, failed: this.#queue.failed, dropped: this.#queue.dropped, held: this.#cap.held, summaries: this.summaries }
+  }
+
+  /** Queues the alert for `to`, or folds it into the summary when the hourly cap is reached. */
+  send(view: AlertView, to: string[]): void {
+    const folded: Folded = { headline: view.headline, title: view.title.slice(0, 200), url: view.url, count: view.count, environment: view.environment, to }
+    if (!this.#cap.take(folded)) return
+    this.#queue.push({ to, email: renderAlertEmail(view), issueId: view.issueId }, `"${view.subject}" to ${to.join(', ')}`)
+  }
+
+  /** Counts events that were never checked against the rules (queue full); the summary says so. */
+  noteDropped(n: number): void {
+    this.#dropped += n
+  }
+
+  idle(timeoutMs?: number): Promise<boolean> {
+    return this.#queue.idle(timeoutMs)
+  }
+
+  /** Sends the pending summary, waits for the queue up to `timeoutMs`, then drops the rest. */
+  async close(timeoutMs: number): Promise<void> {
+    this.#cap.summarizeNow()
+    await this.#queue.idle(timeoutMs)
+    this.#queue.close()
+    if (this.#owned) {
+      try {
+        this.#transporter.close?.()
+      } catch (err) {
+        this.#report(err as Error)
+      }
+    }
+  }
+
+  #sendSummary(held: HeldBack<Folded>): void {
+    try {
+      const to = new Set<string>()
+      for (const item of held.items) for (const addr of item.to) to.add(addr)
+      if (held.total > held.items.length || to.size === 0) for (const addr of this.#mail.to) to.add(addr)
+      const email = renderSummaryEmail({
+        appName: this.#appName,
+        subjectPrefix: this.#mail.subjectPrefix,
+        total: held.total,
+        items: held.items,
+        dropped: this.#dropped,
+        maxPerHour: this.#mail.maxPerHour,
+        from: held.from,
+        until: held.until,
+        panelUrl: this.#panelUrl,
+      })
+      this.#dropped = 0
+      this.summaries++
+      this.#queue.push({ to: [...to], email, issueId: null }, `summary of ${held.total} alerts`)
+    } catch (err) {
+      this.#report(err as Error)
+    }
+  }
+
+  async #deliver(job: Outgoing, signal: AbortSignal): Promise<void> {
+    await this.#transporter.sendMail({
+      from: this.#mail.from,
+      to: job.to,
+      subject: job.email.subject,
+      text: job.email.text,
+      html: job.email.html,
+      headers: {
+        // keeps vacation responders and ticket systems from answering alerts
+        'Auto-Submitted': 'auto-generated',
+        ...(job.issueId ? { 'X-Faultline-Issue': job.issueId } : {}),
+      },
+      // nothing in an alert is an attachment; never let message content reach files or URLs
+      disableFileAccess: true,
+      disableUrlAccess: true,
+      signal,
+    })
+  }
+}
