@@ -1,0 +1,131 @@
+/**
+ * The form posts: resolve, reopen, ignore (with an optional end) and delete, for one issue or for
+ * several selected in the list. Each post is checked for origin and CSRF token, then redirects (303).
+ */
+import { parseDuration } from '../duration.js'
+import type { IssueUpdate } from '../types.js'
+import { csrfValid, isSameOrigin } from './access.js'
+import { BodyError, field, fieldList, readForm, type Fields } from './body.js'
+import { isBadInput, isValidId, type PanelContext } from './context.js'
+import { errorPage } from './pages.js'
+import { redirect } from './reply.js'
+
+const ACTIONS = ['resolve', 'unresolve', 'ignore', 'delete'] as const
+type Action = (typeof ACTIONS)[number]
+const MAX_BULK = 100
+const MAX_UNTIL = 1_000_000_000
+
+/** Reads and checks a form post; answers the refusal itself and returns null when refused. */
+async function checkedForm(ctx: PanelContext): Promise<Fields | null> {
+  if (!isSameOrigin(ctx.req)) {
+    errorPage(ctx, 403, 'Cross-origin request refused', 'This form was sent from another site. Open the panel directly and try again.')
+    return null
+  }
+  let fields: Fields
+  try {
+    fields = await readForm(ctx.req)
+  } catch (err) {
+    if (err instanceof BodyError) {
+      errorPage(ctx, err.status, 'Request refused', err.message)
+      return null
+    }
+    throw err
+  }
+  if (!csrfValid(ctx.req, field(fields, '_csrf'))) {
+    errorPage(ctx, 403, 'Form expired', 'The form’s security token is missing or does not match. Reload the page and try again (the panel needs its cookie).')
+    return null
+  }
+  return fields
+}
+
+/**
+ * The ignore end from the form: `until` is forever, events, users or for, with the number or
+ * duration in the field of the same name. Returns a message when the form is incomplete.
+ */
+export function ignoreUntil(fields: Fields): IssueUpdate['until'] | string {
+  const kind = field(fields, 'until')
+  if (kind === '' || kind === 'forever') return null
+  if (kind === 'events' || kind === 'users') {
+    const n = Number(field(fields, kind))
+    if (!Number.isInteger(n) || n < 1 || n > MAX_UNTIL) return `Enter how many more ${kind} end the ignore: a whole number from 1.`
+    return kind === 'events' ? { events: n } : { users: n }
+  }
+  if (kind === 'for') {
+    const span = field(fields, 'for').trim()
+    if (parseDuration(span) === null) return "Enter how long to ignore, like '30m', '1h' or '7d'."
+    return { for: span }
+  }
+  return 'Choose when the ignore ends: forever, after more events, after more users, or after a time.'
+}
+
+function updateFor(action: Exclude<Action, 'delete'>, fields: Fields): IssueUpdate | string {
+  if (action === 'resolve') return { status: 'resolved' }
+  if (action === 'unresolve') return { status: 'unresolved' }
+  const until = ignoreUntil(fields)
+  return typeof until === 'string' ? until : { status: 'ignored', until }
+}
+
+function actionFrom(fields: Fields): Action | null {
+  const action = field(fields, 'action')
+  return (ACTIONS as readonly string[]).includes(action) ? (action as Action) : null
+}
+
+/** POST /issues/:id : one action on one issue, then back to it (or to the list after a delete). */
+export async function issueAction(ctx: PanelContext, id: string): Promise<void> {
+  const fields = await checkedForm(ctx)
+  if (!fields) return
+  const action = actionFrom(fields)
+  if (!action) return errorPage(ctx, 400, 'Unknown action', 'Choose resolve, reopen, ignore or delete.')
+  const issueHref = `${ctx.base}/issues/${encodeURIComponent(id)}`
+  if (action === 'delete') {
+    if (!(await ctx.store.deleteIssue(id))) return errorPage(ctx, 404, 'Issue not found', 'There is no issue with this id. It may have been deleted already.')
+    return redirect(ctx.res, `${ctx.base}?done=delete&n=1`)
+  }
+  const update = updateFor(action, fields)
+  if (typeof update === 'string') return errorPage(ctx, 400, 'Incomplete form', update)
+  try {
+    const issue = await ctx.store.updateIssue(id, update)
+    if (!issue) return errorPage(ctx, 404, 'Issue not found', 'There is no issue with this id. It may have been deleted.')
+  } catch (err) {
+    if (isBadInput(err)) return errorPage(ctx, 400, 'Action refused', err.message)
+    throw err
+  }
+  redirect(ctx.res, `${issueHref}?done=${action}`)
+}
+
+/** The list query to come back to after a bulk action: only the list's own parameters survive. */
+function backTo(ctx: PanelContext, fields: Fields): string {
+  const back = new URLSearchParams(field(fields, 'back').replace(/^\?/, '').slice(0, 2000))
+  const keep = new URLSearchParams()
+  for (const key of ['status', 'q', 'sort']) {
+    const value = back.get(key)
+    if (value) keep.set(key, value)
+  }
+  return keep.toString()
+}
+
+/** POST /bulk : one action on the selected issues, then back to the list where it was sent from. */
+export async function bulkAction(ctx: PanelContext): Promise<void> {
+  const fields = await checkedForm(ctx)
+  if (!fields) return
+  const action = actionFrom(fields)
+  if (!action) return errorPage(ctx, 400, 'Unknown action', 'Choose resolve, reopen, ignore or delete.')
+  const ids = [...new Set(fieldList(fields, 'id'))]
+  if (ids.length === 0) return errorPage(ctx, 400, 'Nothing selected', 'Tick the issues to change, then choose an action.')
+  if (ids.length > MAX_BULK) return errorPage(ctx, 400, 'Too many issues', `Change at most ${MAX_BULK} issues at once.`)
+  const update = action === 'delete' ? null : updateFor(action, fields)
+  if (typeof update === 'string') return errorPage(ctx, 400, 'Incomplete form', update)
+  let changed = 0
+  for (const id of ids) {
+    // Unknown or malformed ids are skipped: the rest of the selection still applies.
+    if (!isValidId(id)) continue
+    try {
+      const ok = update === null ? await ctx.store.deleteIssue(id) : (await ctx.store.updateIssue(id, update)) !== null
+      if (ok) changed++
+    } catch (err) {
+      if (!isBadInput(err)) throw err
+    }
+  }
+  const back = backTo(ctx, fields)
+  redirect(ctx.res, `${ctx.base}?${back ? `${back}&` : ''}done=${action}&n=${changed}`)
+}

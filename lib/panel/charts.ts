@@ -1,0 +1,72 @@
+/**
+ * Geometry for the occurrence charts. The panel draws them as server-rendered SVG (no script, no
+ * external assets); this file only does the arithmetic, and the template writes escaped numbers.
+ */
+
+export interface Bar {
+  x: number
+  y: number
+  width: number
+  height: number
+  count: number
+  /** start of the bucket, ISO */
+  start: string
+  /** tooltip text, e.g. '14:00 UTC: 3 events' */
+  label: string
+}
+
+export interface Chart {
+  width: number
+  height: number
+  bars: Bar[]
+  max: number
+  total: number
+}
+
+const HOUR = 3_600_000
+const DAY = 86_400_000
+
+/** The start of each bucket, oldest first, ending with the bucket that holds `now` (UTC). */
+export function bucketStarts(interval: 'hour' | 'day', buckets: number, now: Date): Date[] {
+  const size = interval === 'hour' ? HOUR : DAY
+  const last = Math.floor(now.getTime() / size) * size
+  return Array.from({ length: buckets }, (_, i) => new Date(last - (buckets - 1 - i) * size))
+}
+
+function bucketLabel(interval: 'hour' | 'day', start: Date, count: number): string {
+  const iso = start.toISOString()
+  const when = interval === 'hour' ? `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC` : iso.slice(0, 10)
+  return `${when}: ${count} ${count === 1 ? 'event' : 'events'}`
+}
+
+/**
+ * Lays out one bar per bucket in a `width` x `height` box. Empty buckets get a 1-unit stub so the
+ * time axis stays visible; the tallest bar fills the box.
+ */
+export function barChart(
+  counts: number[],
+  options: { interval: 'hour' | 'day'; now: Date; width: number; height: number; gap?: number },
+): Chart {
+  const { interval, now, width, height } = options
+  const n = Math.max(counts.length, 1)
+  const gap = options.gap ?? 1
+  const slot = width / n
+  const barWidth = Math.max(slot - gap, 0.5)
+  const safe = counts.map((c) => (Number.isFinite(c) && c > 0 ? Math.floor(c) : 0))
+  const max = Math.max(0, ...safe)
+  const starts = bucketStarts(interval, counts.length, now)
+  const round = (v: number) => Math.round(v * 100) / 100
+  const bars = safe.map((count, i) => {
+    const h = count === 0 ? 1 : Math.max(2, (count / max) * height)
+    return {
+      x: round(i * slot),
+      y: round(height - h),
+      width: round(barWidth),
+      height: round(h),
+      count,
+      start: starts[i].toISOString(),
+      label: bucketLabel(interval, starts[i], count),
+    }
+  })
+  return { width, height, bars, max, total: safe.reduce((a, b) => a + b, 0) }
+}

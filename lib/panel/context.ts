@@ -1,0 +1,48 @@
+/**
+ * What one panel request carries through the routes, and the checks every route shares.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { ResolvedOptions } from '../options.js'
+import type { Store } from '../types.js'
+import type { Views } from './render.js'
+
+export interface PanelContext {
+  req: IncomingMessage
+  res: ServerResponse
+  store: Store
+  options: ResolvedOptions
+  views: Views
+  /** the panel root as the browser sees it, without a trailing slash: '/errors', '/admin/errors' */
+  base: string
+  /** decoded path segments below the root: [] for the list, ['issues', id] for an issue */
+  segments: string[]
+  query: URLSearchParams
+  method: string
+  nonce: string
+  now: Date
+}
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/
+
+/**
+ * True for a string that can name an issue or an event. Names that exist on Object.prototype
+ * (`__proto__`, `constructor`, ...) are refused so no store lookup can ever reach an inherited field.
+ */
+export function isValidId(id: string | undefined): id is string {
+  return typeof id === 'string' && ID.test(id) && !(id in Object.prototype)
+}
+
+/** Splits the path below the panel root into decoded segments; null when it cannot be decoded. */
+export function splitPath(path: string): string[] | null {
+  const parts = path.split('/').filter((p) => p !== '')
+  try {
+    return parts.map((p) => decodeURIComponent(p))
+  } catch {
+    return null
+  }
+}
+
+/** True when the store refused the arguments (stores throw TypeError for bad input, like an unknown cursor). */
+export function isBadInput(err: unknown): err is TypeError {
+  return err instanceof TypeError
+}

@@ -1,0 +1,107 @@
+/**
+ * Small pure helpers the templates call to turn stored values into text. They return plain
+ * strings; the templates escape them (`<%= %>`), so nothing here builds markup.
+ */
+
+/** '12s ago', '5 min ago', '3 h ago', '2 days ago', '4 mo ago', '2 y ago'; '' for a missing date. */
+export function timeAgo(iso: string | null | undefined, now: Date = new Date()): string {
+  if (!iso) return ''
+  const then = Date.parse(iso)
+  if (!Number.isFinite(then)) return ''
+  const s = Math.round((now.getTime() - then) / 1000)
+  if (s < 0) return 'in the future'
+  if (s < 10) return 'just now'
+  if (s < 60) return `${s}s ago`
+  const m = Math.floor(s / 60)
+  if (m < 60) return `${m} min ago`
+  const h = Math.floor(m / 60)
+  if (h < 24) return `${h} h ago`
+  const d = Math.floor(h / 24)
+  if (d < 45) return `${d} ${d === 1 ? 'day' : 'days'} ago`
+  const mo = Math.floor(d / 30.4)
+  if (mo < 12) return `${mo} mo ago`
+  return `${Math.floor(d / 365)} y ago`
+}
+
+/** '2024-05-01 14:03:22 UTC', or the input unchanged when it is not a date. */
+export function absoluteTime(iso: string | null | undefined): string {
+  if (!iso) return ''
+  const t = Date.parse(iso)
+  if (!Number.isFinite(t)) return String(iso)
+  const s = new Date(t).toISOString()
+  return `${s.slice(0, 10)} ${s.slice(11, 19)} UTC`
+}
+
+/** '950', '1.2k', '34k', '1.5M': counts that fit a narrow column. */
+export function shortCount(n: number): string {
+  if (!Number.isFinite(n)) return '0'
+  if (n < 1000) return String(n)
+  if (n < 10_000) return `${(n / 1000).toFixed(1).replace(/\.0$/, '')}k`
+  if (n < 1_000_000) return `${Math.round(n / 1000)}k`
+  return `${(n / 1_000_000).toFixed(1).replace(/\.0$/, '')}M`
+}
+
+/** '3 events', '1 event'. */
+export function plural(n: number, word: string): string {
+  return `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`
+}
+
+const PRETTY_LIMIT = 20_000
+
+/**
+ * Indented JSON for `<pre>` blocks. Never throws: cycles, BigInts and functions become markers,
+ * and very long output is cut with a note (stores already cap events; this guards the page).
+ */
+export function pretty(value: unknown): string {
+  if (typeof value === 'string') return value.length > PRETTY_LIMIT ? `${value.slice(0, PRETTY_LIMIT)}\n… (truncated)` : value
+  const seen = new WeakSet<object>()
+  let text: string
+  try {
+    text = JSON.stringify(value, (_key, v: unknown) => {
+      if (typeof v === 'bigint') return `${v}n`
+      if (typeof v === 'function') return '[Function]'
+      if (typeof v === 'object' && v !== null) {
+        if (seen.has(v)) return '[Circular]'
+        seen.add(v)
+      }
+      return v
+    }, 2) ?? String(value)
+  } catch {
+    text = String(value)
+  }
+  return text.length > PRETTY_LIMIT ? `${text.slice(0, PRETTY_LIMIT)}\n… (truncated)` : text
+}
+
+/** A scalar shown inline; objects fall back to compact JSON. */
+export function inline(value: unknown): string {
+  if (value === null || value === undefined) return ''
+  if (typeof value === 'string') return value
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value)
+  const text = pretty(value).replace(/\s*\n\s*/g, ' ')
+  return text.length > 500 ? `${text.slice(0, 500)}…` : text
+}
+
+/** Quotes a search term value when it holds spaces or quotes, so `key:value` links round-trip. */
+export function searchTerm(key: string, value: string): string {
+  const needsQuotes = /[\s"]/.test(value) || value === ''
+  return `${key}:${needsQuotes ? `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : value}`
+}
+
+/** A path plus a query string built from the given parameters, skipping empty ones. */
+export function withQuery(path: string, params: Record<string, string | number | null | undefined>): string {
+  const search = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined && v !== '') search.set(k, String(v))
+  const qs = search.toString()
+  return qs ? `${path}?${qs}` : path
+}
+
+/** Only http(s) URLs become links; anything else (javascript:, data:) is shown as text. */
+export function safeHref(url: unknown): string | null {
+  if (typeof url !== 'string') return null
+  try {
+    const u = new URL(url)
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The admin panel: a framework-neutral handler on Node's own request and response. The Express and
+ * Koa glue decide that a request belongs to the panel and hand it here with where the panel lives.
+ *
+ * Order of checks: assets (public, harmless) -> access (auth, or local development only) -> routes.
+ * GET never changes anything; changes are form posts (origin + CSRF checked) or API writes (JSON only).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { PanelAuth, ResolvedOptions } from '../options.js'
+import type { Store } from '../types.js'
+import { checkAccess, csrfToken, newNonce, setSecurityHeaders, type AccessResult } from './access.js'
+import { bulkAction, issueAction } from './actions.js'
+import { handleApi } from './api.js'
+import { isValidId, splitPath, type PanelContext } from './context.js'
+import { deniedPage, errorPage, eventsPage, issuePage, lastResort, listPage } from './pages.js'
+import { loadViews } from './render.js'
+import { sendAsset, sendJsonError } from './reply.js'
+
+export interface Panel {
+  /**
+   * Serves one panel request and always ends the response. `basePath` is the absolute URL path of
+   * the panel root as the browser sees it (e.g. '/errors', or '/admin/errors' under a router);
+   * `path` is the rest ('/', '/issues/abc', '/api/issues'); `search` is the raw query string with '?' or ''.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, where: { basePath: string; path: string; search: string }): Promise<void>
+}
+
+const READ = new Set(['GET', 'HEAD'])
+
+/** Creates the panel over a store; templates are compiled here, once. */
+export function createPanel(opts: { store: Store; options: ResolvedOptions }): Panel {
+  if (!opts || typeof opts.store?.listIssues !== 'function') throw new TypeError('createPanel needs { store, options }: store must be a faultline store')
+  if (!opts.options || typeof opts.options.onInternalError !== 'function') throw new TypeError('createPanel needs { store, options }: options must come from resolveOptions()')
+  const { store, options } = opts
+  const views = loadViews()
+  const auth = options.panel ? options.panel.auth : null
+
+  return {
+    async handle(req, res, where) {
+      const ctx: PanelContext = {
+        req,
+        res,
+        store,
+        options,
+        views,
+        base: where.basePath.replace(/\/+$/, ''),
+        segments: [],
+        query: new URLSearchParams(where.search.startsWith('?') ? where.search.slice(1) : where.search),
+        method: (req.method ?? 'GET').toUpperCase(),
+        nonce: newNonce(),
+        now: new Date(),
+      }
+      try {
+        setSecurityHeaders(res, ctx.nonce)
+        await route(ctx, where.path, auth)
+      } catch (err) {
+        options.onInternalError(err instanceof Error ? err : new Error(String(err)))
+        try {
+          if (res.headersSent) res.end()
+          else if (ctx.segments[0] === 'api') sendJsonError(res, 500, 'faultline could not answer; the error was reported.')
+          else errorPage(ctx, 500, 'Something went wrong', 'faultline could not read its store or render this page. The error was reported to onInternalError.')
+        } catch {
+          lastResort(res)
+        }
+      }
+    },
+  }
+}
+
+async function route(ctx: PanelContext, path: string, auth: PanelAuth | null): Promise<void> {
+  const segments = splitPath(path)
+  if (segments === null) return errorPage(ctx, 404, 'Page not found', 'This address is not part of the panel.')
+  ctx.segments = segments
+  const [first, second, third, fourth, ...rest] = segments
+
+  // The stylesheet and script are public: the 401/403 pages need them too, and they hold no data.
+  if ((first === 'panel.css' || first === 'panel.js') && segments.length === 1 && READ.has(ctx.method)) {
+    const asset = ctx.views.asset(first)
+    if (asset) return sendAsset(ctx.res, asset, ctx.query.get('v') === asset.version)
+  }
+
+  const access: AccessResult = await checkAccess(ctx.req, auth, ctx.options.environment, ctx.options.onInternalError)
+  if (!access.ok) {
+    if (first === 'api') {
+      if (access.status === 401) ctx.res.setHeader('WWW-Authenticate', 'Basic realm="faultline", charset="UTF-8"')
+      return sendJsonError(ctx.res, access.status, access.status === 401 ? 'Credentials required.' : 'Access to the faultline panel is denied; configure panel.auth.')
+    }
+    return deniedPage(ctx, access.status, access.reason)
+  }
+
+  if (first === 'api') return handleApi(ctx, segments.slice(1))
+
+  const read = READ.has(ctx.method)
+  const post = ctx.method === 'POST'
+  if (first === undefined) {
+    if (read) return listPage(ctx, csrfToken(ctx.req, ctx.res, ctx.base))
+    return notAllowed(ctx, 'GET, HEAD')
+  }
+  if (first === 'bulk' && second === undefined) {
+    if (post) return bulkAction(ctx)
+    return notAllowed(ctx, 'POST')
+  }
+  if (first === 'issues' && isValidId(second) && rest.length === 0) {
+    if (third === undefined) {
+      if (read) return issuePage(ctx, second, null, csrfToken(ctx.req, ctx.res, ctx.base))
+      if (post) return issueAction(ctx, second)
+      return notAllowed(ctx, 'GET, HEAD, POST')
+    }
+    if (third === 'events' && fourth === undefined) {
+      if (read) return eventsPage(ctx, second)
+      return notAllowed(ctx, 'GET, HEAD')
+    }
+    if (third === 'events' && isValidId(fourth)) {
+      if (read) return issuePage(ctx, second, fourth, csrfToken(ctx.req, ctx.res, ctx.base))
+      return notAllowed(ctx, 'GET, HEAD')
+    }
+  }
+  if (first === 'issues' && second !== undefined) return errorPage(ctx, 404, 'Not found', 'There is no issue or event at this address.')
+  return errorPage(ctx, 404, 'Page not found', 'This address is not part of the panel.')
+}
+
+function notAllowed(ctx: PanelContext, allow: string): void {
+  ctx.res.setHeader('Allow', allow)
+  errorPage(ctx, 405, 'Method not allowed', `This address answers ${allow}.`)
+}

@@ -1,0 +1,248 @@
+/**
+ * The HTML pages: the issue list, one issue (with its latest or a chosen event), an issue's events,
+ * and the pages for errors and refusals. Handlers gather data from the store; templates only print.
+ */
+import type { ServerResponse } from 'node:http'
+import { MAX_QUERY_LENGTH, mentionsStatus, parseQuery } from '../search.js'
+import { SORTS, type ExceptionInfo, type FaultlineEvent, type Issue, type IssueSort, type IssueStatus, type TagBreakdown } from '../types.js'
+import { barChart } from './charts.js'
+import { isBadInput, type PanelContext } from './context.js'
+import { absoluteTime, inline, plural, pretty, searchTerm, shortCount, timeAgo, withQuery } from './format.js'
+import { sendHtml } from './reply.js'
+
+export const PAGE_SIZE = 25
+const TABS: Array<{ status: IssueStatus | 'all'; label: string }> = [
+  { status: 'unresolved', label: 'Unresolved' },
+  { status: 'resolved', label: 'Resolved' },
+  { status: 'ignored', label: 'Ignored' },
+  { status: 'all', label: 'All' },
+]
+const SORT_LABELS: Record<IssueSort, string> = { lastSeen: 'Last seen', firstSeen: 'First seen', events: 'Events', users: 'Users' }
+const NOTICES: Record<string, [string, string]> = {
+  resolve: ['issue resolved', 'issues resolved'],
+  unresolve: ['issue reopened', 'issues reopened'],
+  ignore: ['issue ignored', 'issues ignored'],
+  delete: ['issue deleted', 'issues deleted'],
+}
+/** Tag keys the search syntax can express as `key:value`; others are shown without a search link. */
+const SEARCHABLE_KEY = /^[A-Za-z_][\w.-]*$/
+const RESERVED_KEYS = new Set(['is', 'environment', 'release', 'level'])
+
+/** The locals every page shares: where assets live, the nonce, and the text helpers. */
+function baseLocals(ctx: PanelContext, title: string): Record<string, unknown> {
+  const css = ctx.views.asset('panel.css')
+  const js = ctx.views.asset('panel.js')
+  const now = ctx.now
+  return {
+    title,
+    base: ctx.base,
+    nonce: ctx.nonce,
+    appName: ctx.options.appName,
+    environment: ctx.options.environment,
+    cssHref: css ? `${ctx.base}/panel.css?v=${css.version}` : null,
+    jsHref: js ? `${ctx.base}/panel.js?v=${js.version}` : null,
+    csrf: null,
+    notice: null,
+    f: {
+      timeAgo: (iso: string | null | undefined) => timeAgo(iso, now),
+      absoluteTime,
+      shortCount,
+      plural,
+      pretty,
+      inline,
+      withQuery,
+      tagSearch: (key: string, value: string) => (SEARCHABLE_KEY.test(key) && !RESERVED_KEYS.has(key.toLowerCase()) ? withQuery(ctx.base, { q: searchTerm(key, value) }) : null),
+    },
+  }
+}
+
+/** Renders a template into a full page response. */
+export function renderPage(ctx: PanelContext, status: number, view: string, title: string, locals: Record<string, unknown>): void {
+  sendHtml(ctx.res, status, ctx.views.render(view, { ...baseLocals(ctx, title), ...locals }))
+}
+
+/** The page for 400, 404, 405, 413, 415 and 500 answers. */
+export function errorPage(ctx: PanelContext, status: number, heading: string, message: string): void {
+  renderPage(ctx, status, 'error', heading, { status, heading, message })
+}
+
+/** 401 and 403: says why and how to configure `auth`. */
+export function deniedPage(ctx: PanelContext, status: 401 | 403, reason: string): void {
+  if (status === 401) ctx.res.setHeader('WWW-Authenticate', 'Basic realm="faultline", charset="UTF-8"')
+  renderPage(ctx, status, 'denied', status === 401 ? 'Sign in required' : 'Access denied', { status, reason, panelPath: ctx.options.panel ? ctx.options.panel.path : '/errors' })
+}
+
+function noticeFrom(ctx: PanelContext): string | null {
+  const done = ctx.query.get('done')
+  if (!done || !Object.hasOwn(NOTICES, done)) return null
+  const n = Number(ctx.query.get('n') ?? 1)
+  const count = Number.isInteger(n) && n >= 0 && n <= 1000 ? n : 1
+  const [one, many] = NOTICES[done]
+  return count === 1 ? `1 ${one}.` : `${count} ${many}.`
+}
+
+/** The list URL's own query, without the one-off notice, so actions can come back to it. */
+export function listSearch(query: URLSearchParams): string {
+  const keep = new URLSearchParams()
+  for (const key of ['status', 'q', 'sort', 'cursor']) {
+    const value = query.get(key)
+    if (value) keep.set(key, value)
+  }
+  const s = keep.toString()
+  return s ? `?${s}` : ''
+}
+
+/** GET / : the issue list with tabs, search, sort, paging, and a 24-hour chart per row. */
+export async function listPage(ctx: PanelContext, csrf: string): Promise<void> {
+  const { query, store, now } = ctx
+  const q = (query.get('q') ?? '').slice(0, MAX_QUERY_LENGTH)
+  const rawStatus = query.get('status')
+  const status: IssueStatus | 'all' = TABS.some((t) => t.status === rawStatus)
+    ? (rawStatus as IssueStatus | 'all')
+    : mentionsStatus(parseQuery(q)) ? 'all' : 'unresolved'
+  const rawSort = query.get('sort')
+  const sort: IssueSort = SORTS.includes(rawSort as IssueSort) ? (rawSort as IssueSort) : 'lastSeen'
+  const cursor = query.get('cursor') || null
+
+  let page
+  let counts
+  try {
+    ;[page, counts] = await Promise.all([
+      store.listIssues({ status, q, sort, limit: PAGE_SIZE, cursor }),
+      store.countIssues(q),
+    ])
+  } catch (err) {
+    if (isBadInput(err)) return errorPage(ctx, 400, 'This page link is not valid', `${err.message}. Start again from the first page.`)
+    throw err
+  }
+  const histograms = await Promise.all(page.issues.map((issue) => store.histogram(issue.id, { interval: 'hour', buckets: 24, now })))
+  // Links name the status explicitly: without it, a query holding `is:` would pick its own default tab.
+  const state = { status, q: q || null, sort: sort === 'lastSeen' ? null : sort }
+  const rows = page.issues.map((issue, i) => ({
+    issue,
+    href: `${ctx.base}/issues/${encodeURIComponent(issue.id)}`,
+    chart: barChart(histograms[i], { interval: 'hour', now, width: 96, height: 24 }),
+    isNew: now.getTime() - Date.parse(issue.firstSeen) < 86_400_000,
+  }))
+  renderPage(ctx, 200, 'list', q ? `${q} · Issues` : 'Issues', {
+    csrf,
+    notice: noticeFrom(ctx),
+    q,
+    status,
+    sort,
+    rows,
+    tabs: TABS.map((t) => ({ ...t, count: counts[t.status], active: t.status === status, href: withQuery(ctx.base, { ...state, status: t.status }) })),
+    sorts: SORTS.map((s) => ({ value: s, label: SORT_LABELS[s], active: s === sort })),
+    back: listSearch(query),
+    nextHref: page.nextCursor ? withQuery(ctx.base, { ...state, cursor: page.nextCursor }) : null,
+    firstHref: cursor ? withQuery(ctx.base, state) : null,
+  })
+}
+
+type Frame = NonNullable<ExceptionInfo['stacktrace']>['frames'][number]
+export interface ShownFrame extends Frame {
+  /** the source context starts open: the newest in-app frame that has some */
+  open: boolean
+  /** how many frames were dropped just below this one (older calls), 0 for none */
+  omittedBelow: number
+}
+
+/** The exception and its causes, outermost first, each with frames newest call first (as Node prints them). */
+export function exceptionChain(event: FaultlineEvent): Array<{ exception: Omit<ExceptionInfo, 'causes'>; frames: ShownFrame[] }> {
+  if (!event.exception) return []
+  const chain: Array<Omit<ExceptionInfo, 'causes'>> = [event.exception, ...(event.exception.causes ?? [])]
+  return chain.map((exception) => {
+    const stored = exception.stacktrace?.frames ?? []
+    const omitted = exception.stacktrace?.frames_omitted
+    // frames_omitted names [start, end) of the original stack; the stored list jumps from start-1 to start.
+    const frames: ShownFrame[] = stored.map((frame, index) => ({
+      ...frame,
+      open: false,
+      omittedBelow: omitted && index === omitted[0] && index > 0 ? omitted[1] - omitted[0] : 0,
+    })).reverse()
+    const first = frames.find((f) => f.in_app && typeof f.context_line === 'string')
+    if (first) first.open = true
+    return { exception, frames }
+  })
+}
+
+function tagRows(tags: TagBreakdown[]): Array<TagBreakdown & { values: Array<{ value: string; count: number; share: number }> }> {
+  return tags.map((tag) => ({
+    ...tag,
+    values: tag.values.map((v) => ({ ...v, share: tag.total > 0 ? Math.round((v.count / tag.total) * 1000) / 10 : 0 })),
+  }))
+}
+
+async function issueOr404(ctx: PanelContext, id: string): Promise<Issue | null> {
+  const issue = await ctx.store.getIssue(id)
+  if (!issue) errorPage(ctx, 404, 'Issue not found', 'There is no issue with this id. It may have been deleted.')
+  return issue
+}
+
+/** GET /issues/:id and /issues/:id/events/:eventId : the issue with one event in full. */
+export async function issuePage(ctx: PanelContext, id: string, eventId: string | null, csrf: string): Promise<void> {
+  const { store, now } = ctx
+  const issue = await issueOr404(ctx, id)
+  if (!issue) return
+  const event = eventId ? await store.getEvent(id, eventId) : (await store.listEvents(id, { limit: 1 })).events[0] ?? null
+  if (eventId && !event) return errorPage(ctx, 404, 'Event not found', 'This issue has no stored event with this id. Older events are pruned by the retention settings.')
+  const [hourly, daily, tags, neighbors, latest] = await Promise.all([
+    store.histogram(id, { interval: 'hour', buckets: 24, now }),
+    store.histogram(id, { interval: 'day', buckets: 30, now }),
+    store.tagBreakdown(id, { limit: 5 }),
+    event ? store.eventNeighbors(id, event.event_id) : Promise.resolve(null),
+    eventId ? store.listEvents(id, { limit: 1 }).then((p) => p.events[0]?.event_id ?? null) : Promise.resolve(event?.event_id ?? null),
+  ])
+  const issueHref = `${ctx.base}/issues/${encodeURIComponent(id)}`
+  const eventHref = (eid: string) => `${issueHref}/events/${encodeURIComponent(eid)}`
+  renderPage(ctx, 200, 'issue', issue.title, {
+    csrf,
+    notice: noticeFrom(ctx),
+    issue,
+    event,
+    isLatest: event !== null && event.event_id === latest,
+    chain: event ? exceptionChain(event) : [],
+    issueHref,
+    eventsHref: `${issueHref}/events`,
+    eventHref: event ? eventHref(event.event_id) : null,
+    olderHref: neighbors?.older ? eventHref(neighbors.older) : null,
+    newerHref: neighbors?.newer ? eventHref(neighbors.newer) : null,
+    latestHref: eventId && latest && latest !== eventId ? issueHref : null,
+    hourly: barChart(hourly, { interval: 'hour', now, width: 480, height: 64, gap: 2 }),
+    daily: barChart(daily, { interval: 'day', now, width: 480, height: 64, gap: 2 }),
+    tags: tagRows(tags),
+  })
+}
+
+/** GET /issues/:id/events : the issue's stored events, newest first, with cursor paging. */
+export async function eventsPage(ctx: PanelContext, id: string): Promise<void> {
+  const issue = await issueOr404(ctx, id)
+  if (!issue) return
+  const cursor = ctx.query.get('cursor') || null
+  let page
+  try {
+    page = await ctx.store.listEvents(id, { limit: 50, cursor })
+  } catch (err) {
+    if (isBadInput(err)) return errorPage(ctx, 400, 'This page link is not valid', `${err.message}. Start again from the first page.`)
+    throw err
+  }
+  const issueHref = `${ctx.base}/issues/${encodeURIComponent(id)}`
+  renderPage(ctx, 200, 'events', `Events · ${issue.title}`, {
+    issue,
+    issueHref,
+    events: page.events.map((event) => ({ event, href: `${issueHref}/events/${encodeURIComponent(event.event_id)}` })),
+    nextHref: page.nextCursor ? withQuery(`${issueHref}/events`, { cursor: page.nextCursor }) : null,
+    firstHref: cursor ? `${issueHref}/events` : null,
+  })
+}
+
+/** For handlers that only have the response: a plain-text 500 when even the error page fails. */
+export function lastResort(res: ServerResponse): void {
+  if (res.headersSent) {
+    res.end()
+    return
+  }
+  res.statusCode = 500
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8')
+  res.end('faultline: the panel failed to answer; the error was reported to onInternalError.')
+}
