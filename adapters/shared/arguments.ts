@@ -1,0 +1,153 @@
+/**
+ * Argument checks shared by every store, so that they all refuse the same bad input with the
+ * same message (the panel turns these TypeErrors into 400 answers).
+ */
+import { parseDuration } from '../../lib/duration.js'
+import { SORTS, STATUSES, type HistogramOptions, type IgnoreUntil, type Issue, type IssueSort, type IssueStatus, type IssueUpdate, type ListIssuesOptions, type MaintainOptions, type Retention } from '../../lib/types.js'
+
+export const DEFAULT_LIMIT = 25
+export const MAX_LIMIT = 100
+export const MAX_BUCKETS = 1000
+/** Issue ids are grouping hashes; the file store also uses them as file names. */
+export const ISSUE_ID = /^[A-Za-z0-9_-]{1,64}$/
+
+/** True for a string that can be an issue id; anything else is "not found" for lookups. */
+export function isIssueId(id: unknown): id is string {
+  return typeof id === 'string' && ISSUE_ID.test(id)
+}
+
+/** A page size: default 25, at most 100 (bigger values are cut to 100). */
+export function pageLimit(limit: unknown): number {
+  if (limit === undefined || limit === null) return DEFAULT_LIMIT
+  if (typeof limit !== 'number' || !Number.isFinite(limit) || limit < 1) {
+    throw new TypeError(`limit must be a number from 1 to ${MAX_LIMIT}, got ${describe(limit)}`)
+  }
+  return Math.min(Math.floor(limit), MAX_LIMIT)
+}
+
+export interface ListArguments {
+  /** 'all' by default when the query names a status itself (is:resolved) */
+  status: IssueStatus | 'all'
+  sort: IssueSort
+  limit: number
+  cursor: unknown
+  q: string
+}
+
+/** Checks listIssues options; `statusFromQuery` says whether `q` names a status (then no default filter applies). */
+export function listArguments(options: ListIssuesOptions | undefined, statusFromQuery: boolean): ListArguments {
+  const o = options ?? {}
+  if (typeof o !== 'object') throw new TypeError('listIssues options must be an object like { status, q, sort, limit, cursor }')
+  let status: IssueStatus | 'all' = statusFromQuery ? 'all' : 'unresolved'
+  if (o.status !== undefined && o.status !== null) {
+    if (o.status !== 'all' && !STATUSES.includes(o.status)) {
+      throw new TypeError(`status must be one of ${STATUSES.join(', ')} or all, got ${describe(o.status)}`)
+    }
+    status = o.status
+  }
+  const sort = o.sort ?? 'lastSeen'
+  if (!SORTS.includes(sort)) throw new TypeError(`sort must be one of ${SORTS.join(', ')}, got ${describe(sort)}`)
+  if (o.q !== undefined && o.q !== null && typeof o.q !== 'string') throw new TypeError(`q must be a string, got ${describe(o.q)}`)
+  return { status, sort, limit: pageLimit(o.limit), cursor: o.cursor, q: o.q ?? '' }
+}
+
+/** The value an issue is sorted by, as a number (times in milliseconds). */
+export function sortValue(issue: Issue, sort: IssueSort): number {
+  switch (sort) {
+    case 'lastSeen': return Date.parse(issue.lastSeen)
+    case 'firstSeen': return Date.parse(issue.firstSeen)
+    case 'events': return issue.count
+    case 'users': return issue.userCount
+  }
+}
+
+/** What an update does once checked: the new status and, for ignores, the end as absolute targets. */
+export type CheckedUpdate =
+  | { status: 'unresolved' | 'resolved' }
+  | { status: 'ignored'; until: { events: number } | { users: number } | { forMs: number } | null }
+
+/** Checks an IssueUpdate and says what is wrong with it. */
+export function checkUpdate(update: unknown): CheckedUpdate {
+  if (typeof update !== 'object' || update === null) throw new TypeError("update must be an object like { status: 'resolved' }")
+  const { status, until } = update as IssueUpdate
+  if (!STATUSES.includes(status)) throw new TypeError(`status must be one of ${STATUSES.join(', ')}, got ${describe(status)}`)
+  for (const key of Object.keys(update)) {
+    if (key !== 'status' && key !== 'until') throw new TypeError(`unknown update field ${describe(key)}; an update has status and, for ignores, until`)
+  }
+  if (status !== 'ignored') {
+    if (until !== undefined && until !== null) throw new TypeError(`until only goes with status 'ignored', not ${describe(status)}`)
+    return { status }
+  }
+  if (until === undefined || until === null) return { status, until: null }
+  const hint = "until must be one of { events: N }, { users: N } or { for: '1d' }"
+  if (typeof until !== 'object' || Object.keys(until).length !== 1) throw new TypeError(`${hint}, got ${describe(until)}`)
+  if ('events' in until || 'users' in until) {
+    const n = 'events' in until ? until.events : (until as { users: number }).users
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new TypeError(`${hint}; N must be a positive integer, got ${describe(n)}`)
+    return { status, until: 'events' in until ? { events: n } : { users: n } }
+  }
+  if ('for' in until) {
+    const ms = parseDuration(until.for)
+    if (ms === null) throw new TypeError(`until.for must be a duration like '30m', '1h' or '7d', got ${describe(until.for)}`)
+    return { status, until: { forMs: ms } }
+  }
+  throw new TypeError(`${hint}, got ${describe(until)}`)
+}
+
+/** Turns a checked ignore end into the absolute targets stored on the issue. */
+export function ignoreTargets(until: Extract<CheckedUpdate, { status: 'ignored' }>['until'], issue: Issue, now: number): IgnoreUntil | null {
+  if (until === null) return null
+  if ('events' in until) return { count: issue.count + until.events }
+  if ('users' in until) return { userCount: issue.userCount + until.users }
+  return { at: new Date(now + until.forMs).toISOString() }
+}
+
+/** Checks histogram options; returns the bucket size in ms, the count and the end time. */
+export function histogramArguments(options: HistogramOptions): { size: number; buckets: number; now: number } {
+  if (typeof options !== 'object' || options === null) throw new TypeError("histogram options must be an object like { interval: 'hour', buckets: 24 }")
+  const size = options.interval === 'hour' ? 3_600_000 : options.interval === 'day' ? 86_400_000 : 0
+  if (!size) throw new TypeError(`interval must be 'hour' or 'day', got ${describe(options.interval)}`)
+  const { buckets } = options
+  if (typeof buckets !== 'number' || !Number.isInteger(buckets) || buckets < 1 || buckets > MAX_BUCKETS) {
+    throw new TypeError(`buckets must be an integer from 1 to ${MAX_BUCKETS}, got ${describe(buckets)}`)
+  }
+  const now = options.now === undefined ? Date.now() : checkDate('now', options.now)
+  return { size, buckets, now }
+}
+
+/** Milliseconds of a Date argument, or a TypeError naming it. */
+export function checkDate(name: string, value: unknown): number {
+  const ms = value instanceof Date ? value.getTime() : NaN
+  if (Number.isNaN(ms)) throw new TypeError(`${name} must be a valid Date, got ${describe(value)}`)
+  return ms
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '...' : value)
+  if (typeof value === 'object' && value !== null) {
+    try { return JSON.stringify(value).slice(0, 60) } catch { return 'an object' }
+  }
+  return String(value)
+}
+
+export const DEFAULT_RETENTION: Retention = { maxEventsPerIssue: 100, maxAgeMs: 90 * 86_400_000 }
+
+/** Checks a Retention ({ maxEventsPerIssue, maxAgeMs }). */
+export function checkRetention(retention: unknown): Retention {
+  const r = retention as Retention
+  if (typeof r !== 'object' || r === null || !Number.isInteger(r.maxEventsPerIssue) || r.maxEventsPerIssue < 1 || typeof r.maxAgeMs !== 'number' || !(r.maxAgeMs > 0)) {
+    throw new TypeError(`retention must be { maxEventsPerIssue: a positive integer, maxAgeMs: a positive number }, got ${describe(retention)}`)
+  }
+  return { maxEventsPerIssue: r.maxEventsPerIssue, maxAgeMs: r.maxAgeMs }
+}
+
+/** Checks maintain options; times in ms. */
+export function maintainArguments(options: MaintainOptions | undefined, current: Retention): { now: number; retention: Retention; autoResolveBefore: number | null } {
+  const o = options ?? {}
+  if (typeof o !== 'object') throw new TypeError('maintain options must be an object like { now, retention, autoResolveBefore }')
+  return {
+    now: o.now === undefined ? Date.now() : checkDate('now', o.now),
+    retention: o.retention === undefined ? current : checkRetention(o.retention),
+    autoResolveBefore: o.autoResolveBefore === undefined || o.autoResolveBefore === null ? null : checkDate('autoResolveBefore', o.autoResolveBefore),
+  }
+}

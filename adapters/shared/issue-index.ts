@@ -1,0 +1,541 @@
+/**
+ * Everything a store knows about issues, kept in memory: the issues themselves, their exact
+ * counts and distinct users, tag, release and time-bucket counters, and alert claims. The
+ * memory store and the file store share it (the file store persists it with lowdb); events
+ * themselves live elsewhere (see event-list.ts), so pruning them never changes a count.
+ *
+ * Lookups go through Maps only, so ids like `__proto__` are just unknown ids.
+ */
+import { createHash } from 'node:crypto'
+import { LEVELS, type FaultlineEvent, type Issue, type IssuePage, type IssueUpdate, type ListIssuesOptions, type RecordInput, type RecordResult, type StatusCounts, type TagBreakdown, type HistogramOptions, type Level } from '../../lib/types.js'
+import { matchesIssue, mentionsStatus, parseQuery, type IssueFacets } from '../../lib/search.js'
+import { BucketCounts } from './buckets.js'
+import { decodeCursor, encodeCursor, isAfter } from './cursor.js'
+import { checkDate, checkUpdate, histogramArguments, ignoreTargets, isIssueId, listArguments } from './arguments.js'
+
+const MINUTE = 60_000
+const HOUR = 3_600_000
+const DAY = 86_400_000
+/** hour buckets reach back 14 days, day buckets 400 days, minute buckets (for countEventsSince) 24 hours */
+const KEEP_HOURS = 14 * 24
+const KEEP_DAYS = 400
+const KEEP_MINUTES = 24 * 60
+/** tags are counted for at most this many keys per issue and values per key (the key total stays exact) */
+export const MAX_TAG_KEYS = 50
+export const MAX_TAG_VALUES = 200
+const MAX_TAG_KEY_LENGTH = 64
+const MAX_TAG_VALUE_LENGTH = 200
+const MAX_RELEASES = 1000
+const MAX_ENVIRONMENTS = 100
+/** tags every event carries implicitly, unless its own tags already name them */
+const IMPLICIT_TAGS = ['environment', 'release', 'server_name', 'level'] as const
+
+interface TagCount {
+  total: number
+  values: Map<string, number>
+}
+
+interface IssueState {
+  issue: Issue
+  first: number
+  last: number
+  /** how many times the issue regressed; users map to the epoch they were last seen in */
+  epoch: number
+  users: Map<string, number>
+  releases: Set<string>
+  firstReleaseAt: number
+  lastReleaseAt: number
+  tags: Map<string, TagCount>
+  /** lowercased `key\0value` pairs for tag search, built on demand */
+  tagSearch: Set<string> | null
+  hours: BucketCounts
+  days: BucketCounts
+  minutes: BucketCounts
+  /** events the store holds for the issue, and the oldest one's time (kept up to date by the store) */
+  stored: number
+  oldestStored: number | null
+  /** the serialised state, cached until the next change */
+  json: string | null
+}
+
+interface Claim {
+  issueId: string
+  expiresAt: number | null
+}
+
+/** The JSON form of one issue's state, as the file store writes it. */
+export interface IssueRecord {
+  issue: Issue
+  epoch: number
+  users: Array<[string, number]>
+  releases: string[]
+  releaseTimes: [number, number]
+  tags: Array<[string, number, Array<[string, number]>]>
+  hours: Array<[number, number]>
+  days: Array<[number, number]>
+  minutes: Array<[number, number]>
+  stored: [number, number | null]
+}
+
+export type ClaimRecord = [key: string, issueId: string, expiresAt: number | null]
+
+/** The in-memory state of a store's issues and alert claims. */
+export class IssueIndex {
+  #issues = new Map<string, IssueState>()
+  #claims = new Map<string, Claim>()
+
+  /** Upserts the issue for one event and updates every counter; see Store.record. */
+  record(input: RecordInput, now = Date.now()): RecordResult {
+    checkRecordInput(input)
+    const { event, grouping } = input
+    const parsed = Date.parse(event.timestamp)
+    const t = Number.isNaN(parsed) ? now : parsed
+    const level = LEVELS.includes(event.level) ? event.level : grouping.level
+    let state = this.#issues.get(grouping.hash)
+    const isNew = state === undefined
+    let isRegression = false
+    let unignored = false
+    if (state === undefined) {
+      state = newState(input, t, level)
+      this.#issues.set(grouping.hash, state)
+    }
+    const { issue } = state
+    if (issue.status === 'resolved') {
+      issue.status = 'unresolved'
+      issue.regressed = true
+      issue.regressedAt = new Date(t).toISOString()
+      issue.countSinceRegression = 0
+      issue.usersSinceRegression = 0
+      state.epoch += 1
+      isRegression = true
+    }
+    issue.count += 1
+    issue.countSinceRegression += 1
+    if (input.userKey !== null && input.userKey !== undefined && input.userKey !== '') {
+      const key = userHash(String(input.userKey))
+      const seenIn = state.users.get(key)
+      if (seenIn === undefined) issue.userCount += 1
+      if (seenIn !== state.epoch) issue.usersSinceRegression += 1
+      state.users.set(key, state.epoch)
+    }
+    if (t < state.first) {
+      state.first = t
+      issue.firstSeen = new Date(t).toISOString()
+    }
+    if (t >= state.last) {
+      state.last = t
+      issue.lastSeen = new Date(t).toISOString()
+      issue.level = level
+    }
+    noteRelease(state, event.release, t)
+    if (typeof event.environment === 'string' && event.environment !== '' && !issue.environments.includes(event.environment) && issue.environments.length < MAX_ENVIRONMENTS) {
+      issue.environments.push(event.environment)
+    }
+    countTags(state, event, level)
+    state.hours.add(t)
+    state.days.add(t)
+    state.minutes.add(t)
+    state.stored += 1
+    state.oldestStored = state.oldestStored === null ? t : Math.min(state.oldestStored, t)
+    const until = issue.ignoreUntil
+    if (issue.status === 'ignored' && until !== null) {
+      const ended =
+        (until.count !== undefined && issue.count >= until.count) ||
+        (until.userCount !== undefined && issue.userCount >= until.userCount) ||
+        (until.at !== undefined && Math.max(t, now) >= Date.parse(until.at))
+      if (ended) {
+        issue.status = 'unresolved'
+        issue.ignoreUntil = null
+        unignored = true
+      }
+    }
+    state.json = null
+    return { issue: copyIssue(issue), isNew, isRegression, unignored }
+  }
+
+  /** A copy of the issue, or null. */
+  get(id: unknown): Issue | null {
+    const state = this.#state(id)
+    return state ? copyIssue(state.issue) : null
+  }
+
+  has(id: unknown): boolean {
+    return this.#state(id) !== undefined
+  }
+
+  /** One page of issues; see Store.listIssues. */
+  list(options?: ListIssuesOptions): IssuePage {
+    const query = parseQuery(options?.q)
+    const args = listArguments(options, mentionsStatus(query))
+    const position = decodeCursor(args.sort, args.cursor)
+    const rows: Array<{ value: number; state: IssueState }> = []
+    for (const state of this.#issues.values()) {
+      if (args.status !== 'all' && state.issue.status !== args.status) continue
+      const value = sortValueOf(state, args.sort)
+      if (position !== null && !isAfter(position, value, state.issue.id)) continue
+      if (!matchesIssue(query, state.issue, facets(state))) continue
+      rows.push({ value, state })
+    }
+    rows.sort((a, b) => b.value - a.value || (a.state.issue.id < b.state.issue.id ? 1 : a.state.issue.id > b.state.issue.id ? -1 : 0))
+    const page = rows.slice(0, args.limit)
+    const last = page[page.length - 1]
+    return {
+      issues: page.map((row) => copyIssue(row.state.issue)),
+      nextCursor: rows.length > args.limit ? encodeCursor(args.sort, { value: last.value, id: last.state.issue.id }) : null,
+    }
+  }
+
+  /** Issues matching `q` per status tab. */
+  count(q?: string): StatusCounts {
+    if (q !== undefined && q !== null && typeof q !== 'string') throw new TypeError('q must be a string')
+    const query = parseQuery(q)
+    const counts: StatusCounts = { unresolved: 0, resolved: 0, ignored: 0, all: 0 }
+    for (const state of this.#issues.values()) {
+      if (!matchesIssue(query, state.issue, facets(state))) continue
+      counts[state.issue.status] += 1
+      counts.all += 1
+    }
+    return counts
+  }
+
+  /** Changes the status; null for an unknown id; a TypeError for a bad update. */
+  update(id: unknown, update: IssueUpdate, now = Date.now()): Issue | null {
+    const checked = checkUpdate(update)
+    const state = this.#state(id)
+    if (!state) return null
+    const { issue } = state
+    if (checked.status === 'ignored') {
+      issue.status = 'ignored'
+      issue.ignoreUntil = ignoreTargets(checked.until, issue, now)
+    } else if (checked.status === 'resolved') {
+      issue.status = 'resolved'
+      issue.resolvedAt = new Date(now).toISOString()
+      issue.regressed = false
+      issue.ignoreUntil = null
+    } else {
+      issue.status = 'unresolved'
+      issue.ignoreUntil = null
+    }
+    state.json = null
+    return copyIssue(issue)
+  }
+
+  /** Removes the issue and its alert claims. */
+  delete(id: unknown): boolean {
+    const state = this.#state(id)
+    if (!state) return false
+    this.#issues.delete(state.issue.id)
+    for (const [key, claim] of this.#claims) if (claim.issueId === state.issue.id) this.#claims.delete(key)
+    return true
+  }
+
+  histogram(id: unknown, options: HistogramOptions): number[] {
+    const { size, buckets, now } = histogramArguments(options)
+    const state = this.#state(id)
+    if (!state) return new Array<number>(buckets).fill(0)
+    return (size === HOUR ? state.hours : state.days).series(now, buckets)
+  }
+
+  /** Events at or after `since`, at one-minute resolution for the last 24 hours, else one hour. */
+  countSince(id: unknown, since: Date): number {
+    const t = checkDate('since', since)
+    const state = this.#state(id)
+    if (!state) return 0
+    const recent = state.minutes.since(t)
+    return recent.covers ? recent.count : state.hours.since(t).count
+  }
+
+  tagBreakdown(id: unknown, options?: { limit?: number }): TagBreakdown[] {
+    const limit = options?.limit ?? 10
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) throw new TypeError(`limit must be a positive integer, got ${String(limit)}`)
+    const state = this.#state(id)
+    if (!state) return []
+    const out: TagBreakdown[] = []
+    for (const [key, tag] of state.tags) {
+      const values = [...tag.values]
+        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+        .slice(0, limit)
+        .map(([value, count]) => ({ value, count }))
+      out.push({ key, total: tag.total, values })
+    }
+    return out.sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  }
+
+  /** True for the first claim of `key`, false while an unexpired claim stands. */
+  claim(key: string, options: { issueId: string; expiresAt?: Date }, now = Date.now()): boolean {
+    if (typeof key !== 'string' || key === '' || key.length > 1000) throw new TypeError('alert key must be a non-empty string of at most 1000 characters')
+    if (typeof options !== 'object' || options === null || typeof options.issueId !== 'string') throw new TypeError('claimAlert needs { issueId } naming the issue the alert is about')
+    const expiresAt = options.expiresAt === undefined || options.expiresAt === null ? null : checkDate('expiresAt', options.expiresAt)
+    const standing = this.#claims.get(key)
+    if (standing !== undefined && (standing.expiresAt === null || standing.expiresAt > now)) return false
+    this.#claims.set(key, { issueId: options.issueId, expiresAt })
+    return true
+  }
+
+  /** Auto-resolves stale unresolved issues, lifts ignores whose time has passed and drops expired claims. */
+  maintain(now: number, autoResolveBefore: number | null): { resolvedIssues: number; unignoredIssues: number } {
+    let resolvedIssues = 0
+    let unignoredIssues = 0
+    for (const state of this.#issues.values()) {
+      const { issue } = state
+      if (autoResolveBefore !== null && issue.status === 'unresolved' && state.last < autoResolveBefore) {
+        issue.status = 'resolved'
+        issue.resolvedAt = new Date(now).toISOString()
+        issue.regressed = false
+        state.json = null
+        resolvedIssues += 1
+      } else if (issue.status === 'ignored' && issue.ignoreUntil?.at !== undefined && Date.parse(issue.ignoreUntil.at) <= now) {
+        issue.status = 'unresolved'
+        issue.ignoreUntil = null
+        state.json = null
+        unignoredIssues += 1
+      }
+    }
+    for (const [key, claim] of this.#claims) if (claim.expiresAt !== null && claim.expiresAt <= now) this.#claims.delete(key)
+    return { resolvedIssues, unignoredIssues }
+  }
+
+  /** How many events the store holds for the issue, and the oldest one's time. */
+  storedEvents(id: string): { count: number; oldest: number | null } {
+    const state = this.#state(id)
+    return state ? { count: state.stored, oldest: state.oldestStored } : { count: 0, oldest: null }
+  }
+
+  /** Tells the index what the store holds after pruning. */
+  setStoredEvents(id: string, count: number, oldest: number | null): void {
+    const state = this.#state(id)
+    if (!state || (state.stored === count && state.oldestStored === oldest)) return
+    state.stored = count
+    state.oldestStored = oldest
+    state.json = null
+  }
+
+  /** Issue ids, in no particular order (a snapshot). */
+  ids(): string[] {
+    return [...this.#issues.keys()]
+  }
+
+  get size(): number {
+    return this.#issues.size
+  }
+
+  /** The issue's state as JSON (cached until it changes), or null if it is gone. */
+  serialize(id: string): string | null {
+    const state = this.#issues.get(id)
+    if (!state) return null
+    state.json ??= JSON.stringify(toRecord(state))
+    return state.json
+  }
+
+  claimRecords(): ClaimRecord[] {
+    return [...this.#claims].map(([key, c]) => [key, c.issueId, c.expiresAt])
+  }
+
+  /** Rebuilds an index from what `serialize` and `claimRecords` wrote; throws on malformed input. */
+  static restore(issues: unknown, claims: unknown): IssueIndex {
+    if (!Array.isArray(issues) || !Array.isArray(claims)) throw new Error('the document has no issues or claims list')
+    const index = new IssueIndex()
+    for (const record of issues) {
+      const state = fromRecord(record as IssueRecord)
+      index.#issues.set(state.issue.id, state)
+    }
+    for (const claim of claims) {
+      if (!Array.isArray(claim) || typeof claim[0] !== 'string' || typeof claim[1] !== 'string') throw new Error('malformed alert claim')
+      index.#claims.set(claim[0], { issueId: claim[1], expiresAt: typeof claim[2] === 'number' ? claim[2] : null })
+    }
+    return index
+  }
+
+  #state(id: unknown): IssueState | undefined {
+    return isIssueId(id) ? this.#issues.get(id) : undefined
+  }
+}
+
+function checkRecordInput(input: RecordInput): void {
+  if (typeof input !== 'object' || input === null) throw new TypeError('record needs { event, grouping, userKey }')
+  const { event, grouping } = input
+  if (typeof event !== 'object' || event === null || typeof event.event_id !== 'string' || event.event_id === '') {
+    throw new TypeError('record needs an event with an event_id')
+  }
+  if (typeof grouping !== 'object' || grouping === null || !isIssueId(grouping.hash)) {
+    throw new TypeError('record needs grouping.hash: 1 to 64 letters, digits, _ or - (the issue id)')
+  }
+}
+
+function newState(input: RecordInput, t: number, level: Level): IssueState {
+  const { grouping } = input
+  const iso = new Date(t).toISOString()
+  const text = (value: unknown) => (typeof value === 'string' ? value : '')
+  return {
+    issue: {
+      id: grouping.hash,
+      fingerprint: Array.isArray(grouping.fingerprint) ? grouping.fingerprint.map(String) : [],
+      title: text(grouping.title),
+      culprit: text(grouping.culprit),
+      type: text(grouping.type),
+      message: text(grouping.message),
+      level,
+      status: 'unresolved',
+      regressed: false,
+      count: 0,
+      userCount: 0,
+      firstSeen: iso,
+      lastSeen: iso,
+      firstRelease: null,
+      lastRelease: null,
+      environments: [],
+      resolvedAt: null,
+      ignoreUntil: null,
+      regressedAt: null,
+      countSinceRegression: 0,
+      usersSinceRegression: 0,
+    },
+    first: t,
+    last: t,
+    epoch: 0,
+    users: new Map(),
+    releases: new Set(),
+    firstReleaseAt: Infinity,
+    lastReleaseAt: -Infinity,
+    tags: new Map(),
+    tagSearch: null,
+    hours: new BucketCounts(HOUR, KEEP_HOURS),
+    days: new BucketCounts(DAY, KEEP_DAYS),
+    minutes: new BucketCounts(MINUTE, KEEP_MINUTES),
+    stored: 0,
+    oldestStored: null,
+    json: null,
+  }
+}
+
+/** Distinct users are kept as short hashes: exact in practice, and no emails or ips in the store's counters. */
+function userHash(key: string): string {
+  return createHash('sha256').update(key).digest('base64url').slice(0, 16)
+}
+
+function noteRelease(state: IssueState, release: unknown, t: number): void {
+  if (typeof release !== 'string' || release === '') return
+  if (state.releases.size < MAX_RELEASES) state.releases.add(release.toLowerCase())
+  if (t < state.firstReleaseAt) {
+    state.firstReleaseAt = t
+    state.issue.firstRelease = release
+  }
+  if (t >= state.lastReleaseAt) {
+    state.lastReleaseAt = t
+    state.issue.lastRelease = release
+  }
+}
+
+function countTags(state: IssueState, event: FaultlineEvent, level: Level): void {
+  const own = typeof event.tags === 'object' && event.tags !== null ? Object.entries(event.tags) : []
+  const seen = new Set<string>()
+  for (const [key, value] of own) {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+      countTag(state, key, String(value))
+      seen.add(key)
+    }
+  }
+  const implicit: Record<(typeof IMPLICIT_TAGS)[number], unknown> = {
+    environment: event.environment,
+    release: event.release,
+    server_name: event.server_name,
+    level,
+  }
+  for (const key of IMPLICIT_TAGS) {
+    const value = implicit[key]
+    if (!seen.has(key) && typeof value === 'string' && value !== '') countTag(state, key, value)
+  }
+}
+
+function countTag(state: IssueState, rawKey: string, rawValue: string): void {
+  const key = rawKey.slice(0, MAX_TAG_KEY_LENGTH)
+  const value = rawValue.slice(0, MAX_TAG_VALUE_LENGTH)
+  let tag = state.tags.get(key)
+  if (tag === undefined) {
+    if (state.tags.size >= MAX_TAG_KEYS) return
+    tag = { total: 0, values: new Map() }
+    state.tags.set(key, tag)
+  }
+  tag.total += 1
+  const count = tag.values.get(value)
+  if (count !== undefined) tag.values.set(value, count + 1)
+  else if (tag.values.size < MAX_TAG_VALUES) {
+    tag.values.set(value, 1)
+    state.tagSearch = null
+  }
+}
+
+function facets(state: IssueState): IssueFacets {
+  return {
+    hasRelease: (release) => state.releases.has(release),
+    hasTag: (key, value) => {
+      if (state.tagSearch === null) {
+        state.tagSearch = new Set()
+        for (const [k, tag] of state.tags) for (const v of tag.values.keys()) state.tagSearch.add(`${k.toLowerCase()}\0${v.toLowerCase()}`)
+      }
+      return state.tagSearch.has(`${key}\0${value}`)
+    },
+  }
+}
+
+function sortValueOf(state: IssueState, sort: NonNullable<ListIssuesOptions['sort']>): number {
+  switch (sort) {
+    case 'lastSeen': return state.last
+    case 'firstSeen': return state.first
+    case 'events': return state.issue.count
+    case 'users': return state.issue.userCount
+  }
+}
+
+/** A deep copy: callers never hold the index's own objects. */
+export function copyIssue(issue: Issue): Issue {
+  return {
+    ...issue,
+    fingerprint: [...issue.fingerprint],
+    environments: [...issue.environments],
+    ignoreUntil: issue.ignoreUntil === null ? null : { ...issue.ignoreUntil },
+  }
+}
+
+function toRecord(state: IssueState): IssueRecord {
+  return {
+    issue: state.issue,
+    epoch: state.epoch,
+    users: [...state.users],
+    releases: [...state.releases],
+    releaseTimes: [state.firstReleaseAt, state.lastReleaseAt],
+    tags: [...state.tags].map(([key, tag]) => [key, tag.total, [...tag.values]]),
+    hours: state.hours.toJSON(),
+    days: state.days.toJSON(),
+    minutes: state.minutes.toJSON(),
+    stored: [state.stored, state.oldestStored],
+  }
+}
+
+function fromRecord(record: IssueRecord): IssueState {
+  const issue = record?.issue
+  if (typeof issue !== 'object' || issue === null || !isIssueId(issue.id) || typeof issue.count !== 'number') throw new Error('malformed issue record')
+  const first = Date.parse(issue.firstSeen)
+  const last = Date.parse(issue.lastSeen)
+  if (Number.isNaN(first) || Number.isNaN(last)) throw new Error(`issue ${issue.id} has malformed firstSeen/lastSeen`)
+  const [firstReleaseAt, lastReleaseAt] = record.releaseTimes ?? [null, null]
+  return {
+    issue: copyIssue(issue),
+    first,
+    last,
+    epoch: record.epoch ?? 0,
+    users: new Map(record.users),
+    releases: new Set(record.releases),
+    // JSON turns the Infinity of "no release yet" into null
+    firstReleaseAt: firstReleaseAt ?? Infinity,
+    lastReleaseAt: lastReleaseAt ?? -Infinity,
+    tags: new Map(record.tags.map(([key, total, values]) => [key, { total, values: new Map(values) }])),
+    tagSearch: null,
+    hours: new BucketCounts(HOUR, KEEP_HOURS, record.hours),
+    days: new BucketCounts(DAY, KEEP_DAYS, record.days),
+    minutes: new BucketCounts(MINUTE, KEEP_MINUTES, record.minutes),
+    stored: record.stored?.[0] ?? 0,
+    oldestStored: record.stored?.[1] ?? null,
+    json: null,
+  }
+}
