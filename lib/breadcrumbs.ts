@@ -29,12 +29,14 @@ function withoutQuery(url: string): string {
 }
 
 function onHttpStart(message: unknown): void {
-  const request = (message as { request: { method?: string; protocol?: string; host?: string; path?: string } }).request
+  const request = (message as { request: { method?: string; protocol?: string; host?: string; path?: string; getHeader(name: string): unknown } }).request
+  // the Host header carries the port; request.host does not
+  const host = String(request.getHeader('host') ?? request.host ?? '')
   const crumb: Breadcrumb = {
     timestamp: new Date().toISOString(),
     type: 'http',
     category: 'http',
-    data: { method: request.method, url: withoutQuery(`${request.protocol ?? 'http:'}//${request.host ?? ''}${request.path ?? ''}`) },
+    data: { method: request.method, url: withoutQuery(`${request.protocol ?? 'http:'}//${host}${request.path ?? ''}`) },
   }
   pending.set(request, crumb)
   emit(crumb)

@@ -48,6 +48,14 @@ function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value))
 }
 
+function printable(value: unknown): string {
+  try {
+    return String(value)
+  } catch {
+    return '[unprintable message]'
+  }
+}
+
 /** The error's type and message, read without trusting the value (getters may throw, Proxies may trap). */
 function describe(error: unknown): { type: string; message: string } {
   try {
@@ -127,9 +135,15 @@ export class Tracker {
     const eventId = randomUUID().replace(/-/g, '')
     try {
       const ctx = typeof levelOrCtx === 'object' && levelOrCtx !== null ? levelOrCtx : undefined
-      const level = typeof levelOrCtx === 'string' && LEVELS.includes(levelOrCtx) ? levelOrCtx : ctx?.level ?? 'info'
+      let level: Level = 'info'
+      try {
+        const wanted = typeof levelOrCtx === 'string' ? levelOrCtx : ctx?.level
+        if (wanted && LEVELS.includes(wanted)) level = wanted
+      } catch {
+        // a hostile context object; the message is still worth keeping
+      }
       if (this.options.sampleRate < 1 && Math.random() >= this.options.sampleRate) return eventId
-      this.#enqueue({ eventId, timestamp: new Date(), message: String(message), level, ctx, scope: this.getScope().snapshot() })
+      this.#enqueue({ eventId, timestamp: new Date(), message: printable(message), level, ctx, scope: this.getScope().snapshot() })
     } catch (err) {
       this.#report(err)
     }

@@ -208,6 +208,7 @@ describe('the queue', () => {
     expect(Date.now() - started).toBeLessThan(2000)
     server.close()
     expect(await tracker.flush(200)).toBe(false)
+    await tracker.close(100)
   })
 })
 
