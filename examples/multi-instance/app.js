@@ -1,0 +1,49 @@
+// One instance of an app that runs on several processes or machines: every instance records into
+// the same PostgreSQL, so the panel on any of them shows every error with exact counts, and each
+// alert is sent once. Run several with `node examples/multi-instance/cluster.js`.
+//
+// Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), PORT (default 3000),
+// FAULTLINE_SCHEMA (default public), FAULTLINE_SMTP_URL (alerts; printed to the console without it).
+import express from 'express'
+import { createTracker } from 'faultline'
+import { postgresStore } from 'faultline/adapters/postgres'
+import { exampleMail } from '../mail.js'
+
+const tracker = createTracker({
+  store: postgresStore({
+    connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    schema: process.env.FAULTLINE_SCHEMA ?? 'public',
+  }),
+  appName: 'example-cluster',
+  serverName: `instance-${process.pid}`,
+  ...exampleMail(),
+})
+
+const app = express()
+app.use(tracker.express())
+
+app.get('/', (req, res) => {
+  res.type('html').send(`<p>instance ${process.pid}: <a href="/checkout">/checkout</a> fails, <a href="/errors">the panel</a> shows every instance's errors</p>`)
+})
+
+app.get('/checkout', (req, res) => {
+  tracker.setUser({ id: req.get('x-user-id') ?? req.ip })
+  throw new Error(`Checkout failed on instance ${process.pid}`)
+})
+
+app.get('/health', (req, res) => res.json({ pid: process.pid }))
+
+const port = Number(process.env.PORT ?? 3000)
+const server = app.listen(port, () => {
+  const { port: actual } = server.address()
+  console.log(`instance ${process.pid} listening on http://localhost:${actual} (panel: /errors)`)
+  process.send?.({ listening: actual })
+})
+
+async function shutdown() {
+  server.close()
+  await tracker.close()
+  process.exit(0)
+}
+process.on('SIGTERM', shutdown)
+process.on('SIGINT', shutdown)
