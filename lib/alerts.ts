@@ -1,7 +1,7 @@
 import { alertView, type Alert } from './alert-message.js'
 import { Mailer, type MailerTuning } from './mailer.js'
 import type { ResolvedOptions, ResolvedRule } from './options.js'
-import { limitReports } from './report-limiter.js'
+import { limitReports, type Report } from './report-limiter.js'
 import { decide, ruleKeys, throttleKey, type Firing } from './rules.js'
 import type { FaultlineEvent, RecordResult, Store } from './types.js'
 import { WebhookSender, type WebhookTuning } from './webhook.js'
@@ -31,6 +31,8 @@ export interface AlerterStats {
 export interface AlerterTuning {
   /** events waiting for their store checks beyond this are dropped (and counted) */
   maxPendingChecks: number
+  /** checks in flight at once */
+  checkConcurrency: number
   /** remembered claims, so thresholds already sent cost no store round trip per event */
   claimCacheSize: number
   closeTimeoutMs: number
@@ -38,7 +40,7 @@ export interface AlerterTuning {
   webhook: Partial<WebhookTuning>
 }
 
-const DEFAULT_TUNING: AlerterTuning = { maxPendingChecks: 200, claimCacheSize: 20_000, closeTimeoutMs: 5000, mail: {}, webhook: {} }
+const DEFAULT_TUNING: AlerterTuning = { maxPendingChecks: 1000, checkConcurrency: 8, claimCacheSize: 20_000, closeTimeoutMs: 5000, mail: {}, webhook: {} }
 
 interface Candidate {
   rule: ResolvedRule
@@ -51,6 +53,41 @@ interface Check {
   event: FaultlineEvent
   candidates: Candidate[]
   at: number
+}
+
+const KEEP_FRAMES = 10
+
+/**
+ * The part of an event an alert shows. A waiting check holds this rather than the event, whose
+ * breadcrumbs, extra and source context could weigh hundreds of kilobytes: the check queue stays small.
+ */
+export function slimEvent(event: FaultlineEvent): FaultlineEvent {
+  const exception = event.exception
+  const frames = exception?.stacktrace?.frames ?? []
+  const inApp = frames.filter((f) => f.in_app)
+  const kept = (inApp.length ? inApp : frames).slice(-KEEP_FRAMES).map((f) => ({
+    function: f.function, filename: f.filename, abs_path: f.abs_path, lineno: f.lineno, colno: f.colno, in_app: f.in_app,
+    context_line: f.context_line?.slice(0, 300),
+  }))
+  const request = event.request
+  return {
+    event_id: event.event_id,
+    timestamp: event.timestamp,
+    level: event.level,
+    exception: exception ? { type: exception.type, value: exception.value?.slice(0, 1000), stacktrace: { frames: kept } } : undefined,
+    message: event.message?.slice(0, 1000),
+    tags: Object.fromEntries(Object.entries(event.tags ?? {}).slice(0, 30)),
+    extra: {},
+    user: event.user ? { id: event.user.id, email: event.user.email, username: event.user.username, ip_address: event.user.ip_address } : undefined,
+    request: request ? { method: request.method, url: request.url?.slice(0, 2000) } : undefined,
+    contexts: {},
+    breadcrumbs: [],
+    environment: event.environment,
+    release: event.release,
+    server_name: event.server_name,
+    fingerprint: [],
+    transaction: event.transaction,
+  }
 }
 
 /**
@@ -84,10 +121,10 @@ class RuleAlerter implements Alerter {
   #options: ResolvedOptions
   #tuning: AlerterTuning
   #rules: Array<{ rule: ResolvedRule; ruleKey: string }>
-  #report: (err: Error) => void
+  #report: Report
   #claims: ClaimCache
   #checks: Check[] = []
-  #checking = false
+  #workers = 0
   #checksIdle: Array<() => void> = []
   #mailer: Mailer | null
   #webhooks: WebhookSender
@@ -139,11 +176,11 @@ class RuleAlerter implements Alerter {
       if (this.#checks.length >= this.#tuning.maxPendingChecks) {
         this.#droppedChecks++
         this.#mailer?.noteDropped(1)
-        this.#report(new Error(`alert checks are backed up (${this.#checks.length} waiting); an event of issue ${result.issue.id} was not checked against the rules`))
+        this.#report(new Error(`alert checks are backed up (${this.#checks.length} waiting); an event of issue ${result.issue.id} was not checked against the rules`), 'checks: full')
         return
       }
-      this.#checks.push({ result, event, candidates, at: now })
-      if (!this.#checking) void this.#runChecks()
+      this.#checks.push({ result, event: slimEvent(event), candidates, at: now })
+      this.#startWorkers()
     } catch (err) {
       this.#report(err as Error)
     }
@@ -165,9 +202,18 @@ class RuleAlerter implements Alerter {
     await Promise.all([this.#mailer?.close(timeout), this.#webhooks.close(timeout)])
   }
 
-  /** Works through the waiting checks one at a time, so a slow store sees one claim at a time from us. */
-  async #runChecks(): Promise<void> {
-    this.#checking = true
+  /**
+   * Works through the waiting checks with a few workers: claims are atomic in the store, so checks
+   * may overlap, and several in flight keep up with a tracker that records several events at once.
+   */
+  #startWorkers(): void {
+    while (this.#workers < this.#tuning.checkConcurrency && this.#workers < this.#checks.length) {
+      this.#workers++
+      void this.#worker()
+    }
+  }
+
+  async #worker(): Promise<void> {
     try {
       while (this.#checks.length) {
         const check = this.#checks.shift()!
@@ -175,20 +221,22 @@ class RuleAlerter implements Alerter {
           try {
             await this.#check(check, candidate)
           } catch (err) {
-            this.#report(new Error(`alert rule check failed for issue ${check.result.issue.id}: ${(err as Error)?.message ?? String(err)}`))
+            this.#report(new Error(`alert rule check failed for issue ${check.result.issue.id}: ${(err as Error)?.message ?? String(err)}`), 'checks: failed')
           }
         }
       }
     } finally {
-      this.#checking = false
-      const waiters = this.#checksIdle
-      this.#checksIdle = []
-      for (const w of waiters) w()
+      this.#workers--
+      if (this.#workers === 0 && this.#checks.length === 0) {
+        const waiters = this.#checksIdle
+        this.#checksIdle = []
+        for (const w of waiters) w()
+      }
     }
   }
 
   #checksDone(timeoutMs: number): Promise<boolean> {
-    if (!this.#checking && this.#checks.length === 0) return Promise.resolve(true)
+    if (this.#workers === 0 && this.#checks.length === 0) return Promise.resolve(true)
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs)
       timer.unref()

@@ -13,7 +13,7 @@ export interface DeliveryOptions {
   attemptTimeoutMs: number
   /** errors not worth retrying (a 5xx SMTP reply, a 4xx HTTP status) */
   isPermanent?: (err: unknown) => boolean
-  report: (err: Error) => void
+  report: (err: Error, kind: string) => void
 }
 
 interface Job<T> {
@@ -55,7 +55,7 @@ export class DeliveryQueue<T> {
   push(payload: T, label: string): boolean {
     if (this.#closed || this.#waiting.length >= this.#o.maxQueue) {
       this.dropped++
-      if (!this.#closed) this.#o.report(new Error(`${this.#o.name} queue is full (${this.#o.maxQueue}); dropped ${label}`))
+      if (!this.#closed) this.#o.report(new Error(`${this.#o.name} queue is full (${this.#o.maxQueue}); dropped ${label}`), `${this.#o.name}: full`)
       return false
     }
     this.#waiting.push({ payload, label, attempt: 1 })
@@ -137,7 +137,7 @@ export class DeliveryQueue<T> {
       this.failed++
       const tries = job.attempt === 1 ? '1 try' : `${job.attempt} tries`
       const why = permanent && job.attempt < this.#o.tries ? ', not retried: the error is permanent' : ''
-      this.#o.report(new Error(`${this.#o.name} failed (${job.label}) after ${tries}${why}: ${message}`))
+      this.#o.report(new Error(`${this.#o.name} failed (${job.label}) after ${tries}${why}: ${message}`), `${this.#o.name}: failed`)
       return
     }
     const delay = this.#o.backoffMs * 4 ** (job.attempt - 1)

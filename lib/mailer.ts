@@ -3,6 +3,7 @@ import { AlertCap, type HeldBack } from './alert-cap.js'
 import { renderAlertEmail, renderSummaryEmail, type FoldedAlert, type RenderedEmail } from './alert-email.js'
 import type { AlertView } from './alert-message.js'
 import { DeliveryQueue } from './delivery-queue.js'
+import type { Report } from './report-limiter.js'
 import type { ResolvedMail } from './options.js'
 
 /** The part of a nodemailer transporter faultline uses. */
@@ -99,7 +100,7 @@ export class Mailer {
   #mail: ResolvedMail
   #appName: string
   #panelUrl: string | null
-  #report: (err: Error) => void
+  #report: Report
   #transporter: MailTransporter
   #owned: boolean
   #queue: DeliveryQueue<Outgoing>
@@ -108,7 +109,7 @@ export class Mailer {
   /** summaries sent, for tests and stats */
   summaries = 0
 
-  constructor(opts: { mail: ResolvedMail; appName: string; panelUrl: string | null; report: (err: Error) => void; tuning?: Partial<MailerTuning> }) {
+  constructor(opts: { mail: ResolvedMail; appName: string; panelUrl: string | null; report: Report; tuning?: Partial<MailerTuning> }) {
     const tuning = { ...DEFAULT_MAILER_TUNING, ...opts.tuning }
     this.#mail = opts.mail
     this.#appName = opts.appName

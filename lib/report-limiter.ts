@@ -1,21 +1,26 @@
+/** Reports an internal failure; `kind` groups failures of one sort for rate limiting. */
+export type Report = (err: Error, kind?: string) => void
+
 /**
- * Wraps `onInternalError` so a failing mail server or webhook reports at most one error per
- * `intervalMs`; the next report says how many were left out. A throwing handler is ignored:
- * reporting must never become a failure of its own.
+ * Wraps `onInternalError` so each kind of failure (a full queue, a failing mail server, one webhook)
+ * is reported at most once per `intervalMs`; the next report of that kind says how many were left
+ * out. Kinds are few and fixed by the caller, so the map stays small. A throwing handler is
+ * ignored: reporting must never become a failure of its own.
  */
-export function limitReports(onError: (err: Error) => void, intervalMs = 10_000): (err: Error) => void {
-  let last = -Infinity
-  let suppressed = 0
-  return function reportAlertError(err: Error): void {
+export function limitReports(onError: (err: Error) => void, intervalMs = 10_000): Report {
+  const kinds = new Map<string, { last: number; suppressed: number }>()
+  return function reportAlertError(err: Error, kind = 'other'): void {
     const now = Date.now()
-    if (now - last < intervalMs) {
-      suppressed++
+    let state = kinds.get(kind)
+    if (!state) kinds.set(kind, (state = { last: -Infinity, suppressed: 0 }))
+    if (now - state.last < intervalMs) {
+      state.suppressed++
       return
     }
-    last = now
+    state.last = now
     const error = err instanceof Error ? err : new Error(String(err))
-    if (suppressed) error.message += ` (${suppressed} similar alert errors left out)`
-    suppressed = 0
+    if (state.suppressed) error.message += ` (${state.suppressed} more like this left out)`
+    state.suppressed = 0
     try {
       onError(error)
     } catch {

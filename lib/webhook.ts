@@ -1,6 +1,7 @@
 import { AlertCap, type HeldBack } from './alert-cap.js'
 import { slackEscape, slackText, type Alert, type AlertView } from './alert-message.js'
 import { DeliveryQueue } from './delivery-queue.js'
+import type { Report } from './report-limiter.js'
 
 /** The JSON a rule's webhook receives. `text` makes it postable to a Slack incoming webhook as it is. */
 export interface WebhookPayload {
@@ -115,11 +116,11 @@ interface Endpoint {
  */
 export class WebhookSender {
   #tuning: WebhookTuning
-  #report: (err: Error) => void
+  #report: Report
   #appName: string
   #endpoints = new Map<string, Endpoint>()
 
-  constructor(opts: { appName: string; report: (err: Error) => void; tuning?: Partial<WebhookTuning> }) {
+  constructor(opts: { appName: string; report: Report; tuning?: Partial<WebhookTuning> }) {
     this.#tuning = { ...DEFAULT_WEBHOOK_TUNING, ...opts.tuning }
     this.#report = opts.report
     this.#appName = opts.appName

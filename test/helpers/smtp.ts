@@ -48,7 +48,6 @@ export async function startSmtp(initial: SmtpMode = { kind: 'accept' }): Promise
     logger: false,
     size: 10 * 1024 * 1024,
     onConnect(_session, callback) {
-      state.connections++
       if (mode.kind === 'hang') {
         hung.push(() => callback(new Error('closing')))
         return
@@ -84,6 +83,7 @@ export async function startSmtp(initial: SmtpMode = { kind: 'accept' }): Promise
   // the underlying net server: lets tests drop connections and close hung ones at the end
   const net = (server as unknown as { server: import('node:net').Server }).server
   net.prependListener('connection', (socket: Socket) => {
+    state.connections++
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
     if (mode.kind === 'drop') socket.destroy()
