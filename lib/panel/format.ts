@@ -81,10 +81,14 @@ export function inline(value: unknown): string {
   return text.length > 500 ? `${text.slice(0, 500)}…` : text
 }
 
-/** Quotes a search term value when it holds spaces or quotes, so `key:value` links round-trip. */
-export function searchTerm(key: string, value: string): string {
-  const needsQuotes = /[\s"]/.test(value) || value === ''
-  return `${key}:${needsQuotes ? `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : value}`
+/**
+ * `key:value` for the search box, quoting values with spaces. The syntax has no escapes, so a
+ * value holding both a space and a double quote cannot be written: that gives null.
+ */
+export function searchTerm(key: string, value: string): string | null {
+  if (value !== '' && !/\s/.test(value) && !value.startsWith('"')) return `${key}:${value}`
+  if (!value.includes('"')) return `${key}:"${value}"`
+  return null
 }
 
 /** A path plus a query string built from the given parameters, skipping empty ones. */
@@ -93,15 +97,4 @@ export function withQuery(path: string, params: Record<string, string | number |
   for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined && v !== '') search.set(k, String(v))
   const qs = search.toString()
   return qs ? `${path}?${qs}` : path
-}
-
-/** Only http(s) URLs become links; anything else (javascript:, data:) is shown as text. */
-export function safeHref(url: unknown): string | null {
-  if (typeof url !== 'string') return null
-  try {
-    const u = new URL(url)
-    return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null
-  } catch {
-    return null
-  }
 }

@@ -24,9 +24,8 @@ const NOTICES: Record<string, [string, string]> = {
   ignore: ['issue ignored', 'issues ignored'],
   delete: ['issue deleted', 'issues deleted'],
 }
-/** Tag keys the search syntax can express as `key:value`; others are shown without a search link. */
+/** Tag keys the search syntax can express as `key:value` ('is' means status); others are shown without a search link. */
 const SEARCHABLE_KEY = /^[A-Za-z_][\w.-]*$/
-const RESERVED_KEYS = new Set(['is', 'environment', 'release', 'level'])
 
 /** The locals every page shares: where assets live, the nonce, and the text helpers. */
 function baseLocals(ctx: PanelContext, title: string): Record<string, unknown> {
@@ -51,7 +50,10 @@ function baseLocals(ctx: PanelContext, title: string): Record<string, unknown> {
       pretty,
       inline,
       withQuery,
-      tagSearch: (key: string, value: string) => (SEARCHABLE_KEY.test(key) && !RESERVED_KEYS.has(key.toLowerCase()) ? withQuery(ctx.base, { q: searchTerm(key, value) }) : null),
+      tagSearch: (key: string, value: string) => {
+        const term = SEARCHABLE_KEY.test(key) && key.toLowerCase() !== 'is' ? searchTerm(key, value) : null
+        return term === null ? null : withQuery(ctx.base, { q: term })
+      },
     },
   }
 }
