@@ -1,0 +1,335 @@
+// `npm run bench`: what faultline costs an Express 5 and a Koa 3 app, next to the bare app and
+// to @sentry/node (errors only, its default integrations, DSN pointing at a local sink here).
+//
+//   npm run bench                      the full run (about 7 minutes on 2 cores)
+//   BENCH_QUICK=1 npm run bench        a smoke run (1 round, 2 s loads)
+//   npm run bench -- --only express:fail:faultline      one measurement, to profile or debug
+//   npm run bench -- --all             also bench/panel.js and bench/postgres.js when present
+//   BENCH_PROFILE=dir npm run bench -- --only ...       servers write V8 CPU profiles to dir
+//
+// Every measurement starts a fresh server process, warms it up, then loads one route with
+// autocannon. Rounds are interleaved (each round runs every variant once, in rotated order) so
+// that a noisy neighbour on a shared machine hits all variants alike; figures are medians over
+// rounds and ratios are medians of the per-round ratios against bare. Server CPU time per request
+// (process.cpuUsage() read over IPC around the load, including the flush of what the load
+// captured) is the steadier figure; requests per second depends on whatever else the machine does.
+import { fork, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import http from 'node:http'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { startSink } from './sink.js'
+import { median, fmt, table } from './stats.js'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const args = process.argv.slice(2)
+const QUICK = process.env.BENCH_QUICK === '1' || args.includes('--quick')
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 5))
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 4))
+const WARMUP_SECONDS = QUICK ? 1 : 1
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
+const STARTUPS = QUICK ? 2 : 5
+const PROFILE_DIR = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : null
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null
+
+const FRAMEWORKS = ['express', 'koa']
+const ROUTES = ['ok', 'fail']
+const VARIANTS = ['bare', 'faultline', 'sentry']
+
+const sink = await startSink()
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer()
+    probe.unref()
+    probe.on('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address()
+      probe.close(() => resolve(port))
+    })
+  })
+}
+
+/** One GET; resolves with the status, or rejects when nothing answers. */
+function get(port, route) {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: route, agent: false }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode))
+    })
+    req.on('error', reject)
+  })
+}
+
+let servers = 0
+
+/**
+ * Starts `node bench/servers/<framework>.js` for a variant and resolves once it has answered its
+ * first request, with the time that took from the spawn.
+ */
+async function startServer(framework, variant) {
+  const port = await freePort()
+  const id = ++servers
+  const dir = variant === 'faultline' ? await mkdtemp(path.join(os.tmpdir(), 'faultline-bench-')) : null
+  const execArgv = ['--expose-gc']
+  if (variant === 'sentry') execArgv.push('--import', path.join(here, 'servers/sentry-init.js'))
+  if (PROFILE_DIR) execArgv.push('--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--cpu-prof-name', `${framework}-${variant}-${id}.cpuprofile`)
+  const env = {
+    ...process.env,
+    NODE_ENV: 'production',
+    PORT: String(port),
+    BENCH_VARIANT: variant,
+    BENCH_STORE: dir ? path.join(dir, 'errors.json') : '',
+    SENTRY_DSN: `http://public@127.0.0.1:${sink.port}/${id}`,
+  }
+  const started = performance.now()
+  const child = fork(path.join(here, 'servers', `${framework}.js`), [], { execArgv, env, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] })
+  const server = { child, port, id, dir, framework, variant, stderr: '' }
+  child.stderr.on('data', (chunk) => {
+    server.stderr += chunk
+    if (server.stderr.length > 20_000) server.stderr = server.stderr.slice(-10_000)
+  })
+  child.on('message', (msg) => {
+    if (msg.type === 'error') console.error(`[${framework} ${variant}] ${msg.message}`)
+  })
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)))
+  server.exited = exited
+  let dead = false
+  exited.then(() => (dead = true))
+  for (;;) {
+    if (dead) throw new Error(`${framework} ${variant} server exited before answering:\n${server.stderr}`)
+    try {
+      if ((await get(port, '/ok')) === 200) break
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+  }
+  server.startupMs = performance.now() - started
+  return server
+}
+
+/** Sends a control command and resolves with the server's answer. */
+function ask(server, cmd, type) {
+  return new Promise((resolve, reject) => {
+    const onMessage = (msg) => {
+      if (msg.type !== type) return
+      server.child.off('message', onMessage)
+      server.child.off('exit', onExit)
+      resolve(msg)
+    }
+    const onExit = (code) => reject(new Error(`${server.framework} ${server.variant} server exited (${code}) during ${cmd}:\n${server.stderr}`))
+    server.child.on('message', onMessage)
+    server.child.once('exit', onExit)
+    server.child.send({ cmd })
+  })
+}
+
+/** Asks the server to close (faultline and Sentry flush first), and waits for it to exit. */
+async function stopServer(server) {
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), 60_000)
+  const closed = await ask(server, 'exit', 'closed')
+  await server.exited
+  clearTimeout(timer)
+  return closed
+}
+
+function load(port, route, seconds) {
+  return autocannon({ url: `http://127.0.0.1:${port}/${route}`, connections: CONNECTIONS, duration: seconds })
+}
+
+/** Counts the events a faultline file store holds: the issues' exact counts, read back from disk. */
+async function countStored(storePath) {
+  const { fileStore } = await import('faultline/adapters/file')
+  const store = fileStore({ path: storePath })
+  let events = 0
+  let issues = 0
+  let cursor = null
+  do {
+    const page = await store.listIssues({ status: 'all', limit: 100, cursor })
+    for (const issue of page.issues) events += issue.count
+    issues += page.issues.length
+    cursor = page.nextCursor
+  } while (cursor)
+  await store.close()
+  return { events, issues }
+}
+
+/** One measurement: a fresh server, a warm-up, the load, the flush of what it captured. */
+async function measure(framework, route, variant) {
+  const server = await startServer(framework, variant)
+  try {
+    await load(server.port, route, WARMUP_SECONDS)
+    const before = await ask(server, 'flush', 'flushed')
+    const result = await load(server.port, route, SECONDS)
+    const after = await ask(server, 'flush', 'flushed')
+    const cpuMicros = after.cpu.user + after.cpu.system - (before.cpu.user + before.cpu.system)
+    // the server's own count: autocannon's misses the requests in flight when the load stops
+    const requests = after.requests - before.requests
+    const m = {
+      framework, route, variant,
+      rps: result.requests.total / result.duration,
+      cpuPerRequest: cpuMicros / requests,
+      requests,
+      failed: 0,
+      errors: result.errors + result.timeouts,
+      flushMs: after.ms,
+      flushed: after.flushed,
+    }
+    m.failed = (await stopServer(server)).failures
+    if (variant === 'faultline' && route === 'fail') m.stored = (await countStored(path.join(server.dir, 'errors.json'))).events
+    if (variant === 'sentry' && route === 'fail') m.stored = sink.events(server.id)
+    if (server.stderr.trim()) m.stderr = server.stderr.trim().split('\n').slice(0, 3).join('\n')
+    return m
+  } finally {
+    if (server.child.exitCode === null) server.child.kill('SIGKILL')
+    if (server.dir) await rm(server.dir, { recursive: true, force: true })
+  }
+}
+
+function rotate(list, by) {
+  return list.map((_, i) => list[(i + by) % list.length])
+}
+
+async function throughputRounds() {
+  const results = []
+  const cells = []
+  for (const framework of FRAMEWORKS) for (const route of ROUTES) for (const variant of VARIANTS) cells.push([framework, route, variant])
+  const selected = only ? cells.filter((c) => c.join(':') === only) : cells
+  if (only && selected.length === 0) throw new Error(`--only takes framework:route:variant, e.g. express:fail:faultline`)
+  const rounds = only ? 1 : ROUNDS
+  for (let round = 0; round < rounds; round++) {
+    console.log(`round ${round + 1} of ${rounds}`)
+    // each (framework, route) group runs its variants back to back, the group order and the variant order rotated
+    const groups = FRAMEWORKS.flatMap((f) => ROUTES.map((r) => [f, r]))
+    for (const [framework, route] of rotate(groups, round)) {
+      for (const variant of rotate(VARIANTS, round)) {
+        if (!selected.some((c) => c.join(':') === `${framework}:${route}:${variant}`)) continue
+        const m = await measure(framework, route, variant)
+        m.round = round
+        results.push(m)
+        const stored = m.stored === undefined ? '' : `, stored ${m.stored} of ${m.failed}`
+        console.log(`  ${framework} /${route} ${variant}: ${fmt(m.rps, 0)} req/s, ${fmt(m.cpuPerRequest, 1)} µs CPU/req${stored}${m.errors ? `, ${m.errors} client errors` : ''}`)
+        if (m.stderr) console.log(`    server stderr: ${m.stderr.replace(/\n/g, '\n    ')}`)
+      }
+    }
+  }
+  return results
+}
+
+function summarise(results) {
+  const rows = []
+  for (const framework of FRAMEWORKS) {
+    for (const route of ROUTES) {
+      for (const variant of VARIANTS) {
+        const mine = results.filter((m) => m.framework === framework && m.route === route && m.variant === variant)
+        if (mine.length === 0) continue
+        const paired = (key) => {
+          const ratios = mine.flatMap((m) => {
+            const bare = results.find((b) => b.framework === framework && b.route === route && b.variant === 'bare' && b.round === m.round)
+            return bare ? [m[key] / bare[key]] : []
+          })
+          return ratios.length ? median(ratios) : NaN
+        }
+        let stored = ''
+        if (route === 'fail' && variant !== 'bare') {
+          const got = mine.reduce((s, m) => s + m.stored, 0)
+          const sent = mine.reduce((s, m) => s + m.failed, 0)
+          stored = `${got} of ${sent} (dropped ${sent - got})`
+        }
+        rows.push([
+          `${framework} /${route}`, variant,
+          fmt(median(mine.map((m) => m.rps)), 0), fmt(paired('rps'), 2) + 'x',
+          fmt(median(mine.map((m) => m.cpuPerRequest)), 1), fmt(paired('cpuPerRequest'), 2) + 'x',
+          stored,
+        ])
+      }
+    }
+  }
+  return table(['app /route', 'variant', 'req/s', 'vs bare', 'CPU µs/req', 'vs bare', 'events stored (all rounds)'], rows)
+}
+
+/** Startup (spawn to first answered request) and idle memory after a few requests and GC. */
+async function startupAndMemory() {
+  const rows = []
+  for (const framework of FRAMEWORKS) {
+    const figures = Object.fromEntries(VARIANTS.map((v) => [v, { startup: [], rss: [], heap: [] }]))
+    for (let i = 0; i < STARTUPS; i++) {
+      for (const variant of rotate(VARIANTS, i)) {
+        const server = await startServer(framework, variant)
+        try {
+          for (let r = 0; r < 200; r++) await get(server.port, '/ok')
+          for (let r = 0; r < 20; r++) await get(server.port, '/fail')
+          const mem = await ask(server, 'memory', 'memory')
+          figures[variant].startup.push(server.startupMs)
+          figures[variant].rss.push(mem.rss / 2 ** 20)
+          figures[variant].heap.push(mem.heapUsed / 2 ** 20)
+          await stopServer(server)
+        } finally {
+          if (server.child.exitCode === null) server.child.kill('SIGKILL')
+          if (server.dir) await rm(server.dir, { recursive: true, force: true })
+        }
+      }
+    }
+    const bare = figures.bare
+    for (const variant of VARIANTS) {
+      const f = figures[variant]
+      const plus = (list, base, digits) => (variant === 'bare' ? '' : ` (+${fmt(median(list) - median(base), digits)})`)
+      rows.push([
+        framework, variant,
+        fmt(median(f.startup), 0) + plus(f.startup, bare.startup, 0),
+        fmt(median(f.rss), 1) + plus(f.rss, bare.rss, 1),
+        fmt(median(f.heap), 1) + plus(f.heap, bare.heap, 1),
+      ])
+    }
+  }
+  return table(['app', 'variant', `startup ms (median of ${STARTUPS})`, 'idle RSS MB', 'heap used MB'], rows)
+}
+
+/** captureException into the file store, in a fresh process, until flushed. */
+function captureThroughput() {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(here, 'capture.js'), QUICK ? ['--quick'] : [], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
+    let out = ''
+    child.stdout.on('data', (chunk) => (out += chunk))
+    child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`bench/capture.js exited with ${code}\n${out}`))))
+  })
+}
+
+function runScript(file) {
+  return new Promise((resolve) => {
+    console.log(`\n## ${path.basename(file)}`)
+    const child = spawn(process.execPath, [file], { stdio: 'inherit', env: { ...process.env, BENCH_SECONDS: QUICK ? '2' : (process.env.BENCH_SECONDS ?? '') } })
+    child.on('exit', (code) => {
+      if (code !== 0) console.log(`${path.basename(file)} exited with ${code}`)
+      resolve()
+    })
+  })
+}
+
+const started = Date.now()
+console.log(`faultline bench: node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`)
+console.log(`${ROUNDS} rounds, ${SECONDS} s loads after ${WARMUP_SECONDS} s warm-up, ${CONNECTIONS} connections, a fresh server per measurement\n`)
+try {
+  const results = await throughputRounds()
+  console.log('\n## Throughput and server CPU per request (medians; ratios are medians of per-round ratios to bare)')
+  console.log(summarise(results))
+  if (!only) {
+    console.log('\n## Startup (spawn to first answered request) and idle memory (after 220 requests, flush and GC)')
+    console.log(await startupAndMemory())
+    console.log('\n## captureException into the file store (one process, until flushed)')
+    console.log(await captureThroughput())
+  }
+  if (args.includes('--all')) {
+    for (const name of ['panel.js', 'postgres.js']) {
+      const file = path.join(here, name)
+      if (existsSync(file)) await runScript(file)
+    }
+  }
+  console.log(`\ndone in ${fmt((Date.now() - started) / 1000, 0)} s`)
+} finally {
+  await sink.close()
+}

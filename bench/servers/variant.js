@@ -1,0 +1,67 @@
+// What every bench server shares: the variant under test (bare, faultline, sentry) and the
+// control channel run.js drives over IPC (CPU time, flush, memory, exit). Nothing here runs
+// on the request path, so the three variants differ only in what the tracker itself costs.
+//
+// BENCH_VARIANT  bare | faultline | sentry (sentry also needs `--import ./bench/servers/sentry-init.js`)
+// BENCH_STORE    faultline: the file store's path (a fresh temp dir per process)
+// PORT           where to listen (127.0.0.1)
+
+let failures = 0
+
+/** The message for the next failing request: a new one every time, counted for run.js. */
+export function nextFailure() {
+  return `failure ${++failures}`
+}
+
+/** Loads the variant: `{ name, tracker?, Sentry?, flush(), close() }`. */
+export async function loadVariant() {
+  const name = process.env.BENCH_VARIANT ?? 'bare'
+  if (name === 'bare') return { name, flush: async () => true, close: async () => {} }
+  if (name === 'faultline') {
+    // the package by its own name: what an app writes
+    const { createTracker } = await import('faultline')
+    const tracker = createTracker({ store: process.env.BENCH_STORE })
+    return { name, tracker, flush: () => tracker.flush(60_000), close: () => tracker.close(60_000) }
+  }
+  if (name === 'sentry') {
+    const Sentry = await import('@sentry/node')
+    if (!Sentry.getClient()) throw new Error('sentry variant: start node with --import ./bench/servers/sentry-init.js')
+    return { name, Sentry, flush: () => Sentry.flush(30_000), close: () => Sentry.close(5_000) }
+  }
+  throw new Error(`BENCH_VARIANT must be bare, faultline or sentry, not ${name}`)
+}
+
+/** Listens on PORT and answers run.js's control messages. */
+export function serve(server, variant) {
+  // counted here rather than from autocannon's answers, which miss the requests still in flight when a load ends
+  let requests = 0
+  server.on('request', () => requests++)
+  const port = Number(process.env.PORT ?? 0)
+  server.listen(port, '127.0.0.1', () => process.send?.({ type: 'listening', port: server.address().port }))
+  process.on('message', async (msg) => {
+    try {
+      if (msg.cmd === 'cpu') {
+        process.send({ type: 'cpu', cpu: process.cpuUsage() })
+      } else if (msg.cmd === 'flush') {
+        const started = Date.now()
+        const flushed = await variant.flush()
+        process.send({ type: 'flushed', flushed, ms: Date.now() - started, cpu: process.cpuUsage(), requests, failures })
+      } else if (msg.cmd === 'memory') {
+        await variant.flush()
+        for (let i = 0; i < 3; i++) {
+          globalThis.gc?.()
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+        const { rss, heapUsed } = process.memoryUsage()
+        process.send({ type: 'memory', rss, heapUsed })
+      } else if (msg.cmd === 'exit') {
+        await variant.close()
+        server.close()
+        // the final counts: a request still in the server's buffers when a load stopped is counted here
+        process.send({ type: 'closed', requests, failures }, () => process.exit(0))
+      }
+    } catch (err) {
+      process.send({ type: 'error', message: String(err?.stack ?? err) })
+    }
+  })
+}
