@@ -7,7 +7,7 @@ export interface NormalizeOptions {
   maxString?: number
   /** keys or items kept per object, array, Map or Set (default 100) */
   maxBreadth?: number
-  /** values visited in all; the rest become placeholders, so one capture stays cheap (default 5000) */
+  /** values visited in all; past it containers are cut, so one capture stays cheap and small (default 5000) */
   maxNodes?: number
   /** where to record what was cut, as dotted paths under `path` */
   truncated?: string[]
@@ -66,6 +66,7 @@ function join(at: string, key: string): string {
 }
 
 function visit(value: unknown, level: number, at: string, state: State): unknown {
+  state.nodes--
   switch (typeof value) {
     case 'string':
       if (value.length > state.maxString) mark(state, at)
@@ -86,7 +87,7 @@ function visit(value: unknown, level: number, at: string, state: State): unknown
   if (value === null) return null
   const obj = value as object
   if (state.ancestors.has(obj)) return '[Circular]'
-  if (--state.nodes < 0) {
+  if (state.nodes < 0) {
     mark(state, at)
     return Array.isArray(obj) ? '[Array]' : '[Object]'
   }
@@ -132,9 +133,10 @@ function visitContainer(obj: object, level: number, at: string, state: State): u
   if (Array.isArray(obj)) {
     const out: unknown[] = []
     const n = Math.min(obj.length, state.maxBreadth)
-    for (let i = 0; i < n; i++) out.push(visit(read(obj, i), level + 1, join(at, String(i)), state))
-    if (obj.length > n) {
-      out.push(`[${obj.length - n} more items]`)
+    let i = 0
+    for (; i < n && state.nodes > 0; i++) out.push(visit(read(obj, i), level + 1, join(at, String(i)), state))
+    if (obj.length > i) {
+      out.push(`[${obj.length - i} more items]`)
       mark(state, at)
     }
     return out
@@ -143,7 +145,7 @@ function visitContainer(obj: object, level: number, at: string, state: State): u
     const out: unknown[] = []
     let i = 0
     for (const [k, v] of obj) {
-      if (i >= state.maxBreadth) break
+      if (i >= state.maxBreadth || state.nodes <= 0) break
       out.push([visit(k, level + 1, join(at, String(i)), state), visit(v, level + 1, join(at, String(i)), state)])
       i++
     }
@@ -156,7 +158,7 @@ function visitContainer(obj: object, level: number, at: string, state: State): u
   if (obj instanceof Set) {
     const out: unknown[] = []
     for (const v of obj) {
-      if (out.length >= state.maxBreadth) break
+      if (out.length >= state.maxBreadth || state.nodes <= 0) break
       out.push(visit(v, level + 1, join(at, String(out.length)), state))
     }
     if (obj.size > out.length) {
@@ -180,12 +182,13 @@ function visitObject(obj: object, level: number, at: string, state: State): Reco
   const out: Record<string, unknown> = {}
   const keys = Object.keys(obj)
   const n = Math.min(keys.length, state.maxBreadth)
-  for (let i = 0; i < n; i++) {
+  let i = 0
+  for (; i < n && state.nodes > 0; i++) {
     const key = keys[i]
     out[key] = visit(read(obj, key), level + 1, join(at, key), state)
   }
-  if (keys.length > n) {
-    out['[truncated]'] = `${keys.length - n} more keys`
+  if (keys.length > i) {
+    out['[truncated]'] = `${keys.length - i} more keys`
     mark(state, at)
   }
   return out
