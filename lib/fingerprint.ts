@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto'
+import type { FaultlineEvent, Grouping, StackFrame, User } from './types.js'
+
+/** The fingerprint entry that stands for the default grouping. */
+export const DEFAULT_FINGERPRINT = '{{ default }}'
+const MAX_TITLE = 200
+// Only the start of a message takes part in grouping: enough to tell issues apart, and it keeps
+// the placeholder regexes linear in practice on hostile multi-megabyte messages.
+const MAX_GROUPING_MESSAGE = 1024
+
+/**
+ * Derives the issue an event belongs to. The default fingerprint is the error type plus, for each
+ * in-app frame (else every frame), its file and function, never line numbers, so edits above the
+ * throw keep the issue; without frames, the type plus the message with variable parts replaced.
+ * A configured `event.fingerprint` replaces it, with '{{ default }}' standing for the default parts.
+ */
+export function groupEvent(event: FaultlineEvent): Grouping {
+  const exception = event.exception
+  const type = exception ? exception.type || 'Error' : 'Message'
+  const message = exception ? exception.value ?? '' : event.message ?? ''
+  const frames = exception?.stacktrace?.frames ?? []
+  const defaults = exception ? exceptionComponents(type, message, frames) : ['message', normalizeMessage(message), event.level]
+  const fingerprint = expand(event.fingerprint, defaults)
+  return {
+    hash: hashComponents(fingerprint),
+    fingerprint,
+    title: exception ? titleFor(type, message) : firstLine(message) || '(empty message)',
+    culprit: culpritFor(frames, event.transaction),
+    type,
+    message: message.length > 8192 ? message.slice(0, 8192) : message,
+    level: event.level,
+  }
+}
+
+function exceptionComponents(type: string, message: string, frames: StackFrame[]): string[] {
+  const inApp = frames.filter((f) => f.in_app)
+  const chosen = inApp.length > 0 ? inApp : frames
+  if (chosen.length === 0) return [type, normalizeMessage(message)]
+  return [type, ...chosen.map((f) => `${frameFile(f)} ${f.function || '?'}`)]
+}
+
+/**
+ * The frame's file as it should group: relative for app files; for dependencies, the part after the
+ * last node_modules/, so two machines with the app installed in different places agree.
+ */
+function frameFile(frame: StackFrame): string {
+  const file = (frame.filename ?? frame.abs_path ?? '?').replace(/\\/g, '/')
+  const at = file.lastIndexOf('node_modules/')
+  return at === -1 ? file : file.slice(at)
+}
+
+function expand(configured: string[] | undefined, defaults: string[]): string[] {
+  if (!Array.isArray(configured) || configured.length === 0) return defaults
+  const out: string[] = []
+  for (const part of configured) {
+    if (isDefaultMarker(part)) out.push(...defaults)
+    else out.push(String(part))
+  }
+  return out
+}
+
+function isDefaultMarker(part: unknown): boolean {
+  return typeof part === 'string' && part.replace(/\s+/g, '') === '{{default}}'
+}
+
+/** First 16 hex characters of sha256 over the components. */
+export function hashComponents(components: string[]): string {
+  // JSON keeps ['a b', 'c'] and ['a', 'b c'] apart, which joining with a space would not.
+  return createHash('sha256').update(JSON.stringify(components)).digest('hex').slice(0, 16)
+}
+
+const PLACEHOLDERS: Array<[RegExp, string | ((m: string) => string)]> = [
+  [/[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g, '<email>'],
+  [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '<uuid>'],
+  [/'[^'\n]*'|"[^"\n]*"|`[^`\n]*`/g, '<quoted>'],
+  [/\b0x[0-9a-f]+\b/gi, '<hex>'],
+  // Long hex runs (ids, hashes, Mongo ObjectIds) when they hold at least one digit: 'deadbeef' alone is a word.
+  [/\b[0-9a-f]{8,}\b/gi, (m) => (/\d/.test(m) ? '<hex>' : m)],
+  [/\d+(?:\.\d+)?/g, '<num>'],
+]
+
+/** The message with numbers, uuids, hex, emails and quoted values replaced, so ids do not split issues. */
+export function normalizeMessage(message: string): string {
+  let text = message.length > MAX_GROUPING_MESSAGE ? message.slice(0, MAX_GROUPING_MESSAGE) : message
+  for (const [pattern, replacement] of PLACEHOLDERS) text = text.replace(pattern, replacement as string)
+  return text
+}
+
+function firstLine(text: string): string {
+  const nl = text.indexOf('\n')
+  const line = (nl === -1 ? text.slice(0, MAX_TITLE + 1) : text.slice(0, Math.min(nl, MAX_TITLE + 1))).trim()
+  return line.length > MAX_TITLE ? `${line.slice(0, MAX_TITLE - 3)}...` : line
+}
+
+function titleFor(type: string, message: string): string {
+  const line = firstLine(message)
+  const title = line ? `${type}: ${line}` : type
+  return title.length > MAX_TITLE ? `${title.slice(0, MAX_TITLE - 3)}...` : title
+}
+
+function culpritFor(frames: StackFrame[], transaction: string | undefined): string {
+  // Frames are oldest first: the innermost is the last.
+  let frame: StackFrame | undefined
+  for (let i = frames.length - 1; i >= 0 && !frame; i--) if (frames[i].in_app) frame = frames[i]
+  frame ??= frames[frames.length - 1]
+  if (!frame) return transaction ?? ''
+  const file = frame.filename ?? frame.abs_path ?? '?'
+  return frame.function ? `${frame.function} (${file})` : file
+}
+
+/**
+ * The key that counts distinct users: id, else email, else username, else ip_address, prefixed so
+ * that an id and an email never collide. Null for anonymous events.
+ */
+export function userKey(user: User | null | undefined): string | null {
+  if (!user || typeof user !== 'object') return null
+  for (const [field, prefix] of [['id', 'id'], ['email', 'email'], ['username', 'username'], ['ip_address', 'ip']] as const) {
+    const value = user[field]
+    if ((typeof value === 'string' && value !== '') || (typeof value === 'number' && Number.isFinite(value))) {
+      return `${prefix}:${String(value).slice(0, 256)}`
+    }
+  }
+  return null
+}
