@@ -1,0 +1,373 @@
+import os from 'node:os'
+import { describeThrown, normalize, safeMessage, truncateString, type ThrownDescription } from './normalize.js'
+import { scrub, scrubQueryInText, scrubRequest } from './scrub.js'
+import { parseStacktrace } from './stacktrace.js'
+import { addSourceContext } from './source-context.js'
+import { DEFAULT_FINGERPRINT } from './fingerprint.js'
+import type { Breadcrumb, ExceptionInfo, FaultlineEvent, Level, RequestInfo, Stacktrace, User } from './types.js'
+import { LEVELS } from './types.js'
+import type { ResolvedOptions } from './options.js'
+
+/** What a scope holds when an event is captured. */
+export interface ScopeData {
+  tags: Record<string, string>
+  extra: Record<string, unknown>
+  user: User | null
+  contexts: Record<string, Record<string, unknown>>
+  level: Level | null
+  fingerprint: string[] | null
+  breadcrumbs: Breadcrumb[]
+  request: RequestInfo | null
+  transaction: string | null
+}
+
+/** The second argument of captureException / captureMessage: it wins over the scope. */
+export interface CaptureContext {
+  tags?: Record<string, unknown>
+  extra?: Record<string, unknown>
+  user?: User
+  level?: Level
+  fingerprint?: string[]
+  contexts?: Record<string, Record<string, unknown>>
+  request?: RequestInfo
+}
+
+export interface BuildEventInput {
+  eventId: string
+  timestamp?: Date
+  error?: unknown
+  message?: string
+  level?: Level
+  mechanism?: { type: string; handled: boolean }
+  scope: ScopeData
+  ctx?: CaptureContext
+  options: Pick<ResolvedOptions, 'root' | 'environment' | 'release' | 'serverName' | 'scrubFields' | 'sourceContext' | 'maxBreadcrumbs'>
+}
+
+/** Messages (and exception values) longer than this are cut and marked. */
+export const MAX_MESSAGE = 8192
+/** The serialised event is kept under this by dropping its least useful parts first. */
+export const MAX_EVENT_BYTES = 256 * 1024
+const MAX_CAUSES = 5
+const MAX_TAG_KEY = 32
+const MAX_TAG_VALUE = 200
+const MAX_TAGS = 100
+const MAX_FINGERPRINT_PARTS = 20
+
+const RUNTIME = { name: 'node', version: process.version }
+const OS = { name: os.type(), version: os.release(), arch: process.arch }
+
+/**
+ * Builds the event for one capture from the thrown value or message, the scope and the capture
+ * context (which wins over the scope). Synchronous and never throws: when something inside fails,
+ * it still returns a minimal event with what it could get.
+ */
+export function buildEvent(input: BuildEventInput): FaultlineEvent {
+  try {
+    return fitToSize(build(input))
+  } catch (err) {
+    return minimalEvent(input, err)
+  }
+}
+
+function build(input: BuildEventInput): FaultlineEvent {
+  const { scope, options } = input
+  const ctx = input.ctx ?? {}
+  const fields = options.scrubFields
+  const truncated: string[] = []
+  const isException = input.message === undefined
+
+  const event: FaultlineEvent = {
+    event_id: input.eventId,
+    timestamp: isoTime(input.timestamp),
+    level: pickLevel(ctx.level, input.level, scope.level, isException ? 'error' : 'info'),
+    tags: buildTags(merge(scope.tags, ctx.tags)),
+    extra: {},
+    contexts: {},
+    breadcrumbs: [],
+    environment: options.environment,
+    fingerprint: pickFingerprint(ctx.fingerprint, scope.fingerprint),
+  }
+  if (options.release !== undefined) event.release = options.release
+  if (options.serverName) event.server_name = options.serverName
+  if (scope.transaction) event.transaction = truncateString(String(scope.transaction), 200)
+
+  let thrownData: unknown
+  if (isException) {
+    const built = buildException(input.error, input, truncated)
+    event.exception = built.exception
+    thrownData = built.data
+  } else {
+    const message = typeof input.message === 'string' ? input.message : safeMessage(input.message)
+    if (message.length > MAX_MESSAGE) truncated.push('message')
+    event.message = scrubQueryInText(truncateString(message, MAX_MESSAGE), fields)
+  }
+
+  const extra = merge(scope.extra, ctx.extra)
+  event.extra = scrub(normalize(extra, { depth: 5, truncated, path: 'extra' }) as Record<string, unknown>, fields)
+
+  if (thrownData !== undefined) event.extra.__serialized__ = scrub(thrownData, fields)
+
+  const contexts = merge(scope.contexts)
+  for (const [name, value] of entries(ctx.contexts)) contexts[name] = isRecord(contexts[name]) ? merge(contexts[name], value) : value
+  event.contexts = scrub(normalize(contexts, { depth: 5, truncated, path: 'contexts' }) as FaultlineEvent['contexts'], fields)
+  event.contexts.runtime = { ...RUNTIME }
+  event.contexts.os = { ...OS }
+
+  const user = ctx.user ?? scope.user
+  if (isRecord(user)) event.user = scrub(normalize(user, { depth: 3, maxString: 1024, truncated, path: 'user' }) as User, fields)
+
+  const request = ctx.request ?? scope.request
+  if (isRecord(request)) {
+    event.request = scrubRequest(normalize(request, { depth: 5, truncated, path: 'request' }) as RequestInfo, fields)
+  }
+
+  event.breadcrumbs = buildBreadcrumbs(scope.breadcrumbs, options.maxBreadcrumbs, fields, truncated)
+  if (truncated.length > 0) event.truncated = truncated
+  return event
+}
+
+/** The exception with its cause chain, and the thrown value itself when it was not an Error. */
+function buildException(error: unknown, input: BuildEventInput, truncated: string[]): { exception: ExceptionInfo; data: unknown } {
+  const { root, sourceContext } = input.options
+  const thrown = describeThrown(error)
+  const exception: ExceptionInfo = describeOne(thrown, root, sourceContext, truncated, 'exception')
+  if (input.mechanism) exception.mechanism = { type: String(input.mechanism.type), handled: Boolean(input.mechanism.handled) }
+
+  // Follow err.cause; a cause that loops back to an earlier error ends the chain.
+  const seen = new Set<unknown>([error])
+  const causes: NonNullable<ExceptionInfo['causes']> = []
+  let cause = thrown.cause
+  while (cause !== undefined && causes.length < MAX_CAUSES && !seen.has(cause)) {
+    seen.add(cause)
+    const described = describeThrown(cause)
+    causes.push(describeOne(described, root, sourceContext, truncated, `exception.causes.${causes.length}`))
+    cause = described.cause
+  }
+  if (cause !== undefined && !seen.has(cause)) truncated.push('exception.causes')
+  if (causes.length > 0) exception.causes = causes
+  return { exception, data: thrown.data }
+}
+
+function describeOne(thrown: ThrownDescription, root: string, sourceContext: boolean, truncated: string[], at: string): Omit<ExceptionInfo, 'causes'> {
+  if (thrown.value.length > MAX_MESSAGE) truncated.push(`${at}.value`)
+  const out: Omit<ExceptionInfo, 'causes'> = {
+    type: truncateString(thrown.type, 200),
+    value: truncateString(thrown.value, MAX_MESSAGE),
+  }
+  if (thrown.stack !== undefined) {
+    const parsed = parseStacktrace(stackBody(thrown.stack, thrown.value), root)
+    if (parsed.frames.length > 0) {
+      if (sourceContext) addSourceContext(parsed.frames, root)
+      const stacktrace: Stacktrace = { frames: parsed.frames }
+      if (parsed.frames_omitted) {
+        stacktrace.frames_omitted = parsed.frames_omitted
+        truncated.push(`${at}.stacktrace.frames`)
+      }
+      out.stacktrace = stacktrace
+    }
+  }
+  return out
+}
+
+/**
+ * The frame lines of a stack, without the `Name: message` header: a message may itself hold
+ * lines that look like frames, and a huge one need not be scanned.
+ */
+function stackBody(stack: string, message: string): string {
+  if (!message) return stack
+  // V8 writes `${name}: ${message}` (or the message alone when the name is empty), so the message
+  // starts at 0 or right after a ': ' near the top. Only the message's head is compared and its
+  // end located by length: reading a 10 MB message in full would cost tens of milliseconds.
+  const head = message.slice(0, 200)
+  for (let at = 0; at !== -1 && at <= 300; at = stack.indexOf(': ', at)) {
+    if (at > 0) at += 2
+    const end = at + message.length
+    if (stack.startsWith(head, at) && (end === stack.length || stack.charCodeAt(end) === 10)) return stack.slice(end)
+    if (at === 0) at = 1
+  }
+  return stack
+}
+
+/**
+ * The own enumerable entries of an object from the host app. Unlike spreading, a getter that throws
+ * becomes a placeholder instead of losing everything, and a Proxy that throws yields nothing.
+ */
+function entries(value: unknown): Array<[string, unknown]> {
+  if (!isRecord(value)) return []
+  let keys: string[]
+  try {
+    keys = Object.keys(value)
+  } catch {
+    return []
+  }
+  return keys.map((key) => {
+    try {
+      return [key, value[key]]
+    } catch (err) {
+      return [key, `[Getter threw: ${safeMessage(err)}]`]
+    }
+  })
+}
+
+/** The entries of each source in turn, later ones winning. */
+function merge(...sources: unknown[]): Record<string, any> {
+  const out: Record<string, unknown> = {}
+  for (const source of sources) for (const [key, value] of entries(source)) out[key] = value
+  return out
+}
+
+function buildTags(raw: Record<string, unknown>): Record<string, string> {
+  const tags: Record<string, string> = {}
+  let n = 0
+  for (const [key, value] of Object.entries(raw)) {
+    if (n++ >= MAX_TAGS) break
+    if (value === undefined || value === null) continue
+    const text = typeof value === 'string' ? value : typeof value === 'object' ? safeJson(normalize(value, { depth: 2 })) : String(normalize(value))
+    tags[truncateString(key, MAX_TAG_KEY).slice(0, MAX_TAG_KEY)] = text.length > MAX_TAG_VALUE ? text.slice(0, MAX_TAG_VALUE) : text
+  }
+  return tags
+}
+
+function buildBreadcrumbs(list: Breadcrumb[], max: number, fields: string[], truncated: string[]): Breadcrumb[] {
+  if (!Array.isArray(list) || max <= 0) return []
+  const newest = list.length > max ? list.slice(-max) : list
+  if (list.length > max) truncated.push('breadcrumbs')
+  return newest.map((crumb) => {
+    const out = normalize(crumb, { depth: 4, maxString: 1024, truncated, path: 'breadcrumbs' }) as Record<string, unknown>
+    if (typeof out !== 'object' || out === null) return { timestamp: new Date().toISOString(), message: String(out) }
+    if (typeof out.message === 'string') out.message = scrubQueryInText(out.message, fields)
+    if (out.data !== undefined) out.data = scrub(out.data, fields)
+    if (typeof out.timestamp !== 'string') out.timestamp = new Date().toISOString()
+    return out as unknown as Breadcrumb
+  })
+}
+
+function pickLevel(...candidates: Array<Level | null | undefined>): Level {
+  for (const level of candidates) if (level && LEVELS.includes(level)) return level
+  return 'error'
+}
+
+function pickFingerprint(...candidates: Array<string[] | null | undefined>): string[] {
+  for (const fp of candidates) {
+    if (Array.isArray(fp) && fp.length > 0) return fp.slice(0, MAX_FINGERPRINT_PARTS).map((p) => truncateString(String(p), 200))
+  }
+  return [DEFAULT_FINGERPRINT]
+}
+
+function isoTime(date: Date | undefined): string {
+  const d = date instanceof Date && !Number.isNaN(date.getTime()) ? date : new Date()
+  return d.toISOString()
+}
+
+function isRecord(value: unknown): value is Record<string, any> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? ''
+  } catch {
+    return ''
+  }
+}
+
+function byteSize(event: FaultlineEvent): number {
+  return Buffer.byteLength(JSON.stringify(event), 'utf8')
+}
+
+/** Ways to make an event smaller, least useful part first. Each returns false when it had nothing to cut. */
+const SHRINK: Array<[string, (e: FaultlineEvent) => boolean]> = [
+  ['breadcrumbs.data', (e) => e.breadcrumbs.some((b) => b.data !== undefined) && (e.breadcrumbs.forEach((b) => delete b.data), true)],
+  ['extra', (e) => Object.keys(e.extra).length > 0 && ((e.extra = {}), true)],
+  ['request.data', (e) => e.request?.data !== undefined && (delete e.request.data, true)],
+  ['exception.source_context', (e) => forEachFrame(e, dropContext)],
+  ['exception.causes', (e) => e.exception?.causes !== undefined && (delete e.exception.causes, true)],
+  ['exception.stacktrace.frames', (e) => shrinkFrames(e)],
+  ['breadcrumbs', (e) => e.breadcrumbs.length > 0 && ((e.breadcrumbs = []), true)],
+  ['request', (e) => e.request !== undefined && (delete e.request, true)],
+  ['contexts', (e) => Object.keys(e.contexts).length > 2 && ((e.contexts = { runtime: e.contexts.runtime, os: e.contexts.os }), true)],
+  ['tags', (e) => Object.keys(e.tags).length > 0 && ((e.tags = {}), true)],
+  ['user', (e) => e.user !== undefined && ((e.user = userIdentity(e.user)), true)],
+]
+
+function fitToSize(event: FaultlineEvent): FaultlineEvent {
+  if (byteSize(event) <= MAX_EVENT_BYTES) return event
+  const cut = event.truncated ?? []
+  for (const [name, shrink] of SHRINK) {
+    if (!shrink(event)) continue
+    if (!cut.includes(name)) cut.push(name)
+    event.truncated = cut
+    if (byteSize(event) <= MAX_EVENT_BYTES) return event
+  }
+  // Still too large (a huge fingerprint, type or function names): keep the essentials only.
+  event.truncated = cut
+  if (event.exception) event.exception.value = truncateString(event.exception.value, 1024)
+  if (event.message) event.message = truncateString(event.message, 1024)
+  return event
+}
+
+function forEachFrame(event: FaultlineEvent, fn: (frame: NonNullable<ExceptionInfo['stacktrace']>['frames'][number]) => boolean): boolean {
+  let changed = false
+  const all = [event.exception, ...(event.exception?.causes ?? [])]
+  for (const ex of all) for (const frame of ex?.stacktrace?.frames ?? []) changed = fn(frame) || changed
+  return changed
+}
+
+function dropContext(frame: { pre_context?: string[]; context_line?: string; post_context?: string[] }): boolean {
+  if (frame.context_line === undefined && frame.pre_context === undefined) return false
+  delete frame.pre_context
+  delete frame.context_line
+  delete frame.post_context
+  return true
+}
+
+/** Keeps the 10 innermost and 10 outermost frames: the throw site and the entry point. */
+function shrinkFrames(event: FaultlineEvent): boolean {
+  const st = event.exception?.stacktrace
+  if (!st || st.frames.length <= 20) return false
+  const total = st.frames_omitted ? st.frames.length + (st.frames_omitted[1] - st.frames_omitted[0]) : st.frames.length
+  st.frames = [...st.frames.slice(0, 10), ...st.frames.slice(-10)]
+  st.frames_omitted = [10, total - 10]
+  return true
+}
+
+function userIdentity(user: User): User {
+  const out: Record<string, string | number> = {}
+  for (const key of ['id', 'email', 'username', 'ip_address'] as const) {
+    const v = user[key]
+    if (typeof v === 'string' || typeof v === 'number') out[key] = typeof v === 'string' ? v.slice(0, 256) : v
+  }
+  return out as User
+}
+
+function minimalEvent(input: BuildEventInput, err: unknown): FaultlineEvent {
+  let type = 'Error'
+  let value = ''
+  try {
+    const thrown = describeThrown(input?.error)
+    type = truncateString(thrown.type, 200)
+    value = truncateString(thrown.value, 1024)
+  } catch {
+    // keep the defaults
+  }
+  const event: FaultlineEvent = {
+    event_id: String(input?.eventId ?? ''),
+    timestamp: new Date().toISOString(),
+    level: 'error',
+    tags: {},
+    extra: { faultline_error: `event could not be built in full: ${safeMessage(err)}` },
+    contexts: { runtime: { ...RUNTIME } },
+    breadcrumbs: [],
+    environment: String(input?.options?.environment ?? 'development'),
+    fingerprint: [DEFAULT_FINGERPRINT],
+    truncated: ['event'],
+  }
+  if (input?.message !== undefined) {
+    event.level = 'info'
+    event.message = truncateString(String(input.message), 1024)
+  } else {
+    event.exception = { type, value }
+  }
+  return event
+}
