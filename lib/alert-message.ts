@@ -80,13 +80,18 @@ export function formatDuration(ms: number): string {
   return `${ms}ms`
 }
 
+/** '1 event', '2 events' */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
+
 /** The short name of what happened, used in the subject and the first line of the body. */
 export function headline(firing: Firing): string {
   if (firing.kind === 'new') return 'New issue'
   if (firing.kind === 'regression') return 'Regression'
   const parts: string[] = []
-  if (firing.events !== undefined) parts.push(`${firing.events} events${firing.withinMs ? ` in ${formatDuration(firing.withinMs)}` : ''}`)
-  if (firing.users !== undefined) parts.push(`${firing.users} users`)
+  if (firing.events !== undefined) parts.push(`${plural(firing.events, 'event')}${firing.withinMs ? ` in ${formatDuration(firing.withinMs)}` : ''}`)
+  if (firing.users !== undefined) parts.push(plural(firing.users, 'user'))
   return parts.join(', ')
 }
 
@@ -110,11 +115,11 @@ export function alertReason(alert: Pick<Alert, 'firing' | 'issue'>): string {
   const parts: string[] = []
   if (firing.events !== undefined) {
     parts.push(firing.withinMs
-      ? `${firing.windowCount ?? firing.events} events in the last ${formatDuration(firing.withinMs)} (the rule asks for ${firing.events})`
-      : `${issue.countSinceRegression} events ${since(issue)} (the rule asks for ${firing.events})`)
+      ? `${plural(firing.windowCount ?? firing.events, 'event')} in the last ${formatDuration(firing.withinMs)} (the rule asks for ${firing.events})`
+      : `${plural(issue.countSinceRegression, 'event')} ${since(issue)} (the rule asks for ${firing.events})`)
   }
   if (firing.users !== undefined) {
-    parts.push(`${issue.usersSinceRegression} distinct users affected ${since(issue)} (the rule asks for ${firing.users})`)
+    parts.push(`${plural(issue.usersSinceRegression, 'distinct user')} affected ${since(issue)} (the rule asks for ${firing.users})`)
   }
   return `This issue reached ${parts.join(' and ')}.`
 }
@@ -199,7 +204,7 @@ export function slackEscape(value: string): string {
 export function slackText(view: AlertView): string {
   const lines = [`*[${slackEscape(view.appName)}] ${slackEscape(view.headline)}*: ${slackEscape(oneLine(view.title, 300))}`]
   if (view.culprit) lines.push(`in \`${slackEscape(view.culprit.replace(/`/g, "'"))}\``)
-  const facts = [`${view.count} events`, `${view.userCount} users`, `env ${slackEscape(view.environment)}`]
+  const facts = [plural(view.count, 'event'), plural(view.userCount, 'user'), `env ${slackEscape(view.environment)}`]
   if (view.release) facts.push(`release ${slackEscape(view.release)}`)
   lines.push(facts.join(' · '))
   if (view.url && !view.urlIsRelative) lines.push(`<${view.url}|View the issue>`)

@@ -150,8 +150,8 @@ describe('alert rules, by email', () => {
     for (let i = 0; i < 4; i++) await record()
     await record({ error: new Error('another issue') })
     expect(await subjects(alerter)).toEqual([
-      "[shop] 1 events: TypeError: Cannot read properties of undefined (reading 'id')",
-      '[shop] 1 events: Error: another issue',
+      "[shop] 1 event: TypeError: Cannot read properties of undefined (reading 'id')",
+      '[shop] 1 event: Error: another issue',
     ])
   })
 
@@ -211,17 +211,17 @@ describe('an error storm', () => {
     expect(smtp.messages).toHaveLength(21)
     const summary = smtp.messages[20].parsed
     expect(summary.subject).toBe('[shop] 9980 more alerts held back by the hourly limit')
-    expect(summary.text).toContain('New issue: Error: failure 20 (1 events, production)')
+    expect(summary.text).toContain('New issue: Error: failure 20 (1 event, production)')
     expect(summary.text).toContain('and 9930 more not listed here.')
     console.log(`storm: 10000 distinct errors recorded and checked in ${recordMs}ms; ${smtp.messages.length} emails`)
   }, 120_000)
 
   it('starts a new period with the summary when the cap period ends', async () => {
-    const { alerter, record } = setup(undefined, { mail: { transport: smtp.url, to: 'team@example.com', maxPerHour: 2 } }, { ...FAST, mail: { backoffMs: 50, periodMs: 400 } })
+    const { alerter, record } = setup(undefined, { mail: { transport: smtp.url, to: 'team@example.com', maxPerHour: 2 } }, { ...FAST, mail: { backoffMs: 50, periodMs: 2000 } })
     for (let i = 0; i < 5; i++) await record({ error: new Error(`burst ${i}`), fingerprint: [`b-${i}`] })
     await alerter.flush(5000)
     expect(smtp.messages).toHaveLength(2)
-    await smtp.waitFor(3, 3000)
+    await smtp.waitFor(3, 5000)
     expect(smtp.messages[2].parsed.subject).toBe('[shop] 3 more alerts held back by the hourly limit')
     // the summary counts as the first send of the new period: one more alert fits, then it folds again
     await new Promise((r) => setTimeout(r, 50))

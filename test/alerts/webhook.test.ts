@@ -91,7 +91,7 @@ describe('webhooks', () => {
     expect(body.rule).toMatchObject({ when: 'new', headline: 'New issue' })
     // Slack treats < > & as markup: they arrive escaped
     expect(body.text.split('\n')[0]).toBe('*[shop] New issue*: Error: Payment &lt;declined&gt; &amp; retried')
-    expect(body.text).toContain('1 events · 0 users · env production · release 1.2.3')
+    expect(body.text).toContain('1 event · 0 users · env production · release 1.2.3')
   })
 
   it('links to the issue when mail.baseUrl is set, and sends email beside the webhook', async () => {
