@@ -1,0 +1,89 @@
+import { describe, it, expect } from 'vitest'
+import { readdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { parseQuery } from '../../lib/search.js'
+import { barChart, bucketStarts } from '../../lib/panel/charts.js'
+import { absoluteTime, inline, pretty, searchTerm, shortCount, timeAgo, withQuery } from '../../lib/panel/format.js'
+
+describe('timeAgo', () => {
+  const now = new Date('2024-05-10T12:00:00Z')
+  it.each([
+    ['2024-05-10T11:59:55Z', 'just now'],
+    ['2024-05-10T11:59:30Z', '30s ago'],
+    ['2024-05-10T11:55:00Z', '5 min ago'],
+    ['2024-05-10T09:00:00Z', '3 h ago'],
+    ['2024-05-09T12:00:00Z', '1 day ago'],
+    ['2024-04-30T12:00:00Z', '10 days ago'],
+    ['2024-02-10T12:00:00Z', '2 mo ago'],
+    ['2021-05-10T12:00:00Z', '3 y ago'],
+    ['2024-05-10T12:05:00Z', 'in the future'],
+    ['not a date', ''],
+  ])('says %s is %s', (iso, text) => {
+    expect(timeAgo(iso, now)).toBe(text)
+  })
+})
+
+describe('text helpers', () => {
+  it('formats absolute times in UTC and counts in short form', () => {
+    expect(absoluteTime('2024-05-10T09:08:07.123Z')).toBe('2024-05-10 09:08:07 UTC')
+    expect([0, 999, 1000, 1250, 12_345, 999_499, 1_500_000].map(shortCount)).toEqual(['0', '999', '1k', '1.3k', '12k', '999k', '1.5M'])
+  })
+
+  it('pretty-prints anything without throwing, cutting huge output', () => {
+    const cyclic: Record<string, unknown> = { a: 1 }
+    cyclic.self = cyclic
+    expect(pretty(cyclic)).toContain('"self": "[Circular]"')
+    expect(pretty({ n: 10n })).toContain('"10n"')
+    expect(pretty('x'.repeat(30_000))).toMatch(/… \(truncated\)$/)
+    expect(inline({ a: [1, 2] })).toBe('{ "a": [ 1, 2 ] }')
+    expect(inline(null)).toBe('')
+  })
+
+  it('writes search terms that lib/search.ts parses back to the same tag', () => {
+    for (const value of ['chrome', 'nightly billing', 'a:b', 'it"s', 'x\'y z']) {
+      const term = searchTerm('browser', value)!
+      expect(parseQuery(term).terms).toEqual([{ kind: 'tag', key: 'browser', value: value.toLowerCase(), negate: false }])
+    }
+    expect(searchTerm('k', 'both " and space')).toBeNull()
+    expect(searchTerm('k', '"leading')).toBeNull()
+  })
+
+  it('builds query strings without empty parameters', () => {
+    expect(withQuery('/errors', { status: 'all', q: '', sort: null, cursor: 'a&b' })).toBe('/errors?status=all&cursor=a%26b')
+    expect(withQuery('/errors', {})).toBe('/errors')
+  })
+})
+
+describe('charts', () => {
+  it('lays out one bar per bucket, the tallest filling the height, empty ones as stubs', () => {
+    const chart = barChart([0, 5, 10, 0], { interval: 'hour', now: new Date('2024-05-10T12:30:00Z'), width: 40, height: 20 })
+    expect(chart.bars.map((b) => b.height)).toEqual([1, 10, 20, 1])
+    expect(chart.bars.map((b) => b.x)).toEqual([0, 10, 20, 30])
+    expect(chart.bars.every((b) => b.y + b.height === 20)).toBe(true)
+    expect(chart.total).toBe(15)
+    expect(chart.bars[3].label).toBe('2024-05-10 12:00 UTC: 0 events')
+    expect(chart.bars[2].label).toBe('2024-05-10 11:00 UTC: 10 events')
+  })
+
+  it('ends the buckets with the one holding now, by hour or by UTC day', () => {
+    const now = new Date('2024-05-10T12:30:00Z')
+    expect(bucketStarts('day', 2, now).map((d) => d.toISOString())).toEqual(['2024-05-09T00:00:00.000Z', '2024-05-10T00:00:00.000Z'])
+    expect(bucketStarts('hour', 1, now)[0].toISOString()).toBe('2024-05-10T12:00:00.000Z')
+  })
+
+  it('treats bad counts as zero', () => {
+    const chart = barChart([NaN, -3, Infinity], { interval: 'day', now: new Date(), width: 30, height: 10 })
+    expect(chart.bars.map((b) => b.count)).toEqual([0, 0, 0])
+    expect(chart.max).toBe(0)
+  })
+})
+
+describe('templates', () => {
+  it('print data only with <%= %>: <%- is used for include() alone', () => {
+    const dir = path.resolve('views/panel')
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.ejs'))) {
+      const raw = readFileSync(path.join(dir, file), 'utf8').match(/<%-[^%]*%>/g) ?? []
+      for (const tag of raw) expect(tag, `${file}: ${tag}`).toMatch(/^<%- include\('[\w-]+'(, \{[^}]*\})?\) %>$/)
+    }
+  })
+})
