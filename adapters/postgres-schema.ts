@@ -1,0 +1,254 @@
+/**
+ * The PostgreSQL store's tables and their migrations. Each migration runs once, in order, inside
+ * one transaction under an advisory lock (see `migrate`), so several instances starting at once
+ * agree on one schema. Never edit a released migration: add the next one.
+ */
+
+/** Quoted, schema-qualified names of the store's tables. */
+export interface Tables {
+  schema: string
+  migrations: string
+  issues: string
+  events: string
+  users: string
+  releases: string
+  tags: string
+  hourly: string
+  recent: string
+  alerts: string
+  /** the function that records one event (see migration 1) */
+  record: string
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,39}$/
+
+/** Builds the table names; `schema` and `prefix` must be plain lowercase identifiers. */
+export function tableNames(schema: string, prefix: string): Tables {
+  if (typeof schema !== 'string' || !IDENTIFIER.test(schema)) {
+    throw new TypeError(`faultline postgresStore: schema must be a lowercase identifier like 'public' or 'faultline', got ${JSON.stringify(schema)}`)
+  }
+  if (typeof prefix !== 'string' || !(prefix === '' || IDENTIFIER.test(prefix))) {
+    throw new TypeError(`faultline postgresStore: tablePrefix must be lowercase letters, digits and '_' like 'faultline_', got ${JSON.stringify(prefix)}`)
+  }
+  const name = (table: string) => `"${schema}"."${prefix}${table}"`
+  return {
+    schema: `"${schema}"`,
+    migrations: name('migrations'),
+    issues: name('issues'),
+    events: name('events'),
+    users: name('issue_users'),
+    releases: name('issue_releases'),
+    tags: name('issue_tags'),
+    hourly: name('issue_hourly'),
+    recent: name('issue_recent'),
+    alerts: name('alerts'),
+    record: name('record_v1'),
+  }
+}
+
+/**
+ * Migrations by version. Counts live on the issue row and in counter tables (users, tags,
+ * hourly, recent), never in `count(*)` over events, so pruning events keeps every count exact.
+ */
+export function migrations(t: Tables): Array<{ version: number; statements: string[] }> {
+  return [
+    {
+      version: 1,
+      statements: [
+        `CREATE TABLE ${t.issues} (
+          id text PRIMARY KEY,
+          fingerprint jsonb NOT NULL,
+          title text NOT NULL,
+          culprit text NOT NULL,
+          type text NOT NULL,
+          message text NOT NULL,
+          level text NOT NULL,
+          status text NOT NULL DEFAULT 'unresolved',
+          regressed boolean NOT NULL DEFAULT false,
+          count bigint NOT NULL,
+          user_count bigint NOT NULL DEFAULT 0,
+          first_seen timestamptz NOT NULL,
+          last_seen timestamptz NOT NULL,
+          first_release text,
+          last_release text,
+          environments text[] NOT NULL,
+          resolved_at timestamptz,
+          regressed_at timestamptz,
+          until_count bigint,
+          until_users bigint,
+          until_at timestamptz,
+          count_since_regression bigint NOT NULL,
+          users_since_regression bigint NOT NULL DEFAULT 0,
+          -- bumped by each regression; issue_users rows of older generations count again once
+          generation integer NOT NULL DEFAULT 0
+        )`,
+        // the list: one index per sort, led by status for the tabs; (value, id) is the keyset
+        `CREATE INDEX ON ${t.issues} (status, last_seen, id)`,
+        `CREATE INDEX ON ${t.issues} (status, first_seen, id)`,
+        `CREATE INDEX ON ${t.issues} (status, count, id)`,
+        `CREATE INDEX ON ${t.issues} (status, user_count, id)`,
+        `CREATE INDEX ON ${t.issues} (last_seen, id)`,
+        // maintain(): expired ignores
+        `CREATE INDEX ON ${t.issues} (until_at) WHERE until_at IS NOT NULL`,
+
+        `CREATE TABLE ${t.events} (
+          event_id text PRIMARY KEY,
+          -- checked at commit: record inserts the event first, as the gate that makes retries count once
+          issue_id text NOT NULL REFERENCES ${t.issues} (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+          seq bigint GENERATED ALWAYS AS IDENTITY,
+          ts timestamptz NOT NULL,
+          data jsonb NOT NULL
+        )`,
+        `CREATE INDEX ON ${t.events} (issue_id, ts, seq)`,
+        `CREATE INDEX ON ${t.events} (ts)`,
+
+        `CREATE TABLE ${t.users} (
+          issue_id text NOT NULL REFERENCES ${t.issues} (id) ON DELETE CASCADE,
+          user_key text NOT NULL,
+          -- first_gen = generation only on the row's first insert: that is a new distinct user
+          first_gen integer NOT NULL,
+          generation integer NOT NULL,
+          PRIMARY KEY (issue_id, user_key)
+        )`,
+
+        `CREATE TABLE ${t.releases} (
+          issue_id text NOT NULL REFERENCES ${t.issues} (id) ON DELETE CASCADE,
+          release text NOT NULL,
+          PRIMARY KEY (issue_id, release)
+        )`,
+        `CREATE INDEX ON ${t.releases} (lower(release))`,
+
+        `CREATE TABLE ${t.tags} (
+          issue_id text NOT NULL REFERENCES ${t.issues} (id) ON DELETE CASCADE,
+          key text NOT NULL,
+          value text NOT NULL,
+          count bigint NOT NULL,
+          PRIMARY KEY (issue_id, key, value)
+        )`,
+        `CREATE INDEX ON ${t.tags} (lower(key), lower(value))`,
+
+        // histograms: one row per issue and hour (days are sums of hours, in UTC)
+        `CREATE TABLE ${t.hourly} (
+          issue_id text NOT NULL REFERENCES ${t.issues} (id) ON DELETE CASCADE,
+          hour timestamptz NOT NULL,
+          count bigint NOT NULL,
+          PRIMARY KEY (issue_id, hour)
+        )`,
+        `CREATE INDEX ON ${t.hourly} (hour)`,
+
+        // countEventsSince: counts per exact timestamp for the last day, so rule windows stay exact after pruning
+        `CREATE TABLE ${t.recent} (
+          issue_id text NOT NULL REFERENCES ${t.issues} (id) ON DELETE CASCADE,
+          at timestamptz NOT NULL,
+          count bigint NOT NULL,
+          PRIMARY KEY (issue_id, at)
+        )`,
+        `CREATE INDEX ON ${t.recent} (at)`,
+
+        `CREATE TABLE ${t.alerts} (
+          key text PRIMARY KEY,
+          issue_id text NOT NULL,
+          claimed_at timestamptz NOT NULL,
+          expires_at timestamptz
+        )`,
+        `CREATE INDEX ON ${t.alerts} (issue_id)`,
+        recordFunction(t),
+      ],
+    },
+  ]
+}
+
+/**
+ * Records one event in one round trip and one transaction (the statement that calls it). The
+ * issue upsert takes the issue's row lock, so concurrent records of one issue run one after
+ * the other from there on, and each sees the counts the previous one left. Returns
+ * { issue, is_new, is_regression, unignored } as jsonb.
+ */
+function recordFunction(t: Tables): string {
+  return `CREATE FUNCTION ${t.record}(
+      p_event_id text, p_issue_id text, p_ts timestamptz, p_data jsonb, p_fingerprint jsonb, p_title text, p_culprit text,
+      p_type text, p_message text, p_level text, p_release text, p_environment text, p_user text, p_tags jsonb,
+      p_hour timestamptz, p_now timestamptz)
+    RETURNS jsonb LANGUAGE plpgsql AS $fn$
+    DECLARE
+      v_issue ${t.issues}%ROWTYPE;
+      v_new boolean;
+      v_regression boolean;
+      v_fresh boolean;
+      v_users integer := 0;
+      v_users_since integer := 0;
+      v_ends boolean;
+    BEGIN
+      -- the event id is the gate: a retry of an event already stored counts nothing
+      INSERT INTO ${t.events} (event_id, issue_id, ts, data) VALUES (p_event_id, p_issue_id, p_ts, p_data)
+        ON CONFLICT (event_id) DO NOTHING;
+      IF NOT FOUND THEN
+        SELECT * INTO v_issue FROM ${t.issues} WHERE id = p_issue_id;
+        RETURN jsonb_build_object('issue', to_jsonb(v_issue), 'is_new', false, 'is_regression', false, 'unignored', false);
+      END IF;
+
+      -- new issue, or one more event: a resolved issue comes back as a regression and starts a new generation
+      INSERT INTO ${t.issues} AS i (id, fingerprint, title, culprit, type, message, level, count, first_seen, last_seen,
+          first_release, last_release, environments, count_since_regression)
+        VALUES (p_issue_id, p_fingerprint, p_title, p_culprit, p_type, p_message, p_level, 1, p_ts, p_ts,
+          p_release, p_release, ARRAY[p_environment], 1)
+        ON CONFLICT (id) DO UPDATE SET
+          count = i.count + 1,
+          first_seen = least(i.first_seen, excluded.first_seen),
+          last_seen = greatest(i.last_seen, excluded.last_seen),
+          first_release = coalesce(i.first_release, excluded.first_release),
+          last_release = CASE WHEN excluded.last_seen >= i.last_seen THEN coalesce(excluded.last_release, i.last_release) ELSE i.last_release END,
+          environments = CASE WHEN p_environment = ANY (i.environments) THEN i.environments ELSE i.environments || ARRAY[p_environment] END,
+          status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END,
+          regressed = i.regressed OR i.status = 'resolved',
+          regressed_at = CASE WHEN i.status = 'resolved' THEN excluded.last_seen ELSE i.regressed_at END,
+          generation = i.generation + CASE WHEN i.status = 'resolved' THEN 1 ELSE 0 END,
+          count_since_regression = CASE WHEN i.status = 'resolved' THEN 1 ELSE i.count_since_regression + 1 END,
+          users_since_regression = CASE WHEN i.status = 'resolved' THEN 0 ELSE i.users_since_regression END
+        RETURNING * INTO v_issue;
+      -- count = 1 only for the insert; count_since_regression = 1 on an update only for a regression
+      v_new := v_issue.count = 1;
+      v_regression := v_issue.count > 1 AND v_issue.count_since_regression = 1;
+
+      -- distinct users: a row per issue and user; a row of an older generation counts again since the regression
+      IF p_user IS NOT NULL THEN
+        INSERT INTO ${t.users} AS u (issue_id, user_key, first_gen, generation)
+          VALUES (p_issue_id, p_user, v_issue.generation, v_issue.generation)
+          ON CONFLICT (issue_id, user_key) DO UPDATE SET generation = excluded.generation
+            WHERE u.generation < excluded.generation
+          RETURNING u.first_gen = u.generation INTO v_fresh;
+        IF FOUND THEN
+          v_users_since := 1;
+          v_users := CASE WHEN v_fresh THEN 1 ELSE 0 END;
+        END IF;
+      END IF;
+
+      INSERT INTO ${t.tags} AS g (issue_id, key, value, count)
+        SELECT p_issue_id, kv->>0, kv->>1, 1 FROM jsonb_array_elements(p_tags) AS kv
+        ON CONFLICT (issue_id, key, value) DO UPDATE SET count = g.count + 1;
+      IF p_release IS NOT NULL THEN
+        INSERT INTO ${t.releases} (issue_id, release) VALUES (p_issue_id, p_release) ON CONFLICT DO NOTHING;
+      END IF;
+      INSERT INTO ${t.hourly} AS h (issue_id, hour, count) VALUES (p_issue_id, p_hour, 1)
+        ON CONFLICT (issue_id, hour) DO UPDATE SET count = h.count + 1;
+      INSERT INTO ${t.recent} AS r (issue_id, at, count) VALUES (p_issue_id, p_ts, 1)
+        ON CONFLICT (issue_id, at) DO UPDATE SET count = r.count + 1;
+
+      -- an ignore ends when its event or user target is reached, or its time has passed
+      v_ends := v_issue.status = 'ignored' AND coalesce(v_issue.count >= v_issue.until_count
+        OR v_issue.user_count + v_users >= v_issue.until_users OR v_issue.until_at <= greatest(p_ts, p_now), false);
+      IF v_users_since > 0 OR v_ends THEN
+        UPDATE ${t.issues} SET
+            user_count = user_count + v_users,
+            users_since_regression = users_since_regression + v_users_since,
+            status = CASE WHEN v_ends THEN 'unresolved' ELSE status END,
+            until_count = CASE WHEN v_ends THEN NULL ELSE until_count END,
+            until_users = CASE WHEN v_ends THEN NULL ELSE until_users END,
+            until_at = CASE WHEN v_ends THEN NULL ELSE until_at END
+          WHERE id = p_issue_id
+          RETURNING * INTO v_issue;
+      END IF;
+      RETURN jsonb_build_object('issue', to_jsonb(v_issue), 'is_new', v_new, 'is_regression', v_regression, 'unignored', v_ends);
+    END
+    $fn$`
+}

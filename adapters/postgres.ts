@@ -1,0 +1,665 @@
+/**
+ * The PostgreSQL store: for apps on several instances or machines sharing one database.
+ * Recording is one transaction that upserts the issue row (which holds every count), so N
+ * instances writing the same new error at once create one issue with exact counts, and
+ * exactly one of them is told it is new. `pg` is loaded only here, and only when this store
+ * makes its own pool.
+ */
+import { createHash } from 'node:crypto'
+import { parseDuration } from '../lib/duration.js'
+import { mentionsStatus, parseQuery, type SearchTerm } from '../lib/search.js'
+import type {
+  EventPage, FaultlineEvent, HistogramOptions, IgnoreUntil, Issue, IssuePage, IssueSort, IssueStatus, IssueUpdate,
+  ListIssuesOptions, MaintainOptions, MaintainResult, RecordInput, RecordResult, StatusCounts, Store, TagBreakdown,
+} from '../lib/types.js'
+import { checkDate, checkUpdate, histogramArguments, isIssueId, listArguments, pageLimit } from './shared/arguments.js'
+import { decodeCursor, encodeCursor } from './shared/cursor.js'
+import { migrations, tableNames, type Tables } from './postgres-schema.js'
+
+/** What this store needs of a `pg` result. */
+export interface PgResult {
+  rows: any[]
+  rowCount: number | null
+}
+/** A query config as `pg` takes it; `query_timeout` bounds the wait on the client side. */
+export interface PgQuery {
+  text: string
+  values?: unknown[]
+  query_timeout?: number
+}
+/** What this store needs of a `pg` client checked out of a pool. */
+export interface PgClientLike {
+  query(config: PgQuery): Promise<PgResult>
+  release(err?: Error | boolean): void
+}
+/** What this store needs of a `pg.Pool` (or anything shaped like one). */
+export interface PgPoolLike {
+  query(config: PgQuery): Promise<PgResult>
+  connect(): Promise<PgClientLike>
+  end(): Promise<void>
+}
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:5432/database`; the store makes (and closes) its own pool */
+  connectionString?: string
+  /** a `pg.Pool` you own instead; `close()` leaves it open */
+  pool?: PgPoolLike
+  /** default 'public'; created if missing */
+  schema?: string
+  /** default 'faultline_' */
+  tablePrefix?: string
+  /** the longest one statement may run, in ms or a duration ('5s'); default 5 s */
+  statementTimeout?: number | string
+  /** the longest to wait for a connection, in ms or a duration; default 5 s */
+  connectionTimeout?: number | string
+  /** connections in the store's own pool; default 10 */
+  max?: number
+}
+
+const OPTION_KEYS = ['connectionString', 'pool', 'schema', 'tablePrefix', 'statementTimeout', 'connectionTimeout', 'max']
+const DEFAULT_TIMEOUT_MS = 5000
+/** migrations may wait for another instance migrating, and DDL may take a while on big tables */
+const MIGRATION_TIMEOUT_MS = 60_000
+/** statements of maintain() delete at most this many rows each, so no lock is held for long */
+const PRUNE_BATCH = 1000
+const HOUR = 3_600_000
+const DAY = 86_400_000
+/** countEventsSince is exact for windows up to a day; an hour more of margin is kept */
+const RECENT_KEEP_MS = DAY + HOUR
+/** hourly counters feed the 30-day histogram, whatever the event retention */
+const HOURLY_KEEP_MS = 31 * DAY
+
+const SORT_COLUMNS: Record<IssueSort, string> = {
+  lastSeen: 'last_seen',
+  firstSeen: 'first_seen',
+  events: 'count',
+  users: 'user_count',
+}
+
+/** Runs one statement inside a transaction; `timeout` (ms) bounds the wait on the client side. */
+type Querier = (text: string, values: unknown[], timeout?: number) => Promise<PgResult>
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', '57P01', '57P02', '57P03', '53300'])
+
+/** Makes a PostgreSQL store. Tables are created (or migrated) on first use, not here. */
+export function postgresStore(options: PostgresStoreOptions): Store {
+  return new PostgresStore(options)
+}
+
+class PostgresStore implements Store {
+  #options: PostgresStoreOptions
+  #tables: Tables
+  #timeoutMs: number
+  #connectTimeoutMs: number
+  #lockKey: string
+  #pool: PgPoolLike | null
+  #ownsPool: boolean
+  #ready: Promise<void> | null = null
+  #closed = false
+  #where: string
+
+  constructor(options: PostgresStoreOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError("faultline postgresStore: pass options like { connectionString: 'postgres://user@localhost/app' } or { pool }")
+    }
+    for (const key of Object.keys(options)) {
+      if (!OPTION_KEYS.includes(key)) throw new TypeError(`faultline postgresStore: unknown option \`${key}\`. Known options: ${OPTION_KEYS.join(', ')}.`)
+    }
+    const { connectionString, pool } = options
+    if ((connectionString === undefined) === (pool === undefined)) {
+      throw new TypeError("faultline postgresStore: pass exactly one of `connectionString` ('postgres://user@localhost/app') or `pool` (a pg.Pool)")
+    }
+    if (connectionString !== undefined && (typeof connectionString !== 'string' || !connectionString)) {
+      throw new TypeError("faultline postgresStore: `connectionString` must be a URL like 'postgres://user:password@localhost:5432/app'")
+    }
+    if (pool !== undefined && (typeof pool !== 'object' || pool === null || typeof pool.query !== 'function' || typeof pool.connect !== 'function')) {
+      throw new TypeError('faultline postgresStore: `pool` must be a pg.Pool (something with query() and connect())')
+    }
+    if (options.max !== undefined && (!Number.isInteger(options.max) || options.max < 1)) {
+      throw new TypeError(`faultline postgresStore: \`max\` must be a positive integer, got ${String(options.max)}`)
+    }
+    this.#options = options
+    this.#tables = tableNames(options.schema ?? 'public', options.tablePrefix ?? 'faultline_')
+    this.#timeoutMs = timeoutOption('statementTimeout', options.statementTimeout)
+    this.#connectTimeoutMs = timeoutOption('connectionTimeout', options.connectionTimeout)
+    // one advisory lock per schema and prefix: stores on other tables migrate independently
+    this.#lockKey = BigInt.asIntN(64, BigInt('0x' + createHash('sha256').update(`faultline:${this.#tables.issues}`).digest('hex').slice(0, 16))).toString()
+    this.#pool = pool ?? null
+    this.#ownsPool = pool === undefined
+    this.#where = connectionString ? describeTarget(connectionString) : 'the given pool'
+  }
+
+  // -- plumbing ---------------------------------------------------------------------------------
+
+  /** Creates the pool (loading pg) and migrates, once; a failure is retried by the next call. */
+  #ensureReady(): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('faultline postgres store: the store is closed'))
+    if (!this.#ready) {
+      this.#ready = this.#setUp().catch((err) => {
+        this.#ready = null
+        throw this.#wrap(err, 'connecting and migrating')
+      })
+    }
+    return this.#ready
+  }
+
+  async #setUp(): Promise<void> {
+    if (!this.#pool) this.#pool = await this.#createPool()
+    await this.#migrate()
+  }
+
+  async #createPool(): Promise<PgPoolLike> {
+    let pg: any
+    try {
+      pg = await import('pg')
+    } catch (err) {
+      const e = new Error('faultline postgres store: the `pg` package is not installed. Run: npm install pg', { cause: err })
+      ;(e as any).code = 'FAULTLINE_PG_MISSING'
+      throw e
+    }
+    const Pool = pg.Pool ?? pg.default?.Pool
+    const pool = new Pool({
+      connectionString: this.#options.connectionString,
+      max: this.#options.max ?? 10,
+      connectionTimeoutMillis: this.#connectTimeoutMs,
+      // the server cancels a slow statement; the client gives up a second later if the network stalled
+      statement_timeout: this.#timeoutMs,
+      query_timeout: this.#timeoutMs + 1000,
+      // a client that died mid-transaction must not hold an issue row locked
+      idle_in_transaction_session_timeout: this.#timeoutMs * 2,
+      application_name: 'faultline',
+      // idle connections must never keep the host process alive
+      allowExitOnIdle: true,
+    })
+    // An idle connection dropped by the server emits 'error' on the pool, which would crash the
+    // host app without a listener. The next query reports the outage, so nothing is lost here.
+    pool.on('error', () => {})
+    return pool
+  }
+
+  async #migrate(): Promise<void> {
+    const t = this.#tables
+    const list = migrations(t)
+    const latest = list[list.length - 1].version
+    // fast path: an up-to-date schema needs no lock, so many instances start without queueing
+    try {
+      const { rows } = await this.#pool!.query({ text: `SELECT max(version) AS v FROM ${t.migrations}`, query_timeout: this.#timeoutMs + 1000 })
+      if (rows[0]?.v >= latest) return
+    } catch (err) {
+      if ((err as { code?: string }).code !== '42P01') throw err // 42P01: no migrations table yet
+    }
+    await this.#transaction(async (q) => {
+      await q(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`, [], MIGRATION_TIMEOUT_MS + 1000)
+      // several instances starting at once: one migrates, the others wait here and then find it done
+      await q('SELECT pg_advisory_xact_lock($1)', [this.#lockKey], MIGRATION_TIMEOUT_MS + 1000)
+      await q(`CREATE SCHEMA IF NOT EXISTS ${t.schema}`, [])
+      await q(`CREATE TABLE IF NOT EXISTS ${t.migrations} (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`, [])
+      const { rows } = await q(`SELECT coalesce(max(version), 0) AS v FROM ${t.migrations}`, [])
+      for (const migration of list) {
+        if (migration.version <= rows[0].v) continue
+        for (const statement of migration.statements) await q(statement, [], MIGRATION_TIMEOUT_MS + 1000)
+        await q(`INSERT INTO ${t.migrations} (version) VALUES ($1)`, [migration.version])
+      }
+    }, MIGRATION_TIMEOUT_MS + 1000)
+  }
+
+  /** One statement on any pooled connection, after setup. */
+  async #query(action: string, text: string, values: unknown[] = []): Promise<PgResult> {
+    await this.#ensureReady()
+    try {
+      return await this.#pool!.query({ text, values, query_timeout: this.#timeoutMs + 1000 })
+    } catch (err) {
+      throw this.#wrap(err, action)
+    }
+  }
+
+  /** Runs `fn` in one transaction on one connection; rolls back (or drops the connection) on failure. */
+  async #transaction<T>(fn: (q: Querier) => Promise<T>, timeout = this.#timeoutMs + 1000): Promise<T> {
+    const client = await this.#pool!.connect()
+    const q: Querier = (text, values, t = timeout) => client.query({ text, values, query_timeout: t })
+    let result: T
+    try {
+      await q('BEGIN', [])
+      result = await fn(q)
+      await q('COMMIT', [])
+    } catch (err) {
+      try {
+        await q('ROLLBACK', [], this.#timeoutMs)
+        client.release()
+      } catch {
+        // the connection is in an unknown state (timed out, cut off): destroy it rather than reuse it
+        client.release(true)
+      }
+      throw err
+    }
+    client.release()
+    return result
+  }
+
+  /** A transaction after setup, with errors that say what failed. */
+  async #inTransaction<T>(action: string, fn: (q: Querier) => Promise<T>): Promise<T> {
+    await this.#ensureReady()
+    try {
+      return await this.#transaction(fn)
+    } catch (err) {
+      throw this.#wrap(err, action)
+    }
+  }
+
+  /** Turns driver errors into ones that say what failed and where, without the password. */
+  #wrap(err: unknown, action: string): Error {
+    if (err instanceof TypeError || (err as any)?.faultline) return err as Error
+    const e = err as { code?: string; message?: string }
+    const message = String(e?.message ?? err)
+    let text: string
+    if (e?.code === 'FAULTLINE_PG_MISSING') return err as Error
+    if (e?.code === '57014' || /Query read timeout/.test(message)) {
+      text = `${action} timed out after ${this.#timeoutMs} ms (${message}); the database is stalled or overloaded, or raise statementTimeout`
+    } else if (/timeout exceeded when trying to connect/.test(message) && this.#poolIsFull()) {
+      // pg-pool gives the same message for a busy pool as for a slow connect
+      text = `${action} found no free connection within ${this.#connectTimeoutMs} ms: all ${this.#options.max ?? 10} are busy; the database is slow, or raise max or connectionTimeout`
+    } else if (CONNECTION_CODES.has(e?.code ?? '') || /timeout exceeded when trying to connect|Connection terminated|connection timeout/i.test(message)) {
+      text = `${action} failed: PostgreSQL at ${this.#where} is unreachable (${message}); check that it is running and that connectionString is right`
+    } else {
+      text = `${action} failed: ${message}`
+    }
+    const wrapped = new Error(`faultline postgres store: ${text}`, { cause: err })
+    Object.assign(wrapped, { code: e?.code, faultline: true })
+    return wrapped
+  }
+
+  #poolIsFull(): boolean {
+    const pool = this.#pool as { totalCount?: number } | null
+    return this.#ownsPool && typeof pool?.totalCount === 'number' && pool.totalCount >= (this.#options.max ?? 10)
+  }
+
+  // -- writing ----------------------------------------------------------------------------------
+
+  async record(input: RecordInput): Promise<RecordResult> {
+    const { event, grouping, userKey } = checkRecordInput(input)
+    const t = this.#tables
+    const at = new Date(event.timestamp)
+    const hour = new Date(Math.floor(at.getTime() / HOUR) * HOUR)
+    const release = event.release ? clean(event.release) : null
+    const tags = Object.entries(event.tags ?? {}).filter(([, v]) => typeof v === 'string').map(([k, v]) => [clean(k), clean(v as string)])
+    // one statement: the function runs in its own transaction, so a failure leaves nothing half-recorded
+    const { rows } = await this.#query('record', `SELECT ${this.#tables.record}($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15, $16) AS r`, [
+      event.event_id, grouping.hash, at, toJson(event), toJson(grouping.fingerprint), clean(grouping.title), clean(grouping.culprit),
+      clean(grouping.type), clean(grouping.message), grouping.level, release, clean(event.environment || 'production'),
+      userKey === null ? null : clean(userKey), toJson(tags), hour, new Date(),
+    ])
+    const r = rows[0].r
+    if (r.issue?.id == null) throw new Error(`record failed: event ${event.event_id} is stored under another issue`)
+    return { issue: toIssue(r.issue), isNew: r.is_new, isRegression: r.is_regression, unignored: r.unignored }
+  }
+
+  async updateIssue(id: string, update: IssueUpdate): Promise<Issue | null> {
+    const checked = checkUpdate(update)
+    if (!isIssueId(id)) return null
+    const until = checked.status === 'ignored' ? checked.until : null
+    const { rows } = await this.#query('updateIssue',
+      `UPDATE ${this.#tables.issues} SET
+         status = $2,
+         resolved_at = CASE WHEN $2 = 'resolved' THEN $3 ELSE resolved_at END,
+         regressed = CASE WHEN $2 = 'resolved' THEN false ELSE regressed END,
+         until_count = count + $4::bigint,
+         until_users = user_count + $5::bigint,
+         until_at = $6::timestamptz
+       WHERE id = $1 RETURNING *`,
+      [id, checked.status, new Date(),
+        until && 'events' in until ? until.events : null,
+        until && 'users' in until ? until.users : null,
+        until && 'forMs' in until ? new Date(Date.now() + until.forMs) : null],
+    )
+    return rows[0] ? toIssue(rows[0]) : null
+  }
+
+  async deleteIssue(id: string): Promise<boolean> {
+    if (!isIssueId(id)) return false
+    const t = this.#tables
+    return this.#inTransaction<boolean>('deleteIssue', async (q) => {
+      // events, users, tags and counters go with the issue (ON DELETE CASCADE); alert claims are keyed apart
+      const { rowCount } = await q(`DELETE FROM ${t.issues} WHERE id = $1`, [id])
+      await q(`DELETE FROM ${t.alerts} WHERE issue_id = $1`, [id])
+      return (rowCount ?? 0) > 0
+    })
+  }
+
+  async claimAlert(key: string, options: { issueId: string; expiresAt?: Date }): Promise<boolean> {
+    if (typeof key !== 'string' || !key) throw new TypeError('claimAlert key must be a non-empty string')
+    if (typeof options !== 'object' || options === null || typeof options.issueId !== 'string') {
+      throw new TypeError('claimAlert options must be { issueId, expiresAt? }')
+    }
+    const expiresAt = options.expiresAt === undefined ? null : new Date(checkDate('expiresAt', options.expiresAt))
+    const t = this.#tables
+    // one statement: a concurrent claimer of the same key waits for this one, then finds it standing
+    const { rows } = await this.#query('claimAlert',
+      `INSERT INTO ${t.alerts} AS a (key, issue_id, claimed_at, expires_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (key) DO UPDATE SET issue_id = excluded.issue_id, claimed_at = excluded.claimed_at, expires_at = excluded.expires_at
+         WHERE a.expires_at IS NOT NULL AND a.expires_at <= excluded.claimed_at
+       RETURNING 1`,
+      [key, options.issueId, new Date(), expiresAt],
+    )
+    return rows.length === 1
+  }
+
+  async maintain(options: MaintainOptions): Promise<MaintainResult> {
+    if (typeof options !== 'object' || options === null) throw new TypeError('maintain options must be an object like { now, retention, autoResolveBefore }')
+    const now = options.now === undefined ? Date.now() : checkDate('now', options.now)
+    const retention = options.retention
+    if (retention !== undefined && !(Number.isInteger(retention?.maxEventsPerIssue) && retention.maxEventsPerIssue >= 1 && retention.maxAgeMs > 0)) {
+      throw new TypeError('retention must be { maxEventsPerIssue: a positive integer, maxAgeMs: a positive number }')
+    }
+    const autoResolveBefore = options.autoResolveBefore === undefined ? null : new Date(checkDate('autoResolveBefore', options.autoResolveBefore))
+    const t = this.#tables
+    const result: MaintainResult = { prunedEvents: 0, resolvedIssues: 0, unignoredIssues: 0 }
+
+    const unignored = await this.#query('maintain',
+      `UPDATE ${t.issues} SET status = 'unresolved', until_count = NULL, until_users = NULL, until_at = NULL
+       WHERE status = 'ignored' AND until_at <= $1`, [new Date(now)])
+    result.unignoredIssues = unignored.rowCount ?? 0
+
+    if (autoResolveBefore) {
+      const resolved = await this.#query('maintain',
+        `UPDATE ${t.issues} SET status = 'resolved', resolved_at = $2, regressed = false
+         WHERE status = 'unresolved' AND last_seen < $1`, [autoResolveBefore, new Date(now)])
+      result.resolvedIssues = resolved.rowCount ?? 0
+    }
+
+    if (retention) {
+      const max = retention.maxEventsPerIssue
+      // only issues that ever had more events than the cap can be over it; count at most cap+1 rows each
+      const { rows: over } = await this.#query('maintain',
+        `SELECT id FROM ${t.issues} i WHERE i.count > $1
+           AND (SELECT count(*) FROM (SELECT 1 FROM ${t.events} e WHERE e.issue_id = i.id LIMIT $1 + 1) x) > $1`, [max])
+      for (const { id } of over) {
+        result.prunedEvents += await this.#deleteInBatches(
+          `DELETE FROM ${t.events} WHERE event_id IN (
+             SELECT event_id FROM ${t.events} WHERE issue_id = $1 ORDER BY ts DESC, seq DESC OFFSET $2 LIMIT ${PRUNE_BATCH})`, [id, max])
+      }
+      result.prunedEvents += await this.#deleteInBatches(
+        `DELETE FROM ${t.events} WHERE event_id IN (SELECT event_id FROM ${t.events} WHERE ts < $1 LIMIT ${PRUNE_BATCH})`,
+        [new Date(now - retention.maxAgeMs)])
+      await this.#deleteInBatches(
+        `DELETE FROM ${t.hourly} WHERE ctid = ANY (ARRAY (SELECT ctid FROM ${t.hourly} WHERE hour < $1 LIMIT ${PRUNE_BATCH}))`,
+        [new Date(now - Math.max(retention.maxAgeMs, HOURLY_KEEP_MS))])
+    }
+    await this.#deleteInBatches(
+      `DELETE FROM ${t.recent} WHERE ctid = ANY (ARRAY (SELECT ctid FROM ${t.recent} WHERE at < $1 LIMIT ${PRUNE_BATCH}))`,
+      [new Date(now - RECENT_KEEP_MS)])
+    return result
+  }
+
+  /** Repeats a DELETE of at most PRUNE_BATCH rows until it deletes fewer; returns the total. */
+  async #deleteInBatches(text: string, values: unknown[]): Promise<number> {
+    let total = 0
+    for (;;) {
+      const { rowCount } = await this.#query('maintain', text, values)
+      total += rowCount ?? 0
+      if ((rowCount ?? 0) < PRUNE_BATCH) return total
+    }
+  }
+
+  // -- reading ----------------------------------------------------------------------------------
+
+  async getIssue(id: string): Promise<Issue | null> {
+    if (!isIssueId(id)) return null
+    const { rows } = await this.#query('getIssue', `SELECT * FROM ${this.#tables.issues} WHERE id = $1`, [id])
+    return rows[0] ? toIssue(rows[0]) : null
+  }
+
+  async listIssues(options?: ListIssuesOptions): Promise<IssuePage> {
+    const parsed = parseQuery(options?.q ?? '')
+    const args = listArguments(options, mentionsStatus(parsed))
+    const position = decodeCursor(args.sort, args.cursor)
+    const values: unknown[] = []
+    const where = this.#searchConditions(parsed.terms, values)
+    if (args.status !== 'all') where.push(`i.status = ${param(values, args.status)}`)
+    const column = SORT_COLUMNS[args.sort]
+    const isTime = args.sort === 'lastSeen' || args.sort === 'firstSeen'
+    if (position) {
+      const value = isTime ? new Date(position.value) : position.value
+      where.push(`(i.${column}, i.id) < (${param(values, value)}, ${param(values, position.id)})`)
+    }
+    const { rows } = await this.#query('listIssues',
+      `SELECT * FROM ${this.#tables.issues} i ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+       ORDER BY i.${column} DESC, i.id DESC LIMIT ${args.limit + 1}`, values)
+    const issues = rows.slice(0, args.limit).map(toIssue)
+    let nextCursor: string | null = null
+    if (rows.length > args.limit) {
+      const last = issues[issues.length - 1]
+      const value = isTime ? Date.parse(args.sort === 'lastSeen' ? last.lastSeen : last.firstSeen) : args.sort === 'events' ? last.count : last.userCount
+      nextCursor = encodeCursor(args.sort, { value, id: last.id })
+    }
+    return { issues, nextCursor }
+  }
+
+  async countIssues(q?: string): Promise<StatusCounts> {
+    if (q !== undefined && q !== null && typeof q !== 'string') throw new TypeError('q must be a string')
+    const values: unknown[] = []
+    const where = this.#searchConditions(parseQuery(q ?? '').terms, values)
+    const { rows } = await this.#query('countIssues',
+      `SELECT status, count(*) AS n FROM ${this.#tables.issues} i ${where.length ? 'WHERE ' + where.join(' AND ') : ''} GROUP BY status`, values)
+    const counts: StatusCounts = { unresolved: 0, resolved: 0, ignored: 0, all: 0 }
+    for (const row of rows) {
+      counts[row.status as IssueStatus] = Number(row.n)
+      counts.all += Number(row.n)
+    }
+    return counts
+  }
+
+  /** SQL conditions for search terms (see lib/search.ts); values are pushed as parameters. */
+  #searchConditions(terms: SearchTerm[], values: unknown[]): string[] {
+    const t = this.#tables
+    return terms.map((term) => {
+      let sql: string
+      switch (term.kind) {
+        case 'text': {
+          const p = param(values, term.value)
+          sql = ['title', 'culprit', 'message', 'type'].map((c) => `strpos(lower(i.${c}), ${p}) > 0`).join(' OR ')
+          break
+        }
+        case 'is':
+          if (term.value === 'regressed') sql = 'i.regressed'
+          else if (term.value === 'unresolved' || term.value === 'resolved' || term.value === 'ignored') sql = `i.status = ${param(values, term.value)}`
+          else sql = 'false'
+          break
+        case 'environment':
+          sql = `EXISTS (SELECT 1 FROM unnest(i.environments) AS e WHERE lower(e) = ${param(values, term.value)})`
+          break
+        case 'release': {
+          const p = param(values, term.value)
+          sql = `lower(i.first_release) = ${p} OR lower(i.last_release) = ${p}
+                 OR EXISTS (SELECT 1 FROM ${t.releases} r WHERE r.issue_id = i.id AND lower(r.release) = ${p})`
+          break
+        }
+        case 'level':
+          sql = `i.level = ${param(values, term.value)}`
+          break
+        case 'tag':
+          sql = `EXISTS (SELECT 1 FROM ${t.tags} g WHERE g.issue_id = i.id AND lower(g.key) = ${param(values, term.key)} AND lower(g.value) = ${param(values, term.value)})`
+          break
+      }
+      // NULLs (no release, say) must not make a negated term match nothing
+      return `${term.negate ? 'NOT ' : ''}coalesce((${sql}), false)`
+    })
+  }
+
+  async listEvents(issueId: string, options?: { limit?: number; cursor?: string | null }): Promise<EventPage> {
+    const limit = pageLimit(options?.limit)
+    const position = decodeCursor('events', options?.cursor)
+    if (!isIssueId(issueId)) return { events: [], nextCursor: null }
+    const values: unknown[] = [issueId]
+    let after = ''
+    if (position) {
+      if (!/^\d+$/.test(position.id)) throw new TypeError('cursor is not one this store issued; pass the nextCursor of the previous page, or none for the first page')
+      after = `AND (ts, seq) < (${param(values, new Date(position.value))}, ${param(values, position.id)})`
+    }
+    const { rows } = await this.#query('listEvents',
+      `SELECT data, ts, seq FROM ${this.#tables.events} WHERE issue_id = $1 ${after} ORDER BY ts DESC, seq DESC LIMIT ${limit + 1}`, values)
+    const page = rows.slice(0, limit)
+    const last = page[page.length - 1]
+    return {
+      events: page.map((r) => r.data as FaultlineEvent),
+      nextCursor: rows.length > limit ? encodeCursor('events', { value: toDate(last.ts).getTime(), id: String(last.seq) }) : null,
+    }
+  }
+
+  async getEvent(issueId: string, eventId: string): Promise<FaultlineEvent | null> {
+    if (!isIssueId(issueId) || typeof eventId !== 'string') return null
+    const { rows } = await this.#query('getEvent', `SELECT data FROM ${this.#tables.events} WHERE event_id = $2 AND issue_id = $1`, [issueId, eventId])
+    return rows[0]?.data ?? null
+  }
+
+  async eventNeighbors(issueId: string, eventId: string): Promise<{ older: string | null; newer: string | null } | null> {
+    if (!isIssueId(issueId) || typeof eventId !== 'string') return null
+    const e = this.#tables.events
+    const { rows } = await this.#query('eventNeighbors',
+      `SELECT
+         (SELECT o.event_id FROM ${e} o WHERE o.issue_id = $1 AND (o.ts, o.seq) < (c.ts, c.seq) ORDER BY o.ts DESC, o.seq DESC LIMIT 1) AS older,
+         (SELECT n.event_id FROM ${e} n WHERE n.issue_id = $1 AND (n.ts, n.seq) > (c.ts, c.seq) ORDER BY n.ts, n.seq LIMIT 1) AS newer
+       FROM ${e} c WHERE c.issue_id = $1 AND c.event_id = $2`, [issueId, eventId])
+    return rows[0] ? { older: rows[0].older, newer: rows[0].newer } : null
+  }
+
+  async histogram(issueId: string, options: HistogramOptions): Promise<number[]> {
+    const { size, buckets, now } = histogramArguments(options)
+    const out = new Array<number>(buckets).fill(0)
+    if (!isIssueId(issueId)) return out
+    const first = (Math.floor(now / size) - buckets + 1) * size
+    const { rows } = await this.#query('histogram',
+      `SELECT hour, count FROM ${this.#tables.hourly} WHERE issue_id = $1 AND hour >= $2 AND hour < $3`,
+      [issueId, new Date(first), new Date(first + buckets * size)])
+    for (const row of rows) out[Math.floor((toDate(row.hour).getTime() - first) / size)] += Number(row.count)
+    return out
+  }
+
+  async countEventsSince(issueId: string, since: Date): Promise<number> {
+    const from = checkDate('since', since)
+    if (!isIssueId(issueId)) return 0
+    const { rows } = await this.#query('countEventsSince',
+      `SELECT coalesce(sum(count), 0) AS n FROM ${this.#tables.recent} WHERE issue_id = $1 AND at >= $2`, [issueId, new Date(from)])
+    return Number(rows[0].n)
+  }
+
+  async tagBreakdown(issueId: string, options?: { limit?: number }): Promise<TagBreakdown[]> {
+    const limit = options?.limit === undefined ? 10 : pageLimit(options.limit)
+    if (!isIssueId(issueId)) return []
+    const { rows } = await this.#query('tagBreakdown',
+      `SELECT key, value, count, sum(count) OVER (PARTITION BY key) AS total,
+              row_number() OVER (PARTITION BY key ORDER BY count DESC, value) AS rank
+       FROM ${this.#tables.tags} WHERE issue_id = $1`, [issueId])
+    const byKey = new Map<string, TagBreakdown>()
+    for (const row of rows) {
+      let entry = byKey.get(row.key)
+      if (!entry) byKey.set(row.key, (entry = { key: row.key, total: Number(row.total), values: [] }))
+      if (Number(row.rank) <= limit) entry.values.push({ value: row.value, count: Number(row.count) })
+    }
+    const list = [...byKey.values()]
+    for (const entry of list) entry.values.sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : 1))
+    return list.sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : 1))
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    // a pool handed in belongs to the app, which may still use it
+    if (this.#ownsPool && this.#pool) await this.#pool.end()
+  }
+}
+
+// -- helpers ------------------------------------------------------------------------------------
+
+function param(values: unknown[], value: unknown): string {
+  values.push(value)
+  return `$${values.length}`
+}
+
+function timeoutOption(name: string, value: unknown): number {
+  if (value === undefined) return DEFAULT_TIMEOUT_MS
+  const ms = parseDuration(value)
+  if (ms === null || ms > 2_147_483_647) throw new TypeError(`faultline postgresStore: \`${name}\` must be milliseconds or a duration like '5s', got ${JSON.stringify(value)}`)
+  return Math.ceil(ms)
+}
+
+/** host:port/database of a connection string, never its password. */
+function describeTarget(connectionString: string): string {
+  try {
+    const url = new URL(connectionString)
+    return `${url.hostname || 'localhost'}:${url.port || 5432}${url.pathname}`
+  } catch {
+    return 'the configured database'
+  }
+}
+
+function checkRecordInput(input: RecordInput): RecordInput {
+  if (typeof input !== 'object' || input === null || typeof input.event !== 'object' || input.event === null || typeof input.grouping !== 'object' || input.grouping === null) {
+    throw new TypeError('record input must be { event, grouping, userKey }')
+  }
+  const { event, grouping, userKey } = input
+  if (!isIssueId(grouping.hash)) throw new TypeError(`grouping.hash must be an issue id (letters, digits, '-' and '_'), got ${JSON.stringify(grouping.hash)}`)
+  if (typeof event.event_id !== 'string' || !event.event_id) throw new TypeError('event.event_id must be a non-empty string')
+  if (Number.isNaN(Date.parse(event.timestamp))) throw new TypeError(`event.timestamp must be an ISO date, got ${JSON.stringify(event.timestamp)}`)
+  if (userKey !== null && typeof userKey !== 'string') throw new TypeError('userKey must be a string or null')
+  return input
+}
+
+/** PostgreSQL text refuses NUL characters (and lone surrogates cannot be UTF-8); attacker-controlled strings may hold them. */
+function clean(value: string): string {
+  return String(value ?? '').replace(/\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\uFFFD')
+}
+
+/**
+ * JSON for a jsonb column: jsonb refuses the escapes \u0000 and lone surrogates (\ud800), which
+ * JSON.stringify writes for such characters, so they become U+FFFD. Escapes preceded by an odd
+ * number of backslashes are real escapes; an even number means a literal backslash before "u".
+ */
+function toJson(value: unknown): string {
+  return JSON.stringify(value).replace(/(\\+)u(0000|d[89a-f][0-9a-f]{2})/gi, (match, slashes: string) =>
+    slashes.length % 2 === 1 ? slashes.slice(1) + '\\ufffd' : match)
+}
+
+function toDate(value: unknown): Date {
+  return value instanceof Date ? value : new Date(value as string)
+}
+
+function iso(value: unknown): string {
+  return toDate(value).toISOString()
+}
+
+function isoOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : iso(value)
+}
+
+function toIssue(r: any): Issue {
+  let ignoreUntil: IgnoreUntil | null = null
+  if (r.until_count !== null || r.until_users !== null || r.until_at !== null) {
+    ignoreUntil = {}
+    if (r.until_count !== null) ignoreUntil.count = Number(r.until_count)
+    if (r.until_users !== null) ignoreUntil.userCount = Number(r.until_users)
+    if (r.until_at !== null) ignoreUntil.at = iso(r.until_at)
+  }
+  return {
+    id: r.id,
+    fingerprint: r.fingerprint,
+    title: r.title,
+    culprit: r.culprit,
+    type: r.type,
+    message: r.message,
+    level: r.level,
+    status: r.status,
+    regressed: r.regressed,
+    count: Number(r.count),
+    userCount: Number(r.user_count),
+    firstSeen: iso(r.first_seen),
+    lastSeen: iso(r.last_seen),
+    firstRelease: r.first_release,
+    lastRelease: r.last_release,
+    environments: r.environments,
+    resolvedAt: isoOrNull(r.resolved_at),
+    ignoreUntil,
+    regressedAt: isoOrNull(r.regressed_at),
+    countSinceRegression: Number(r.count_since_regression),
+    usersSinceRegression: Number(r.users_since_regression),
+  }
+}

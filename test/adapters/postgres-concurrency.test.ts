@@ -1,0 +1,89 @@
+/**
+ * Several instances on one database: separate stores with separate pools, as separate app
+ * processes would have, writing the same new error at once.
+ */
+import { afterAll, describe, expect, it } from 'vitest'
+import { postgresStore } from '../../adapters/postgres.js'
+import type { Store } from '../../lib/types.js'
+import { testPostgres } from '../helpers/postgres.js'
+import { recordInput } from './postgres-fixtures.js'
+
+const pg = await testPostgres()
+const INSTANCES = 4
+
+describe.skipIf(!pg.available)('postgresStore with several instances', () => {
+  const schemas: string[] = []
+  const stores: Store[] = []
+
+  // 500 records at once per store queue for its 4 connections far longer than the default 5 s allows
+  function instances(schema: string): Store[] {
+    const list = Array.from({ length: INSTANCES }, () => postgresStore({ connectionString: pg.url, schema, max: 4, statementTimeout: 20_000, connectionTimeout: 60_000 }))
+    stores.push(...list)
+    return list
+  }
+
+  afterAll(async () => {
+    await Promise.all(stores.map((s) => s.close()))
+    for (const schema of schemas) await pg.dropSchema(schema)
+  })
+
+  it('migrates once when four instances start on an empty database at the same moment', async () => {
+    const schema = pg.newSchema()
+    schemas.push(schema)
+    const counts = await Promise.all(instances(schema).map((s) => s.countIssues()))
+    expect(counts).toEqual(Array(INSTANCES).fill({ unresolved: 0, resolved: 0, ignored: 0, all: 0 }))
+    const { rows } = await pg.query(`SELECT version, count(*)::int AS n FROM "${schema}".faultline_migrations GROUP BY version`)
+    expect(rows).toEqual([{ version: 1, n: 1 }])
+  })
+
+  it('records one new error from four instances 500 times each: one issue, exact counts, one isNew', async () => {
+    const schema = pg.newSchema()
+    schemas.push(schema)
+    const writers = instances(schema)
+    const hash = 'concurrent000001'
+    const started = performance.now()
+    const results = await Promise.all(writers.map((store, w) =>
+      Promise.all(Array.from({ length: 500 }, (_, i) => store.record(recordInput({ hash, user: `user-${(w * 500 + i) % 300}` }))))))
+    const seconds = (performance.now() - started) / 1000
+    const flat = results.flat()
+    expect(flat.filter((r) => r.isNew)).toHaveLength(1)
+    expect(flat.filter((r) => r.isRegression)).toHaveLength(0)
+    // each record saw its own increment: the counts it returned are all different
+    expect(new Set(flat.map((r) => r.issue.count)).size).toBe(2000)
+    const issue = await writers[0].getIssue(hash)
+    expect(issue).toMatchObject({ count: 2000, userCount: 300, countSinceRegression: 2000, usersSinceRegression: 300 })
+    expect((await writers[1].listIssues({ status: 'all' })).issues.map((i) => i.id)).toEqual([hash])
+    expect((await writers[2].histogram(hash, { interval: 'hour', buckets: 2 })).reduce((a, b) => a + b)).toBe(2000)
+    const { rows } = await pg.query(`SELECT count(*)::int AS n FROM "${schema}".faultline_events`)
+    expect(rows[0].n).toBe(2000)
+    console.log(`postgres store: 4 instances recorded 2,000 events of one issue in ${seconds.toFixed(2)} s (${Math.round(2000 / seconds)} events/s)`)
+  }, 120_000)
+
+  it('counts a regression once when four instances bring back a resolved issue together', async () => {
+    const schema = pg.newSchema()
+    schemas.push(schema)
+    const writers = instances(schema)
+    const hash = 'regressconcur01'
+    await writers[0].record(recordInput({ hash, user: 'old-user' }))
+    await writers[0].updateIssue(hash, { status: 'resolved' })
+    const results = (await Promise.all(writers.map((store, w) =>
+      Promise.all(Array.from({ length: 50 }, (_, i) => store.record(recordInput({ hash, user: `u${(w * 50 + i) % 30}` }))))))).flat()
+    expect(results.filter((r) => r.isRegression)).toHaveLength(1)
+    expect(await writers[3].getIssue(hash)).toMatchObject({ count: 201, userCount: 31, countSinceRegression: 200, usersSinceRegression: 30, regressed: true })
+  }, 60_000)
+
+  it('gives an alert to exactly one of four instances claiming it at once', async () => {
+    const schema = pg.newSchema()
+    schemas.push(schema)
+    const writers = instances(schema)
+    await Promise.all(writers.map((s) => s.countIssues()))
+    for (let round = 0; round < 20; round++) {
+      const claims = await Promise.all(writers.map((s) => s.claimAlert(`new:issue${round}`, { issueId: `issue${round}` })))
+      expect(claims.filter(Boolean)).toHaveLength(1)
+    }
+    const expired = new Date(Date.now() - 1000)
+    await writers[0].claimAlert('throttled', { issueId: 'i', expiresAt: expired })
+    const reclaims = await Promise.all(writers.map((s) => s.claimAlert('throttled', { issueId: 'i', expiresAt: new Date(Date.now() + 60_000) })))
+    expect(reclaims.filter(Boolean)).toHaveLength(1)
+  }, 60_000)
+})

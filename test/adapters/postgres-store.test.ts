@@ -1,0 +1,136 @@
+/** What only the PostgreSQL store has: its tables, migrations, SQL-side retention and input PostgreSQL refuses. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { postgresStore } from '../../adapters/postgres.js'
+import type { Store } from '../../lib/types.js'
+import { testPostgres } from '../helpers/postgres.js'
+import { recordInput } from './postgres-fixtures.js'
+
+const pg = await testPostgres()
+
+describe.skipIf(!pg.available)('postgresStore', () => {
+  const schema = pg.newSchema()
+  let store: Store
+
+  beforeAll(() => {
+    store = postgresStore({ connectionString: pg.url, schema })
+  })
+  afterAll(async () => {
+    await store?.close()
+    await pg.dropSchema(schema)
+  })
+
+  it('creates its schema and tables on first use and records the migration once', async () => {
+    await store.countIssues()
+    const { rows } = await pg.query(`SELECT version FROM "${schema}".faultline_migrations ORDER BY version`)
+    expect(rows.map((r) => r.version)).toEqual([1])
+    const tables = await pg.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema])
+    expect(tables.rows.map((r) => r.table_name)).toEqual([
+      'faultline_alerts', 'faultline_events', 'faultline_issue_hourly', 'faultline_issue_recent', 'faultline_issue_releases',
+      'faultline_issue_tags', 'faultline_issue_users', 'faultline_issues', 'faultline_migrations',
+    ])
+  })
+
+  it('tells a new issue from an existing one and counts events and distinct users', async () => {
+    const first = await store.record(recordInput({ hash: 'basic0000000001', user: 'u1' }))
+    expect(first.isNew).toBe(true)
+    expect(first.issue).toMatchObject({ id: 'basic0000000001', count: 1, userCount: 1, status: 'unresolved', regressed: false })
+    const second = await store.record(recordInput({ hash: 'basic0000000001', user: 'u1' }))
+    const third = await store.record(recordInput({ hash: 'basic0000000001', user: 'u2' }))
+    const anonymous = await store.record(recordInput({ hash: 'basic0000000001', user: null }))
+    expect([second.isNew, third.isNew, anonymous.isNew]).toEqual([false, false, false])
+    expect(anonymous.issue).toMatchObject({ count: 4, userCount: 2, countSinceRegression: 4, usersSinceRegression: 2 })
+  })
+
+  it('reopens a resolved issue as a regression and counts users again from the regression', async () => {
+    const hash = 'regress00000001'
+    await store.record(recordInput({ hash, user: 'u1' }))
+    await store.record(recordInput({ hash, user: 'u2' }))
+    await store.updateIssue(hash, { status: 'resolved' })
+    const back = await store.record(recordInput({ hash, user: 'u1' }))
+    expect(back).toMatchObject({ isNew: false, isRegression: true })
+    expect(back.issue).toMatchObject({ status: 'unresolved', regressed: true, count: 3, userCount: 2, countSinceRegression: 1, usersSinceRegression: 1 })
+    const again = await store.record(recordInput({ hash, user: 'u1' }))
+    expect(again.isRegression).toBe(false)
+    expect(again.issue).toMatchObject({ count: 4, userCount: 2, countSinceRegression: 2, usersSinceRegression: 1 })
+  })
+
+  it('ends an ignore when its event target is reached and says so once', async () => {
+    const hash = 'ignore000000001'
+    await store.record(recordInput({ hash }))
+    const ignored = await store.updateIssue(hash, { status: 'ignored', until: { events: 2 } })
+    expect(ignored?.ignoreUntil).toEqual({ count: 3 })
+    const during = await store.record(recordInput({ hash }))
+    expect(during).toMatchObject({ unignored: false, issue: { status: 'ignored' } })
+    const ends = await store.record(recordInput({ hash }))
+    expect(ends).toMatchObject({ unignored: true, issue: { status: 'unresolved', ignoreUntil: null } })
+  })
+
+  it('ends an ignore when its user target is reached', async () => {
+    const hash = 'ignoreusers0001'
+    await store.record(recordInput({ hash, user: 'a' }))
+    await store.updateIssue(hash, { status: 'ignored', until: { users: 2 } })
+    expect((await store.record(recordInput({ hash, user: 'a' }))).unignored).toBe(false)
+    expect((await store.record(recordInput({ hash, user: 'b' }))).unignored).toBe(false)
+    const ends = await store.record(recordInput({ hash, user: 'c' }))
+    expect(ends).toMatchObject({ unignored: true, issue: { status: 'unresolved', userCount: 3 } })
+  })
+
+  it('counts a retried event once (the same event id recorded twice)', async () => {
+    const input = recordInput({ hash: 'retry0000000001', user: 'u1' })
+    await store.record(input)
+    const retried = await store.record(input)
+    expect(retried).toMatchObject({ isNew: false, issue: { count: 1, userCount: 1 } })
+    expect((await store.listEvents('retry0000000001')).events).toHaveLength(1)
+  })
+
+  it('stores events holding NUL characters and lone surrogates, which PostgreSQL text and jsonb refuse', async () => {
+    const input = recordInput({ hash: 'nul000000000001', message: 'bad\u0000byte \ud800 here', tags: { 'k\u0000': 'v\udc00' } })
+    input.event.extra = { raw: 'a\\u0000b', nested: { s: '\u0000' } }
+    const { issue } = await store.record(input)
+    expect(issue.message).toBe('bad\uFFFDbyte \ud800 here'.replace('\ud800', '\uFFFD'))
+    const stored = await store.getEvent(issue.id, input.event.event_id)
+    expect(stored?.extra).toEqual({ raw: 'a\\u0000b', nested: { s: '\uFFFD' } })
+    expect(stored?.message).toBe('bad\uFFFDbyte \uFFFD here')
+  })
+
+  it('prunes events beyond maxEventsPerIssue in batches, keeping the newest, while counts stay exact', async () => {
+    const hash = 'prune0000000001'
+    const total = 1100 // more than one delete batch of 1,000
+    const base = Date.now() - 60_000
+    // 8 at a time, as the tracker records
+    for (let i = 0; i < total; i += 8) {
+      await Promise.all(Array.from({ length: Math.min(8, total - i) }, (_, j) => store.record(recordInput({ hash, user: `u${(i + j) % 40}`, at: new Date(base + i + j) }))))
+    }
+    const result = await store.maintain({ retention: { maxEventsPerIssue: 10, maxAgeMs: 86_400_000 } })
+    expect(result.prunedEvents).toBe(total - 10)
+    const page = await store.listEvents(hash, { limit: 100 })
+    expect(page.events.map((e) => e.timestamp)).toEqual(Array.from({ length: 10 }, (_, i) => new Date(base + total - 1 - i).toISOString()))
+    expect(await store.getIssue(hash)).toMatchObject({ count: total, userCount: 40 })
+    expect((await store.histogram(hash, { interval: 'day', buckets: 2 })).reduce((a, b) => a + b)).toBe(total)
+    expect((await store.tagBreakdown(hash)).length).toBe(0)
+    expect(await store.countEventsSince(hash, new Date(base))).toBe(total)
+    expect((await store.maintain({ retention: { maxEventsPerIssue: 10, maxAgeMs: 86_400_000 } })).prunedEvents).toBe(0)
+  }, 60_000)
+
+  it('prunes events older than maxAgeMs and lifts expired ignores in one sweep', async () => {
+    const hash = 'oldevents000001'
+    const now = Date.now()
+    await store.record(recordInput({ hash, at: new Date(now - 3 * 86_400_000) }))
+    await store.record(recordInput({ hash, at: new Date(now - 1000) }))
+    await store.updateIssue(hash, { status: 'ignored', until: { for: '1h' } })
+    const result = await store.maintain({ now: new Date(now + 2 * 3_600_000), retention: { maxEventsPerIssue: 100, maxAgeMs: 86_400_000 } })
+    expect(result.prunedEvents).toBeGreaterThanOrEqual(1)
+    expect(result.unignoredIssues).toBe(1)
+    expect(await store.getIssue(hash)).toMatchObject({ status: 'unresolved', count: 2, ignoreUntil: null })
+    expect((await store.listEvents(hash)).events).toHaveLength(1)
+  })
+
+  it('gives each alert key to one claimer until its claim expires', async () => {
+    const until = new Date(Date.now() + 200)
+    expect(await store.claimAlert('k1', { issueId: 'x', expiresAt: until })).toBe(true)
+    expect(await store.claimAlert('k1', { issueId: 'x', expiresAt: until })).toBe(false)
+    await new Promise((r) => setTimeout(r, 250))
+    expect(await store.claimAlert('k1', { issueId: 'x' })).toBe(true)
+    expect(await store.claimAlert('k1', { issueId: 'x' })).toBe(false)
+  })
+})
