@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { StackFrame } from './types.js'
 
@@ -21,12 +22,12 @@ export function parseStack(stack: string, root: string): StackFrame[] {
 export function parseStacktrace(stack: string, root: string): { frames: StackFrame[]; frames_omitted?: [number, number] } {
   const frames: StackFrame[] = []
   if (typeof stack !== 'string' || stack === '') return { frames }
-  const rootDir = path.resolve(root)
+  const roots = rootsOf(root)
   let start = 0
   while (start < stack.length) {
     let end = stack.indexOf('\n', start)
     if (end === -1) end = stack.length
-    const frame = parseLine(stack, start, end, rootDir)
+    const frame = parseLine(stack, start, end, roots)
     if (frame) frames.push(frame)
     start = end + 1
   }
@@ -37,7 +38,7 @@ export function parseStacktrace(stack: string, root: string): { frames: StackFra
   return { frames: [...frames.slice(0, KEEP_EACH_END), ...frames.slice(-KEEP_EACH_END)], frames_omitted: omitted }
 }
 
-function parseLine(stack: string, from: number, to: number, root: string): StackFrame | null {
+function parseLine(stack: string, from: number, to: number, roots: string[]): StackFrame | null {
   // Skip leading blanks without copying the (possibly huge) line first.
   let i = from
   while (i < to && (stack.charCodeAt(i) === 32 || stack.charCodeAt(i) === 9)) i++
@@ -58,7 +59,7 @@ function parseLine(stack: string, from: number, to: number, root: string): Stack
     }
   }
   if (location.startsWith('eval at ')) location = evalOrigin(location)
-  return makeFrame(cleanFunction(fn), location, root)
+  return makeFrame(cleanFunction(fn), location, roots)
 }
 
 /** Index of the '(' that opens the final parenthesised group, or -1. Names may hold parens of their own. */
@@ -96,7 +97,7 @@ function cleanFunction(fn: string | undefined): string | undefined {
   return fn.length > MAX_FIELD ? fn.slice(0, MAX_FIELD) : fn
 }
 
-function makeFrame(fn: string | undefined, location: string, root: string): StackFrame {
+function makeFrame(fn: string | undefined, location: string, roots: string[]): StackFrame {
   let file = location
   let lineno: number | undefined
   let colno: number | undefined
@@ -133,12 +134,43 @@ function makeFrame(fn: string | undefined, location: string, root: string): Stac
   frame.abs_path = abs
   frame.filename = abs
   if (!path.isAbsolute(abs)) return frame // a Windows path seen on a POSIX host: keep it as printed
-  const rel = path.relative(root, abs)
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return frame
+  const rel = relativeToRoot(abs, roots)
+  if (rel === null) return frame
   const relPosix = rel.split(path.sep).join('/')
   frame.filename = relPosix
   frame.in_app = !relPosix.split('/').includes('node_modules')
   return frame
+}
+
+const rootCache = new Map<string, string[]>()
+
+/**
+ * The root as given and its real path: Node prints the real paths of CommonJS modules, so an app
+ * deployed behind a symlink (`/srv/app/current`) still has in-app frames.
+ */
+function rootsOf(root: string): string[] {
+  let roots = rootCache.get(root)
+  if (!roots) {
+    const resolved = path.resolve(root)
+    roots = [resolved]
+    try {
+      const real = realpathSync(resolved)
+      if (real !== resolved) roots.push(real)
+    } catch {
+      // A root that does not exist (yet) is compared as written.
+    }
+    if (rootCache.size > 20) rootCache.clear()
+    rootCache.set(root, roots)
+  }
+  return roots
+}
+
+function relativeToRoot(abs: string, roots: string[]): string | null {
+  for (const root of roots) {
+    const rel = path.relative(root, abs)
+    if (rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel)) return rel
+  }
+  return null
 }
 
 /** The `:123` at the end of `text`, if there is one. */

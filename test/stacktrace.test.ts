@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, realpathSync, symlinkSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -102,6 +102,20 @@ describe('parseStack', () => {
     const last = frames[frames.length - 1]
     expect(last).toMatchObject({ filename: 'test/stacktrace.test.ts', lineno: line, in_app: true })
     expect(frames.some((f) => f.filename?.startsWith('node_modules/') && !f.in_app)).toBe(true)
+  })
+
+  it('treats files under the real path of a symlinked root as in-app', () => {
+    const base = mkdtempSync(path.join(os.tmpdir(), 'faultline-link-'))
+    try {
+      const real = path.join(realpathSync(base), 'releases', 'v2')
+      mkdirSync(real, { recursive: true })
+      const current = path.join(base, 'current')
+      symlinkSync(real, current)
+      const frame = one(`at handler (${path.join(real, 'routes', 'a.js')}:4:2)`, current)
+      expect(frame).toMatchObject({ filename: 'routes/a.js', in_app: true })
+    } finally {
+      rmSync(base, { recursive: true, force: true })
+    }
   })
 
   it('returns no frames for empty or non-frame text', () => {
