@@ -32,6 +32,7 @@ export interface CaptureContext {
   request?: RequestInfo
 }
 
+/** Everything one capture needs: what was thrown or said, the scope then, and the options. */
 export interface BuildEventInput {
   eventId: string
   timestamp?: Date

@@ -1,5 +1,6 @@
 import { types } from 'node:util'
 
+/** Bounds for normalize, and where to report what it cut. */
 export interface NormalizeOptions {
   /** nesting kept; deeper objects become '[Object]' / '[Array]' (default 5) */
   depth?: number
@@ -252,6 +253,7 @@ export function safeMessage(err: unknown): string {
   }
 }
 
+/** A thrown value in the terms of an event's exception. */
 export interface ThrownDescription {
   type: string
   value: string
