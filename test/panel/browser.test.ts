@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { existsSync } from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import express from 'express'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { createTracker, type Tracker } from '../../lib/index.js'
+import { memoryStore } from '../../adapters/memory.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
+const available = existsSync(CHROMIUM)
+
+if (!available && !process.env.CI) console.log(`panel browser tests skipped: ${CHROMIUM} is missing; apt-get install -y chromium enables them`)
+
+describe.runIf(!available && process.env.CI)('panel in a browser (CI)', () => {
+  it('needs Chromium in CI', () => {
+    throw new Error(`${CHROMIUM} is missing; CI must install it (apt-get install -y chromium)`)
+  })
+})
+
+function chargeCard(): never {
+  throw new Error('Card declined by the bank')
+}
+function loadProfile(): never {
+  throw new TypeError("Cannot read properties of undefined (reading 'avatar')")
+}
+
+describe.runIf(available)('panel in a browser', () => {
+  let tracker: Tracker
+  let server: http.Server
+  let origin: string
+  let browser: Browser
+
+  beforeAll(async () => {
+    tracker = createTracker({ store: memoryStore(), environment: 'development', appName: 'shop', captureUncaught: false, captureUnhandledRejections: false })
+    const app = express()
+    app.use(tracker.express())
+    app.get('/checkout', () => {
+      tracker.setTag('plan', 'pro')
+      chargeCard()
+    })
+    app.get('/profile', () => {
+      tracker.setTag('plan', 'free')
+      loadProfile()
+    })
+    server = http.createServer(app)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+  }, 60_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    server?.close()
+    await tracker?.close()
+  })
+
+  async function hit(path: string): Promise<void> {
+    expect((await fetch(origin + path)).status).toBe(500)
+    await tracker.flush()
+  }
+
+  /** A page that records console errors, page errors and CSP violations. */
+  async function watchedPage(width = 1280): Promise<{ page: Page; problems: string[]; violations: () => Promise<string[]> }> {
+    const page = await browser.newPage({ viewport: { width, height: 900 } })
+    const problems: string[] = []
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console ${msg.type()}: ${msg.text()}`)
+    })
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
+    page.on('dialog', (dialog) => void dialog.accept())
+    await page.addInitScript(() => {
+      const w = window as unknown as { __violations: string[] }
+      w.__violations = []
+      document.addEventListener('securitypolicyviolation', (e) => w.__violations.push(`${e.violatedDirective} ${e.blockedURI}`))
+    })
+    const violations = () => page.evaluate(() => (window as unknown as { __violations: string[] }).__violations)
+    return { page, problems, violations }
+  }
+
+  it('searches by tag, resolves an issue, and sees it come back as a regression', async () => {
+    await hit('/checkout')
+    await hit('/profile')
+    const { page, problems, violations } = await watchedPage()
+
+    await page.goto(`${origin}/errors`)
+    await expect.poll(() => page.locator('.issues .issue').count()).toBe(2)
+    expect(await page.locator('.tabs a[aria-current="page"]').innerText()).toMatch(/Unresolved\s+2/)
+
+    // search by tag with the keyboard shortcut and Enter
+    await page.keyboard.press('/')
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('q')
+    await page.keyboard.type('plan:pro')
+    await page.keyboard.press('Enter')
+    await page.waitForURL(/q=plan%3Apro/)
+    const titles = await page.locator('.issues a.title').allInnerTexts()
+    expect(titles).toEqual(['Error: Card declined by the bank'])
+
+    // open it: the stack shows the in-app frame with its source open
+    await page.locator('.issues a.title').first().click()
+    await page.waitForURL(/\/errors\/issues\/[0-9a-f]+$/)
+    const issueUrl = page.url()
+    expect(await page.locator('h1').innerText()).toBe('Error: Card declined by the bank')
+    expect(await page.locator('.frame.in-app details[open] summary').first().innerText()).toContain('chargeCard')
+    expect(await page.locator('.tags li').allInnerTexts()).toContain('plan\npro')
+
+    await page.locator('button[value="resolve"]').click()
+    await page.waitForURL(/done=resolve/)
+    expect(await page.locator('.notice').innerText()).toBe('1 issue resolved.')
+    expect(await page.locator('.issue-head .badge').first().innerText()).toMatch(/resolved/i)
+
+    // back to the list: it left the unresolved tab and sits under Resolved
+    await page.locator('.crumbs a').click()
+    expect(await page.locator('.issues a.title').allInnerTexts()).toEqual(["TypeError: Cannot read properties of undefined (reading 'avatar')"])
+    expect(await page.locator('.tabs a', { hasText: /^Resolved/ }).innerText()).toMatch(/Resolved\s+1/)
+    await page.locator('.tabs a', { hasText: /^Resolved/ }).click()
+    expect(await page.locator('.issues a.title').allInnerTexts()).toEqual(['Error: Card declined by the bank'])
+
+    // it happens again: a regression, back in the unresolved tab with its badge
+    await hit('/checkout')
+    await page.goto(`${origin}/errors`)
+    const row = page.locator('.issues .issue', { hasText: 'Card declined' })
+    expect(await row.locator('.badge.regressed').innerText()).toBe('Regression')
+    await page.goto(issueUrl)
+    expect(await page.locator('.issue-head .badge.regressed').innerText()).toBe('Regression')
+
+    expect(problems).toEqual([])
+    expect(await violations()).toEqual([])
+    await page.close()
+  }, 60_000)
+
+  it('selects all rows with the script and deletes them in bulk after confirming', async () => {
+    const { page, problems, violations } = await watchedPage()
+    await page.goto(`${origin}/errors?status=all`)
+    const before = await page.locator('.issues .issue').count()
+    expect(before).toBeGreaterThan(0)
+    await page.locator('[data-select-all]').check()
+    expect(await page.locator('.issues input[name="id"]:checked').count()).toBe(before)
+    await page.locator('.toolbar button[value="delete"]').click()
+    await page.waitForURL(/done=delete/)
+    expect(await page.locator('.notice').innerText()).toBe(`${before} issues deleted.`)
+    expect(await page.locator('.issues .issue').count()).toBe(0)
+    expect(problems).toEqual([])
+    expect(await violations()).toEqual([])
+    await page.close()
+  }, 60_000)
+
+  it('notices a CSP violation when one happens (the watcher itself works)', async () => {
+    const { page, problems, violations } = await watchedPage()
+    await page.goto(`${origin}/errors`)
+    await page.evaluate(() => {
+      const style = document.createElement('style')
+      style.textContent = 'body { color: red }'
+      document.head.appendChild(style)
+    })
+    await expect.poll(violations).toEqual([expect.stringMatching(/^style-src/)])
+    expect(problems.join('\n')).toContain('Content Security Policy')
+    await page.close()
+  }, 60_000)
+
+  it('fits a 375 px wide phone screen without sideways scrolling', async () => {
+    await hit('/profile')
+    const { page, problems, violations } = await watchedPage(375)
+    await page.goto(`${origin}/errors`)
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375)
+    await page.locator('.issues a.title').first().click()
+    await page.waitForURL(/\/issues\//)
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375)
+    expect(problems).toEqual([])
+    expect(await violations()).toEqual([])
+    await page.close()
+  }, 60_000)
+})
