@@ -1,0 +1,57 @@
+// What turning one thrown error into an event and an issue key costs: buildEvent + groupEvent,
+// median of 7 rounds of 5,000 fresh errors each, with and without breadcrumbs and source context;
+// then one error with a 10 MB message.
+//
+//   npm run build && node bench/build-event.js
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { buildEvent } from '../dist/lib/event.js'
+import { groupEvent } from '../dist/lib/fingerprint.js'
+import { DEFAULT_SCRUB_FIELDS } from '../dist/lib/options.js'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const ROUNDS = 7
+const PER_ROUND = 5_000
+
+const scope = (crumbs) => ({
+  tags: { region: 'eu' }, extra: { order: { id: 1, items: [1, 2, 3] } }, user: { id: 7 }, contexts: {}, level: null, fingerprint: null,
+  breadcrumbs: Array.from({ length: crumbs }, (_, i) => ({ timestamp: new Date().toISOString(), message: `step ${i}`, data: { i } })),
+  request: { method: 'GET', url: '/orders/1?token=abc', headers: { cookie: 'sid=1', 'user-agent': 'bench' } }, transaction: 'GET /orders/:id',
+})
+const options = (sourceContext) => ({
+  root, environment: 'bench', release: '1.0.0', serverName: 'bench', scrubFields: DEFAULT_SCRUB_FIELDS, sourceContext, maxBreadcrumbs: 100,
+})
+
+function loadOrder(id) {
+  throw new Error(`Order ${id} not found`)
+}
+
+function perEvent(s, o) {
+  const times = []
+  for (let r = 0; r < ROUNDS; r++) {
+    const started = performance.now()
+    for (let i = 0; i < PER_ROUND; i++) {
+      let error
+      try {
+        loadOrder(i)
+      } catch (err) {
+        error = err
+      }
+      groupEvent(buildEvent({ eventId: '0'.repeat(32), error, scope: s, options: o }))
+    }
+    times.push(((performance.now() - started) / PER_ROUND) * 1000)
+  }
+  times.sort((a, b) => a - b)
+  return times[Math.floor(ROUNDS / 2)].toFixed(1)
+}
+
+perEvent(scope(20), options(true)) // warm up the JIT and the source cache
+console.log(`20 breadcrumbs, source context: ${perEvent(scope(20), options(true))} µs/event`)
+console.log(`no breadcrumbs, source context: ${perEvent(scope(0), options(true))} µs/event`)
+console.log(`no breadcrumbs, no source context: ${perEvent(scope(0), options(false))} µs/event`)
+
+const huge = new Error(Buffer.alloc(10 * 1024 * 1024, 'm').toString())
+void huge.stack
+const started = performance.now()
+const event = buildEvent({ eventId: '0'.repeat(32), error: huge, scope: scope(0), options: options(true) })
+console.log(`10 MB message: ${(performance.now() - started).toFixed(1)} ms, event ${Buffer.byteLength(JSON.stringify(event))} bytes`)
