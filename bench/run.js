@@ -5,7 +5,8 @@
 //   BENCH_QUICK=1 npm run bench        a smoke run (1 round, 2 s loads)
 //   npm run bench -- --only express:fail:faultline      one measurement, to profile or debug
 //   npm run bench -- --all             also bench/panel.js and bench/postgres.js when present
-//   BENCH_PROFILE=dir npm run bench -- --only ...       servers write V8 CPU profiles to dir
+//   BENCH_PROFILE=dir npm run bench -- --only ...       CPU profiles of each measured load (not startup) to dir
+//   node bench/profile-top.js dir                       the top self-time functions in them
 //
 // Every measurement starts a fresh server process, warms it up, then loads one route with
 // autocannon. Rounds are interleaved (each round runs every variant once, in rotated order) so
@@ -14,7 +15,7 @@
 // (process.cpuUsage() read over IPC around the load, including the flush of what the load
 // captured) is the steadier figure; requests per second depends on whatever else the machine does.
 import { fork, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import http from 'node:http'
 import net from 'node:net'
@@ -29,11 +30,12 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const args = process.argv.slice(2)
 const QUICK = process.env.BENCH_QUICK === '1' || args.includes('--quick')
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 5))
-const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 4))
-const WARMUP_SECONDS = QUICK ? 1 : 1
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 3))
+const WARMUP_SECONDS = 1
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const STARTUPS = QUICK ? 2 : 5
 const PROFILE_DIR = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : null
+if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true })
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null
 
 const FRAMEWORKS = ['express', 'koa']
@@ -77,7 +79,6 @@ async function startServer(framework, variant) {
   const dir = variant === 'faultline' ? await mkdtemp(path.join(os.tmpdir(), 'faultline-bench-')) : null
   const execArgv = ['--expose-gc']
   if (variant === 'sentry') execArgv.push('--import', path.join(here, 'servers/sentry-init.js'))
-  if (PROFILE_DIR) execArgv.push('--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--cpu-prof-name', `${framework}-${variant}-${id}.cpuprofile`)
   const env = {
     ...process.env,
     NODE_ENV: 'production',
@@ -114,6 +115,10 @@ async function startServer(framework, variant) {
 
 /** Sends a control command and resolves with the server's answer. */
 function ask(server, cmd, type) {
+  return askWith(server, { cmd }, type)
+}
+
+function askWith(server, message, type) {
   return new Promise((resolve, reject) => {
     const onMessage = (msg) => {
       if (msg.type !== type) return
@@ -121,10 +126,10 @@ function ask(server, cmd, type) {
       server.child.off('exit', onExit)
       resolve(msg)
     }
-    const onExit = (code) => reject(new Error(`${server.framework} ${server.variant} server exited (${code}) during ${cmd}:\n${server.stderr}`))
+    const onExit = (code) => reject(new Error(`${server.framework} ${server.variant} server exited (${code}) during ${message.cmd}:\n${server.stderr}`))
     server.child.on('message', onMessage)
     server.child.once('exit', onExit)
-    server.child.send({ cmd })
+    server.child.send(message)
   })
 }
 
@@ -163,9 +168,14 @@ async function measure(framework, route, variant) {
   const server = await startServer(framework, variant)
   try {
     await load(server.port, route, WARMUP_SECONDS)
+    if (PROFILE_DIR) await ask(server, 'profile-start', 'profiling')
     const before = await ask(server, 'flush', 'flushed')
     const result = await load(server.port, route, SECONDS)
     const after = await ask(server, 'flush', 'flushed')
+    if (PROFILE_DIR) {
+      const name = `${framework}-${route}-${variant}-${server.id}`
+      console.log(`  profile: ${(await askWith(server, { cmd: 'profile-stop', dir: PROFILE_DIR, name }, 'profiled')).file}`)
+    }
     const cpuMicros = after.cpu.user + after.cpu.system - (before.cpu.user + before.cpu.system)
     // the server's own count: autocannon's misses the requests in flight when the load stops
     const requests = after.requests - before.requests

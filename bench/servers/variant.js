@@ -5,6 +5,8 @@
 // BENCH_VARIANT  bare | faultline | sentry (sentry also needs `--import ./bench/servers/sentry-init.js`)
 // BENCH_STORE    faultline: the file store's path (a fresh temp dir per process)
 // PORT           where to listen (127.0.0.1)
+import { writeFile } from 'node:fs/promises'
+import path from 'node:path'
 
 let failures = 0
 
@@ -31,10 +33,29 @@ export async function loadVariant() {
   throw new Error(`BENCH_VARIANT must be bare, faultline or sentry, not ${name}`)
 }
 
+/** A V8 CPU profile of just the measured load (not startup or warm-up), for BENCH_PROFILE. */
+async function startProfile() {
+  const { Session } = await import('node:inspector')
+  const session = new Session()
+  session.connect()
+  const post = (method, params) => new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))))
+  await post('Profiler.enable')
+  await post('Profiler.setSamplingInterval', { interval: 200 })
+  await post('Profiler.start')
+  return {
+    async stop() {
+      const { profile } = await post('Profiler.stop')
+      session.disconnect()
+      return profile
+    },
+  }
+}
+
 /** Listens on PORT and answers run.js's control messages. */
 export function serve(server, variant) {
   // counted here rather than from autocannon's answers, which miss the requests still in flight when a load ends
   let requests = 0
+  let profiler = null
   server.on('request', () => requests++)
   const port = Number(process.env.PORT ?? 0)
   server.listen(port, '127.0.0.1', () => process.send?.({ type: 'listening', port: server.address().port }))
@@ -54,6 +75,13 @@ export function serve(server, variant) {
         }
         const { rss, heapUsed } = process.memoryUsage()
         process.send({ type: 'memory', rss, heapUsed })
+      } else if (msg.cmd === 'profile-start') {
+        profiler = await startProfile()
+        process.send({ type: 'profiling' })
+      } else if (msg.cmd === 'profile-stop') {
+        const file = path.join(msg.dir, `${msg.name}.cpuprofile`)
+        await writeFile(file, JSON.stringify(await profiler.stop()))
+        process.send({ type: 'profiled', file })
       } else if (msg.cmd === 'exit') {
         await variant.close()
         server.close()
