@@ -7,3 +7,5 @@ export type {
 } from './options.js'
 export type { CaptureContext, ScopeData } from './event.js'
 export type * from './types.js'
+export type { ExpressRequest } from './integrations/express.js'
+export type { KoaContext } from './integrations/koa.js'

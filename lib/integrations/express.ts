@@ -5,7 +5,7 @@ import type { Glue } from '../tracker.js'
 import { matchPanel } from './panel-path.js'
 
 /** The bits of an Express request faultline reads; typed loosely so Express 4 and 5 both fit. */
-interface ExpressRequest extends IncomingMessage {
+export interface ExpressRequest extends IncomingMessage {
   app?: { _router?: { stack?: object[] }; router?: { stack?: object[] } }
   baseUrl?: string
   originalUrl?: string

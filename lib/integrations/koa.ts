@@ -4,7 +4,7 @@ import type { Glue } from '../tracker.js'
 import { matchPanel } from './panel-path.js'
 
 /** The bits of a Koa context faultline reads; typed loosely so Koa 2 and 3 both fit. */
-interface KoaContext {
+export interface KoaContext {
   req: IncomingMessage
   res: ServerResponse
   url: string
