@@ -12,6 +12,7 @@ export interface Tables {
   events: string
   users: string
   releases: string
+  tagKeys: string
   tags: string
   hourly: string
   recent: string
@@ -38,6 +39,7 @@ export function tableNames(schema: string, prefix: string): Tables {
     events: name('events'),
     users: name('issue_users'),
     releases: name('issue_releases'),
+    tagKeys: name('issue_tag_keys'),
     tags: name('issue_tags'),
     hourly: name('issue_hourly'),
     recent: name('issue_recent'),
@@ -50,7 +52,7 @@ export function tableNames(schema: string, prefix: string): Tables {
  * Migrations by version. Counts live on the issue row and in counter tables (users, tags,
  * hourly, recent), never in `count(*)` over events, so pruning events keeps every count exact.
  */
-export function migrations(t: Tables): Array<{ version: number; statements: string[] }> {
+export function migrations(t: Tables, limits: TagLimits): Array<{ version: number; statements: string[] }> {
   return [
     {
       version: 1,
@@ -71,6 +73,9 @@ export function migrations(t: Tables): Array<{ version: number; statements: stri
           last_seen timestamptz NOT NULL,
           first_release text,
           last_release text,
+          -- times of the earliest and latest events that carried a release
+          first_release_at timestamptz,
+          last_release_at timestamptz,
           environments text[] NOT NULL,
           resolved_at timestamptz,
           regressed_at timestamptz,
@@ -95,15 +100,16 @@ export function migrations(t: Tables): Array<{ version: number; statements: stri
           event_id text PRIMARY KEY,
           -- checked at commit: record inserts the event first, as the gate that makes retries count once
           issue_id text NOT NULL REFERENCES ${t.issues} (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
-          seq bigint GENERATED ALWAYS AS IDENTITY,
           ts timestamptz NOT NULL,
           data jsonb NOT NULL
         )`,
-        `CREATE INDEX ON ${t.events} (issue_id, ts, seq)`,
+        // newest first by (time, event id): the order every store pages events in
+        `CREATE INDEX ON ${t.events} (issue_id, ts, event_id)`,
         `CREATE INDEX ON ${t.events} (ts)`,
 
         `CREATE TABLE ${t.users} (
           issue_id text NOT NULL REFERENCES ${t.issues} (id) ON DELETE CASCADE,
+          -- a hash of the user's id, email, username or ip: exact counts without personal data
           user_key text NOT NULL,
           -- first_gen = generation only on the row's first insert: that is a new distinct user
           first_gen integer NOT NULL,
@@ -118,6 +124,14 @@ export function migrations(t: Tables): Array<{ version: number; statements: stri
         )`,
         `CREATE INDEX ON ${t.releases} (lower(release))`,
 
+        // tag totals per key stay exact even when a key has more values than are kept
+        `CREATE TABLE ${t.tagKeys} (
+          issue_id text NOT NULL REFERENCES ${t.issues} (id) ON DELETE CASCADE,
+          key text NOT NULL,
+          total bigint NOT NULL,
+          value_count integer NOT NULL,
+          PRIMARY KEY (issue_id, key)
+        )`,
         `CREATE TABLE ${t.tags} (
           issue_id text NOT NULL REFERENCES ${t.issues} (id) ON DELETE CASCADE,
           key text NOT NULL,
@@ -152,10 +166,16 @@ export function migrations(t: Tables): Array<{ version: number; statements: stri
           expires_at timestamptz
         )`,
         `CREATE INDEX ON ${t.alerts} (issue_id)`,
-        recordFunction(t),
+        recordFunction(t, limits),
       ],
     },
   ]
+}
+
+/** Caps on tag counting per issue, the same as the other stores keep (key totals stay exact). */
+export interface TagLimits {
+  keys: number
+  values: number
 }
 
 /**
@@ -164,7 +184,7 @@ export function migrations(t: Tables): Array<{ version: number; statements: stri
  * the other from there on, and each sees the counts the previous one left. Returns
  * { issue, is_new, is_regression, unignored } as jsonb.
  */
-function recordFunction(t: Tables): string {
+function recordFunction(t: Tables, limits: TagLimits): string {
   return `CREATE FUNCTION ${t.record}(
       p_event_id text, p_issue_id text, p_ts timestamptz, p_data jsonb, p_fingerprint jsonb, p_title text, p_culprit text,
       p_type text, p_message text, p_level text, p_release text, p_environment text, p_user text, p_tags jsonb,
@@ -178,6 +198,9 @@ function recordFunction(t: Tables): string {
       v_users integer := 0;
       v_users_since integer := 0;
       v_ends boolean;
+      v_key text;
+      v_value text;
+      v_values integer;
     BEGIN
       -- the event id is the gate: a retry of an event already stored counts nothing
       INSERT INTO ${t.events} (event_id, issue_id, ts, data) VALUES (p_event_id, p_issue_id, p_ts, p_data)
@@ -187,21 +210,27 @@ function recordFunction(t: Tables): string {
         RETURN jsonb_build_object('issue', to_jsonb(v_issue), 'is_new', false, 'is_regression', false, 'unignored', false);
       END IF;
 
-      -- new issue, or one more event: a resolved issue comes back as a regression and starts a new generation
+      -- new issue, or one more event: a resolved issue comes back as a regression and starts a new
+      -- generation; level and last release follow the latest event by time, first release the earliest
       INSERT INTO ${t.issues} AS i (id, fingerprint, title, culprit, type, message, level, count, first_seen, last_seen,
-          first_release, last_release, environments, count_since_regression)
+          first_release, last_release, first_release_at, last_release_at, environments, count_since_regression)
         VALUES (p_issue_id, p_fingerprint, p_title, p_culprit, p_type, p_message, p_level, 1, p_ts, p_ts,
-          p_release, p_release, ARRAY[p_environment], 1)
+          p_release, p_release, CASE WHEN p_release IS NOT NULL THEN p_ts END, CASE WHEN p_release IS NOT NULL THEN p_ts END,
+          CASE WHEN p_environment IS NULL THEN '{}'::text[] ELSE ARRAY[p_environment] END, 1)
         ON CONFLICT (id) DO UPDATE SET
           count = i.count + 1,
-          first_seen = least(i.first_seen, excluded.first_seen),
-          last_seen = greatest(i.last_seen, excluded.last_seen),
-          first_release = coalesce(i.first_release, excluded.first_release),
-          last_release = CASE WHEN excluded.last_seen >= i.last_seen THEN coalesce(excluded.last_release, i.last_release) ELSE i.last_release END,
-          environments = CASE WHEN p_environment = ANY (i.environments) THEN i.environments ELSE i.environments || ARRAY[p_environment] END,
+          first_seen = least(i.first_seen, p_ts),
+          last_seen = greatest(i.last_seen, p_ts),
+          level = CASE WHEN p_ts >= i.last_seen THEN p_level ELSE i.level END,
+          first_release = CASE WHEN p_release IS NOT NULL AND (i.first_release_at IS NULL OR p_ts < i.first_release_at) THEN p_release ELSE i.first_release END,
+          first_release_at = CASE WHEN p_release IS NOT NULL AND (i.first_release_at IS NULL OR p_ts < i.first_release_at) THEN p_ts ELSE i.first_release_at END,
+          last_release = CASE WHEN p_release IS NOT NULL AND (i.last_release_at IS NULL OR p_ts >= i.last_release_at) THEN p_release ELSE i.last_release END,
+          last_release_at = CASE WHEN p_release IS NOT NULL AND (i.last_release_at IS NULL OR p_ts >= i.last_release_at) THEN p_ts ELSE i.last_release_at END,
+          environments = CASE WHEN p_environment IS NULL OR p_environment = ANY (i.environments) OR cardinality(i.environments) >= 100
+            THEN i.environments ELSE i.environments || p_environment END,
           status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END,
           regressed = i.regressed OR i.status = 'resolved',
-          regressed_at = CASE WHEN i.status = 'resolved' THEN excluded.last_seen ELSE i.regressed_at END,
+          regressed_at = CASE WHEN i.status = 'resolved' THEN p_ts ELSE i.regressed_at END,
           generation = i.generation + CASE WHEN i.status = 'resolved' THEN 1 ELSE 0 END,
           count_since_regression = CASE WHEN i.status = 'resolved' THEN 1 ELSE i.count_since_regression + 1 END,
           users_since_regression = CASE WHEN i.status = 'resolved' THEN 0 ELSE i.users_since_regression END
@@ -223,9 +252,21 @@ function recordFunction(t: Tables): string {
         END IF;
       END IF;
 
-      INSERT INTO ${t.tags} AS g (issue_id, key, value, count)
-        SELECT p_issue_id, kv->>0, kv->>1, 1 FROM jsonb_array_elements(p_tags) AS kv
-        ON CONFLICT (issue_id, key, value) DO UPDATE SET count = g.count + 1;
+      -- tags: the issue row lock serialises this per issue, so plain reads and writes are safe
+      FOR v_key, v_value IN SELECT kv->>0, kv->>1 FROM jsonb_array_elements(p_tags) AS kv LOOP
+        UPDATE ${t.tagKeys} SET total = total + 1 WHERE issue_id = p_issue_id AND key = v_key RETURNING value_count INTO v_values;
+        IF NOT FOUND THEN
+          CONTINUE WHEN (SELECT count(*) FROM ${t.tagKeys} WHERE issue_id = p_issue_id) >= ${limits.keys};
+          INSERT INTO ${t.tagKeys} (issue_id, key, total, value_count) VALUES (p_issue_id, v_key, 1, 0);
+          v_values := 0;
+        END IF;
+        UPDATE ${t.tags} SET count = count + 1 WHERE issue_id = p_issue_id AND key = v_key AND value = v_value;
+        IF NOT FOUND AND v_values < ${limits.values} THEN
+          INSERT INTO ${t.tags} (issue_id, key, value, count) VALUES (p_issue_id, v_key, v_value, 1);
+          UPDATE ${t.tagKeys} SET value_count = value_count + 1 WHERE issue_id = p_issue_id AND key = v_key;
+        END IF;
+      END LOOP;
+
       IF p_release IS NOT NULL THEN
         INSERT INTO ${t.releases} (issue_id, release) VALUES (p_issue_id, p_release) ON CONFLICT DO NOTHING;
       END IF;

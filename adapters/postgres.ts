@@ -8,12 +8,14 @@
 import { createHash } from 'node:crypto'
 import { parseDuration } from '../lib/duration.js'
 import { mentionsStatus, parseQuery, type SearchTerm } from '../lib/search.js'
-import type {
-  EventPage, FaultlineEvent, HistogramOptions, IgnoreUntil, Issue, IssuePage, IssueSort, IssueStatus, IssueUpdate,
-  ListIssuesOptions, MaintainOptions, MaintainResult, RecordInput, RecordResult, StatusCounts, Store, TagBreakdown,
+import {
+  LEVELS, type EventPage, type FaultlineEvent, type HistogramOptions, type IgnoreUntil, type Issue, type IssuePage, type IssueSort,
+  type IssueStatus, type IssueUpdate, type Level, type ListIssuesOptions, type MaintainOptions, type MaintainResult, type RecordInput,
+  type RecordResult, type Retention, type StatusCounts, type Store, type TagBreakdown,
 } from '../lib/types.js'
-import { checkDate, checkUpdate, histogramArguments, isIssueId, listArguments, pageLimit } from './shared/arguments.js'
+import { checkDate, checkRetention, checkUpdate, DEFAULT_RETENTION, histogramArguments, isIssueId, listArguments, maintainArguments, pageLimit } from './shared/arguments.js'
 import { decodeCursor, encodeCursor } from './shared/cursor.js'
+import { checkRecordInput, MAX_TAG_KEYS, MAX_TAG_VALUES } from './shared/issue-index.js'
 import { migrations, tableNames, type Tables } from './postgres-schema.js'
 
 /** What this store needs of a `pg` result. */
@@ -54,9 +56,11 @@ export interface PostgresStoreOptions {
   connectionTimeout?: number | string
   /** connections in the store's own pool; default 10 */
   max?: number
+  /** what maintain() keeps when it is not given a retention; default 100 events per issue, 90 days */
+  retention?: Retention
 }
 
-const OPTION_KEYS = ['connectionString', 'pool', 'schema', 'tablePrefix', 'statementTimeout', 'connectionTimeout', 'max']
+const OPTION_KEYS = ['connectionString', 'pool', 'schema', 'tablePrefix', 'statementTimeout', 'connectionTimeout', 'max', 'retention']
 const DEFAULT_TIMEOUT_MS = 5000
 /** migrations may wait for another instance migrating, and DDL may take a while on big tables */
 const MIGRATION_TIMEOUT_MS = 60_000
@@ -68,6 +72,10 @@ const DAY = 86_400_000
 const RECENT_KEEP_MS = DAY + HOUR
 /** hourly counters feed the 30-day histogram, whatever the event retention */
 const HOURLY_KEEP_MS = 31 * DAY
+/** tags every event carries implicitly unless its own tags name them, and the length caps: as the other stores */
+const IMPLICIT_TAGS = ['environment', 'release', 'server_name', 'level'] as const
+const MAX_TAG_KEY_LENGTH = 64
+const MAX_TAG_VALUE_LENGTH = 200
 
 const SORT_COLUMNS: Record<IssueSort, string> = {
   lastSeen: 'last_seen',
@@ -86,6 +94,8 @@ export function postgresStore(options: PostgresStoreOptions): Store {
   return new PostgresStore(options)
 }
 
+export default postgresStore
+
 class PostgresStore implements Store {
   #options: PostgresStoreOptions
   #tables: Tables
@@ -97,6 +107,7 @@ class PostgresStore implements Store {
   #ready: Promise<void> | null = null
   #closed = false
   #where: string
+  #retention: Retention
 
   constructor(options: PostgresStoreOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -127,6 +138,7 @@ class PostgresStore implements Store {
     this.#pool = pool ?? null
     this.#ownsPool = pool === undefined
     this.#where = connectionString ? describeTarget(connectionString) : 'the given pool'
+    this.#retention = options.retention === undefined ? DEFAULT_RETENTION : checkRetention(options.retention)
   }
 
   // -- plumbing ---------------------------------------------------------------------------------
@@ -179,7 +191,7 @@ class PostgresStore implements Store {
 
   async #migrate(): Promise<void> {
     const t = this.#tables
-    const list = migrations(t)
+    const list = migrations(t, { keys: MAX_TAG_KEYS, values: MAX_TAG_VALUES })
     const latest = list[list.length - 1].version
     // fast path: an up-to-date schema needs no lock, so many instances start without queueing
     try {
@@ -276,17 +288,24 @@ class PostgresStore implements Store {
   // -- writing ----------------------------------------------------------------------------------
 
   async record(input: RecordInput): Promise<RecordResult> {
-    const { event, grouping, userKey } = checkRecordInput(input)
-    const t = this.#tables
-    const at = new Date(event.timestamp)
+    checkRecordInput(input)
+    const { grouping, userKey } = input
+    let event = input.event
+    const parsed = Date.parse(event.timestamp)
+    // an unreadable time becomes the time of recording, as in every store
+    if (Number.isNaN(parsed)) event = { ...event, timestamp: new Date().toISOString() }
+    const at = new Date(Number.isNaN(parsed) ? event.timestamp : parsed)
     const hour = new Date(Math.floor(at.getTime() / HOUR) * HOUR)
-    const release = event.release ? clean(event.release) : null
-    const tags = Object.entries(event.tags ?? {}).filter(([, v]) => typeof v === 'string').map(([k, v]) => [clean(k), clean(v as string)])
+    const level: Level = LEVELS.includes(event.level) ? event.level : grouping.level
+    const release = typeof event.release === 'string' && event.release !== '' ? clean(event.release) : null
+    const environment = typeof event.environment === 'string' && event.environment !== '' ? clean(event.environment) : null
+    const user = userKey === null || userKey === undefined || userKey === '' ? null : userHash(String(userKey))
+    const text = (value: unknown) => clean(typeof value === 'string' ? value : '')
+    const fingerprint = Array.isArray(grouping.fingerprint) ? grouping.fingerprint.map(String) : []
     // one statement: the function runs in its own transaction, so a failure leaves nothing half-recorded
     const { rows } = await this.#query('record', `SELECT ${this.#tables.record}($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15, $16) AS r`, [
-      event.event_id, grouping.hash, at, toJson(event), toJson(grouping.fingerprint), clean(grouping.title), clean(grouping.culprit),
-      clean(grouping.type), clean(grouping.message), grouping.level, release, clean(event.environment || 'production'),
-      userKey === null ? null : clean(userKey), toJson(tags), hour, new Date(),
+      clean(event.event_id), grouping.hash, at, toJson(event), toJson(fingerprint), text(grouping.title), text(grouping.culprit),
+      text(grouping.type), text(grouping.message), level, release, environment, user, toJson(tagList(event, level)), hour, new Date(),
     ])
     const r = rows[0].r
     if (r.issue?.id == null) throw new Error(`record failed: event ${event.event_id} is stored under another issue`)
@@ -326,11 +345,9 @@ class PostgresStore implements Store {
   }
 
   async claimAlert(key: string, options: { issueId: string; expiresAt?: Date }): Promise<boolean> {
-    if (typeof key !== 'string' || !key) throw new TypeError('claimAlert key must be a non-empty string')
-    if (typeof options !== 'object' || options === null || typeof options.issueId !== 'string') {
-      throw new TypeError('claimAlert options must be { issueId, expiresAt? }')
-    }
-    const expiresAt = options.expiresAt === undefined ? null : new Date(checkDate('expiresAt', options.expiresAt))
+    if (typeof key !== 'string' || key === '' || key.length > 1000) throw new TypeError('alert key must be a non-empty string of at most 1000 characters')
+    if (typeof options !== 'object' || options === null || typeof options.issueId !== 'string') throw new TypeError('claimAlert needs { issueId } naming the issue the alert is about')
+    const expiresAt = options.expiresAt === undefined || options.expiresAt === null ? null : new Date(checkDate('expiresAt', options.expiresAt))
     const t = this.#tables
     // one statement: a concurrent claimer of the same key waits for this one, then finds it standing
     const { rows } = await this.#query('claimAlert',
@@ -338,55 +355,49 @@ class PostgresStore implements Store {
        ON CONFLICT (key) DO UPDATE SET issue_id = excluded.issue_id, claimed_at = excluded.claimed_at, expires_at = excluded.expires_at
          WHERE a.expires_at IS NOT NULL AND a.expires_at <= excluded.claimed_at
        RETURNING 1`,
-      [key, options.issueId, new Date(), expiresAt],
+      [clean(key), clean(options.issueId), new Date(), expiresAt],
     )
     return rows.length === 1
   }
 
   async maintain(options: MaintainOptions): Promise<MaintainResult> {
-    if (typeof options !== 'object' || options === null) throw new TypeError('maintain options must be an object like { now, retention, autoResolveBefore }')
-    const now = options.now === undefined ? Date.now() : checkDate('now', options.now)
-    const retention = options.retention
-    if (retention !== undefined && !(Number.isInteger(retention?.maxEventsPerIssue) && retention.maxEventsPerIssue >= 1 && retention.maxAgeMs > 0)) {
-      throw new TypeError('retention must be { maxEventsPerIssue: a positive integer, maxAgeMs: a positive number }')
-    }
-    const autoResolveBefore = options.autoResolveBefore === undefined ? null : new Date(checkDate('autoResolveBefore', options.autoResolveBefore))
+    const { now, retention, autoResolveBefore } = maintainArguments(options, this.#retention)
+    this.#retention = retention
     const t = this.#tables
     const result: MaintainResult = { prunedEvents: 0, resolvedIssues: 0, unignoredIssues: 0 }
 
+    if (autoResolveBefore !== null) {
+      const resolved = await this.#query('maintain',
+        `UPDATE ${t.issues} SET status = 'resolved', resolved_at = $2, regressed = false
+         WHERE status = 'unresolved' AND last_seen < $1`, [new Date(autoResolveBefore), new Date(now)])
+      result.resolvedIssues = resolved.rowCount ?? 0
+    }
     const unignored = await this.#query('maintain',
       `UPDATE ${t.issues} SET status = 'unresolved', until_count = NULL, until_users = NULL, until_at = NULL
        WHERE status = 'ignored' AND until_at <= $1`, [new Date(now)])
     result.unignoredIssues = unignored.rowCount ?? 0
 
-    if (autoResolveBefore) {
-      const resolved = await this.#query('maintain',
-        `UPDATE ${t.issues} SET status = 'resolved', resolved_at = $2, regressed = false
-         WHERE status = 'unresolved' AND last_seen < $1`, [autoResolveBefore, new Date(now)])
-      result.resolvedIssues = resolved.rowCount ?? 0
-    }
-
-    if (retention) {
-      const max = retention.maxEventsPerIssue
-      // only issues that ever had more events than the cap can be over it; count at most cap+1 rows each
-      const { rows: over } = await this.#query('maintain',
-        `SELECT id FROM ${t.issues} i WHERE i.count > $1
-           AND (SELECT count(*) FROM (SELECT 1 FROM ${t.events} e WHERE e.issue_id = i.id LIMIT $1 + 1) x) > $1`, [max])
-      for (const { id } of over) {
-        result.prunedEvents += await this.#deleteInBatches(
-          `DELETE FROM ${t.events} WHERE event_id IN (
-             SELECT event_id FROM ${t.events} WHERE issue_id = $1 ORDER BY ts DESC, seq DESC OFFSET $2 LIMIT ${PRUNE_BATCH})`, [id, max])
-      }
+    const max = retention.maxEventsPerIssue
+    // only issues that ever had more events than the cap can be over it; count at most cap+1 rows each
+    const { rows: over } = await this.#query('maintain',
+      `SELECT id FROM ${t.issues} i WHERE i.count > $1
+         AND (SELECT count(*) FROM (SELECT 1 FROM ${t.events} e WHERE e.issue_id = i.id LIMIT $1 + 1) x) > $1`, [max])
+    for (const { id } of over) {
       result.prunedEvents += await this.#deleteInBatches(
-        `DELETE FROM ${t.events} WHERE event_id IN (SELECT event_id FROM ${t.events} WHERE ts < $1 LIMIT ${PRUNE_BATCH})`,
-        [new Date(now - retention.maxAgeMs)])
-      await this.#deleteInBatches(
-        `DELETE FROM ${t.hourly} WHERE ctid = ANY (ARRAY (SELECT ctid FROM ${t.hourly} WHERE hour < $1 LIMIT ${PRUNE_BATCH}))`,
-        [new Date(now - Math.max(retention.maxAgeMs, HOURLY_KEEP_MS))])
+        `DELETE FROM ${t.events} WHERE event_id IN (
+           SELECT event_id FROM ${t.events} WHERE issue_id = $1 ORDER BY ts DESC, event_id DESC OFFSET $2 LIMIT ${PRUNE_BATCH})`, [id, max])
     }
+    result.prunedEvents += await this.#deleteInBatches(
+      `DELETE FROM ${t.events} WHERE event_id IN (SELECT event_id FROM ${t.events} WHERE ts < $1 LIMIT ${PRUNE_BATCH})`,
+      [new Date(now - retention.maxAgeMs)])
+    await this.#deleteInBatches(
+      `DELETE FROM ${t.hourly} WHERE ctid = ANY (ARRAY (SELECT ctid FROM ${t.hourly} WHERE hour < $1 LIMIT ${PRUNE_BATCH}))`,
+      [new Date(now - Math.max(retention.maxAgeMs, HOURLY_KEEP_MS))])
     await this.#deleteInBatches(
       `DELETE FROM ${t.recent} WHERE ctid = ANY (ARRAY (SELECT ctid FROM ${t.recent} WHERE at < $1 LIMIT ${PRUNE_BATCH}))`,
       [new Date(now - RECENT_KEEP_MS)])
+    await this.#deleteInBatches(
+      `DELETE FROM ${t.alerts} WHERE key IN (SELECT key FROM ${t.alerts} WHERE expires_at <= $1 LIMIT ${PRUNE_BATCH})`, [new Date(now)])
     return result
   }
 
@@ -491,23 +502,20 @@ class PostgresStore implements Store {
     if (!isIssueId(issueId)) return { events: [], nextCursor: null }
     const values: unknown[] = [issueId]
     let after = ''
-    if (position) {
-      if (!/^\d+$/.test(position.id)) throw new TypeError('cursor is not one this store issued; pass the nextCursor of the previous page, or none for the first page')
-      after = `AND (ts, seq) < (${param(values, new Date(position.value))}, ${param(values, position.id)})`
-    }
+    if (position) after = `AND (ts, event_id) < (${param(values, new Date(position.value))}, ${param(values, position.id)})`
     const { rows } = await this.#query('listEvents',
-      `SELECT data, ts, seq FROM ${this.#tables.events} WHERE issue_id = $1 ${after} ORDER BY ts DESC, seq DESC LIMIT ${limit + 1}`, values)
+      `SELECT data, ts, event_id FROM ${this.#tables.events} WHERE issue_id = $1 ${after} ORDER BY ts DESC, event_id DESC LIMIT ${limit + 1}`, values)
     const page = rows.slice(0, limit)
     const last = page[page.length - 1]
     return {
       events: page.map((r) => r.data as FaultlineEvent),
-      nextCursor: rows.length > limit ? encodeCursor('events', { value: toDate(last.ts).getTime(), id: String(last.seq) }) : null,
+      nextCursor: rows.length > limit ? encodeCursor('events', { value: toDate(last.ts).getTime(), id: last.event_id }) : null,
     }
   }
 
   async getEvent(issueId: string, eventId: string): Promise<FaultlineEvent | null> {
     if (!isIssueId(issueId) || typeof eventId !== 'string') return null
-    const { rows } = await this.#query('getEvent', `SELECT data FROM ${this.#tables.events} WHERE event_id = $2 AND issue_id = $1`, [issueId, eventId])
+    const { rows } = await this.#query('getEvent', `SELECT data FROM ${this.#tables.events} WHERE event_id = $2 AND issue_id = $1`, [issueId, clean(eventId)])
     return rows[0]?.data ?? null
   }
 
@@ -516,9 +524,9 @@ class PostgresStore implements Store {
     const e = this.#tables.events
     const { rows } = await this.#query('eventNeighbors',
       `SELECT
-         (SELECT o.event_id FROM ${e} o WHERE o.issue_id = $1 AND (o.ts, o.seq) < (c.ts, c.seq) ORDER BY o.ts DESC, o.seq DESC LIMIT 1) AS older,
-         (SELECT n.event_id FROM ${e} n WHERE n.issue_id = $1 AND (n.ts, n.seq) > (c.ts, c.seq) ORDER BY n.ts, n.seq LIMIT 1) AS newer
-       FROM ${e} c WHERE c.issue_id = $1 AND c.event_id = $2`, [issueId, eventId])
+         (SELECT o.event_id FROM ${e} o WHERE o.issue_id = $1 AND (o.ts, o.event_id) < (c.ts, c.event_id) ORDER BY o.ts DESC, o.event_id DESC LIMIT 1) AS older,
+         (SELECT n.event_id FROM ${e} n WHERE n.issue_id = $1 AND (n.ts, n.event_id) > (c.ts, c.event_id) ORDER BY n.ts, n.event_id LIMIT 1) AS newer
+       FROM ${e} c WHERE c.issue_id = $1 AND c.event_id = $2`, [issueId, clean(eventId)])
     return rows[0] ? { older: rows[0].older, newer: rows[0].newer } : null
   }
 
@@ -543,21 +551,26 @@ class PostgresStore implements Store {
   }
 
   async tagBreakdown(issueId: string, options?: { limit?: number }): Promise<TagBreakdown[]> {
-    const limit = options?.limit === undefined ? 10 : pageLimit(options.limit)
+    const limit = options?.limit ?? 10
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) throw new TypeError(`limit must be a positive integer, got ${String(limit)}`)
     if (!isIssueId(issueId)) return []
+    const t = this.#tables
     const { rows } = await this.#query('tagBreakdown',
-      `SELECT key, value, count, sum(count) OVER (PARTITION BY key) AS total,
-              row_number() OVER (PARTITION BY key ORDER BY count DESC, value) AS rank
-       FROM ${this.#tables.tags} WHERE issue_id = $1`, [issueId])
+      `SELECT k.key, k.total, v.value, v.count
+       FROM ${t.tagKeys} k
+       LEFT JOIN LATERAL (SELECT value, count FROM ${t.tags} g WHERE g.issue_id = k.issue_id AND g.key = k.key
+                          ORDER BY count DESC, value COLLATE "C" LIMIT $2) v ON true
+       WHERE k.issue_id = $1`, [issueId, limit])
     const byKey = new Map<string, TagBreakdown>()
     for (const row of rows) {
       let entry = byKey.get(row.key)
       if (!entry) byKey.set(row.key, (entry = { key: row.key, total: Number(row.total), values: [] }))
-      if (Number(row.rank) <= limit) entry.values.push({ value: row.value, count: Number(row.count) })
+      if (row.value !== null) entry.values.push({ value: row.value, count: Number(row.count) })
     }
     const list = [...byKey.values()]
-    for (const entry of list) entry.values.sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : 1))
-    return list.sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : 1))
+    // sorted here, by code unit as the other stores do, whatever the database's collation
+    for (const entry of list) entry.values.sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0))
+    return list.sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   }
 
   async close(): Promise<void> {
@@ -571,7 +584,7 @@ class PostgresStore implements Store {
 // -- helpers ------------------------------------------------------------------------------------
 
 function param(values: unknown[], value: unknown): string {
-  values.push(value)
+  values.push(typeof value === 'string' ? clean(value) : value)
   return `$${values.length}`
 }
 
@@ -592,16 +605,30 @@ function describeTarget(connectionString: string): string {
   }
 }
 
-function checkRecordInput(input: RecordInput): RecordInput {
-  if (typeof input !== 'object' || input === null || typeof input.event !== 'object' || input.event === null || typeof input.grouping !== 'object' || input.grouping === null) {
-    throw new TypeError('record input must be { event, grouping, userKey }')
+/** The event's tags to count, its own first, then the implicit ones it does not name itself; cut to the length caps. */
+function tagList(event: FaultlineEvent, level: Level): Array<[string, string]> {
+  const list: Array<[string, string]> = []
+  const seen = new Set<string>()
+  const own = typeof event.tags === 'object' && event.tags !== null ? Object.entries(event.tags) : []
+  for (const [key, value] of own) {
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') continue
+    const k = clean(key.slice(0, MAX_TAG_KEY_LENGTH))
+    if (seen.has(k)) continue
+    seen.add(key)
+    seen.add(k)
+    list.push([k, clean(String(value).slice(0, MAX_TAG_VALUE_LENGTH))])
   }
-  const { event, grouping, userKey } = input
-  if (!isIssueId(grouping.hash)) throw new TypeError(`grouping.hash must be an issue id (letters, digits, '-' and '_'), got ${JSON.stringify(grouping.hash)}`)
-  if (typeof event.event_id !== 'string' || !event.event_id) throw new TypeError('event.event_id must be a non-empty string')
-  if (Number.isNaN(Date.parse(event.timestamp))) throw new TypeError(`event.timestamp must be an ISO date, got ${JSON.stringify(event.timestamp)}`)
-  if (userKey !== null && typeof userKey !== 'string') throw new TypeError('userKey must be a string or null')
-  return input
+  const implicit: Record<(typeof IMPLICIT_TAGS)[number], unknown> = { environment: event.environment, release: event.release, server_name: event.server_name, level }
+  for (const key of IMPLICIT_TAGS) {
+    const value = implicit[key]
+    if (!seen.has(key) && typeof value === 'string' && value !== '') list.push([key, clean(value.slice(0, MAX_TAG_VALUE_LENGTH))])
+  }
+  return list
+}
+
+/** Distinct users are kept as short hashes, as in the other stores: exact in practice, and no emails or ips in the counters. */
+function userHash(key: string): string {
+  return createHash('sha256').update(key).digest('base64url').slice(0, 16)
 }
 
 /** PostgreSQL text refuses NUL characters (and lone surrogates cannot be UTF-8); attacker-controlled strings may hold them. */

@@ -26,7 +26,7 @@ describe.skipIf(!pg.available)('postgresStore', () => {
     const tables = await pg.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema])
     expect(tables.rows.map((r) => r.table_name)).toEqual([
       'faultline_alerts', 'faultline_events', 'faultline_issue_hourly', 'faultline_issue_recent', 'faultline_issue_releases',
-      'faultline_issue_tags', 'faultline_issue_users', 'faultline_issues', 'faultline_migrations',
+      'faultline_issue_tag_keys', 'faultline_issue_tags', 'faultline_issue_users', 'faultline_issues', 'faultline_migrations',
     ])
   })
 
@@ -107,7 +107,10 @@ describe.skipIf(!pg.available)('postgresStore', () => {
     expect(page.events.map((e) => e.timestamp)).toEqual(Array.from({ length: 10 }, (_, i) => new Date(base + total - 1 - i).toISOString()))
     expect(await store.getIssue(hash)).toMatchObject({ count: total, userCount: 40 })
     expect((await store.histogram(hash, { interval: 'day', buckets: 2 })).reduce((a, b) => a + b)).toBe(total)
-    expect((await store.tagBreakdown(hash)).length).toBe(0)
+    expect(await store.tagBreakdown(hash)).toEqual([
+      { key: 'environment', total: total, values: [{ value: 'production', count: total }] },
+      { key: 'level', total: total, values: [{ value: 'error', count: total }] },
+    ])
     expect(await store.countEventsSince(hash, new Date(base))).toBe(total)
     expect((await store.maintain({ retention: { maxEventsPerIssue: 10, maxAgeMs: 86_400_000 } })).prunedEvents).toBe(0)
   }, 60_000)
