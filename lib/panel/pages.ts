@@ -123,7 +123,7 @@ export async function listPage(ctx: PanelContext, csrf: string): Promise<void> {
   const rows = page.issues.map((issue, i) => ({
     issue,
     href: `${ctx.base}/issues/${encodeURIComponent(issue.id)}`,
-    chart: barChart(histograms[i], { interval: 'hour', now, width: 96, height: 24 }),
+    chart: barChart(histograms[i], { interval: 'hour', now, width: 120, height: 24 }),
     isNew: now.getTime() - Date.parse(issue.firstSeen) < 86_400_000,
   }))
   renderPage(ctx, 200, 'list', q ? `${q} · Issues` : 'Issues', {

@@ -38,10 +38,12 @@ describe('panel pages', () => {
       expect(text).toContain('lookupUser (test/panel/helpers.ts)')
       expect(text).toMatch(/6 events 4 users/)
       expect(text).toContain('first seen 5 h ago')
-      // one 24-bar chart per row
+      // one chart per row: a baseline plus a bar for each hour that had events, with its count
       const charts = res.text.match(/<svg class="chart spark"[\s\S]*?<\/svg>/g) ?? []
       expect(charts).toHaveLength(3)
-      for (const chart of charts) expect(chart.match(/<rect /g)).toHaveLength(24)
+      const lookupChart = charts.find((c) => c.includes('6 events'))!
+      expect(lookupChart.match(/<rect /g)).toHaveLength(7)
+      expect(lookupChart.match(/<title>\d{4}-\d\d-\d\d \d\d:00 UTC: 1 event<\/title>/g)).toHaveLength(6)
     })
 
     it('shows tabs with the count of issues in each status', async () => {
