@@ -42,6 +42,8 @@ function baseLocals(ctx: PanelContext, title: string): Record<string, unknown> {
     jsHref: js ? `${ctx.base}/panel.js?v=${js.version}` : null,
     csrf: null,
     notice: null,
+    /** refusal pages say nothing about the app */
+    locked: false,
     f: {
       timeAgo: (iso: string | null | undefined) => timeAgo(iso, now),
       absoluteTime,
@@ -71,7 +73,7 @@ export function errorPage(ctx: PanelContext, status: number, heading: string, me
 /** 401 and 403: says why and how to configure `auth`. */
 export function deniedPage(ctx: PanelContext, status: 401 | 403, reason: string): void {
   if (status === 401) ctx.res.setHeader('WWW-Authenticate', 'Basic realm="faultline", charset="UTF-8"')
-  renderPage(ctx, status, 'denied', status === 401 ? 'Sign in required' : 'Access denied', { status, reason, panelPath: ctx.options.panel ? ctx.options.panel.path : '/errors' })
+  renderPage(ctx, status, 'denied', status === 401 ? 'Sign in required' : 'Access denied', { status, reason, locked: true, panelPath: ctx.options.panel ? ctx.options.panel.path : '/errors' })
 }
 
 function noticeFrom(ctx: PanelContext): string | null {

@@ -31,6 +31,9 @@ describe('with Basic credentials', () => {
     expect(page.headers['www-authenticate']).toBe('Basic realm="faultline", charset="UTF-8"')
     expect(page.text).toContain('Sign in to see the errors')
     expect(page.text).not.toContain(lookup)
+    // nothing about the app before signing in
+    expect(page.text).not.toContain('shop')
+    expect(page.text).not.toContain('development')
     const api = await request(app).get('/errors/api/issues').expect(401)
     expect(api.headers['www-authenticate']).toContain('Basic')
     expect(api.body.error.status).toBe(401)

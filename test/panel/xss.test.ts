@@ -16,7 +16,7 @@ const ALL = `${SCRIPT} ${IMG} ${SVG} ${JS_URL} ${EJS}`
 const ALLOWED_TAGS = new Set([
   'html', 'head', 'meta', 'title', 'link', 'script', 'body', 'header', 'main', 'a', 'span', 'p', 'div', 'h1', 'h2', 'h3', 'h4',
   'form', 'input', 'button', 'label', 'nav', 'ul', 'ol', 'li', 'svg', 'rect', 'b', 'time', 'details', 'summary', 'select',
-  'option', 'section', 'figure', 'figcaption', 'dl', 'dt', 'dd', 'pre', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'code',
+  'option', 'section', 'kbd', 'figure', 'figcaption', 'dl', 'dt', 'dd', 'pre', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'code',
 ])
 
 /** Fails when attacker text became markup: unknown tags, event handlers, foreign URLs, extra scripts. */
