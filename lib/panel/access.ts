@@ -137,6 +137,7 @@ export function isSameOrigin(req: IncomingMessage): boolean {
   return hosts.includes(host.toLowerCase())
 }
 
+/** The double-submit cookie; its name holds 'csrf', so hosts that record cookies scrub it. */
 export const CSRF_COOKIE = 'faultline_csrf'
 
 /** Reads one cookie from the request, or null. */

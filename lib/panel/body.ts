@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 
+/** The largest body the panel reads; forms and PATCH bodies are tiny. */
 export const BODY_LIMIT = 64 * 1024
 
 /** A body the panel refuses; `status` is the HTTP status to answer with. */

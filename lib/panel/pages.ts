@@ -10,6 +10,7 @@ import { isBadInput, type PanelContext } from './context.js'
 import { absoluteTime, inline, plural, pretty, searchTerm, shortCount, timeAgo, withQuery } from './format.js'
 import { sendHtml } from './reply.js'
 
+/** Issues per list page. */
 export const PAGE_SIZE = 25
 const TABS: Array<{ status: IssueStatus | 'all'; label: string }> = [
   { status: 'unresolved', label: 'Unresolved' },

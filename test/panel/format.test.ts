@@ -3,6 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseQuery } from '../../lib/search.js'
 import { barChart, bucketStarts } from '../../lib/panel/charts.js'
+import { exceptionChain } from '../../lib/panel/pages.js'
+import type { FaultlineEvent } from '../../lib/types.js'
 import { absoluteTime, inline, pretty, searchTerm, shortCount, timeAgo, withQuery } from '../../lib/panel/format.js'
 
 describe('timeAgo', () => {
@@ -85,5 +87,25 @@ describe('templates', () => {
       const raw = readFileSync(path.join(dir, file), 'utf8').match(/<%-[^%]*%>/g) ?? []
       for (const tag of raw) expect(tag, `${file}: ${tag}`).toMatch(/^<%- include\('[\w-]+'(, \{[^}]*\})?\) %>$/)
     }
+  })
+})
+
+describe('exceptionChain', () => {
+  it('lists the exception then its causes, frames newest first, opening the newest in-app frame with source', () => {
+    const f = (name: string, inApp: boolean, source = false) => ({ function: name, in_app: inApp, ...(source ? { context_line: 'x' } : {}) })
+    const event = {
+      exception: {
+        type: 'Error', value: 'outer',
+        stacktrace: { frames: [f('main', true, true), f('a', true, true), f('b', true), f('lib', false, true)], frames_omitted: [1, 41] as [number, number] },
+        causes: [{ type: 'Error', value: 'inner', stacktrace: { frames: [f('c', false)] } }],
+      },
+    } as unknown as FaultlineEvent
+    const [outer, inner] = exceptionChain(event)
+    expect(outer.frames.map((fr) => fr.function)).toEqual(['lib', 'b', 'a', 'main'])
+    expect(outer.frames.map((fr) => fr.open)).toEqual([false, false, true, false])
+    // 40 frames were dropped between stored frames 0 and 1, i.e. just below 'a' in newest-first order
+    expect(outer.frames.map((fr) => fr.omittedBelow)).toEqual([0, 0, 40, 0])
+    expect(inner.exception.value).toBe('inner')
+    expect(exceptionChain({ message: 'm' } as unknown as FaultlineEvent)).toEqual([])
   })
 })
