@@ -2,8 +2,8 @@
  * The memory store: everything in this process, gone when it exits. For tests and for trying
  * faultline out; an app that must keep its errors uses the file or postgres store.
  */
-import type { Retention, Store } from '../lib/types.js'
-import { IssueIndex } from './shared/issue-index.js'
+import type { RecordInput, RecordResult, Retention, Store } from '../lib/types.js'
+import { checkRecordInput, IssueIndex } from './shared/issue-index.js'
 import { checkRetention, DEFAULT_RETENTION, isIssueId, maintainArguments } from './shared/arguments.js'
 import { findEntry, insertEntry, neighborsOf, pageEntries, prunable, toEntry, type EventEntry } from './shared/event-list.js'
 
@@ -27,18 +27,26 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     return drop
   }
 
+  function recordSync(input: RecordInput): RecordResult {
+    const now = Date.now()
+    checkRecordInput(input)
+    // serialise first: an event JSON cannot hold must not leave the counts changed
+    const entry = toEntry(input.event, now)
+    const result = index.record(input, now)
+    const id = result.issue.id
+    let list = events.get(id)
+    if (list === undefined) events.set(id, (list = []))
+    insertEntry(list, entry)
+    // between sweeps an error storm must not grow memory without bound: trim at twice the cap
+    if (list.length > 2 * retention.maxEventsPerIssue) prune(id, list, list.length - retention.maxEventsPerIssue)
+    return result
+  }
+
   return {
     async record(input) {
-      const now = Date.now()
-      const result = index.record(input, now)
-      const id = result.issue.id
-      let list = events.get(id)
-      if (list === undefined) events.set(id, (list = []))
-      insertEntry(list, toEntry(input.event, now))
-      // between sweeps an error storm must not grow memory without bound: trim at twice the cap
-      if (list.length > 2 * retention.maxEventsPerIssue) prune(id, list, list.length - retention.maxEventsPerIssue)
-      return result
+      return recordSync(input)
     },
+    recordSync,
     async getIssue(id) {
       return index.get(id)
     },
@@ -82,7 +90,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       retention = args.retention
       let prunedEvents = 0
       for (const [id, list] of events) prunedEvents += prune(id, list, prunable(list, retention, args.now))
-      return { prunedEvents, ...index.maintain(args.now, args.autoResolveBefore) }
+      const { resolvedIssues, unignoredIssues } = index.maintain(args.now, args.autoResolveBefore)
+      return { prunedEvents, resolvedIssues, unignoredIssues }
     },
     async flush() {},
     flushSync() {},

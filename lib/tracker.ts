@@ -110,6 +110,8 @@ export class Tracker {
     this.#fatal = {
       captureUncaught: options.captureUncaught,
       captureUnhandledRejections: options.captureUnhandledRejections,
+      canRecordSync: typeof this.store.recordSync === 'function',
+      recordFatalSync: (error, mechanism) => this.#recordFatalSync(error, mechanism),
       recordFatal: (error, mechanism) => this.#recordFatal(error, mechanism),
     }
     attachProcessHooks(this.#fatal)
@@ -366,18 +368,44 @@ export class Tracker {
     }, 1000).unref()
   }
 
+  #fatalCapture(error: unknown, mechanism: 'uncaughtException' | 'unhandledRejection'): PendingCapture {
+    if (typeof error === 'object' && error !== null) this.#captured.add(error)
+    return {
+      eventId: randomUUID().replace(/-/g, ''),
+      timestamp: new Date(),
+      error,
+      level: mechanism === 'uncaughtException' ? 'fatal' : 'error',
+      mechanism: { type: mechanism === 'uncaughtException' ? 'onuncaughtexception' : 'onunhandledrejection', handled: false },
+      scope: this.getScope().snapshot(),
+    }
+  }
+
+  /** The crash path for stores that can record synchronously: the event is on disk when this returns. */
+  #recordFatalSync(error: unknown, mechanism: 'uncaughtException' | 'unhandledRejection'): void {
+    try {
+      const item = this.#fatalCapture(error, mechanism)
+      let event: FaultlineEvent | null = this.#build(item)
+      if (this.options.beforeSend) {
+        try {
+          const changed = this.options.beforeSend(event, { originalException: error, event_id: item.eventId })
+          // an async beforeSend cannot be awaited by a dying process; the event stays as built (and scrubbed)
+          if (changed === null) event = null
+          else if (changed && typeof (changed as Promise<unknown>).then !== 'function') event = changed as FaultlineEvent
+        } catch (err) {
+          this.#report(new Error(`beforeSend threw; the event was kept unchanged: ${toError(err).message}`))
+        }
+      }
+      if (event) this.store.recordSync!({ event, grouping: groupEvent(event), userKey: userKey(event.user) })
+      this.store.flushSync?.()
+    } catch (err) {
+      this.#report(err)
+    }
+  }
+
+  /** The crash path for asynchronous stores: the process hooks keep the process alive until this resolves. */
   async #recordFatal(error: unknown, mechanism: 'uncaughtException' | 'unhandledRejection'): Promise<void> {
     try {
-      const item: PendingCapture = {
-        eventId: randomUUID().replace(/-/g, ''),
-        timestamp: new Date(),
-        error,
-        level: mechanism === 'uncaughtException' ? 'fatal' : 'error',
-        mechanism: { type: mechanism === 'uncaughtException' ? 'onuncaughtexception' : 'onunhandledrejection', handled: false },
-        scope: this.getScope().snapshot(),
-      }
-      if (typeof error === 'object' && error !== null) this.#captured.add(error)
-      await this.#store(item)
+      await this.#store(this.#fatalCapture(error, mechanism))
       await this.#queue.drain(500)
       if (this.store.flushSync) this.store.flushSync()
       else await this.store.flush?.()

@@ -259,7 +259,13 @@ export interface Store {
   claimAlert(key: string, options: { issueId: string; expiresAt?: Date }): Promise<boolean>
   /** retention, auto-resolve and expired ignores in one sweep */
   maintain(options: MaintainOptions): Promise<MaintainResult>
-  /** writes everything pending synchronously; the fatal (crash) path calls it */
+  /**
+   * `record`, done synchronously. The crash path needs it: a process dying of an uncaught
+   * exception runs no more callbacks. Stores that cannot record synchronously leave it out and
+   * the tracker keeps the process alive (for at most 2 seconds) until `record` resolves.
+   */
+  recordSync?(input: RecordInput): RecordResult
+  /** writes everything pending synchronously; the fatal (crash) path calls it after recordSync */
   flushSync?(): void
   /** resolves once everything accepted so far is durable */
   flush?(): Promise<void>

@@ -81,7 +81,7 @@ describe('process hooks (real child processes)', () => {
 
   it('registers the process handlers once when createTracker is called twice', async () => {
     const result = await run('twice')
-    expect(result.stdout).toContain('listeners uncaughtException=1 unhandledRejection=1')
+    expect(result.stdout).toContain('listeners uncaughtException=0 uncaughtExceptionMonitor=1 unhandledRejection=1')
     expect(result.code).toBe(1)
     expect((await storedIssues(result.store)).map((i) => i.count)).toEqual([1])
   })
