@@ -36,7 +36,19 @@ function exceptionComponents(type: string, message: string, frames: StackFrame[]
   const inApp = frames.filter((f) => f.in_app)
   const chosen = inApp.length > 0 ? inApp : frames
   if (chosen.length === 0) return [type, normalizeMessage(message)]
-  return [type, ...chosen.map((f) => `${frameFile(f)} ${f.function || '?'}`)]
+  return [type, ...chosen.map((f) => `${frameFile(f)} ${frameName(f)}`)]
+}
+
+/**
+ * The function's name; for an anonymous function (every inline route handler), the text of the
+ * line it threw from instead, as Sentry does: two handlers in one file stay two issues, and lines
+ * added above still change nothing.
+ */
+function frameName(frame: StackFrame): string {
+  // V8 writes a receiver before anonymous functions called as methods: 'Array.<anonymous>'
+  if (frame.function && !frame.function.endsWith('<anonymous>')) return frame.function
+  const line = frame.context_line?.trim().replace(/\s+/g, ' ')
+  return line ? `{${line}}` : '?'
 }
 
 /**

@@ -47,7 +47,11 @@ function fromOrders() {
 function fromInvoices() {
   throw new Error('Not allowed')
 }
-module.exports = { loadProfile, fromOrders, fromInvoices }
+const handlers = [
+  () => { throw new Error('Order ' + Math.random() + ' failed') },
+  () => { throw new Error('Invoice ' + Math.random() + ' failed') },
+]
+module.exports = { loadProfile, fromOrders, fromInvoices, handlers }
 `
 const usersV2 = `// A comment added later.
 const unused = 1
@@ -68,7 +72,11 @@ function fromOrders() {
 function fromInvoices() {
   throw new Error('Not allowed')
 }
-module.exports = { loadProfile, fromOrders, fromInvoices }
+const handlers = [
+  () => { throw new Error('Order ' + Math.random() + ' failed') },
+  () => { throw new Error('Invoice ' + Math.random() + ' failed') },
+]
+module.exports = { loadProfile, fromOrders, fromInvoices, handlers }
 `
 
 let base: string
@@ -113,6 +121,20 @@ describe('groupEvent with a stack', () => {
     expect(line(e1)).toBe(3)
     expect(line(e2)).toBe(8)
     expect(groupEvent(e1).hash).toBe(groupEvent(e2).hash)
+  })
+
+  it('keeps two anonymous handlers of one file apart by the line they threw from', () => {
+    const withSource = (error: unknown, root: string) => buildEvent({
+      eventId: 'b'.repeat(32), error, scope: emptyScope(),
+      options: { root, environment: 'test', release: '1.0.0', serverName: 'host', scrubFields: [], sourceContext: true, maxBreadcrumbs: 100 },
+    })
+    const a = groupEvent(withSource(caught(() => v1.handlers[0]()), rootV1))
+    const b = groupEvent(withSource(caught(() => v1.handlers[1]()), rootV1))
+    expect(a.hash).not.toBe(b.hash)
+    expect(a.fingerprint[1]).toBe("routes/users.cjs {throw new Error('Order ' + Math.random() + ' failed')}")
+    // and lines added above the throw still keep each one's issue
+    const a2 = groupEvent(withSource(caught(() => v2.handlers[0]()), rootV2))
+    expect(a2.hash).toBe(a.hash)
   })
 
   it('hashes the type and each in-app frame file and function, not line numbers', () => {
