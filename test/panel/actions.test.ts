@@ -5,7 +5,7 @@ import { memoryStore } from '../../adapters/memory.js'
 import { resolveOptions } from '../../lib/options.js'
 import { createPanel } from '../../lib/panel/index.js'
 import type { Store } from '../../lib/types.js'
-import { capture, csrfFrom, failingLookup, panelServer, paymentError } from './helpers.js'
+import { capture, csrfFrom, failingLookup, panelServer, paymentError, repeat } from './helpers.js'
 
 let store: Store
 let app: http.Server
@@ -77,9 +77,9 @@ describe('issue actions', () => {
 
   it('ends an ignore by events once the store counts them (the store runs the workflow)', async () => {
     await post(`/errors/issues/${lookup}`, { _csrf: session.token, action: 'ignore', until: 'events', events: '2' }).expect(303)
-    await capture(store, { error: failingLookup(2) })
+    await repeat(store, lookup)
     expect((await store.getIssue(lookup))!.status).toBe('ignored')
-    await capture(store, { error: failingLookup(3) })
+    await repeat(store, lookup)
     const page = await request(app).get('/errors').expect(200)
     expect(page.text).toContain(`value="${lookup}"`)
   })

@@ -52,6 +52,13 @@ export async function capture(store: Store, c: Capture): Promise<RecordResult> {
   return store.record({ event, grouping: groupEvent(event), userKey: userKey(event.user) })
 }
 
+/** Records the issue's latest event once more (a new id, now): another occurrence of the same issue. */
+export async function repeat(store: Store, issueId: string): Promise<RecordResult> {
+  const [latest] = (await store.listEvents(issueId, { limit: 1 })).events
+  const event = { ...latest, event_id: randomBytes(16).toString('hex'), timestamp: new Date().toISOString() }
+  return store.record({ event, grouping: groupEvent(event), userKey: userKey(event.user) })
+}
+
 /** An error thrown from a named function in this file, so its frames are in-app with source context. */
 export function failingLookup(id: number): Error {
   try {
