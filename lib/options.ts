@@ -12,7 +12,8 @@ export interface EventHint {
 
 export type PanelAuth =
   | { username: string; password: string }
-  | ((req: import('node:http').IncomingMessage) => boolean | Promise<boolean>)
+  /** gets Express's `req` (so `req.session` works) or Koa's `ctx` (so `ctx.session` and `ctx.state` work) */
+  | ((reqOrCtx: any) => boolean | Promise<boolean>)
 
 export interface RuleFilter {
   environment?: string | string[]

@@ -14,7 +14,7 @@ import type { Breadcrumb, FaultlineEvent, Level, RequestInfo, Store, User } from
 import { LEVELS } from './types.js'
 import { fileStore } from '../adapters/file.js'
 import type { Alerter } from './alerts.js'
-import type { Panel } from './panel/index.js'
+import type { Panel, PanelWhere } from './panel/index.js'
 
 /** One capture waiting for the store: everything taken from the caller synchronously. */
 interface PendingCapture {
@@ -31,7 +31,7 @@ interface PendingCapture {
 /** What the Express and Koa glue needs from a tracker, and nothing more. */
 export interface Glue {
   panelPath: string | null
-  servePanel(req: IncomingMessage, res: ServerResponse, where: { basePath: string; path: string; search: string }): void
+  servePanel(req: IncomingMessage, res: ServerResponse, where: PanelWhere): void
   openRequestScope(request: () => RequestInfo | null, transaction: () => string | null): Scope
   runInScope<T>(scope: Scope, fn: () => T): T
   captureRequestError(error: unknown, scope: Scope, mechanism: string): void
@@ -257,7 +257,7 @@ export class Tracker {
     }
   }
 
-  #servePanel(req: IncomingMessage, res: ServerResponse, where: { basePath: string; path: string; search: string }): void {
+  #servePanel(req: IncomingMessage, res: ServerResponse, where: PanelWhere): void {
     this.#panel ??= import('./panel/index.js').then((m) => m.createPanel({ store: this.store, options: this.options }))
     this.#panel
       .then((panel) => panel.handle(req, res, where))

@@ -36,7 +36,7 @@ export function koaMiddleware(glue: Glue) {
       const panel = matchPanel(ctx.url, glue.panelPath)
       if (panel) {
         ctx.respond = false
-        glue.servePanel(ctx.req, ctx.res, { basePath: (ctx.mountPath ?? '') + glue.panelPath, ...panel })
+        glue.servePanel(ctx.req, ctx.res, { basePath: (ctx.mountPath ?? '') + glue.panelPath, ...panel, authSubject: ctx })
         return Promise.resolve()
       }
     }

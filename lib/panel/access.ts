@@ -68,10 +68,11 @@ export async function checkAccess(
   auth: PanelAuth | null,
   environment: string,
   onError: (err: Error) => void,
+  authSubject: unknown = req,
 ): Promise<AccessResult> {
   if (typeof auth === 'function') {
     try {
-      return (await auth(req)) === true ? { ok: true } : { ok: false, status: 403, reason: 'denied' }
+      return (await auth(authSubject as IncomingMessage)) === true ? { ok: true } : { ok: false, status: 403, reason: 'denied' }
     } catch (err) {
       onError(new Error(`panel.auth threw, so the request was denied: ${(err as Error)?.message ?? String(err)}`))
       return { ok: false, status: 403, reason: 'denied' }

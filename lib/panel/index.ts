@@ -22,7 +22,16 @@ export interface Panel {
    * the panel root as the browser sees it (e.g. '/errors', or '/admin/errors' under a router);
    * `path` is the rest ('/', '/issues/abc', '/api/issues'); `search` is the raw query string with '?' or ''.
    */
-  handle(req: IncomingMessage, res: ServerResponse, where: { basePath: string; path: string; search: string }): Promise<void>
+  handle(req: IncomingMessage, res: ServerResponse, where: PanelWhere): Promise<void>
+}
+
+/** Where a panel request sits, as the framework glue sees it. */
+export interface PanelWhere {
+  basePath: string
+  path: string
+  search: string
+  /** what an `auth` function receives: Express's req (with req.session), Koa's ctx (with ctx.session); default req */
+  authSubject?: unknown
 }
 
 const READ = new Set(['GET', 'HEAD'])
@@ -52,7 +61,7 @@ export function createPanel(opts: { store: Store; options: ResolvedOptions }): P
       }
       try {
         setSecurityHeaders(res, ctx.nonce)
-        await route(ctx, where.path, auth)
+        await route(ctx, where.path, auth, where.authSubject ?? req)
       } catch (err) {
         options.onInternalError(err instanceof Error ? err : new Error(String(err)))
         try {
@@ -67,7 +76,7 @@ export function createPanel(opts: { store: Store; options: ResolvedOptions }): P
   }
 }
 
-async function route(ctx: PanelContext, path: string, auth: PanelAuth | null): Promise<void> {
+async function route(ctx: PanelContext, path: string, auth: PanelAuth | null, authSubject: unknown): Promise<void> {
   const segments = splitPath(path)
   if (segments === null) return errorPage(ctx, 404, 'Page not found', 'This address is not part of the panel.')
   ctx.segments = segments
@@ -79,7 +88,7 @@ async function route(ctx: PanelContext, path: string, auth: PanelAuth | null): P
     if (asset) return sendAsset(ctx.res, asset, ctx.query.get('v') === asset.version)
   }
 
-  const access: AccessResult = await checkAccess(ctx.req, auth, ctx.options.environment, ctx.options.onInternalError)
+  const access: AccessResult = await checkAccess(ctx.req, auth, ctx.options.environment, ctx.options.onInternalError, authSubject)
   if (!access.ok) {
     if (first === 'api') {
       if (access.status === 401) ctx.res.setHeader('WWW-Authenticate', 'Basic realm="faultline", charset="UTF-8"')

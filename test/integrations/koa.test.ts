@@ -81,3 +81,24 @@ for (const [name, Koa] of versions) {
     })
   })
 }
+
+describe('the panel under Koa', () => {
+  it("hands an auth function Koa's ctx, so the app's own session or state decides", async () => {
+    const tracker = createTracker({
+      store: memoryStore(),
+      captureUncaught: false,
+      captureUnhandledRejections: false,
+      panel: { auth: (ctx: { state: { user?: string } }) => ctx.state.user === 'admin' },
+    })
+    trackers.push(tracker)
+    const app = new Koa3()
+    // the app's own login middleware runs first, as a session middleware would
+    app.use(async (ctx, next) => {
+      ctx.state.user = ctx.get('x-user')
+      await next()
+    })
+    app.use(tracker.koa())
+    await request(app.callback()).get('/errors').set('x-user', 'admin').expect(200)
+    await request(app.callback()).get('/errors').set('x-user', 'guest').expect(403)
+  })
+})
