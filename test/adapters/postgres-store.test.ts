@@ -128,6 +128,20 @@ describe.skipIf(!pg.available)('postgresStore', () => {
     expect((await store.listEvents(hash)).events).toHaveLength(1)
   })
 
+  it('caps tag counting at 50 keys and 200 values per key while key totals stay exact', async () => {
+    const hash = 'tagcaps00000001'
+    for (let i = 0; i < 210; i += 10) {
+      await Promise.all(Array.from({ length: 10 }, (_, j) => store.record(recordInput({ hash, tags: { request: `r${i + j}`, [`k${(i + j) % 60}`]: 'x' } }))))
+    }
+    const tags = await store.tagBreakdown(hash, { limit: 1000 })
+    expect(tags.length).toBe(50)
+    const request = tags.find((t) => t.key === 'request')!
+    expect(request.total).toBe(210)
+    expect(request.values).toHaveLength(200)
+    const { rows } = await pg.query(`SELECT count(*)::int AS n FROM "${schema}".faultline_issue_tags WHERE issue_id = $1`, [hash])
+    expect(rows[0].n).toBeLessThanOrEqual(50 * 200)
+  }, 30_000)
+
   it('gives each alert key to one claimer until its claim expires', async () => {
     const until = new Date(Date.now() + 200)
     expect(await store.claimAlert('k1', { issueId: 'x', expiresAt: until })).toBe(true)
