@@ -215,8 +215,9 @@ describe('normalizeMessage', () => {
     const started = performance.now()
     expect(normalizeMessage(noAt)).toBe('a'.repeat(1024))
     expect(normalizeMessage(dots)).toBe('<num>.'.repeat(256))
-    // A backtracking pattern would take seconds here; the linear ones take about a millisecond.
-    expect(performance.now() - started).toBeLessThan(250)
+    // A backtracking pattern would take minutes here; the linear ones take milliseconds, so the
+    // bound is a hang guard with room for a loaded CI machine, not a speed target.
+    expect(performance.now() - started).toBeLessThan(2000)
   })
 })
 
