@@ -15,6 +15,8 @@ import path from 'node:path'
 import pg from 'pg'
 
 export const TEST_PG_URL = process.env.FAULTLINE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test'
+/** the URL for messages: a password in it is not printed */
+const SHOWN_URL = TEST_PG_URL.replace(/:\/\/([^:@/]*):[^@/]*@/, '://$1:***@')
 
 export interface TestPostgres {
   available: boolean
@@ -34,9 +36,9 @@ export async function testPostgres(): Promise<TestPostgres> {
   const available = await probe
   if (!available) {
     if (process.env.CI) {
-      throw new Error(`PostgreSQL is unreachable at ${TEST_PG_URL} and CI is set: the PostgreSQL tests must run in CI. Start PostgreSQL or set FAULTLINE_TEST_PG.`)
+      throw new Error(`PostgreSQL is unreachable at ${SHOWN_URL} and CI is set: the PostgreSQL tests must run in CI. Start PostgreSQL or set FAULTLINE_TEST_PG.`)
     }
-    sayOnce(`PostgreSQL tests skipped: nothing answers at ${TEST_PG_URL}. Start PostgreSQL there or set FAULTLINE_TEST_PG=postgres://user@host:port/db to run them.`)
+    sayOnce(`PostgreSQL tests skipped: nothing answers at ${SHOWN_URL}. Start PostgreSQL there or set FAULTLINE_TEST_PG=postgres://user@host:port/db to run them.`)
   }
   return {
     available,
