@@ -3,17 +3,18 @@
 //
 //   npm run bench                      the full run (about 7 minutes on 2 cores)
 //   BENCH_QUICK=1 npm run bench        a smoke run (1 round, 2 s loads)
-//   npm run bench -- --only express:fail:faultline      one measurement, to profile or debug
+//   npm run bench -- --only express:fail[:faultline]    one round of one route (and variant), to debug or profile
 //   npm run bench -- --all             also bench/panel.js and bench/postgres.js when present
 //   BENCH_PROFILE=dir npm run bench -- --only ...       CPU profiles of each measured load (not startup) to dir
 //   node bench/profile-top.js dir                       the top self-time functions in them
 //
-// Every measurement starts a fresh server process, warms it up, then loads one route with
-// autocannon. Rounds are interleaved (each round runs every variant once, in rotated order) so
-// that a noisy neighbour on a shared machine hits all variants alike; figures are medians over
-// rounds and ratios are medians of the per-round ratios against bare. Server CPU time per request
-// (process.cpuUsage() read over IPC around the load, including the flush of what the load
-// captured) is the steadier figure; requests per second depends on whatever else the machine does.
+// Each round starts a fresh server process per variant, warms each up, then loads one route with
+// autocannon in short slices that alternate between the variants (in rotated order), so that a
+// noisy neighbour on a shared machine weighs on all variants alike; rounds repeat that with new
+// processes. Figures are medians over rounds; ratios are medians of the per-round ratios to bare.
+// Server CPU time per request (process.cpuUsage() read over IPC, from after the warm-up's flush
+// to after the flush of what the load captured, divided by the requests the server counted) is
+// the steadier figure; requests per second depends on whatever else the machine does.
 import { fork, spawn } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -32,6 +33,8 @@ const QUICK = process.env.BENCH_QUICK === '1' || args.includes('--quick')
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 5))
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 3))
 const WARMUP_SECONDS = 1
+/** each variant's load is cut in this many slices, alternating between the variants */
+const SLICES = Number(process.env.BENCH_SLICES ?? (QUICK ? 2 : 6))
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const STARTUPS = QUICK ? 2 : 5
 const PROFILE_DIR = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : null
@@ -40,7 +43,8 @@ const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null
 
 const FRAMEWORKS = ['express', 'koa']
 const ROUTES = ['ok', 'fail']
-const VARIANTS = ['bare', 'faultline', 'sentry']
+// BENCH_VARIANTS=bare,noop,faultline adds the reference of an empty middleware
+const VARIANTS = (process.env.BENCH_VARIANTS ?? 'bare,faultline,sentry').split(',')
 
 const sink = await startSink()
 
@@ -163,40 +167,64 @@ async function countStored(storePath) {
   return { events, issues }
 }
 
-/** One measurement: a fresh server, a warm-up, the load, the flush of what it captured. */
-async function measure(framework, route, variant) {
-  const server = await startServer(framework, variant)
+/**
+ * One round of one (framework, route): a fresh server per variant, each warmed up, then the load
+ * in short slices that alternate between the variants (in rotated order), so that whatever else
+ * the machine does in those seconds weighs on every variant alike. Each server's CPU time counts
+ * from after its warm-up was flushed to after the load's events were flushed.
+ */
+async function measureGroup(framework, route, variants, round) {
+  const servers = []
   try {
-    await load(server.port, route, WARMUP_SECONDS)
-    if (PROFILE_DIR) await ask(server, 'profile-start', 'profiling')
-    const before = await ask(server, 'flush', 'flushed')
-    const result = await load(server.port, route, SECONDS)
-    const after = await ask(server, 'flush', 'flushed')
-    if (PROFILE_DIR) {
-      const name = `${framework}-${route}-${variant}-${server.id}`
-      console.log(`  profile: ${(await askWith(server, { cmd: 'profile-stop', dir: PROFILE_DIR, name }, 'profiled')).file}`)
+    for (const variant of variants) servers.push(await startServer(framework, variant))
+    for (const server of servers) await load(server.port, route, WARMUP_SECONDS)
+    for (const server of servers) {
+      if (PROFILE_DIR) await ask(server, 'profile-start', 'profiling')
+      server.before = await ask(server, 'flush', 'flushed')
+      server.completed = 0
+      server.loadSeconds = 0
+      server.clientErrors = 0
     }
-    const cpuMicros = after.cpu.user + after.cpu.system - (before.cpu.user + before.cpu.system)
-    // the server's own count: autocannon's misses the requests in flight when the load stops
-    const requests = after.requests - before.requests
-    const m = {
-      framework, route, variant,
-      rps: result.requests.total / result.duration,
-      cpuPerRequest: cpuMicros / requests,
-      requests,
-      failed: 0,
-      errors: result.errors + result.timeouts,
-      flushMs: after.ms,
-      flushed: after.flushed,
+    for (let slice = 0; slice < SLICES; slice++) {
+      for (const server of rotate(servers, slice + round)) {
+        const started = performance.now()
+        const result = await load(server.port, route, SECONDS / SLICES)
+        server.loadSeconds += (performance.now() - started) / 1000
+        server.completed += result.requests.total
+        server.clientErrors += result.errors + result.timeouts
+      }
     }
-    m.failed = (await stopServer(server)).failures
-    if (variant === 'faultline' && route === 'fail') m.stored = (await countStored(path.join(server.dir, 'errors.json'))).events
-    if (variant === 'sentry' && route === 'fail') m.stored = sink.events(server.id)
-    if (server.stderr.trim()) m.stderr = server.stderr.trim().split('\n').slice(0, 3).join('\n')
-    return m
+    const results = []
+    for (const server of servers) {
+      const after = await ask(server, 'flush', 'flushed')
+      if (PROFILE_DIR) {
+        const name = `${framework}-${route}-${server.variant}-${server.id}`
+        console.log(`  profile: ${(await askWith(server, { cmd: 'profile-stop', dir: PROFILE_DIR, name }, 'profiled')).file}`)
+      }
+      const { before } = server
+      const cpuMicros = after.cpu.user + after.cpu.system - (before.cpu.user + before.cpu.system)
+      // the server's own count: autocannon's misses the requests in flight when a slice stops
+      const requests = after.requests - before.requests
+      const m = {
+        framework, route, round, variant: server.variant,
+        rps: server.completed / server.loadSeconds,
+        cpuPerRequest: cpuMicros / requests,
+        requests,
+        errors: server.clientErrors,
+        flushed: after.flushed,
+      }
+      m.failed = (await stopServer(server)).failures
+      if (server.variant === 'faultline' && route === 'fail') m.stored = (await countStored(path.join(server.dir, 'errors.json'))).events
+      if (server.variant === 'sentry' && route === 'fail') m.stored = sink.events(server.id)
+      if (server.stderr.trim()) m.stderr = server.stderr.trim().split('\n').slice(0, 3).join('\n')
+      results.push(m)
+    }
+    return results
   } finally {
-    if (server.child.exitCode === null) server.child.kill('SIGKILL')
-    if (server.dir) await rm(server.dir, { recursive: true, force: true })
+    for (const server of servers) {
+      if (server.child.exitCode === null) server.child.kill('SIGKILL')
+      if (server.dir) await rm(server.dir, { recursive: true, force: true })
+    }
   }
 }
 
@@ -206,23 +234,21 @@ function rotate(list, by) {
 
 async function throughputRounds() {
   const results = []
-  const cells = []
-  for (const framework of FRAMEWORKS) for (const route of ROUTES) for (const variant of VARIANTS) cells.push([framework, route, variant])
-  const selected = only ? cells.filter((c) => c.join(':') === only) : cells
-  if (only && selected.length === 0) throw new Error(`--only takes framework:route:variant, e.g. express:fail:faultline`)
-  const rounds = only ? 1 : ROUNDS
+  let groups = FRAMEWORKS.flatMap((framework) => ROUTES.map((route) => ({ framework, route, variants: VARIANTS })))
+  if (only) {
+    const [framework, route, variant] = only.split(':')
+    groups = groups.filter((g) => g.framework === framework && g.route === route)
+    if (groups.length === 0 || (variant && !VARIANTS.includes(variant))) throw new Error('--only takes framework:route[:variant], e.g. express:fail or express:fail:faultline')
+    if (variant) groups[0].variants = [variant]
+  }
+  const rounds = only && !process.env.BENCH_ROUNDS ? 1 : ROUNDS
   for (let round = 0; round < rounds; round++) {
     console.log(`round ${round + 1} of ${rounds}`)
-    // each (framework, route) group runs its variants back to back, the group order and the variant order rotated
-    const groups = FRAMEWORKS.flatMap((f) => ROUTES.map((r) => [f, r]))
-    for (const [framework, route] of rotate(groups, round)) {
-      for (const variant of rotate(VARIANTS, round)) {
-        if (!selected.some((c) => c.join(':') === `${framework}:${route}:${variant}`)) continue
-        const m = await measure(framework, route, variant)
-        m.round = round
+    for (const { framework, route, variants } of rotate(groups, round)) {
+      for (const m of await measureGroup(framework, route, variants, round)) {
         results.push(m)
         const stored = m.stored === undefined ? '' : `, stored ${m.stored} of ${m.failed}`
-        console.log(`  ${framework} /${route} ${variant}: ${fmt(m.rps, 0)} req/s, ${fmt(m.cpuPerRequest, 1)} µs CPU/req${stored}${m.errors ? `, ${m.errors} client errors` : ''}`)
+        console.log(`  ${framework} /${route} ${m.variant}: ${fmt(m.rps, 0)} req/s, ${fmt(m.cpuPerRequest, 1)} µs CPU/req${stored}${m.errors ? `, ${m.errors} client errors` : ''}`)
         if (m.stderr) console.log(`    server stderr: ${m.stderr.replace(/\n/g, '\n    ')}`)
       }
     }
@@ -245,7 +271,7 @@ function summarise(results) {
           return ratios.length ? median(ratios) : NaN
         }
         let stored = ''
-        if (route === 'fail' && variant !== 'bare') {
+        if (route === 'fail' && mine.every((m) => m.stored !== undefined)) {
           const got = mine.reduce((s, m) => s + m.stored, 0)
           const sent = mine.reduce((s, m) => s + m.failed, 0)
           stored = `${got} of ${sent} (dropped ${sent - got})`
@@ -322,7 +348,7 @@ function runScript(file) {
 
 const started = Date.now()
 console.log(`faultline bench: node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`)
-console.log(`${ROUNDS} rounds, ${SECONDS} s loads after ${WARMUP_SECONDS} s warm-up, ${CONNECTIONS} connections, a fresh server per measurement\n`)
+console.log(`${ROUNDS} rounds; in each, fresh servers per variant, ${WARMUP_SECONDS} s warm-up, then ${SECONDS} s of load each in ${SLICES} slices alternating between the variants; ${CONNECTIONS} connections\n`)
 try {
   const results = await throughputRounds()
   console.log('\n## Throughput and server CPU per request (medians; ratios are medians of per-round ratios to bare)')

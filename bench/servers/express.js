@@ -8,6 +8,7 @@ import { loadVariant, nextFailure, serve } from './variant.js'
 const variant = await loadVariant()
 const app = express()
 if (variant.tracker) app.use(variant.tracker.express())
+if (variant.noop) app.use((req, res, next) => next())
 
 app.get('/ok', (req, res) => {
   res.json({ ok: true })

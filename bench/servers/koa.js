@@ -9,6 +9,7 @@ const variant = await loadVariant()
 const app = new Koa()
 app.silent = true
 if (variant.tracker) app.use(variant.tracker.koa())
+if (variant.noop) app.use((ctx, next) => next())
 
 app.use(async (ctx) => {
   if (ctx.path === '/ok') {

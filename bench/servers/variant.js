@@ -2,7 +2,7 @@
 // control channel run.js drives over IPC (CPU time, flush, memory, exit). Nothing here runs
 // on the request path, so the three variants differ only in what the tracker itself costs.
 //
-// BENCH_VARIANT  bare | faultline | sentry (sentry also needs `--import ./bench/servers/sentry-init.js`)
+// BENCH_VARIANT  bare | noop | faultline | sentry (sentry also needs `--import ./bench/servers/sentry-init.js`)
 // BENCH_STORE    faultline: the file store's path (a fresh temp dir per process)
 // PORT           where to listen (127.0.0.1)
 import { writeFile } from 'node:fs/promises'
@@ -19,6 +19,8 @@ export function nextFailure() {
 export async function loadVariant() {
   const name = process.env.BENCH_VARIANT ?? 'bare'
   if (name === 'bare') return { name, flush: async () => true, close: async () => {} }
+  // a reference: what any one middleware costs (an empty one, before the routes)
+  if (name === 'noop') return { name, noop: true, flush: async () => true, close: async () => {} }
   if (name === 'faultline') {
     // the package by its own name: what an app writes
     const { createTracker } = await import('faultline')
