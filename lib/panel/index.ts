@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { PanelAuth, ResolvedOptions } from '../options.js'
 import type { Store } from '../types.js'
+import { guardStore, StoreUnavailableError } from './store-guard.js'
 import { checkAccess, csrfToken, newNonce, setSecurityHeaders, type AccessResult } from './access.js'
 import { bulkAction, issueAction } from './actions.js'
 import { handleApi } from './api.js'
@@ -40,7 +41,8 @@ const READ = new Set(['GET', 'HEAD'])
 export function createPanel(opts: { store: Store; options: ResolvedOptions }): Panel {
   if (!opts || typeof opts.store?.listIssues !== 'function') throw new TypeError('createPanel needs { store, options }: store must be a faultline store')
   if (!opts.options || typeof opts.options.onInternalError !== 'function') throw new TypeError('createPanel needs { store, options }: options must come from resolveOptions()')
-  const { store, options } = opts
+  const { options } = opts
+  const store = guardStore(opts.store)
   const views = loadViews()
   const auth = options.panel ? options.panel.auth : null
 
@@ -64,10 +66,13 @@ export function createPanel(opts: { store: Store; options: ResolvedOptions }): P
         await route(ctx, where.path, auth, where.authSubject ?? req)
       } catch (err) {
         options.onInternalError(err instanceof Error ? err : new Error(String(err)))
+        const unavailable = err instanceof StoreUnavailableError
         try {
           if (res.headersSent) res.end()
+          else if (unavailable && ctx.segments[0] === 'api') sendJsonError(res, 503, 'The store is unavailable; try again shortly.')
+          else if (unavailable) errorPage(ctx, 503, 'Store unavailable', 'faultline cannot reach its store right now. Your app keeps running, and errors it captures wait in a queue until the store is back. The details went to onInternalError.')
           else if (ctx.segments[0] === 'api') sendJsonError(res, 500, 'faultline could not answer; the error was reported.')
-          else errorPage(ctx, 500, 'Something went wrong', 'faultline could not read its store or render this page. The error was reported to onInternalError.')
+          else errorPage(ctx, 500, 'Something went wrong', 'faultline could not render this page. The error was reported to onInternalError.')
         } catch {
           lastResort(res)
         }

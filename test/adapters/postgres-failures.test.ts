@@ -15,54 +15,10 @@ import { postgresStore } from '../../adapters/postgres.js'
 import type { Store } from '../../lib/types.js'
 import { testPostgres } from '../helpers/postgres.js'
 import { recordInput } from './postgres-fixtures.js'
+import { freePort, PgProxy as Proxy } from '../helpers/pg-proxy.js'
 
 const db = await testPostgres()
 const target = new URL(db.url)
-
-/** A TCP proxy in front of PostgreSQL that can refuse, or freeze every connection it carries. */
-class Proxy {
-  #server: net.Server | null = null
-  #sockets = new Set<net.Socket>()
-  frozen = false
-  constructor(readonly port: number) {}
-
-  async open(): Promise<void> {
-    this.#server = net.createServer((client) => {
-      const upstream = net.connect(Number(target.port || 5432), target.hostname)
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s)
-        s.on('error', () => {})
-        s.on('close', () => this.#sockets.delete(s))
-      }
-      client.on('data', (d) => { if (!this.frozen) upstream.write(d) })
-      upstream.on('data', (d) => { if (!this.frozen) client.write(d) })
-      client.on('close', () => upstream.destroy())
-      upstream.on('close', () => client.destroy())
-    })
-    await new Promise<void>((resolve) => this.#server!.listen(this.port, '127.0.0.1', resolve))
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.#sockets) s.destroy()
-    if (this.#server) await new Promise((resolve) => this.#server!.close(resolve))
-    this.#server = null
-  }
-
-  url(): string {
-    const url = new URL(db.url)
-    url.hostname = '127.0.0.1'
-    url.port = String(this.port)
-    return url.href
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 async function timed<T>(promise: Promise<T>): Promise<{ ms: number; error: Error | null }> {
   const start = performance.now()

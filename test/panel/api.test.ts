@@ -2,6 +2,7 @@ import { describe, it, expect, beforeEach } from 'vitest'
 import request from 'supertest'
 import type http from 'node:http'
 import { memoryStore } from '../../adapters/memory.js'
+import { guardStore, StoreUnavailableError } from '../../lib/panel/store-guard.js'
 import type { Store } from '../../lib/types.js'
 import { capture, failingLookup, panelServer, paymentError } from './helpers.js'
 
@@ -160,17 +161,28 @@ describe('API routing', () => {
     expect((await request(app).delete(`/errors/api/issues/${lookup}/events`).expect(405)).headers.allow).toBe('GET, HEAD')
   })
 
-  it('answers 500 JSON and reports the error when the store fails', async () => {
+  it('answers 503 "store unavailable" and reports the error when the store fails', async () => {
     const errors: Error[] = []
     const broken = memoryStore()
     broken.listIssues = async () => { throw new Error('disk on fire') }
     const server = panelServer(broken, { onInternalError: (e) => errors.push(e) })
-    const res = await request(server).get('/errors/api/issues').expect(500)
-    expect(res.body.error.message).toContain('the error was reported')
+    const res = await request(server).get('/errors/api/issues').expect(503)
+    expect(res.body.error.message).toContain('store is unavailable')
     expect(JSON.stringify(res.body)).not.toContain('disk on fire')
-    expect(errors.map((e) => e.message)).toEqual(['disk on fire'])
-    const page = await request(server).get('/errors').expect(500)
-    expect(page.text).toContain('Something went wrong')
+    expect(errors.map((e) => e.message)).toEqual(['the store failed on listIssues: disk on fire'])
+    const page = await request(server).get('/errors').expect(503)
+    expect(page.text).toContain('Store unavailable')
+    expect(page.text).not.toContain('disk on fire')
     expect(page.headers['content-security-policy']).toContain("default-src 'none'")
+  })
+
+  it('gives up on a store that does not answer instead of hanging the page', async () => {
+    const hanging = memoryStore()
+    hanging.getIssue = () => new Promise(() => {})
+    const guarded = guardStore(hanging, 50)
+    await expect(guarded.getIssue('abc')).rejects.toThrow(StoreUnavailableError)
+    await expect(guarded.getIssue('abc')).rejects.toThrow('did not answer getIssue within 50 ms')
+    // the request's own mistakes stay what they are
+    await expect(guarded.updateIssue('abc', { status: 'bogus' } as never)).rejects.toThrow(TypeError)
   })
 })
