@@ -93,3 +93,10 @@ export function prunable(list: EventEntry[], retention: Retention, now: number):
   while (drop < list.length && list[drop].t < cutoff) drop++
   return drop
 }
+
+/** Merges entry lists (a file read and events not yet written), dropping duplicates by event id; oldest first. */
+export function mergeEntries(...lists: EventEntry[][]): EventEntry[] {
+  const byId = new Map<string, EventEntry>()
+  for (const list of lists) for (const entry of list) byId.set(entry.id, entry)
+  return sortEntries([...byId.values()])
+}

@@ -273,9 +273,10 @@ export class IssueIndex {
   }
 
   /** Auto-resolves stale unresolved issues, lifts ignores whose time has passed and drops expired claims. */
-  maintain(now: number, autoResolveBefore: number | null): { resolvedIssues: number; unignoredIssues: number } {
+  maintain(now: number, autoResolveBefore: number | null): { resolvedIssues: number; unignoredIssues: number; expiredClaims: number } {
     let resolvedIssues = 0
     let unignoredIssues = 0
+    let expiredClaims = 0
     for (const state of this.#issues.values()) {
       const { issue } = state
       if (autoResolveBefore !== null && issue.status === 'unresolved' && state.last < autoResolveBefore) {
@@ -291,14 +292,27 @@ export class IssueIndex {
         unignoredIssues += 1
       }
     }
-    for (const [key, claim] of this.#claims) if (claim.expiresAt !== null && claim.expiresAt <= now) this.#claims.delete(key)
-    return { resolvedIssues, unignoredIssues }
+    for (const [key, claim] of this.#claims) {
+      if (claim.expiresAt !== null && claim.expiresAt <= now) {
+        this.#claims.delete(key)
+        expiredClaims += 1
+      }
+    }
+    return { resolvedIssues, unignoredIssues, expiredClaims }
   }
 
   /** How many events the store holds for the issue, and the oldest one's time. */
   storedEvents(id: string): { count: number; oldest: number | null } {
     const state = this.#state(id)
     return state ? { count: state.stored, oldest: state.oldestStored } : { count: 0, oldest: null }
+  }
+
+  /** Tells the index that the event just recorded was not stored after all (the store could not keep up). */
+  forgetStoredEvent(id: string): void {
+    const state = this.#state(id)
+    if (!state || state.stored === 0) return
+    state.stored -= 1
+    state.json = null
   }
 
   /** Tells the index what the store holds after pruning. */
@@ -335,15 +349,22 @@ export class IssueIndex {
   static restore(issues: unknown, claims: unknown): IssueIndex {
     if (!Array.isArray(issues) || !Array.isArray(claims)) throw new Error('the document has no issues or claims list')
     const index = new IssueIndex()
-    for (const record of issues) {
-      const state = fromRecord(record as IssueRecord)
-      index.#issues.set(state.issue.id, state)
-    }
-    for (const claim of claims) {
-      if (!Array.isArray(claim) || typeof claim[0] !== 'string' || typeof claim[1] !== 'string') throw new Error('malformed alert claim')
-      index.#claims.set(claim[0], { issueId: claim[1], expiresAt: typeof claim[2] === 'number' ? claim[2] : null })
-    }
+    for (const record of issues) index.restoreIssue(record)
+    for (const claim of claims) index.restoreClaim(claim)
     return index
+  }
+
+  /** Adds one issue as `serialize` wrote it; `json` is that text, kept as the cache. Throws on malformed input. */
+  restoreIssue(record: unknown, json: string | null = null): void {
+    const state = fromRecord(record as IssueRecord)
+    state.json = json
+    this.#issues.set(state.issue.id, state)
+  }
+
+  /** Adds one claim as `claimRecords` wrote it. Throws on malformed input. */
+  restoreClaim(claim: unknown): void {
+    if (!Array.isArray(claim) || typeof claim[0] !== 'string' || typeof claim[1] !== 'string') throw new Error('malformed alert claim')
+    this.#claims.set(claim[0], { issueId: claim[1], expiresAt: typeof claim[2] === 'number' ? claim[2] : null })
   }
 
   #state(id: unknown): IssueState | undefined {
@@ -351,7 +372,8 @@ export class IssueIndex {
   }
 }
 
-function checkRecordInput(input: RecordInput): void {
+/** Throws a TypeError unless the input has an event with an id and a usable grouping hash. */
+export function checkRecordInput(input: RecordInput): void {
   if (typeof input !== 'object' || input === null) throw new TypeError('record needs { event, grouping, userKey }')
   const { event, grouping } = input
   if (typeof event !== 'object' || event === null || typeof event.event_id !== 'string' || event.event_id === '') {

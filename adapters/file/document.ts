@@ -1,0 +1,198 @@
+/**
+ * The lowdb adapter of the file store: it reads and writes the store's IssueIndex as one JSON
+ * document, one issue a line. lowdb's own JSONFile would stringify the whole document in one go,
+ * which for 10,000 issues blocks the event loop for far longer than a request should wait; this
+ * adapter writes issue by issue (each issue's JSON is cached until it changes) in slices of a
+ * few milliseconds, to a temp file that is renamed over the store only when complete.
+ */
+import { renameSync, writeFileSync } from 'node:fs'
+import { open, readFile, rename, unlink } from 'node:fs/promises'
+import path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import type { Adapter } from 'lowdb'
+import { IssueIndex } from '../shared/issue-index.js'
+import { SliceMeter } from './meter.js'
+
+/** how long one synchronous stretch of a write may run before it yields */
+const SLICE_MS = 4
+const CHUNK_BYTES = 256 * 1024
+
+/**
+ * The layout, which is plain JSON with one issue and one claim a line, so that it can also be
+ * read a line at a time, yielding between slices:
+ *   {"version":1,"savedAt":"...","issues":[
+ *   {issue},
+ *   {issue}
+ *   ],"claims":[
+ *   [claim]
+ *   ]}
+ */
+const HEAD_START = '{"version":1,"savedAt":'
+const ISSUES_START = ',"issues":['
+const CLAIMS_START = '\n],"claims":['
+const END = '\n]}\n'
+const FIRST = Buffer.from('\n')
+const NEXT = Buffer.from(',\n')
+const CLAIMS_START_BYTES = Buffer.from(CLAIMS_START)
+const END_BYTES = Buffer.from(END)
+const head = () => `${HEAD_START}${JSON.stringify(new Date().toISOString())}${ISSUES_START}`
+
+/** Reads the line layout, a slice at a time; each issue's line becomes its cached JSON. */
+async function readLines(text: string): Promise<IssueIndex> {
+  const lines = text.split('\n')
+  if (!lines[0].endsWith(ISSUES_START)) return readWhole(text)
+  const index = new IssueIndex()
+  let i = 1
+  let slice = performance.now()
+  let inClaims = false
+  for (; i < lines.length; i++) {
+    const line = lines[i]
+    if (line === '],"claims":[') {
+      inClaims = true
+      continue
+    }
+    if (line === ']}') break
+    if (line === '') continue
+    const json = line.endsWith(',') ? line.slice(0, -1) : line
+    if (inClaims) index.restoreClaim(JSON.parse(json))
+    else index.restoreIssue(JSON.parse(json), json)
+    if (performance.now() - slice > SLICE_MS) {
+      await new Promise((resolve) => setImmediate(resolve))
+      slice = performance.now()
+    }
+  }
+  if (!inClaims || i >= lines.length) throw new Error('the document ends early (no claims list or closing bracket)')
+  return index
+}
+
+/** Reads any other valid document (written by hand or by an older version) in one go. */
+function readWhole(text: string): IssueIndex {
+  const doc = JSON.parse(text) as { version?: unknown; issues?: unknown; claims?: unknown }
+  if (typeof doc !== 'object' || doc === null || doc.version !== 1) throw new Error('no "version": 1')
+  return IssueIndex.restore(doc.issues, doc.claims)
+}
+
+/** The file exists but is not a store document. */
+export class CorruptDocumentError extends Error {
+  override name = 'CorruptDocumentError'
+}
+
+export class IndexDocument implements Adapter<IssueIndex> {
+  #path: string
+  #tmp: string
+  #syncTmp: string
+  #syncWrites = 0
+  /** each issue's JSON and its bytes, from the last write */
+  #buffers = new Map<string, [string, Buffer]>()
+  /** the meter the next write reports to (the store sets it to cover its whole write) */
+  meter: SliceMeter | null = null
+
+  constructor(file: string) {
+    this.#path = file
+    this.#tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`)
+    this.#syncTmp = path.join(path.dirname(file), `.${path.basename(file)}.sync.tmp`)
+  }
+
+  /** The stored index, null if there is no file yet; a CorruptDocumentError if the file is not one. */
+  async read(): Promise<IssueIndex | null> {
+    let text: string
+    try {
+      text = await readFile(this.#path, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+      throw err
+    }
+    try {
+      return text.startsWith(HEAD_START) ? await readLines(text) : readWhole(text)
+    } catch (err) {
+      throw new CorruptDocumentError(`${this.#path} is not a faultline store: ${(err as Error).message}`)
+    }
+  }
+
+  /** Writes the index in slices that yield to the event loop, then renames the result over the store. */
+  async write(index: IssueIndex): Promise<void> {
+    const meter = this.meter ?? new SliceMeter()
+    const syncWritesBefore = this.#syncWrites
+    meter.pause()
+    const fh = await open(this.#tmp, 'w')
+    meter.resume()
+    try {
+      let chunk: Buffer[] = []
+      let chunkBytes = 0
+      const put = async (buffer: Buffer) => {
+        chunk.push(buffer)
+        chunkBytes += buffer.length
+        if (chunkBytes < CHUNK_BYTES && meter.elapsed() < SLICE_MS) return
+        const buffers = chunk
+        meter.bytes += chunkBytes
+        chunk = []
+        chunkBytes = 0
+        meter.pause()
+        await fh.writev(buffers)
+        meter.resume()
+      }
+      await put(Buffer.from(head()))
+      let separator = FIRST
+      // the id list is a snapshot: issues recorded during the write go in the next one
+      const ids = index.ids()
+      for (const id of ids) {
+        const buffer = this.#bufferOf(index, id)
+        if (buffer === null) continue
+        chunk.push(separator)
+        await put(buffer)
+        separator = NEXT
+      }
+      await put(CLAIMS_START_BYTES)
+      separator = FIRST
+      for (const claim of index.claimRecords()) {
+        chunk.push(separator)
+        await put(Buffer.from(JSON.stringify(claim)))
+        separator = NEXT
+      }
+      chunk.push(END_BYTES)
+      meter.bytes += chunkBytes + END_BYTES.length
+      meter.pause()
+      await fh.writev(chunk)
+      meter.resume()
+      if (this.#buffers.size > ids.length) for (const id of this.#buffers.keys()) if (!index.has(id)) this.#buffers.delete(id)
+    } finally {
+      meter.pause()
+      await fh.close()
+    }
+    // a synchronous flush (the crash path) wrote newer data meanwhile: keep that
+    if (this.#syncWrites !== syncWritesBefore) {
+      await unlink(this.#tmp).catch(() => {})
+      return
+    }
+    await rename(this.#tmp, this.#path)
+    meter.resume()
+  }
+
+  /**
+   * The issue's JSON as bytes, converted only when the issue changed: writing cached buffers
+   * leaves next to no garbage, so a save of 10,000 issues does not set off garbage collections.
+   */
+  #bufferOf(index: IssueIndex, id: string): Buffer | null {
+    const json = index.serialize(id)
+    if (json === null) return null
+    const cached = this.#buffers.get(id)
+    if (cached !== undefined && cached[0] === json) return cached[1]
+    const buffer = Buffer.from(json)
+    this.#buffers.set(id, [json, buffer])
+    return buffer
+  }
+
+  /** Writes the whole index synchronously (for the crash path, where blocking is the point). */
+  writeSync(index: IssueIndex): void {
+    const issues: string[] = []
+    for (const id of index.ids()) {
+      const json = index.serialize(id)
+      if (json !== null) issues.push(json)
+    }
+    const claims = index.claimRecords().map((c) => JSON.stringify(c))
+    const text = `${head()}\n${issues.join(',\n')}${CLAIMS_START}\n${claims.join(',\n')}${END}`
+    writeFileSync(this.#syncTmp, text)
+    renameSync(this.#syncTmp, this.#path)
+    this.#syncWrites += 1
+  }
+}
