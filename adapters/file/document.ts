@@ -31,37 +31,50 @@ const HEAD_START = '{"version":1,"savedAt":'
 const ISSUES_START = ',"issues":['
 const CLAIMS_START = '\n],"claims":['
 const END = '\n]}\n'
+const NEWLINE = 0x0a
 const FIRST = Buffer.from('\n')
 const NEXT = Buffer.from(',\n')
 const CLAIMS_START_BYTES = Buffer.from(CLAIMS_START)
 const END_BYTES = Buffer.from(END)
 const head = () => `${HEAD_START}${JSON.stringify(new Date().toISOString())}${ISSUES_START}`
 
-/** Reads the line layout, a slice at a time; each issue's line becomes its cached JSON. */
-async function readLines(text: string): Promise<IssueIndex> {
-  const lines = text.split('\n')
-  if (!lines[0].endsWith(ISSUES_START)) return readWhole(text)
+/** Reads the line layout a slice at a time, decoding line by line; each issue's line becomes its cached JSON. */
+async function readLines(bytes: Buffer, buffers: Map<string, [string, Buffer]>): Promise<IssueIndex> {
+  let start = bytes.indexOf(NEWLINE)
+  if (start < 0 || !bytes.toString('utf8', 0, start).endsWith(ISSUES_START)) return readWhole(bytes.toString('utf8'))
   const index = new IssueIndex()
-  let i = 1
   let slice = performance.now()
   let inClaims = false
-  for (; i < lines.length; i++) {
-    const line = lines[i]
+  let ended = false
+  while (start < bytes.length) {
+    let end = bytes.indexOf(NEWLINE, start + 1)
+    if (end < 0) end = bytes.length
+    const lineStart = start + 1
+    const line = bytes.toString('utf8', lineStart, end)
+    start = end
     if (line === '],"claims":[') {
       inClaims = true
       continue
     }
-    if (line === ']}') break
+    if (line === ']}') {
+      ended = true
+      break
+    }
     if (line === '') continue
-    const json = line.endsWith(',') ? line.slice(0, -1) : line
+    const comma = line.endsWith(',')
+    const json = comma ? line.slice(0, -1) : line
     if (inClaims) index.restoreClaim(JSON.parse(json))
-    else index.restoreIssue(JSON.parse(json), json)
+    else {
+      const id = index.restoreIssue(JSON.parse(json), json)
+      // the line's bytes, as they are in the file, are what the next save writes for an unchanged issue
+      buffers.set(id, [json, bytes.subarray(lineStart, comma ? end - 1 : end)])
+    }
     if (performance.now() - slice > SLICE_MS) {
       await new Promise((resolve) => setImmediate(resolve))
       slice = performance.now()
     }
   }
-  if (!inClaims || i >= lines.length) throw new Error('the document ends early (no claims list or closing bracket)')
+  if (!inClaims || !ended) throw new Error('the document ends early (no claims list or closing bracket)')
   return index
 }
 
@@ -95,15 +108,16 @@ export class IndexDocument implements Adapter<IssueIndex> {
 
   /** The stored index, null if there is no file yet; a CorruptDocumentError if the file is not one. */
   async read(): Promise<IssueIndex | null> {
-    let text: string
+    let bytes: Buffer
     try {
-      text = await readFile(this.#path, 'utf8')
+      // bytes, not text: decoding 10 MB in one go would block for tens of milliseconds; lines are decoded one by one
+      bytes = await readFile(this.#path)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
       throw err
     }
     try {
-      return text.startsWith(HEAD_START) ? await readLines(text) : readWhole(text)
+      return bytes.subarray(0, HEAD_START.length).toString('utf8') === HEAD_START ? await readLines(bytes, this.#buffers) : readWhole(bytes.toString('utf8'))
     } catch (err) {
       throw new CorruptDocumentError(`${this.#path} is not a faultline store: ${(err as Error).message}`)
     }

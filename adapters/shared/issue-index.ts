@@ -46,8 +46,8 @@ interface IssueState {
   firstReleaseAt: number
   lastReleaseAt: number
   tags: Map<string, TagCount>
-  /** lowercased `key\0value` pairs for tag search, built on demand */
-  tagSearch: Set<string> | null
+  /** lowercased `key\0value` pairs, for tag search */
+  tagSearch: Set<string>
   hours: BucketCounts
   days: BucketCounts
   minutes: BucketCounts
@@ -355,10 +355,11 @@ export class IssueIndex {
   }
 
   /** Adds one issue as `serialize` wrote it; `json` is that text, kept as the cache. Throws on malformed input. */
-  restoreIssue(record: unknown, json: string | null = null): void {
+  restoreIssue(record: unknown, json: string | null = null): string {
     const state = fromRecord(record as IssueRecord)
     state.json = json
     this.#issues.set(state.issue.id, state)
+    return state.issue.id
   }
 
   /** Adds one claim as `claimRecords` wrote it. Throws on malformed input. */
@@ -420,7 +421,7 @@ function newState(input: RecordInput, t: number, level: Level): IssueState {
     firstReleaseAt: Infinity,
     lastReleaseAt: -Infinity,
     tags: new Map(),
-    tagSearch: null,
+    tagSearch: new Set(),
     hours: new BucketCounts(HOUR, KEEP_HOURS),
     days: new BucketCounts(DAY, KEEP_DAYS),
     minutes: new BucketCounts(MINUTE, KEEP_MINUTES),
@@ -483,20 +484,18 @@ function countTag(state: IssueState, rawKey: string, rawValue: string): void {
   if (count !== undefined) tag.values.set(value, count + 1)
   else if (tag.values.size < MAX_TAG_VALUES) {
     tag.values.set(value, 1)
-    state.tagSearch = null
+    state.tagSearch.add(searchKey(key, value))
   }
+}
+
+function searchKey(key: string, value: string): string {
+  return `${key.toLowerCase()}\0${value.toLowerCase()}`
 }
 
 function facets(state: IssueState): IssueFacets {
   return {
     hasRelease: (release) => state.releases.has(release),
-    hasTag: (key, value) => {
-      if (state.tagSearch === null) {
-        state.tagSearch = new Set()
-        for (const [k, tag] of state.tags) for (const v of tag.values.keys()) state.tagSearch.add(`${k.toLowerCase()}\0${v.toLowerCase()}`)
-      }
-      return state.tagSearch.has(`${key}\0${value}`)
-    },
+    hasTag: (key, value) => state.tagSearch.has(`${key}\0${value}`),
   }
 }
 
@@ -541,6 +540,9 @@ function fromRecord(record: IssueRecord): IssueState {
   const last = Date.parse(issue.lastSeen)
   if (Number.isNaN(first) || Number.isNaN(last)) throw new Error(`issue ${issue.id} has malformed firstSeen/lastSeen`)
   const [firstReleaseAt, lastReleaseAt] = record.releaseTimes ?? [null, null]
+  const tags = new Map(record.tags.map(([key, total, values]): [string, TagCount] => [key, { total, values: new Map(values) }]))
+  const tagSearch = new Set<string>()
+  for (const [key, tag] of tags) for (const value of tag.values.keys()) tagSearch.add(searchKey(key, value))
   return {
     issue: copyIssue(issue),
     first,
@@ -551,8 +553,8 @@ function fromRecord(record: IssueRecord): IssueState {
     // JSON turns the Infinity of "no release yet" into null
     firstReleaseAt: firstReleaseAt ?? Infinity,
     lastReleaseAt: lastReleaseAt ?? -Infinity,
-    tags: new Map(record.tags.map(([key, total, values]) => [key, { total, values: new Map(values) }])),
-    tagSearch: null,
+    tags,
+    tagSearch,
     hours: new BucketCounts(HOUR, KEEP_HOURS, record.hours),
     days: new BucketCounts(DAY, KEEP_DAYS, record.days),
     minutes: new BucketCounts(MINUTE, KEEP_MINUTES, record.minutes),

@@ -117,6 +117,17 @@ describe('fileStore', () => {
       expect((await second.record(makeInput({ issue: 'issue3', user: 'brand-new' }))).issue.userCount).toBe(userCount + 1)
       // regression counting goes on from the reloaded state
       expect((await second.getIssue(issueId('issue1')))!).toMatchObject({ regressed: true, countSinceRegression: 1, usersSinceRegression: 1 })
+
+      // saved again (unchanged issues straight from the bytes read) and read a third time
+      const after = await snapshot(second)
+      await second.close()
+      const third = openStore({ path: file })
+      expect(await snapshot(third)).toEqual(after)
+      await third.close()
+      // a document reformatted by hand is still read
+      writeFileSync(file, JSON.stringify(JSON.parse(readFileSync(file, 'utf8')), null, 2))
+      const fourth = openStore({ path: file })
+      expect(await snapshot(fourth)).toEqual(after)
     })
 
     it('coalesces records into one write shortly after, leaving valid JSON on disk at every moment', async () => {
@@ -352,6 +363,7 @@ describe('fileStore', () => {
       expect((await store.listEvents(issueId('issue9999'), { limit: 100 })).events.length).toBeLessThanOrEqual(20)
       const longestCpu = Math.max(...writes.map((w) => w.longestSliceCpuMs))
       const longestWall = Math.max(...writes.map((w) => w.longestSliceMs))
+      console.log(`CPU ms of the longest stretch of each write: ${writes.map((w) => w.longestSliceCpuMs.toFixed(1)).join(' ')}`)
       console.log(`file store at scale: ${saves.length} saves of ${(saves[0].bytes / 1e6).toFixed(1)} MB, median ${median(saves.map((w) => w.totalMs)).toFixed(0)} ms each; ` +
         `maintain sweep over 500 files ${writes[writes.length - 1].totalMs.toFixed(0)} ms; longest stretch ${longestCpu.toFixed(1)} ms CPU, ${longestWall.toFixed(1)} ms wall clock`)
       expect(longestCpu).toBeLessThan(20)
