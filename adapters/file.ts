@@ -10,7 +10,7 @@
  * `flushSync()` is for the crash path. One process owns a store file: a lock file beside it
  * says which, and a second process gets an error pointing to the postgres store.
  */
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, renameSync } from 'node:fs'
 import { rename } from 'node:fs/promises'
 import path from 'node:path'
 import { Low } from 'lowdb'
@@ -125,17 +125,40 @@ class FileStoreImpl implements FileStore {
   }
 
   async #open(): Promise<void> {
+    let data: IssueIndex | null
     try {
-      await this.#db.read()
+      data = await this.#document.read()
     } catch (err) {
       if (!(err instanceof CorruptDocumentError)) throw err
+      if (this.#loaded) return // the crash path opened it meanwhile, and moved it aside
       const stamp = new Date().toISOString().replace(/[:.]/g, '-')
       const aside = `${this.path}.corrupt-${stamp}`
       await rename(this.path, aside)
       const eventsMoved = await this.#files.moveAside(`${this.#files.dir}.corrupt-${stamp}`)
       this.#warn(new Error(`faultline: ${err.message}. Moved it to ${aside}${eventsMoved ? ' (its events directory too)' : ''} and started an empty store.`))
-      this.#db.data = new IssueIndex()
+      data = null
     }
+    // a crash before this point opened the store synchronously and may have recorded into it
+    if (this.#loaded) return
+    this.#db.data = data ?? new IssueIndex()
+    this.#loaded = true
+  }
+
+  /** `#open`, synchronously: a crash can come before the store has finished opening. */
+  #openSync(): void {
+    let data: IssueIndex | null
+    try {
+      data = this.#document.readSync()
+    } catch (err) {
+      if (!(err instanceof CorruptDocumentError)) throw err
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+      const aside = `${this.path}.corrupt-${stamp}`
+      renameSync(this.path, aside)
+      const eventsMoved = this.#files.moveAsideSync(`${this.#files.dir}.corrupt-${stamp}`)
+      this.#warn(new Error(`faultline: ${err.message}. Moved it to ${aside}${eventsMoved ? ' (its events directory too)' : ''} and started an empty store.`))
+      data = null
+    }
+    this.#db.data = data ?? new IssueIndex()
     this.#loaded = true
   }
 
@@ -223,7 +246,15 @@ class FileStoreImpl implements FileStore {
   }
 
   async record(input: RecordInput): Promise<RecordResult> {
-    const index = this.#loaded && !this.#closed ? this.#db.data : await this.#use()
+    if (!this.#loaded || this.#closed) await this.#use()
+    return this.recordSync(input)
+  }
+
+  /** `record`, synchronously, for the crash path; opens the store synchronously if it is not open yet. */
+  recordSync(input: RecordInput): RecordResult {
+    if (this.#closed) throw new Error(`faultline: the file store ${this.path} is closed`)
+    if (!this.#loaded) this.#openSync()
+    const index = this.#db.data
     checkRecordInput(input)
     const now = Date.now()
     // serialise first: an event JSON cannot hold must not leave the counts changed

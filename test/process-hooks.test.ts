@@ -44,6 +44,13 @@ describe('process hooks (real child processes)', () => {
     expect(readFileSync(withTracker.store, 'utf8')).toContain('Card processor exploded')
   })
 
+  it('stores a crash that comes before the file store has finished opening', async () => {
+    const result = await run('at-once')
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('Error: Card processor exploded')
+    expect((await storedIssues(result.store)).map((i) => [i.title, i.count])).toEqual([['Error: Card processor exploded', 1]])
+  })
+
   it("keeps the process running when the host has its own uncaughtException listener", async () => {
     const result = await run('host-listener')
     expect(result.code).toBe(0)

@@ -3,7 +3,7 @@
  * costs the same however big the store is. A file is rewritten (temp file and rename) only to
  * drop old events, which keeps it between maxEventsPerIssue and twice that.
  */
-import { appendFileSync, mkdirSync } from 'node:fs'
+import { appendFileSync, mkdirSync, renameSync } from 'node:fs'
 import { appendFile, mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parseEntry, sortEntries, type EventEntry } from '../shared/event-list.js'
@@ -94,6 +94,18 @@ export class EventFiles {
   async moveAside(to: string): Promise<boolean> {
     try {
       await rename(this.#dir, to)
+      this.#madeDir = false
+      return true
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+      throw err
+    }
+  }
+
+  /** `moveAside`, synchronously, for the crash path. */
+  moveAsideSync(to: string): boolean {
+    try {
+      renameSync(this.#dir, to)
       this.#madeDir = false
       return true
     } catch (err) {
