@@ -52,8 +52,12 @@ function failAt(where: string): Error {
 describe('alert rules, by email', () => {
   it('emails the first event of a new issue once, with a link to it in the panel', async () => {
     const { alerter, record } = setup()
-    const { result } = await record({ error: failAt('id'), request: { method: 'GET', url: 'https://shop.example.com/users/42?tab=orders' }, tags: { route: 'users' } })
-    await record({ error: failAt('id') })
+    // the same failure twice from one call site: one issue
+    const recorded = []
+    for (const more of [{ request: { method: 'GET', url: 'https://shop.example.com/users/42?tab=orders' }, tags: { route: 'users' } }, {}]) {
+      recorded.push(await record({ error: failAt('id'), ...more }))
+    }
+    const { result } = recorded[0]
     expect(await subjects(alerter)).toEqual(["[shop] New issue: TypeError: Cannot read properties of undefined (reading 'id')"])
     const mail = smtp.messages[0]
     expect(mail.envelopeTo).toEqual(['team@example.com'])
