@@ -4,7 +4,8 @@
 //   npm run bench                      the full run (about 7 minutes on 2 cores)
 //   BENCH_QUICK=1 npm run bench        a smoke run (1 round, 2 s loads)
 //   npm run bench -- --only express:fail[:faultline]    one round of one route (and variant), to debug or profile
-//   npm run bench -- --all             also bench/panel.js and bench/postgres.js when present
+//   npm run bench -- --all             also bench/build-event.js, panel.js and postgres.js when present
+//                                      (alone: npm run bench:panel, npm run bench:pg)
 //   BENCH_PROFILE=dir npm run bench -- --only ...       CPU profiles of each measured load (not startup) to dir
 //   node bench/profile-top.js dir                       the top self-time functions in them
 //
@@ -31,10 +32,10 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const args = process.argv.slice(2)
 const QUICK = process.env.BENCH_QUICK === '1' || args.includes('--quick')
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 5))
-const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 3))
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 2.5))
 const WARMUP_SECONDS = 1
 /** each variant's load is cut in this many slices, alternating between the variants */
-const SLICES = Number(process.env.BENCH_SLICES ?? (QUICK ? 2 : 6))
+const SLICES = Number(process.env.BENCH_SLICES ?? (QUICK ? 2 : 5))
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const STARTUPS = QUICK ? 2 : 5
 const PROFILE_DIR = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : null
@@ -61,9 +62,9 @@ function freePort() {
 }
 
 /** One GET; resolves with the status, or rejects when nothing answers. */
-function get(port, route) {
+function get(port, route, agent = false) {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: route, agent: false }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path: route, agent }, (res) => {
       res.resume()
       res.on('end', () => resolve(res.statusCode))
     })
@@ -176,8 +177,12 @@ async function countStored(storePath) {
 async function measureGroup(framework, route, variants, round) {
   const servers = []
   try {
-    for (const variant of variants) servers.push(await startServer(framework, variant))
-    for (const server of servers) await load(server.port, route, WARMUP_SECONDS)
+    // started and warmed up side by side: neither is measured, and it saves a minute over the run
+    const started = await Promise.allSettled(variants.map((variant) => startServer(framework, variant)))
+    for (const s of started) if (s.status === 'fulfilled') servers.push(s.value)
+    const failed = started.find((s) => s.status === 'rejected')
+    if (failed) throw failed.reason
+    await Promise.all(servers.map((server) => load(server.port, route, WARMUP_SECONDS)))
     for (const server of servers) {
       if (PROFILE_DIR) await ask(server, 'profile-start', 'profiling')
       server.before = await ask(server, 'flush', 'flushed')
@@ -297,8 +302,10 @@ async function startupAndMemory() {
       for (const variant of rotate(VARIANTS, i)) {
         const server = await startServer(framework, variant)
         try {
-          for (let r = 0; r < 200; r++) await get(server.port, '/ok')
-          for (let r = 0; r < 20; r++) await get(server.port, '/fail')
+          const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+          for (let r = 0; r < 200; r++) await get(server.port, '/ok', agent)
+          for (let r = 0; r < 20; r++) await get(server.port, '/fail', agent)
+          agent.destroy()
           const mem = await ask(server, 'memory', 'memory')
           figures[variant].startup.push(server.startupMs)
           figures[variant].rss.push(mem.rss / 2 ** 20)
@@ -313,7 +320,10 @@ async function startupAndMemory() {
     const bare = figures.bare
     for (const variant of VARIANTS) {
       const f = figures[variant]
-      const plus = (list, base, digits) => (variant === 'bare' ? '' : ` (+${fmt(median(list) - median(base), digits)})`)
+      const plus = (list, base, digits) => {
+        const d = median(list) - median(base)
+        return variant === 'bare' ? '' : ` (${d >= 0 ? '+' : '-'}${fmt(Math.abs(d), digits)})`
+      }
       rows.push([
         framework, variant,
         fmt(median(f.startup), 0) + plus(f.startup, bare.startup, 0),
@@ -360,7 +370,7 @@ try {
     console.log(await captureThroughput())
   }
   if (args.includes('--all')) {
-    for (const name of ['panel.js', 'postgres.js']) {
+    for (const name of ['build-event.js', 'panel.js', 'postgres.js']) {
       const file = path.join(here, name)
       if (existsSync(file)) await runScript(file)
     }
