@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import http from 'node:http'
 import { createTracker, type Tracker, type TrackerOptions } from '../lib/index.js'
 import { memoryStore } from '../adapters/memory.js'
@@ -241,5 +241,28 @@ describe('breadcrumbs', () => {
     })
     const event = await onlyEvent(tracker)
     expect(event.breadcrumbs.map((c) => c.message)).toEqual(['step 7', 'step 8', 'step 9'])
+  })
+})
+
+describe('maintenance', () => {
+  it('auto-resolves issues not seen for the autoResolve period, checked at start', async () => {
+    const store = memoryStore()
+    const old = createTracker({ store, panel: false, captureUncaught: false, captureUnhandledRejections: false })
+    old.captureException(new Error('seen long ago'))
+    await old.flush()
+    await old.close()
+    const [issue] = (await store.listIssues()).issues
+    // the tracker starts two hours later, with autoResolve at one hour
+    const later = new Date(Date.parse(issue.lastSeen) + 2 * 3_600_000)
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(later)
+    try {
+      const { tracker } = newTracker({ store, autoResolve: '1h' })
+      expect((await tracker.store.getIssue(issue.id))?.status).toBe('unresolved')
+      await new Promise((resolve) => setTimeout(resolve, 1300))
+      expect((await tracker.store.getIssue(issue.id))?.status).toBe('resolved')
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
