@@ -1,16 +1,20 @@
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { fileStore } from '../adapters/file.js'
+import { postgresStore } from '../adapters/postgres.js'
+import { testPostgres } from './helpers/postgres.js'
+
+const pg = await testPostgres()
 
 const fixture = fileURLToPath(new URL('./fixtures/crash.mjs', import.meta.url))
 
-function run(scenario: string, bare = false): Promise<{ code: number | null; stdout: string; stderr: string; store: string }> {
+function run(scenario: string, bare = false, storeAt?: string): Promise<{ code: number | null; stdout: string; stderr: string; store: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'faultline-crash-'))
-  const store = path.join(dir, 'errors.json')
+  const store = storeAt ?? path.join(dir, 'errors.json')
   return new Promise((resolve) => {
     execFile(process.execPath, [fixture, scenario, store, bare ? 'bare' : ''], { timeout: 15_000, env: { ...process.env, NODE_OPTIONS: '' } }, (error, stdout, stderr) => {
       resolve({ code: error ? (error as { code?: number }).code ?? null : 0, stdout, stderr, store })
@@ -91,5 +95,25 @@ describe('process hooks (real child processes)', () => {
     expect(result.stdout).toContain('listeners uncaughtException=0 uncaughtExceptionMonitor=1 unhandledRejection=1')
     expect(result.code).toBe(1)
     expect((await storedIssues(result.store)).map((i) => i.count)).toEqual([1])
+  })
+})
+
+describe.skipIf(!pg.available)('process hooks with an asynchronous store (PostgreSQL)', () => {
+  const schema = pg.newSchema()
+  afterAll(() => pg.dropSchema(schema))
+
+  it('keeps a crashing process alive until the event is in the database, then exits with code 1 printing the error', async () => {
+    const result = await run('uncaught', false, `${pg.url}#${schema}`)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('Error: Card processor exploded')
+    expect(result.stderr).toContain('crash.mjs')
+    expect(result.stderr).toMatch(/Node\.js v\d+/)
+    const store = postgresStore({ connectionString: pg.url, schema })
+    try {
+      const { issues } = await store.listIssues({ status: 'all' })
+      expect(issues.map((i) => [i.title, i.level, i.count])).toEqual([['Error: Card processor exploded', 'fatal', 1]])
+    } finally {
+      await store.close()
+    }
   })
 })
