@@ -44,7 +44,7 @@ const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null
 
 const FRAMEWORKS = ['express', 'koa']
 const ROUTES = ['ok', 'fail']
-// BENCH_VARIANTS=bare,noop,faultline adds the reference of an empty middleware
+// BENCH_VARIANTS=bare,noop,als,faultline adds references: an empty middleware, and one that opens an AsyncLocalStorage
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'bare,faultline,sentry').split(',')
 
 const sink = await startSink()
@@ -214,6 +214,7 @@ async function measureGroup(framework, route, variants, round) {
         framework, route, round, variant: server.variant,
         rps: server.completed / server.loadSeconds,
         cpuPerRequest: cpuMicros / requests,
+        userPerRequest: (after.cpu.user - before.cpu.user) / requests,
         requests,
         errors: server.clientErrors,
         flushed: after.flushed,
@@ -284,13 +285,13 @@ function summarise(results) {
         rows.push([
           `${framework} /${route}`, variant,
           fmt(median(mine.map((m) => m.rps)), 0), fmt(paired('rps'), 2) + 'x',
-          fmt(median(mine.map((m) => m.cpuPerRequest)), 1), fmt(paired('cpuPerRequest'), 2) + 'x',
+          fmt(median(mine.map((m) => m.cpuPerRequest)), 1), fmt(paired('cpuPerRequest'), 2) + 'x', fmt(paired('userPerRequest'), 2) + 'x',
           stored,
         ])
       }
     }
   }
-  return table(['app /route', 'variant', 'req/s', 'vs bare', 'CPU µs/req', 'vs bare', 'events stored (all rounds)'], rows)
+  return table(['app /route', 'variant', 'req/s', 'vs bare', 'CPU µs/req', 'vs bare', 'user CPU vs bare', 'events stored (all rounds)'], rows)
 }
 
 /** Startup (spawn to first answered request) and idle memory after a few requests and GC. */

@@ -9,6 +9,7 @@ const variant = await loadVariant()
 const app = express()
 if (variant.tracker) app.use(variant.tracker.express())
 if (variant.noop) app.use((req, res, next) => next())
+if (variant.als) app.use((req, res, next) => variant.als.run({ req }, next))
 
 app.get('/ok', (req, res) => {
   res.json({ ok: true })

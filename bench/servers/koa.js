@@ -10,6 +10,7 @@ const app = new Koa()
 app.silent = true
 if (variant.tracker) app.use(variant.tracker.koa())
 if (variant.noop) app.use((ctx, next) => next())
+if (variant.als) app.use((ctx, next) => variant.als.run({ ctx }, next))
 
 app.use(async (ctx) => {
   if (ctx.path === '/ok') {

@@ -2,7 +2,7 @@
 // control channel run.js drives over IPC (CPU time, flush, memory, exit). Nothing here runs
 // on the request path, so the three variants differ only in what the tracker itself costs.
 //
-// BENCH_VARIANT  bare | noop | faultline | sentry (sentry also needs `--import ./bench/servers/sentry-init.js`)
+// BENCH_VARIANT  bare | noop | als | faultline | sentry (sentry also needs `--import ./bench/servers/sentry-init.js`)
 // BENCH_STORE    faultline: the file store's path (a fresh temp dir per process)
 // PORT           where to listen (127.0.0.1)
 import { writeFile } from 'node:fs/promises'
@@ -21,6 +21,11 @@ export async function loadVariant() {
   if (name === 'bare') return { name, flush: async () => true, close: async () => {} }
   // a reference: what any one middleware costs (an empty one, before the routes)
   if (name === 'noop') return { name, noop: true, flush: async () => true, close: async () => {} }
+  // a reference: an empty middleware that runs the rest of the request in an AsyncLocalStorage, as any request scope does
+  if (name === 'als') {
+    const { AsyncLocalStorage } = await import('node:async_hooks')
+    return { name, als: new AsyncLocalStorage(), flush: async () => true, close: async () => {} }
+  }
   if (name === 'faultline') {
     // the package by its own name: what an app writes
     const { createTracker } = await import('faultline')
