@@ -42,7 +42,8 @@ function onHttpStart(message: unknown): void {
   emit(crumb)
 }
 
-function onHttpFinish(message: unknown): void {
+/** http's response.finish and fetch's request.headers: the status code completes the breadcrumb. */
+function onResponse(message: unknown): void {
   const { request, response } = message as { request: object; response: { statusCode?: number } }
   const crumb = pending.get(request)
   if (crumb?.data) crumb.data.status_code = response.statusCode
@@ -60,12 +61,6 @@ function onFetchCreate(message: unknown): void {
   emit(crumb)
 }
 
-function onFetchHeaders(message: unknown): void {
-  const { request, response } = message as { request: object; response: { statusCode?: number } }
-  const crumb = pending.get(request)
-  if (crumb?.data) crumb.data.status_code = response.statusCode
-}
-
 function onFetchError(message: unknown): void {
   const { request, error } = message as { request: object; error?: { message?: string } }
   const crumb = pending.get(request)
@@ -77,9 +72,9 @@ function onFetchError(message: unknown): void {
 
 const channels: Array<[string, (message: unknown) => void]> = [
   ['http.client.request.start', onHttpStart],
-  ['http.client.response.finish', onHttpFinish],
+  ['http.client.response.finish', onResponse],
   ['undici:request:create', onFetchCreate],
-  ['undici:request:headers', onFetchHeaders],
+  ['undici:request:headers', onResponse],
   ['undici:request:error', onFetchError],
 ]
 

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { subscribeBreadcrumbs } from './breadcrumbs.js'
 import { CaptureQueue } from './capture-queue.js'
-import { buildEvent, type CaptureContext, type ScopeData } from './event.js'
+import { buildEvent, type BuildEventInput, type CaptureContext } from './event.js'
 import { groupEvent, userKey } from './fingerprint.js'
 import { expressErrorHandler, expressMiddleware } from './integrations/express.js'
 import { koaMiddleware } from './integrations/koa.js'
@@ -17,16 +17,7 @@ import type { Alerter } from './alerts.js'
 import type { Panel, PanelWhere } from './panel/index.js'
 
 /** One capture waiting for the store: everything taken from the caller synchronously. */
-interface PendingCapture {
-  eventId: string
-  timestamp: Date
-  error?: unknown
-  message?: string
-  level?: Level
-  mechanism?: { type: string; handled: boolean }
-  scope: ScopeData
-  ctx?: CaptureContext
-}
+type PendingCapture = Omit<BuildEventInput, 'options'> & { timestamp: Date }
 
 /** What the Express and Koa glue needs from a tracker, and nothing more. */
 export interface Glue {
@@ -311,17 +302,7 @@ export class Tracker {
   }
 
   #build(item: PendingCapture): FaultlineEvent {
-    return buildEvent({
-      eventId: item.eventId,
-      timestamp: item.timestamp,
-      error: item.error,
-      message: item.message,
-      level: item.level,
-      mechanism: item.mechanism,
-      scope: item.scope,
-      ctx: item.ctx,
-      options: this.options,
-    })
+    return buildEvent({ ...item, options: this.options })
   }
 
   /** The worker side of a capture: build, beforeSend, group, record, alert. */
