@@ -10,8 +10,8 @@ const tracker = createTracker({
   store: path.resolve('.faultline/cron-errors.json'),
   appName: 'nightly-billing',
   mail,
-  // only the billing job pages anyone; other jobs' errors are recorded quietly
-  rules: [{ when: 'new', filter: { tags: { job: 'billing' } } }],
+  // only the billing job's failures page anyone; other jobs' errors and the run summary are recorded quietly
+  rules: [{ when: 'new', filter: { tags: { job: 'billing' }, level: ['fatal', 'error'] } }],
 })
 
 const invoices = [{ id: 1, amount: 30 }, { id: 2, amount: null }, { id: 3, amount: 12 }]
