@@ -157,9 +157,8 @@ function describeOne(thrown: ThrownDescription, root: string, sourceContext: boo
     value: truncateString(thrown.value, MAX_MESSAGE),
   }
   if (thrown.stack !== undefined) {
-    const parsed = parseStacktrace(stackBody(thrown.stack, thrown.value), root)
+    const parsed = framesOf(stackBody(thrown.stack, thrown.value), root, sourceContext)
     if (parsed.frames.length > 0) {
-      if (sourceContext) addSourceContext(parsed.frames, root)
       const stacktrace: Stacktrace = { frames: parsed.frames }
       if (parsed.frames_omitted) {
         stacktrace.frames_omitted = parsed.frames_omitted
@@ -169,6 +168,34 @@ function describeOne(thrown: ThrownDescription, root: string, sourceContext: boo
     }
   }
   return out
+}
+
+type ParsedFrames = ReturnType<typeof parseStacktrace>
+/** Parsed frames (with source context) by stack text: one call site failing again and again parses once. */
+const frameCache = new Map<string, ParsedFrames>()
+const FRAME_CACHE_ENTRIES = 256
+const FRAME_CACHE_MAX_KEY = 32 * 1024
+
+/** The frames of a stack body, from the cache when this exact stack was seen. */
+function framesOf(body: string, root: string, sourceContext: boolean): ParsedFrames {
+  const key = body.length <= FRAME_CACHE_MAX_KEY ? `${sourceContext ? 1 : 0}${root}\0${body}` : null
+  let parsed = key === null ? undefined : frameCache.get(key)
+  if (parsed === undefined) {
+    parsed = parseStacktrace(body, root)
+    if (sourceContext && parsed.frames.length > 0) addSourceContext(parsed.frames, root)
+    if (key !== null) {
+      if (frameCache.size >= FRAME_CACHE_ENTRIES) frameCache.delete(frameCache.keys().next().value!)
+      frameCache.set(key, parsed)
+    }
+  } else {
+    // most recently used last, so the oldest goes first
+    frameCache.delete(key!)
+    frameCache.set(key!, parsed)
+  }
+  // the frames are shared between events: nothing changes a frame in place (fitToSize replaces them)
+  const copy: ParsedFrames = { frames: [...parsed.frames] }
+  if (parsed.frames_omitted) copy.frames_omitted = [...parsed.frames_omitted]
+  return copy
 }
 
 /**
@@ -273,8 +300,33 @@ function safeJson(value: unknown): string {
   }
 }
 
+/** Measures the event's JSON, and keeps it for the store (see eventJson), so an event is serialised once. */
 function byteSize(event: FaultlineEvent): number {
-  return Buffer.byteLength(JSON.stringify(event), 'utf8')
+  const json = JSON.stringify(event)
+  serialised.set(event, json)
+  return Buffer.byteLength(json, 'utf8')
+}
+
+const serialised = new WeakMap<FaultlineEvent, string>()
+
+/** The event as JSON: the text buildEvent measured when the event is as it built it, else made now. */
+export function eventJson(event: FaultlineEvent): string {
+  return serialised.get(event) ?? JSON.stringify(event)
+}
+
+/**
+ * Gives the event frames of its own. Built events share frame objects with other events of the
+ * same stack (they are parsed once); code outside faultline that may change them gets copies.
+ */
+export function unshareFrames(event: FaultlineEvent): void {
+  for (const ex of [event.exception, ...(event.exception?.causes ?? [])]) {
+    if (ex?.stacktrace) ex.stacktrace.frames = ex.stacktrace.frames.map((frame) => ({ ...frame }))
+  }
+}
+
+/** Forgets the JSON kept for an event that was changed after it was built (by beforeSend). */
+export function eventChanged(event: FaultlineEvent): void {
+  serialised.delete(event)
 }
 
 /** Ways to make an event smaller, least useful part first. Each returns false when it had nothing to cut. */
@@ -282,7 +334,7 @@ const SHRINK: Array<[string, (e: FaultlineEvent) => boolean]> = [
   ['breadcrumbs.data', (e) => e.breadcrumbs.some((b) => b.data !== undefined) && (e.breadcrumbs.forEach((b) => delete b.data), true)],
   ['extra', (e) => Object.keys(e.extra).length > 0 && ((e.extra = {}), true)],
   ['request.data', (e) => e.request?.data !== undefined && (delete e.request.data, true)],
-  ['exception.source_context', (e) => forEachFrame(e, dropContext)],
+  ['exception.source_context', dropSourceContext],
   ['exception.causes', (e) => e.exception?.causes !== undefined && (delete e.exception.causes, true)],
   ['exception.stacktrace.frames', (e) => shrinkFrames(e)],
   ['breadcrumbs', (e) => e.breadcrumbs.length > 0 && ((e.breadcrumbs = []), true)],
@@ -302,25 +354,27 @@ function fitToSize(event: FaultlineEvent): FaultlineEvent {
     if (byteSize(event) <= MAX_EVENT_BYTES) return event
   }
   // Still too large (a huge fingerprint, type or function names): keep the essentials only.
+  serialised.delete(event)
   event.truncated = cut
   if (event.exception) event.exception.value = truncateString(event.exception.value, 1024)
   if (event.message) event.message = truncateString(event.message, 1024)
   return event
 }
 
-function forEachFrame(event: FaultlineEvent, fn: (frame: NonNullable<ExceptionInfo['stacktrace']>['frames'][number]) => boolean): boolean {
+/** Drops the source lines of every frame; frames are replaced, not changed, as they may be shared with other events. */
+function dropSourceContext(event: FaultlineEvent): boolean {
   let changed = false
-  const all = [event.exception, ...(event.exception?.causes ?? [])]
-  for (const ex of all) for (const frame of ex?.stacktrace?.frames ?? []) changed = fn(frame) || changed
+  for (const ex of [event.exception, ...(event.exception?.causes ?? [])]) {
+    const st = ex?.stacktrace
+    if (!st) continue
+    st.frames = st.frames.map((frame) => {
+      if (frame.context_line === undefined && frame.pre_context === undefined) return frame
+      changed = true
+      const { pre_context: _pre, context_line: _line, post_context: _post, ...rest } = frame
+      return rest
+    })
+  }
   return changed
-}
-
-function dropContext(frame: { pre_context?: string[]; context_line?: string; post_context?: string[] }): boolean {
-  if (frame.context_line === undefined && frame.pre_context === undefined) return false
-  delete frame.pre_context
-  delete frame.context_line
-  delete frame.post_context
-  return true
 }
 
 /** Keeps the 10 innermost and 10 outermost frames: the throw site and the entry point. */

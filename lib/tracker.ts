@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { subscribeBreadcrumbs } from './breadcrumbs.js'
 import { CaptureQueue } from './capture-queue.js'
-import { buildEvent, type BuildEventInput, type CaptureContext } from './event.js'
+import { buildEvent, eventChanged, unshareFrames, type BuildEventInput, type CaptureContext } from './event.js'
 import { groupEvent, userKey } from './fingerprint.js'
 import { expressErrorHandler, expressMiddleware } from './integrations/express.js'
 import { koaMiddleware } from './integrations/koa.js'
@@ -309,10 +309,15 @@ export class Tracker {
   async #store(item: PendingCapture): Promise<void> {
     let event: FaultlineEvent | null = this.#build(item)
     if (this.options.beforeSend) {
+      const original = event
+      unshareFrames(event)
       try {
         event = await this.options.beforeSend(event, { originalException: item.error, event_id: item.eventId })
       } catch (err) {
         this.#report(new Error(`beforeSend threw; the event was kept unchanged: ${toError(err).message}`))
+      } finally {
+        // it may have changed the event in place: the JSON kept from building it no longer holds
+        eventChanged(original)
       }
       if (event === null) return
       if (typeof event !== 'object') {
@@ -368,7 +373,9 @@ export class Tracker {
       let event: FaultlineEvent | null = this.#build(item)
       if (this.options.beforeSend) {
         try {
+          unshareFrames(event)
           const changed = this.options.beforeSend(event, { originalException: error, event_id: item.eventId })
+          eventChanged(event)
           // an async beforeSend cannot be awaited by a dying process; the event stays as built (and scrubbed)
           if (changed === null) event = null
           else if (changed && typeof (changed as Promise<unknown>).then !== 'function') event = changed as FaultlineEvent

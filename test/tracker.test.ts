@@ -147,6 +147,37 @@ describe('filters', () => {
     expect(event.tags.seen).toBe('yes')
   })
 
+  it('stores what beforeSend changed in place on the event', async () => {
+    const { tracker } = newTracker({
+      beforeSend: (event) => {
+        event.tags.reviewed = 'yes'
+        delete event.request
+        return event
+      },
+    })
+    tracker.captureException(new Error('changed in place'), { request: { url: 'http://x/secret-path' } })
+    const event = await onlyEvent(tracker)
+    expect(event.tags.reviewed).toBe('yes')
+    expect(event.request).toBeUndefined()
+  })
+
+  it("keeps one event's beforeSend changes to its frames out of the next event's", async () => {
+    const { tracker } = newTracker({
+      beforeSend: (event) => {
+        if (event.tags.hide === 'yes') for (const frame of event.exception!.stacktrace!.frames) frame.function = 'hidden'
+        return event
+      },
+    })
+    const fail = (hide: string) => tracker.captureException(new Error('same place'), { tags: { hide } })
+    for (const hide of ['yes', 'no']) fail(hide)
+    // renamed frames group apart, so the two events are in two issues
+    const events = []
+    for (const issue of await allIssues(tracker)) events.push(...(await tracker.store.listEvents(issue.id)).events)
+    const names = (hide: string) => events.find((e) => e.tags.hide === hide)!.exception!.stacktrace!.frames.map((f) => f.function)
+    expect(names('yes').every((name) => name === 'hidden')).toBe(true)
+    expect(names('no')).toContain('fail')
+  })
+
   it('keeps the event unchanged and reports it when beforeSend throws', async () => {
     const { tracker, internal } = newTracker({
       beforeSend: () => {

@@ -4,6 +4,7 @@
  * retention work on such a list the same way in every in-process store.
  */
 import type { EventPage, FaultlineEvent, Retention } from '../../lib/types.js'
+import { eventJson } from '../../lib/event.js'
 import { decodeCursor, encodeCursor, isAfter } from './cursor.js'
 import { pageLimit } from './arguments.js'
 
@@ -17,7 +18,7 @@ export interface EventEntry {
 /** The entry to store for an event: an unparseable timestamp is replaced by the time of recording. */
 export function toEntry(event: FaultlineEvent, now: number): EventEntry {
   const parsed = Date.parse(event.timestamp)
-  if (!Number.isNaN(parsed)) return { t: parsed, id: event.event_id, json: JSON.stringify(event) }
+  if (!Number.isNaN(parsed)) return { t: parsed, id: event.event_id, json: eventJson(event) }
   return { t: now, id: event.event_id, json: JSON.stringify({ ...event, timestamp: new Date(now).toISOString() }) }
 }
 
