@@ -78,8 +78,19 @@ function isDefaultMarker(part: unknown): boolean {
 /** First 16 hex characters of sha256 over the components. */
 export function hashComponents(components: string[]): string {
   // JSON keeps ['a b', 'c'] and ['a', 'b c'] apart, which joining with a space would not.
-  return createHash('sha256').update(JSON.stringify(components)).digest('hex').slice(0, 16)
+  const text = JSON.stringify(components)
+  let hash = recentHashes.get(text)
+  if (hash === undefined) {
+    hash = createHash('sha256').update(text).digest('hex').slice(0, 16)
+    if (recentHashes.size >= RECENT_HASHES) recentHashes.delete(recentHashes.keys().next().value!)
+    recentHashes.set(text, hash)
+  }
+  return hash
 }
+
+/** An error storm repeats a few fingerprints many times; their hashes are kept rather than recomputed. */
+const recentHashes = new Map<string, string>()
+const RECENT_HASHES = 512
 
 const PLACEHOLDERS: Array<[RegExp, string | ((m: string) => string)]> = [
   [/[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g, '<email>'],
