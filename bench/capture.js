@@ -8,28 +8,12 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { createTracker } from 'faultline'
-import { fileStore } from 'faultline/adapters/file'
 import { fmt, table } from './stats.js'
+import { countStored } from './stored.js'
 
 const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1'
 const BATCH = 5_000
 const BATCHES = QUICK ? 1 : 4
-
-/** The issues' exact counts, read back from disk by a new store on the same file. */
-async function countStored(storePath) {
-  const store = fileStore({ path: storePath })
-  let events = 0
-  let issues = 0
-  let cursor = null
-  do {
-    const page = await store.listIssues({ status: 'all', limit: 100, cursor })
-    for (const issue of page.issues) events += issue.count
-    issues += page.issues.length
-    cursor = page.nextCursor
-  } while (cursor)
-  await store.close()
-  return { events, issues }
-}
 
 function failure(n) {
   return new Error(`failure ${n}`)

@@ -26,6 +26,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { startSink } from './sink.js'
+import { countStored } from './stored.js'
 import { median, fmt, table } from './stats.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -149,23 +150,6 @@ async function stopServer(server) {
 
 function load(port, route, seconds) {
   return autocannon({ url: `http://127.0.0.1:${port}/${route}`, connections: CONNECTIONS, duration: seconds })
-}
-
-/** Counts the events a faultline file store holds: the issues' exact counts, read back from disk. */
-async function countStored(storePath) {
-  const { fileStore } = await import('faultline/adapters/file')
-  const store = fileStore({ path: storePath })
-  let events = 0
-  let issues = 0
-  let cursor = null
-  do {
-    const page = await store.listIssues({ status: 'all', limit: 100, cursor })
-    for (const issue of page.issues) events += issue.count
-    issues += page.issues.length
-    cursor = page.nextCursor
-  } while (cursor)
-  await store.close()
-  return { events, issues }
 }
 
 /**
