@@ -113,10 +113,14 @@ export class Tracker {
 
   /** Records an exception; returns its event id at once. Never throws. */
   captureException(error: unknown, ctx?: CaptureContext): string {
+    return this.#captureError(error, this.getScope(), { type: 'generic', handled: true }, ctx)
+  }
+
+  /** The filters, then the queue; never throws. */
+  #captureError(error: unknown, scope: Scope, mechanism: { type: string; handled: boolean }, ctx?: CaptureContext): string {
     const eventId = randomUUID().replace(/-/g, '')
     try {
-      if (!this.#wants(error)) return eventId
-      this.#enqueue({ eventId, timestamp: new Date(), error, ctx, scope: this.getScope().snapshot(), mechanism: { type: 'generic', handled: true } })
+      if (this.#wants(error)) this.#enqueue({ eventId, timestamp: new Date(), error, ctx, scope: scope.snapshot(), mechanism })
     } catch (err) {
       this.#report(err)
     }
@@ -237,13 +241,7 @@ export class Tracker {
       openRequestScope: (request, transaction) => new Scope(this.#global, this.options.maxBreadcrumbs).setRequest(request, transaction),
       runInScope: (scope, fn) => this.#als.run(scope, fn),
       captureRequestError: (error, scope, mechanism) => {
-        try {
-          if (!this.#wants(error)) return
-          const eventId = randomUUID().replace(/-/g, '')
-          this.#enqueue({ eventId, timestamp: new Date(), error, scope: scope.snapshot(), mechanism: { type: mechanism, handled: false } })
-        } catch (err) {
-          this.#report(err)
-        }
+        this.#captureError(error, scope, { type: mechanism, handled: false })
       },
     }
   }

@@ -79,6 +79,14 @@ function transaction(req: ExpressRequest): string {
   return `${req.method} ${path}`
 }
 
+/** A request scope whose request context is read from `req` only if something is captured. */
+function openScope(glue: Glue, req: ExpressRequest): Scope {
+  return glue.openRequestScope(
+    () => requestInfo(req, { originalUrl: req.originalUrl, protocol: req.protocol, query: req.query, body: req.body, ip: req.ip }),
+    () => transaction(req),
+  )
+}
+
 /** `app.use(tracker.express())`: serves the panel, opens a request scope, captures errors from later layers. */
 export function expressMiddleware(glue: Glue) {
   let patched = false
@@ -95,10 +103,7 @@ export function expressMiddleware(glue: Glue) {
       if (proto) patchLayer(proto)
       patched = true
     }
-    const scope = glue.openRequestScope(
-      () => requestInfo(req, { originalUrl: req.originalUrl, protocol: req.protocol, query: req.query, body: req.body, ip: req.ip }),
-      () => transaction(req),
-    )
+    const scope = openScope(glue, req)
     req[kCapture] = { glue, scope }
     glue.runInScope(scope, next)
   }
@@ -107,12 +112,7 @@ export function expressMiddleware(glue: Glue) {
 /** For apps that place capture explicitly: `app.use(tracker.expressErrorHandler())` after the routes. */
 export function expressErrorHandler(glue: Glue) {
   return function faultlineExpressErrorHandler(err: unknown, req: ExpressRequest, _res: ServerResponse, next: Next): void {
-    const scope =
-      req[kCapture]?.scope ??
-      glue.openRequestScope(
-        () => requestInfo(req, { originalUrl: req.originalUrl, protocol: req.protocol, query: req.query, body: req.body, ip: req.ip }),
-        () => transaction(req),
-      )
+    const scope = req[kCapture]?.scope ?? openScope(glue, req)
     if (isError(err)) glue.captureRequestError(err, scope, 'express')
     next(err)
   }
