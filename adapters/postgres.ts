@@ -77,6 +77,10 @@ const IMPLICIT_TAGS = ['environment', 'release', 'server_name', 'level'] as cons
 const MAX_TAG_KEY_LENGTH = 64
 const MAX_TAG_VALUE_LENGTH = 200
 
+/** record statements in flight at once, and the most events one of them carries */
+const MAX_WRITERS = 2
+const MAX_BATCH = 200
+
 const SORT_COLUMNS: Record<IssueSort, string> = {
   lastSeen: 'last_seen',
   firstSeen: 'first_seen',
@@ -88,6 +92,31 @@ const SORT_COLUMNS: Record<IssueSort, string> = {
 type Querier = (text: string, values: unknown[], timeout?: number) => Promise<PgResult>
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', '57P01', '57P02', '57P03', '53300'])
+
+/** One event as the record function takes it. */
+interface RecordRow {
+  eventId: string
+  issueId: string
+  at: Date
+  data: string
+  fingerprint: string
+  title: string
+  culprit: string
+  type: string
+  message: string
+  level: Level
+  release: string | null
+  environment: string | null
+  user: string | null
+  tags: string
+  hour: Date
+}
+
+interface WaitingRecord {
+  row: RecordRow
+  resolve(result: RecordResult): void
+  reject(error: unknown): void
+}
 
 /** Makes a PostgreSQL store. Tables are created (or migrated) on first use, not here. */
 export function postgresStore(options: PostgresStoreOptions): Store {
@@ -102,12 +131,15 @@ class PostgresStore implements Store {
   #timeoutMs: number
   #connectTimeoutMs: number
   #lockKey: string
+  #maintainLockKey: string
   #pool: PgPoolLike | null
   #ownsPool: boolean
   #ready: Promise<void> | null = null
   #closed = false
   #where: string
   #retention: Retention
+  #waiting: WaitingRecord[] = []
+  #writers = 0
 
   constructor(options: PostgresStoreOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -134,7 +166,8 @@ class PostgresStore implements Store {
     this.#timeoutMs = timeoutOption('statementTimeout', options.statementTimeout)
     this.#connectTimeoutMs = timeoutOption('connectionTimeout', options.connectionTimeout)
     // one advisory lock per schema and prefix: stores on other tables migrate independently
-    this.#lockKey = BigInt.asIntN(64, BigInt('0x' + createHash('sha256').update(`faultline:${this.#tables.issues}`).digest('hex').slice(0, 16))).toString()
+    this.#lockKey = advisoryLockKey(`faultline:${this.#tables.issues}`)
+    this.#maintainLockKey = advisoryLockKey(`faultline maintenance:${this.#tables.issues}`)
     this.#pool = pool ?? null
     this.#ownsPool = pool === undefined
     this.#where = connectionString ? describeTarget(connectionString) : 'the given pool'
@@ -287,29 +320,72 @@ class PostgresStore implements Store {
 
   // -- writing ----------------------------------------------------------------------------------
 
+  /**
+   * Group commit: while a write is in flight, further records wait and go into the next one,
+   * so one statement (one transaction, one commit) stores many events. A lone event is written
+   * at once. Each caller still gets its own result, and one event the database refuses fails alone.
+   */
   async record(input: RecordInput): Promise<RecordResult> {
-    checkRecordInput(input)
-    const { grouping, userKey } = input
-    let event = input.event
-    const parsed = Date.parse(event.timestamp)
-    // an unreadable time becomes the time of recording, as in every store
-    if (Number.isNaN(parsed)) event = { ...event, timestamp: new Date().toISOString() }
-    const at = new Date(Number.isNaN(parsed) ? event.timestamp : parsed)
-    const hour = new Date(Math.floor(at.getTime() / HOUR) * HOUR)
-    const level: Level = LEVELS.includes(event.level) ? event.level : grouping.level
-    const release = typeof event.release === 'string' && event.release !== '' ? clean(event.release) : null
-    const environment = typeof event.environment === 'string' && event.environment !== '' ? clean(event.environment) : null
-    const user = userKey === null || userKey === undefined || userKey === '' ? null : userHash(String(userKey))
-    const text = (value: unknown) => clean(typeof value === 'string' ? value : '')
-    const fingerprint = Array.isArray(grouping.fingerprint) ? grouping.fingerprint.map(String) : []
-    // one statement: the function runs in its own transaction, so a failure leaves nothing half-recorded
-    const { rows } = await this.#query('record', `SELECT ${this.#tables.record}($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15, $16) AS r`, [
-      clean(event.event_id), grouping.hash, at, toJson(event), toJson(fingerprint), text(grouping.title), text(grouping.culprit),
-      text(grouping.type), text(grouping.message), level, release, environment, user, toJson(tagList(event, level)), hour, new Date(),
-    ])
-    const r = rows[0].r
-    if (r.issue?.id == null) throw new Error(`record failed: event ${event.event_id} is stored under another issue`)
-    return { issue: toIssue(r.issue), isNew: r.is_new, isRegression: r.is_regression, unignored: r.unignored }
+    const row = recordRow(input)
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ row, resolve, reject })
+      this.#writeWaiting()
+    })
+  }
+
+  #writeWaiting(): void {
+    while (this.#writers < MAX_WRITERS && this.#waiting.length > 0) {
+      const batch = this.#waiting.splice(0, MAX_BATCH)
+      this.#writers++
+      void this.#writeBatch(batch).finally(() => {
+        this.#writers--
+        this.#writeWaiting()
+      })
+    }
+  }
+
+  async #writeBatch(batch: WaitingRecord[]): Promise<void> {
+    let results: Array<RecordResult | Error>
+    try {
+      results = await this.#recordRows(batch.map((waiting) => waiting.row))
+    } catch (err) {
+      if (batch.length === 1 || isOutage(err)) {
+        for (const waiting of batch) waiting.reject(err)
+        return
+      }
+      // the database refused the statement, not the connection: find the event it refuses by writing each alone
+      results = []
+      for (const waiting of batch) results.push(await this.#recordRows([waiting.row]).then(([r]) => r, (e: Error) => e))
+    }
+    batch.forEach((waiting, i) => {
+      const result = results[i]
+      if (result instanceof Error) waiting.reject(result)
+      else waiting.resolve(result)
+    })
+  }
+
+  /** Records rows in one statement, in the order of their issue ids so that concurrent writers lock issues in one order. */
+  async #recordRows(rows: RecordRow[]): Promise<Array<RecordResult | Error>> {
+    const order = rows.map((_, i) => i).sort((a, b) => (rows[a].issueId < rows[b].issueId ? -1 : rows[a].issueId > rows[b].issueId ? 1 : a - b))
+    const column = (key: keyof RecordRow) => order.map((i) => rows[i][key])
+    const { rows: recorded } = await this.#query('record',
+      `SELECT x.n, ${this.#tables.record}(x.event_id, x.issue_id, x.ts, x.data, x.fingerprint, x.title, x.culprit, x.type, x.message,
+           x.level, x.release, x.environment, x.user_key, x.tags, x.hour, $16) AS r
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::jsonb[], $6::text[], $7::text[], $8::text[], $9::text[],
+           $10::text[], $11::text[], $12::text[], $13::text[], $14::jsonb[], $15::timestamptz[])
+           WITH ORDINALITY AS x(event_id, issue_id, ts, data, fingerprint, title, culprit, type, message, level, release, environment, user_key, tags, hour, n)`,
+      [column('eventId'), column('issueId'), column('at'), column('data'), column('fingerprint'), column('title'), column('culprit'),
+        column('type'), column('message'), column('level'), column('release'), column('environment'), column('user'), column('tags'),
+        column('hour'), new Date()],
+    )
+    const results: Array<RecordResult | Error> = new Array(rows.length)
+    for (const { n, r } of recorded) {
+      const i = order[Number(n) - 1]
+      results[i] = r.issue?.id == null
+        ? new Error(`faultline postgres store: record failed: event ${rows[i].eventId} is stored under another issue`)
+        : { issue: toIssue(r.issue), isNew: r.is_new, isRegression: r.is_regression, unignored: r.unignored }
+    }
+    return results
   }
 
   async updateIssue(id: string, update: IssueUpdate): Promise<Issue | null> {
@@ -360,21 +436,54 @@ class PostgresStore implements Store {
     return rows.length === 1
   }
 
+  /**
+   * Instances sharing the database take turns: the one holding the maintenance lock does the
+   * work and the others skip the round, so their deletes never deadlock each other.
+   */
   async maintain(options: MaintainOptions): Promise<MaintainResult> {
-    const { now, retention, autoResolveBefore } = maintainArguments(options, this.#retention)
-    this.#retention = retention
+    const args = maintainArguments(options, this.#retention)
+    this.#retention = args.retention
+    await this.#ensureReady()
+    let client: PgClientLike
+    try {
+      client = await this.#pool!.connect()
+    } catch (err) {
+      throw this.#wrap(err, 'maintain')
+    }
+    const lock = (fn: string) => client.query({ text: `SELECT ${fn}($1) AS ok`, values: [this.#maintainLockKey], query_timeout: this.#timeoutMs + 1000 })
+    let broken = false
+    try {
+      if (!(await lock('pg_try_advisory_lock')).rows[0].ok) return { prunedEvents: 0, resolvedIssues: 0, unignoredIssues: 0 }
+      try {
+        return await this.#maintainLocked(args)
+      } finally {
+        await lock('pg_advisory_unlock')
+      }
+    } catch (err) {
+      // a connection that failed mid-way may still hold the lock: destroying it releases the lock
+      broken = true
+      throw this.#wrap(err, 'maintain')
+    } finally {
+      client.release(broken)
+    }
+  }
+
+  async #maintainLocked({ now, retention, autoResolveBefore }: ReturnType<typeof maintainArguments>): Promise<MaintainResult> {
     const t = this.#tables
     const result: MaintainResult = { prunedEvents: 0, resolvedIssues: 0, unignoredIssues: 0 }
 
+    // issue rows are locked in id order, as record locks them, so these updates never deadlock with a record
     if (autoResolveBefore !== null) {
       const resolved = await this.#query('maintain',
         `UPDATE ${t.issues} SET status = 'resolved', resolved_at = $2, regressed = false
-         WHERE status = 'unresolved' AND last_seen < $1`, [new Date(autoResolveBefore), new Date(now)])
+         WHERE id IN (SELECT id FROM ${t.issues} WHERE status = 'unresolved' AND last_seen < $1 ORDER BY id FOR UPDATE)
+           AND status = 'unresolved' AND last_seen < $1`, [new Date(autoResolveBefore), new Date(now)])
       result.resolvedIssues = resolved.rowCount ?? 0
     }
     const unignored = await this.#query('maintain',
       `UPDATE ${t.issues} SET status = 'unresolved', until_count = NULL, until_users = NULL, until_at = NULL
-       WHERE status = 'ignored' AND until_at <= $1`, [new Date(now)])
+       WHERE id IN (SELECT id FROM ${t.issues} WHERE status = 'ignored' AND until_at <= $1 ORDER BY id FOR UPDATE)
+         AND status = 'ignored' AND until_at <= $1`, [new Date(now)])
     result.unignoredIssues = unignored.rowCount ?? 0
 
     const max = retention.maxEventsPerIssue
@@ -694,4 +803,45 @@ function toIssue(r: any): Issue {
     countSinceRegression: Number(r.count_since_regression),
     usersSinceRegression: Number(r.users_since_regression),
   }
+}
+
+/** Checks one record input and turns it into the record function's arguments. */
+function recordRow(input: RecordInput): RecordRow {
+  checkRecordInput(input)
+  const { grouping, userKey } = input
+  let event = input.event
+  const parsed = Date.parse(event.timestamp)
+  // an unreadable time becomes the time of recording, as in every store
+  if (Number.isNaN(parsed)) event = { ...event, timestamp: new Date().toISOString() }
+  const at = new Date(Number.isNaN(parsed) ? event.timestamp : parsed)
+  const level: Level = LEVELS.includes(event.level) ? event.level : grouping.level
+  const text = (value: unknown) => clean(typeof value === 'string' ? value : '')
+  return {
+    eventId: clean(event.event_id),
+    issueId: grouping.hash,
+    at,
+    data: toJson(event),
+    fingerprint: toJson(Array.isArray(grouping.fingerprint) ? grouping.fingerprint.map(String) : []),
+    title: text(grouping.title),
+    culprit: text(grouping.culprit),
+    type: text(grouping.type),
+    message: text(grouping.message),
+    level,
+    release: typeof event.release === 'string' && event.release !== '' ? clean(event.release) : null,
+    environment: typeof event.environment === 'string' && event.environment !== '' ? clean(event.environment) : null,
+    user: userKey === null || userKey === undefined || userKey === '' ? null : userHash(String(userKey)),
+    tags: toJson(tagList(event, level)),
+    hour: new Date(Math.floor(at.getTime() / HOUR) * HOUR),
+  }
+}
+
+/** Whether an error means the database is out of reach or stalled (as opposed to refusing one statement). */
+function isOutage(err: unknown): boolean {
+  const e = err as { code?: string; message?: string }
+  return CONNECTION_CODES.has(e?.code ?? '') || e?.code === '57014' || /timed out|timeout|unreachable|terminated|no free connection|closed/i.test(String(e?.message ?? ''))
+}
+
+/** A 64-bit advisory lock key for a name: locks of stores on other tables never collide. */
+function advisoryLockKey(name: string): string {
+  return BigInt.asIntN(64, BigInt('0x' + createHash('sha256').update(name).digest('hex').slice(0, 16))).toString()
 }

@@ -1,5 +1,5 @@
-// Benchmarks the PostgreSQL store: events recorded per second with 1 and 4 concurrent writers
-// (each writer its own store and pool, as separate app instances would be), and the panel's
+// Benchmarks the PostgreSQL store: events recorded per second through the tracker with 1 and 4
+// concurrent writers (each its own tracker, store and pool, as separate app instances), and the panel's
 // list query on 100,000 issues and 1,000,000 events.
 //
 //   npm run build && node bench/postgres.js
@@ -9,10 +9,11 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { postgresStore } from '../dist/adapters/postgres.js'
+import { createTracker } from '../dist/lib/index.js'
 
 const url = process.env.FAULTLINE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test'
 const schema = `faultline_bench_${randomBytes(4).toString('hex')}`
-const RECORD_SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
+const EVENTS_PER_WRITER = Number(process.env.BENCH_EVENTS ?? 5000)
 const ISSUES = 100_000
 const EVENTS = 1_000_000
 
@@ -24,53 +25,35 @@ try {
   process.exit(1)
 }
 
-function input(issue, user) {
-  const message = `Cannot read properties of undefined (reading 'id') #${issue}`
-  return {
-    event: {
-      event_id: randomBytes(16).toString('hex'),
-      timestamp: new Date().toISOString(),
-      level: 'error',
-      exception: { type: 'TypeError', value: message, stacktrace: { frames: [{ function: 'getUser', filename: 'routes/users.js', lineno: 12, colno: 5, in_app: true }] } },
-      message,
-      tags: { route: 'GET /users/:id', browser: user % 2 ? 'firefox' : 'chrome' },
-      extra: {},
-      user: { id: `u${user}` },
-      request: { method: 'GET', url: `http://localhost/users/${user}`, headers: { 'user-agent': 'bench' } },
-      contexts: { runtime: { name: 'node', version: process.version } },
-      breadcrumbs: [],
-      environment: 'production',
-      release: '1.0.0',
-      fingerprint: ['{{ default }}'],
-    },
-    grouping: {
-      hash: `bench${String(issue).padStart(11, '0')}`,
-      fingerprint: ['TypeError', 'routes/users.js', 'getUser'],
-      title: `TypeError: ${message}`,
-      culprit: 'getUser (routes/users.js)',
-      type: 'TypeError',
-      message,
-      level: 'error',
-    },
-    userKey: `u${user}`,
-  }
-}
-
-/** Each writer records one event after the other (as one instance draining its queue) for `seconds`. */
-async function recordRate(writers, issues, seconds) {
-  const stores = Array.from({ length: writers }, () => postgresStore({ connectionString: url, schema, max: 2 }))
-  await Promise.all(stores.map((s) => s.countIssues())) // migrate and connect before timing
-  let recorded = 0
-  const end = performance.now() + seconds * 1000
-  const start = performance.now()
-  await Promise.all(stores.map(async (store) => {
-    while (performance.now() < end) {
-      await store.record(input(Math.floor(Math.random() * issues), Math.floor(Math.random() * 300)))
-      recorded++
-    }
+/**
+ * Each writer is one app instance: a tracker on its own store and pool, capturing `EVENTS_PER_WRITER`
+ * errors (spread over `issues` issues and 300 users) as fast as it can; the rate is events stored
+ * per second until every tracker has flushed.
+ */
+async function recordRate(writers, issues) {
+  const trackers = Array.from({ length: writers }, () => createTracker({
+    store: postgresStore({ connectionString: url, schema }),
+    captureUncaught: false,
+    captureUnhandledRejections: false,
+    maxQueueSize: EVENTS_PER_WRITER,
+    onInternalError: (err) => console.error(`bench/postgres: ${err.message}`),
   }))
-  const rate = recorded / ((performance.now() - start) / 1000)
-  await Promise.all(stores.map((s) => s.close()))
+  await Promise.all(trackers.map((t) => t.store.countIssues())) // migrate and connect before timing
+  const start = performance.now()
+  for (let i = 0; i < EVENTS_PER_WRITER; i++) {
+    for (const tracker of trackers) {
+      const issue = Math.floor(Math.random() * issues)
+      tracker.captureException(new TypeError(`Cannot read properties of undefined (reading 'id') #${issue}`), {
+        fingerprint: [`issue-${issue}`],
+        user: { id: `u${Math.floor(Math.random() * 300)}` },
+        tags: { route: 'GET /users/:id' },
+      })
+    }
+  }
+  const flushed = await Promise.all(trackers.map((t) => t.flush(120_000)))
+  const rate = (writers * EVENTS_PER_WRITER) / ((performance.now() - start) / 1000)
+  await Promise.all(trackers.map((t) => t.close()))
+  if (flushed.includes(false)) throw new Error('a tracker did not flush within 120 s')
   return Math.round(rate)
 }
 
@@ -125,7 +108,7 @@ async function time(fn, runs = 20) {
 try {
   console.log(`PostgreSQL store benchmark (${url.replace(/:[^:@/]*@/, ':***@')}, schema ${schema})`)
   for (const [writers, issues, label] of [[1, 100, '100 issues'], [4, 100, '100 issues'], [4, 1, 'one hot issue']]) {
-    const rate = await recordRate(writers, issues, RECORD_SECONDS)
+    const rate = await recordRate(writers, issues)
     console.log(`record: ${writers} writer${writers > 1 ? 's' : ' '} (${label.padEnd(13)}) ${String(rate).padStart(6)} events/s`)
   }
 

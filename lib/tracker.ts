@@ -28,7 +28,11 @@ export interface Glue {
   captureRequestError(error: unknown, scope: Scope, mechanism: string): void
 }
 
-/** How many records may be in the store at once: enough to keep a networked store busy. */
+/**
+ * How many records may be in the store at once: enough to keep a networked store busy (the
+ * PostgreSQL store writes them in one statement). More made a hot issue slower across instances,
+ * as their bigger statements queue for its row lock (`npm run bench:pg`).
+ */
 const STORE_CONCURRENCY = 8
 const MAINTENANCE_EVERY_MS = 60_000
 const DEFAULT_FLUSH_MS = 10_000
@@ -201,7 +205,9 @@ export class Tracker {
   /** Flushes, detaches the process handlers, stops timers and closes the store. */
   close(timeoutMs = DEFAULT_FLUSH_MS): Promise<void> {
     this.#closing ??= (async () => {
-      await this.flush(timeoutMs)
+      if (!(await this.flush(timeoutMs)) && this.#queue.size > 0) {
+        this.#report(new Error(`close(): ${this.#queue.size} captured events were not stored within ${timeoutMs} ms and are lost; the store is down or slow (pass close() a longer timeout)`))
+      }
       detachProcessHooks(this.#fatal)
       this.#stopBreadcrumbs()
       clearTimeout(this.#firstMaintenance)

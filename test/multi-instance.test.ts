@@ -16,6 +16,8 @@ describe.skipIf(!pg.available)('several instances on one PostgreSQL (real child 
   let smtp: SmtpTestServer
   const children: ChildProcess[] = []
   const ports: number[] = []
+  // each instance's output, so that a failure shows what the instances reported
+  const output: string[] = []
 
   beforeAll(async () => {
     smtp = await startSmtp()
@@ -25,6 +27,9 @@ describe.skipIf(!pg.available)('several instances on one PostgreSQL (real child 
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       })
       children.push(child)
+      output.push('')
+      child.stdout!.on('data', (chunk) => { output[i] += chunk })
+      child.stderr!.on('data', (chunk) => { output[i] += chunk })
       ports.push(await new Promise<number>((resolve, reject) => {
         child.once('message', (m: { listening?: number }) => resolve(m.listening!))
         child.once('exit', (code) => reject(new Error(`instance exited with ${code}`)))
@@ -65,9 +70,10 @@ describe.skipIf(!pg.available)('several instances on one PostgreSQL (real child 
     try {
       const { issues } = await store.listIssues({ status: 'all' })
       // the message names the instance's pid, but grouping ignores it: one place, one issue
-      expect(issues).toHaveLength(1)
-      expect(issues[0].count).toBe(REQUESTS)
-      expect(issues[0].userCount).toBe(USERS)
+      const reported = output.map((text, i) => `instance ${i}:\n${text}`).join('\n')
+      expect(issues, reported).toHaveLength(1)
+      expect(issues[0].count, reported).toBe(REQUESTS)
+      expect(issues[0].userCount, reported).toBe(USERS)
     } finally {
       await store.close()
     }

@@ -227,7 +227,7 @@ describe('the queue', () => {
   it('keeps serving requests at once while the store hangs', async () => {
     const store = memoryStore()
     const hanging = { ...store, record: () => new Promise<never>(() => {}) }
-    const { tracker } = newTracker({ store: hanging })
+    const { tracker, internal } = newTracker({ store: hanging })
     const server = http.createServer((req, res) => {
       tracker.captureException(new Error('while the store hangs'))
       res.end('ok')
@@ -239,7 +239,9 @@ describe('the queue', () => {
     expect(Date.now() - started).toBeLessThan(2000)
     server.close()
     expect(await tracker.flush(200)).toBe(false)
+    // what close() had to leave behind is said, never lost silently
     await tracker.close(100)
+    expect(internal.map((e) => e.message)).toContain('close(): 20 captured events were not stored within 100 ms and are lost; the store is down or slow (pass close() a longer timeout)')
   })
 })
 

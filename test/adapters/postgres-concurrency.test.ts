@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { postgresStore } from '../../adapters/postgres.js'
-import type { Store } from '../../lib/types.js'
+import type { Retention, Store } from '../../lib/types.js'
 import { testPostgres } from '../helpers/postgres.js'
 import { recordInput } from './postgres-fixtures.js'
 
@@ -15,9 +15,8 @@ describe.skipIf(!pg.available)('postgresStore with several instances', () => {
   const schemas: string[] = []
   const stores: Store[] = []
 
-  // 500 records at once per store queue for its 4 connections far longer than the default 5 s allows
-  function instances(schema: string): Store[] {
-    const list = Array.from({ length: INSTANCES }, () => postgresStore({ connectionString: pg.url, schema, max: 4, statementTimeout: 20_000, connectionTimeout: 60_000 }))
+  function instances(schema: string, retention?: Retention): Store[] {
+    const list = Array.from({ length: INSTANCES }, () => postgresStore({ connectionString: pg.url, schema, max: 4, retention }))
     stores.push(...list)
     return list
   }
@@ -58,6 +57,59 @@ describe.skipIf(!pg.available)('postgresStore with several instances', () => {
     expect(rows[0].n).toBe(2000)
     console.log(`postgres store: 4 instances recorded 2,000 events of one issue in ${seconds.toFixed(2)} s (${Math.round(2000 / seconds)} events/s)`)
   }, 120_000)
+
+  it('records many issues from four instances at once, batched, with exact counts and no deadlock', async () => {
+    const schema = pg.newSchema()
+    schemas.push(schema)
+    const writers = instances(schema)
+    const issues = Array.from({ length: 20 }, (_, i) => `manyissues${String(i).padStart(6, '0')}`)
+    // each instance records the issues in its own order, so naive batches would lock rows crosswise
+    const results = await Promise.all(writers.map((store, w) =>
+      Promise.all(Array.from({ length: 500 }, (_, i) => store.record(recordInput({ hash: issues[(i * (w + 1) * 7) % 20], user: `u${i % 10}` }))))))
+    expect(results.flat()).toHaveLength(2000)
+    expect(results.flat().filter((r) => r.isNew)).toHaveLength(20)
+    const { issues: listed } = await writers[0].listIssues({ status: 'all', limit: 100 })
+    expect(listed.reduce((sum, issue) => sum + issue.count, 0)).toBe(2000)
+    for (const issue of listed) expect(issue.count).toBe(results.flat().filter((r) => r.issue.id === issue.id).length)
+  }, 60_000)
+
+  it('fails only the event the database refuses, not the others written with it', async () => {
+    const schema = pg.newSchema()
+    schemas.push(schema)
+    const [store] = instances(schema)
+    await store.countIssues()
+    // PostgreSQL's timestamps end at 4713 BC; JavaScript's go further back
+    const refused = recordInput({ hash: 'refusedbatch0001' })
+    refused.event.timestamp = '-010000-01-01T00:00:00.000Z'
+    const inputs = Array.from({ length: 9 }, () => recordInput({ hash: 'goodbatch0000001' }))
+    inputs.splice(4, 0, refused)
+    const settled = await Promise.allSettled(inputs.map((input) => store.record(input)))
+    expect(settled.map((r) => r.status)).toEqual([...Array(4).fill('fulfilled'), 'rejected', ...Array(5).fill('fulfilled')])
+    expect(String((settled[4] as PromiseRejectedResult).reason)).toMatch(/out of range/)
+    expect(await store.getIssue('goodbatch0000001')).toMatchObject({ count: 9 })
+    expect(await store.getIssue('refusedbatch0001')).toBeNull()
+  })
+
+  it('lets one of four instances maintaining at once do the pruning, while records go on', async () => {
+    const schema = pg.newSchema()
+    schemas.push(schema)
+    const writers = instances(schema, { maxEventsPerIssue: 10, maxAgeMs: 86_400_000 })
+    const hashes = ['prunehot00000001', 'prunehot00000002', 'prunehot00000003']
+    for (const hash of hashes) await Promise.all(Array.from({ length: 300 }, () => writers[0].record(recordInput({ hash }))))
+    const now = Date.now()
+    const [maintained, recorded] = await Promise.all([
+      Promise.all(writers.map((store) => store.maintain({ now: new Date(now), autoResolveBefore: new Date(now - 1) }))),
+      Promise.all(writers.map((store) => Promise.all(Array.from({ length: 50 }, (_, i) => store.record(recordInput({ hash: hashes[i % 3] })))))),
+    ])
+    expect(recorded.flat()).toHaveLength(200)
+    // whoever held the lock pruned; the events recorded meanwhile may be pruned by the next round
+    expect(maintained.filter((r) => r.prunedEvents > 0).length).toBeLessThanOrEqual(1)
+    await writers[1].maintain({ now: new Date() })
+    const { rows } = await pg.query(`SELECT issue_id, count(*)::int AS n FROM "${schema}".faultline_events GROUP BY issue_id ORDER BY issue_id`)
+    expect(rows).toEqual(hashes.map((issue_id) => ({ issue_id, n: 10 })))
+    // i % 3 over 50 records per instance: 17, 17 and 16, four times
+    expect(await Promise.all(hashes.map(async (hash) => (await writers[2].getIssue(hash))!.count))).toEqual([368, 368, 364])
+  }, 60_000)
 
   it('counts a regression once when four instances bring back a resolved issue together', async () => {
     const schema = pg.newSchema()
