@@ -1,10 +1,11 @@
+import { randomUUID } from 'node:crypto'
 import os from 'node:os'
 import { describeThrown, normalize, safeMessage, truncateString, type ThrownDescription } from './normalize.js'
 import { scrub, scrubQueryInText, scrubRequest } from './scrub.js'
 import { parseStacktrace } from './stacktrace.js'
 import { addSourceContext } from './source-context.js'
 import { DEFAULT_FINGERPRINT } from './fingerprint.js'
-import type { Breadcrumb, ExceptionInfo, FaultlineEvent, Level, RequestInfo, Stacktrace, User } from './types.js'
+import type { Breadcrumb, ExceptionInfo, FaultlineEvent, Level, RequestInfo, StackFrame, Stacktrace, User } from './types.js'
 import { LEVELS } from './types.js'
 import type { ResolvedOptions } from './options.js'
 
@@ -195,7 +196,24 @@ function framesOf(body: string, root: string, sourceContext: boolean): ParsedFra
   // the frames are shared between events: nothing changes a frame in place (fitToSize replaces them)
   const copy: ParsedFrames = { frames: [...parsed.frames] }
   if (parsed.frames_omitted) copy.frames_omitted = [...parsed.frames_omitted]
+  framesSource.set(copy.frames, parsed)
   return copy
+}
+
+/** The cached parse a frames array was copied from; an array replaced since (fitToSize, unshareFrames) is not here. */
+const framesSource = new WeakMap<StackFrame[], ParsedFrames>()
+/** The JSON of a cached parse's frames, made once: a stack failing again and again is serialised once. */
+const framesJsonCache = new WeakMap<ParsedFrames, string>()
+
+function cachedFramesJson(frames: StackFrame[]): string | undefined {
+  const parsed = framesSource.get(frames)
+  if (parsed === undefined) return undefined
+  let json = framesJsonCache.get(parsed)
+  if (json === undefined) {
+    json = JSON.stringify(parsed.frames)
+    framesJsonCache.set(parsed, json)
+  }
+  return json
 }
 
 /**
@@ -302,9 +320,36 @@ function safeJson(value: unknown): string {
 
 /** Measures the event's JSON, and keeps it for the store (see eventJson), so an event is serialised once. */
 function byteSize(event: FaultlineEvent): number {
-  const json = JSON.stringify(event)
+  const json = serialise(event)
   serialised.set(event, json)
   return Buffer.byteLength(json, 'utf8')
+}
+
+/** Marks where cached frames JSON goes; random, so no thrown message can forge it. */
+const FRAMES_MARK = `faultline-frames-${randomUUID()}-`
+const FRAMES_MARK_JSON = new RegExp(`"${FRAMES_MARK}(\\d+)"`, 'g')
+
+/**
+ * JSON.stringify(event), with the frames' JSON spliced in from the cache: the frames are most of
+ * an event, and the same in every event of one call site.
+ */
+function serialise(event: FaultlineEvent): string {
+  const swapped: Array<{ stacktrace: Stacktrace; frames: StackFrame[]; json: string }> = []
+  for (const ex of [event.exception, ...(event.exception?.causes ?? [])]) {
+    const stacktrace = ex?.stacktrace
+    const json = stacktrace && cachedFramesJson(stacktrace.frames)
+    if (!stacktrace || json === undefined) continue
+    swapped.push({ stacktrace, frames: stacktrace.frames, json })
+    stacktrace.frames = `${FRAMES_MARK}${swapped.length - 1}` as unknown as StackFrame[]
+  }
+  if (swapped.length === 0) return JSON.stringify(event)
+  let json: string
+  try {
+    json = JSON.stringify(event)
+  } finally {
+    for (const { stacktrace, frames } of swapped) stacktrace.frames = frames
+  }
+  return json.replace(FRAMES_MARK_JSON, (_, i: string) => swapped[Number(i)].json)
 }
 
 const serialised = new WeakMap<FaultlineEvent, string>()

@@ -1,7 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { buildEvent, MAX_EVENT_BYTES, MAX_MESSAGE, type BuildEventInput, type ScopeData } from '../lib/event.js'
+import { buildEvent, eventJson, MAX_EVENT_BYTES, MAX_MESSAGE, type BuildEventInput, type ScopeData } from '../lib/event.js'
 import { DEFAULT_SCRUB_FIELDS } from '../lib/options.js'
 import type { Breadcrumb, FaultlineEvent } from '../lib/types.js'
 
@@ -343,6 +343,28 @@ describe('buildEvent size cap', () => {
     expect(size(big)).toBeLessThanOrEqual(MAX_EVENT_BYTES)
     expect(big.request).toEqual({ url: '/a' })
     expect(big.truncated).toContain('request.data')
+  })
+})
+
+describe('the JSON kept for the store', () => {
+  it('is exactly the event serialised, for repeated stacks, causes and cut events alike', () => {
+    const cause = caught(inner)
+    const events = [
+      build({ error: caught(outer) }),
+      build({ error: caught(outer) }),
+      build({ error: new Error('wrapper', { cause }) }),
+      build({ error: caught(throwSync), scope: scope({ extra: Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 'e'.repeat(8000)])) }) }),
+      build({ message: 'no frames here' }),
+    ]
+    for (const event of events) expect(eventJson(event)).toBe(JSON.stringify(event))
+    expect(events[3].truncated).toContain('extra')
+  })
+
+  it('keeps a message that looks like the frames marker as it is', () => {
+    const error = new Error('"faultline-frames-00000000-0000-0000-0000-000000000000-0"')
+    const event = build({ error })
+    expect(eventJson(event)).toBe(JSON.stringify(event))
+    expect(JSON.parse(eventJson(event)).exception.value).toBe(error.message)
   })
 })
 
