@@ -14,12 +14,13 @@ import { mkdirSync, renameSync } from 'node:fs'
 import { rename } from 'node:fs/promises'
 import path from 'node:path'
 import { Low } from 'lowdb'
-import type { EventPage, FaultlineEvent, Issue, IssuePage, IssueUpdate, ListIssuesOptions, MaintainOptions, MaintainResult, RecordInput, RecordResult, Retention, StatusCounts, Store, TagBreakdown, HistogramOptions } from '../lib/types.js'
+import type { DeferredAlert, EventPage, FaultlineEvent, Issue, IssuePage, IssueUpdate, ListIssuesOptions, MaintainOptions, MaintainResult, RecordInput, RecordResult, Retention, StatusCounts, Store, TagBreakdown, HistogramOptions } from '../lib/types.js'
 import { checkRecordInput, IssueIndex } from './shared/issue-index.js'
 import { checkRetention, DEFAULT_RETENTION, isIssueId, maintainArguments } from './shared/arguments.js'
 import { findEntry, mergeEntries, neighborsOf, pageEntries, prunable, toEntry, type EventEntry } from './shared/event-list.js'
 import { CorruptDocumentError, IndexDocument } from './file/document.js'
 import { SliceMeter, type WriteStats } from './file/meter.js'
+import { DeferredAlerts } from './file/deferred-alerts.js'
 import { EventFiles } from './file/event-files.js'
 import { acquireLock, releaseLock } from './file/lock.js'
 
@@ -66,6 +67,7 @@ class FileStoreImpl implements FileStore {
   #db: Low<IssueIndex>
   #document: IndexDocument
   #files: EventFiles
+  #deferred: DeferredAlerts
   #retention: Retention
   #warn: (err: Error) => void
   #writeDelayMs: number
@@ -103,6 +105,7 @@ class FileStoreImpl implements FileStore {
     this.#document = new IndexDocument(this.path)
     this.#db = new Low(this.#document, new IssueIndex())
     this.#files = new EventFiles(path.join(path.dirname(this.path), `${path.basename(this.path, '.json')}.events`))
+    this.#deferred = new DeferredAlerts(path.join(path.dirname(this.path), `${path.basename(this.path, '.json')}.deferred-alerts.json`))
 
     mkdirSync(path.dirname(this.path), { recursive: true })
     acquireLock(this.path, this.#lockPath, (err) => this.#warn(err))
@@ -272,6 +275,14 @@ class FileStoreImpl implements FileStore {
     }
     this.#markDirty()
     return result
+  }
+
+  deferAlertSync(alert: DeferredAlert): void {
+    this.#deferred.addSync(alert)
+  }
+
+  takeDeferredAlerts(): Promise<DeferredAlert[]> {
+    return this.#deferred.take()
   }
 
   async getIssue(id: string): Promise<Issue | null> {

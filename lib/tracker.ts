@@ -36,6 +36,8 @@ export interface Glue {
 const STORE_CONCURRENCY = 8
 const MAINTENANCE_EVERY_MS = 60_000
 const DEFAULT_FLUSH_MS = 10_000
+/** a crashing process with an asynchronous store waits this long for its alert, within the hooks' 2 s */
+const FATAL_ALERT_WAIT_MS = 1500
 /** attempts after which an event that fails while the store answers is given up (and reported) */
 const MAX_ATTEMPTS_WHILE_STORE_UP = 3
 
@@ -72,6 +74,8 @@ export class Tracker {
   #queue: CaptureQueue<PendingCapture>
   #captured = new WeakSet<object>()
   #alerter: Promise<Alerter | null>
+  /** the alerts of earlier crashes, handed to the alerter at start (never rejects) */
+  #deferredAlerts: Promise<void>
   #panel: Promise<Panel> | null = null
   #fatal: FatalRecorder
   #stopBreadcrumbs: () => void
@@ -102,6 +106,7 @@ export class Tracker {
           return null
         })
       : Promise.resolve(null)
+    this.#deferredAlerts = options.rules.length > 0 && this.store.takeDeferredAlerts ? this.#sendDeferredAlerts() : Promise.resolve()
     this.#fatal = {
       captureUncaught: options.captureUncaught,
       captureUnhandledRejections: options.captureUnhandledRejections,
@@ -191,6 +196,7 @@ export class Tracker {
     const deadline = Date.now() + timeoutMs
     const left = () => Math.max(0, deadline - Date.now())
     if (!(await this.#queue.drain(left()))) return false
+    await this.#deferredAlerts
     const alerter = await this.#alerter
     if (alerter && !(await alerter.flush(left()))) return false
     try {
@@ -387,7 +393,11 @@ export class Tracker {
           this.#report(new Error(`beforeSend threw; the event was kept unchanged: ${toError(err).message}`))
         }
       }
-      if (event) this.store.recordSync!({ event, grouping: groupEvent(event), userKey: userKey(event.user) })
+      if (event) {
+        const result = this.store.recordSync!({ event, grouping: groupEvent(event), userKey: userKey(event.user) })
+        // the process dies before mail could go out: the next start sends what the rules say
+        if (this.options.rules.length > 0) this.store.deferAlertSync?.({ result, event })
+      }
       this.store.flushSync?.()
     } catch (err) {
       this.#report(err)
@@ -401,6 +411,19 @@ export class Tracker {
       await this.#queue.drain(500)
       if (this.store.flushSync) this.store.flushSync()
       else await this.store.flush?.()
+      // the alert for the crash itself, within the time the process hooks allow
+      await (await this.#alerter)?.flush(FATAL_ALERT_WAIT_MS)
+    } catch (err) {
+      this.#report(err)
+    }
+  }
+
+  /** What earlier crashes recorded but could not alert on: the rules decide now, and claims keep it to once. */
+  async #sendDeferredAlerts(): Promise<void> {
+    try {
+      const alerter = await this.#alerter
+      const deferred = await this.store.takeDeferredAlerts!()
+      for (const { result, event } of deferred) alerter?.onRecorded(result, event)
     } catch (err) {
       this.#report(err)
     }

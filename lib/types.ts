@@ -206,6 +206,12 @@ export interface HistogramOptions {
   now?: Date
 }
 
+/** A recorded event whose alert rules were not run because the process was dying. */
+export interface DeferredAlert {
+  result: RecordResult
+  event: FaultlineEvent
+}
+
 export interface Retention {
   maxEventsPerIssue: number
   /** milliseconds */
@@ -267,6 +273,13 @@ export interface Store {
   recordSync?(input: RecordInput): RecordResult
   /** writes everything pending synchronously; the fatal (crash) path calls it after recordSync */
   flushSync?(): void
+  /**
+   * Keeps a crash's recorded event for the alert rules, synchronously: the dying process cannot
+   * send mail, so the next start takes it (`takeDeferredAlerts`) and the rules decide then.
+   */
+  deferAlertSync?(alert: DeferredAlert): void
+  /** the alerts deferred by crashes since the last call, removed from the store */
+  takeDeferredAlerts?(): Promise<DeferredAlert[]>
   /** resolves once everything accepted so far is durable */
   flush?(): Promise<void>
   close(): Promise<void>

@@ -1,22 +1,23 @@
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { fileStore } from '../adapters/file.js'
 import { postgresStore } from '../adapters/postgres.js'
 import { testPostgres } from './helpers/postgres.js'
+import { startSmtp, type SmtpTestServer } from './helpers/smtp.js'
 
 const pg = await testPostgres()
 
 const fixture = fileURLToPath(new URL('./fixtures/crash.mjs', import.meta.url))
 
-function run(scenario: string, bare = false, storeAt?: string): Promise<{ code: number | null; stdout: string; stderr: string; store: string }> {
+function run(scenario: string, bare = false, storeAt?: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string; store: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'faultline-crash-'))
   const store = storeAt ?? path.join(dir, 'errors.json')
   return new Promise((resolve) => {
-    execFile(process.execPath, [fixture, scenario, store, bare ? 'bare' : ''], { timeout: 15_000, env: { ...process.env, NODE_OPTIONS: '' } }, (error, stdout, stderr) => {
+    execFile(process.execPath, [fixture, scenario, store, bare ? 'bare' : ''], { timeout: 15_000, env: { ...process.env, NODE_OPTIONS: '', ...env } }, (error, stdout, stderr) => {
       resolve({ code: error ? (error as { code?: number }).code ?? null : 0, stdout, stderr, store })
     })
   })
@@ -98,6 +99,35 @@ describe('process hooks (real child processes)', () => {
   })
 })
 
+describe('the alert for a crash (real child processes, a real SMTP server)', () => {
+  let smtp: SmtpTestServer
+  beforeAll(async () => {
+    smtp = await startSmtp()
+  })
+  afterAll(() => smtp.close())
+
+  it('is sent by the next start when the crash was recorded synchronously, and only once', async () => {
+    const env = { FAULTLINE_SMTP_URL: smtp.url }
+    const crashed = await run('uncaught', false, undefined, env)
+    expect(crashed.code).toBe(1)
+    expect(crashed.stderr).toContain('Error: Card processor exploded')
+    // the dying process sent nothing: it exits as Node does, at once
+    expect(smtp.messages).toHaveLength(0)
+    const deferred = path.join(path.dirname(crashed.store), 'errors.deferred-alerts.json')
+    expect(existsSync(deferred)).toBe(true)
+
+    const restarted = await run('restart', false, crashed.store, env)
+    expect(restarted.stdout).toContain('closed')
+    const [mail] = await smtp.waitFor(1)
+    expect(mail.parsed.subject).toMatch(/New issue: Error: Card processor exploded$/)
+    expect(mail.envelopeTo).toEqual(['team@example.com'])
+    expect(existsSync(deferred)).toBe(false)
+
+    await run('restart', false, crashed.store, env)
+    expect(smtp.messages).toHaveLength(1)
+  })
+})
+
 describe.skipIf(!pg.available)('process hooks with an asynchronous store (PostgreSQL)', () => {
   const schema = pg.newSchema()
   afterAll(() => pg.dropSchema(schema))
@@ -114,6 +144,20 @@ describe.skipIf(!pg.available)('process hooks with an asynchronous store (Postgr
       expect(issues.map((i) => [i.title, i.level, i.count])).toEqual([['Error: Card processor exploded', 'fatal', 1]])
     } finally {
       await store.close()
+    }
+  })
+
+  it("sends the crash's alert before exiting", async () => {
+    const smtp = await startSmtp()
+    try {
+      const alertSchema = pg.newSchema()
+      const result = await run('uncaught', false, `${pg.url}#${alertSchema}`, { FAULTLINE_SMTP_URL: smtp.url })
+      await pg.dropSchema(alertSchema)
+      expect(result.code).toBe(1)
+      expect(result.stderr).toContain('Error: Card processor exploded')
+      expect(smtp.messages.map((m) => m.parsed.subject)).toEqual([expect.stringMatching(/New issue: Error: Card processor exploded$/)])
+    } finally {
+      await smtp.close()
     }
   })
 })

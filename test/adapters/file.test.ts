@@ -375,3 +375,30 @@ function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)]
 }
+
+describe('fileStore alerts deferred by a crash', () => {
+  it('keeps them across a restart, hands them over once, and keeps only the newest 20', async () => {
+    const file = path.join(tempDir(), 'errors.json')
+    const store = openStore({ path: file })
+    for (let i = 0; i < 22; i++) {
+      const input = makeInput({ message: `crash ${i}` })
+      store.deferAlertSync({ result: store.recordSync(input), event: input.event })
+    }
+    store.flushSync()
+    await store.close()
+
+    const reopened = openStore({ path: file })
+    const taken = await reopened.takeDeferredAlerts()
+    expect(taken.map((a) => a.event.exception?.value)).toEqual(Array.from({ length: 20 }, (_, i) => `crash ${i + 2}`))
+    expect(taken[0].result.issue.count).toBeGreaterThan(0)
+    expect(await reopened.takeDeferredAlerts()).toEqual([])
+  })
+
+  it('drops an unreadable file instead of failing the start', async () => {
+    const file = path.join(tempDir(), 'errors.json')
+    writeFileSync(path.join(path.dirname(file), 'errors.deferred-alerts.json'), '{ torn')
+    const store = openStore({ path: file })
+    expect(await store.takeDeferredAlerts()).toEqual([])
+    expect(existsSync(path.join(path.dirname(file), 'errors.deferred-alerts.json'))).toBe(false)
+  })
+})
