@@ -3,6 +3,7 @@ import path from 'node:path'
 import { readFileSync } from 'node:fs'
 import { parseDuration } from './duration.js'
 import { LEVELS, type FaultlineEvent, type Level, type Retention, type Store } from './types.js'
+import { limitReports } from './report-limiter.js'
 
 /** What `beforeSend` gets beside the event. */
 export interface EventHint {
@@ -198,20 +199,10 @@ function readPackageJson(root: string): { name?: string; version?: string } {
   }
 }
 
-let lastInternalErrorAt = 0
-let suppressedInternalErrors = 0
 /** The default `onInternalError`: one line on stderr, at most one a second. */
-export function logInternalError(err: Error): void {
-  const now = Date.now()
-  if (now - lastInternalErrorAt < 1000) {
-    suppressedInternalErrors++
-    return
-  }
-  lastInternalErrorAt = now
-  const more = suppressedInternalErrors ? ` (${suppressedInternalErrors} more suppressed)` : ''
-  suppressedInternalErrors = 0
-  process.stderr.write(`faultline: ${err?.message ?? String(err)}${more}\n`)
-}
+export const logInternalError: (err: Error) => void = limitReports((err) => {
+  process.stderr.write(`faultline: ${err?.message ?? String(err)}\n`)
+}, 1000)
 
 function resolveRule(rule: unknown, index: number, hasMail: boolean): ResolvedRule {
   const at = `rules[${index}]`

@@ -2,7 +2,7 @@
 export type Report = (err: Error, kind?: string) => void
 
 /**
- * Wraps `onInternalError` so each kind of failure (a full queue, a failing mail server, one webhook)
+ * Wraps a reporter (`onInternalError`, or the default stderr line) so each kind of failure (a full queue, a failing mail server, one webhook)
  * is reported at most once per `intervalMs`; the next report of that kind says how many were left
  * out. Kinds are few and fixed by the caller, so the map stays small. A throwing handler is
  * ignored: reporting must never become a failure of its own.
@@ -18,8 +18,9 @@ export function limitReports(onError: (err: Error) => void, intervalMs = 10_000)
       return
     }
     state.last = now
-    const error = err instanceof Error ? err : new Error(String(err))
-    if (state.suppressed) error.message += ` (${state.suppressed} more like this left out)`
+    let error = err instanceof Error ? err : new Error(String(err))
+    // a new error rather than a changed one: the original may belong to a driver or the app
+    if (state.suppressed) error = new Error(`${error.message} (${state.suppressed} more like this left out)`, { cause: error })
     state.suppressed = 0
     try {
       onError(error)

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest'
-import { resolveOptions, OptionError } from '../lib/options.js'
+import { describe, expect, it, vi } from 'vitest'
+import { logInternalError, resolveOptions, OptionError } from '../lib/options.js'
 import { createTracker } from '../lib/index.js'
 
 describe('options', () => {
@@ -42,5 +42,25 @@ describe('options', () => {
 
   it('validates at createTracker, before anything starts', () => {
     expect(() => createTracker({ maxBreadcrumb: 5 } as never)).toThrow(/Did you mean `maxBreadcrumbs`\?/)
+  })
+})
+
+describe('the default onInternalError', () => {
+  it('writes one line a second to stderr and then says how many it left out', () => {
+    const lines: string[] = []
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk))
+      return true
+    })
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      for (let i = 0; i < 5; i++) logInternalError(new Error(`store down ${i}`))
+      vi.setSystemTime(Date.now() + 1500)
+      logInternalError(new Error('store still down'))
+    } finally {
+      vi.useRealTimers()
+      write.mockRestore()
+    }
+    expect(lines).toEqual(['faultline: store down 0\n', 'faultline: store still down (4 more like this left out)\n'])
   })
 })
