@@ -43,7 +43,12 @@ export function shortCount(n: number): string {
 
 /** '3 events', '1 event'. */
 export function plural(n: number, word: string): string {
-  return `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`
+  return `${n.toLocaleString('en-US')} ${noun(n, word)}`
+}
+
+/** 'event' for 1, 'events' otherwise: the word alone, for a count printed apart from it. */
+export function noun(n: number, word: string): string {
+  return n === 1 ? word : `${word}s`
 }
 
 const PRETTY_LIMIT = 20_000

@@ -7,7 +7,7 @@ import { MAX_QUERY_LENGTH, mentionsStatus, parseQuery } from '../search.js'
 import { SORTS, type ExceptionInfo, type FaultlineEvent, type Issue, type IssueSort, type IssueStatus, type TagBreakdown } from '../types.js'
 import { barChart } from './charts.js'
 import { isBadInput, type PanelContext } from './context.js'
-import { absoluteTime, inline, plural, pretty, searchTerm, shortCount, timeAgo, withQuery } from './format.js'
+import { absoluteTime, inline, noun, plural, pretty, searchTerm, shortCount, timeAgo, withQuery } from './format.js'
 import { sendHtml } from './reply.js'
 
 /** Issues per list page. */
@@ -50,6 +50,7 @@ function baseLocals(ctx: PanelContext, title: string): Record<string, unknown> {
       absoluteTime,
       shortCount,
       plural,
+      noun,
       pretty,
       inline,
       withQuery,

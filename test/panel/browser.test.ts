@@ -164,6 +164,15 @@ describe.runIf(available)('panel in a browser', () => {
     const { page, problems, violations } = await watchedPage(375)
     await page.goto(`${origin}/errors`)
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375)
+    // every status tab is on screen, none cut off or left for a sideways scroll of the tab row
+    const tabs = await page.locator('.tabs a').all()
+    expect(tabs).toHaveLength(4)
+    for (const tab of tabs) {
+      const box = await tab.boundingBox()
+      expect(box).not.toBeNull()
+      expect(box!.x).toBeGreaterThanOrEqual(0)
+      expect(box!.x + box!.width).toBeLessThanOrEqual(375)
+    }
     await page.locator('.issues a.title').first().click()
     await page.waitForURL(/\/issues\//)
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375)

@@ -5,7 +5,7 @@ import { parseQuery } from '../../lib/search.js'
 import { barChart, bucketStarts } from '../../lib/panel/charts.js'
 import { exceptionChain } from '../../lib/panel/pages.js'
 import type { FaultlineEvent } from '../../lib/types.js'
-import { absoluteTime, inline, pretty, searchTerm, shortCount, timeAgo, withQuery } from '../../lib/panel/format.js'
+import { absoluteTime, inline, noun, plural, pretty, searchTerm, shortCount, timeAgo, withQuery } from '../../lib/panel/format.js'
 
 describe('timeAgo', () => {
   const now = new Date('2024-05-10T12:00:00Z')
@@ -29,6 +29,11 @@ describe('text helpers', () => {
   it('formats absolute times in UTC and counts in short form', () => {
     expect(absoluteTime('2024-05-10T09:08:07.123Z')).toBe('2024-05-10 09:08:07 UTC')
     expect([0, 999, 1000, 1250, 12_345, 999_499, 1_500_000].map(shortCount)).toEqual(['0', '999', '1k', '1.3k', '12k', '999k', '1.5M'])
+  })
+
+  it('says one event, but 0 or 1,200 events', () => {
+    expect([0, 1, 2, 1200].map((n) => plural(n, 'event'))).toEqual(['0 events', '1 event', '2 events', '1,200 events'])
+    expect([0, 1, 2].map((n) => noun(n, 'user'))).toEqual(['users', 'user', 'users'])
   })
 
   it('pretty-prints anything without throwing, cutting huge output', () => {

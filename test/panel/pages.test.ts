@@ -46,6 +46,17 @@ describe('panel pages', () => {
       expect(lookupChart.match(/<title>\d{4}-\d\d-\d\d \d\d:00 UTC: 1 event<\/title>/g)).toHaveLength(6)
     })
 
+    it('says "1 event" and "1 user" for an issue seen once, by one user', async () => {
+      const res = await request(app).get('/errors?q=browser:safari').expect(200)
+      expect(rowTitles(res.text)).toEqual(['Error: Payment failed'])
+      const text = visibleText(res.text)
+      expect(text).toMatch(/ 1 event 1 user /)
+      expect(text).not.toMatch(/\b1 (events|users)\b/)
+      expect(res.text).toContain('aria-label="Events in the last 24 hours: 1 event"')
+      // no user at all is still plural
+      expect(visibleText((await request(app).get('/errors?q=queue').expect(200)).text)).toMatch(/ 1 event 0 users /)
+    })
+
     it('shows tabs with the count of issues in each status', async () => {
       const res = await request(app).get('/errors').expect(200)
       const tabs = [...res.text.matchAll(/<a href="[^"]*status=(\w+)[^"]*"( aria-current="page")?>(\w+) <span class="count">(\d+)<\/span>/g)]
