@@ -19,7 +19,8 @@ export function groupEvent(event: FaultlineEvent): Grouping {
   const type = exception ? exception.type || 'Error' : 'Message'
   const message = exception ? exception.value ?? '' : event.message ?? ''
   const frames = exception?.stacktrace?.frames ?? []
-  const defaults = exception ? exceptionComponents(type, message, frames) : ['message', normalizeMessage(message), event.level]
+  // a message groups by its text alone, as in Sentry: the same message at another level is the same issue
+  const defaults = exception ? exceptionComponents(type, message, frames) : ['message', normalizeMessage(message)]
   const fingerprint = expand(event.fingerprint, defaults)
   return {
     hash: hashComponents(fingerprint),

@@ -133,6 +133,12 @@ function exitLikeNode(error: unknown): never {
   process.exit(1)
 }
 
+/** What Node says after the rejection itself when it warns. */
+const UNHANDLED_REJECTION_ADVICE = 'Unhandled promise rejection. This error originated either by throwing inside of an async function without a catch block, ' +
+  'or by rejecting a promise which was not handled with .catch(). To terminate the node process on unhandled promise rejection, ' +
+  'use the CLI flag `--unhandled-rejections=strict` (see https://nodejs.org/api/cli.html#cli_unhandled_rejections_mode).'
+let warnedRejections = 0
+
 function onUnhandledRejection(reason: unknown): void {
   const hostListens = process.listenerCount('unhandledRejection') > 1
   const mode = unhandledRejectionsMode()
@@ -157,9 +163,11 @@ function onUnhandledRejection(reason: unknown): void {
       } else {
         exitLikeNode(error)
       }
-    } else if (mode === 'warn' || mode === 'warn-with-error-code') {
+    } else if (mode === 'warn-with-error-code') {
+      // ('warn' needs nothing: Node warns in that mode whatever the listeners)
       process.emitWarning(reason instanceof Error ? (reason.stack ?? String(reason)) : inspect(reason), 'UnhandledPromiseRejectionWarning')
-      if (mode === 'warn-with-error-code') process.exitCode = 1
+      process.emitWarning(`${UNHANDLED_REJECTION_ADVICE} (rejection id: ${++warnedRejections})`, 'UnhandledPromiseRejectionWarning')
+      process.exitCode = 1
     }
   })
 }

@@ -7,7 +7,8 @@ import { buildEvent, eventChanged, unshareFrames, type BuildEventInput, type Cap
 import { groupEvent, userKey } from './fingerprint.js'
 import { expressErrorHandler, expressMiddleware } from './integrations/express.js'
 import { koaMiddleware } from './integrations/koa.js'
-import { resolveOptions, type ResolvedOptions, type TrackerOptions } from './options.js'
+import { defaultShouldCapture, resolveOptions, type ResolvedOptions, type TrackerOptions } from './options.js'
+import { limitReports, type Report } from './report-limiter.js'
 import { attachProcessHooks, detachProcessHooks, type FatalRecorder } from './process-hooks.js'
 import { Scope } from './scope.js'
 import type { Breadcrumb, FaultlineEvent, Level, RequestInfo, Store, User } from './types.js'
@@ -70,10 +71,17 @@ export class Tracker {
   /** the store in use */
   readonly store: Store
   #als = new AsyncLocalStorage<Scope>()
+  /**
+   * The scope faultline's own work runs in (storing, alerting): what it logs or requests (a
+   * printed email, a webhook) must not become breadcrumbs of the app's events. It keeps none.
+   */
+  #internal: Scope
   #global: Scope
   #queue: CaptureQueue<PendingCapture>
   #captured = new WeakSet<object>()
   #alerter: Promise<Alerter | null>
+  /** a beforeSend that fails fails for every event: said once a minute, with how many since */
+  #reportBeforeSend: Report
   /** the alerts of earlier crashes, handed to the alerter at start (never rejects) */
   #deferredAlerts: Promise<void>
   #panel: Promise<Panel> | null = null
@@ -92,10 +100,12 @@ export class Tracker {
       ? fileStore({ path: options.store, onWarning: (err: Error) => this.#report(err) })
       : options.store
     this.#global = new Scope(null, options.maxBreadcrumbs)
+    this.#internal = new Scope(this.#global, 0)
+    this.#reportBeforeSend = limitReports((err) => this.#report(err), 60_000)
     this.#queue = new CaptureQueue<PendingCapture>({
       maxSize: options.maxQueueSize,
       concurrency: STORE_CONCURRENCY,
-      handle: (item) => this.#store(item),
+      handle: (item) => this.#als.run(this.#internal, () => this.#store(item)),
       onFailure: (error, _item, attempts) => this.#onStoreFailure(error, attempts),
       onDrop: (count) => this.#countDrops(count),
     })
@@ -106,7 +116,9 @@ export class Tracker {
           return null
         })
       : Promise.resolve(null)
-    this.#deferredAlerts = options.rules.length > 0 && this.store.takeDeferredAlerts ? this.#sendDeferredAlerts() : Promise.resolve()
+    this.#deferredAlerts = options.rules.length > 0 && this.store.takeDeferredAlerts
+      ? this.#als.run(this.#internal, () => this.#sendDeferredAlerts())
+      : Promise.resolve()
     this.#fatal = {
       captureUncaught: options.captureUncaught,
       captureUnhandledRejections: options.captureUnhandledRejections,
@@ -129,7 +141,9 @@ export class Tracker {
   #captureError(error: unknown, scope: Scope, mechanism: { type: string; handled: boolean }, ctx?: CaptureContext): string {
     const eventId = randomUUID().replace(/-/g, '')
     try {
-      if (this.#wants(error)) this.#enqueue({ eventId, timestamp: new Date(), error, ctx, scope: scope.snapshot(), mechanism })
+      // shouldCapture is for what faultline catches on its own; an explicit captureException is recorded as asked
+      const caught = mechanism.type !== 'generic'
+      if (this.#wants(error, caught ? 'request' : 'explicit')) this.#enqueue({ eventId, timestamp: new Date(), error, ctx, scope: scope.snapshot(), mechanism })
     } catch (err) {
       this.#report(err)
     }
@@ -272,20 +286,26 @@ export class Tracker {
       })
   }
 
-  /** The capture filters: shouldCapture, ignoreErrors, sampleRate, and errors already captured. */
-  #wants(error: unknown): boolean {
-    if (typeof error === 'object' && error !== null) {
-      if (this.#captured.has(error)) return false
-    }
+  /**
+   * The capture filters. Every capture passes ignoreErrors and sampleRate. shouldCapture judges
+   * what faultline catches on its own: request errors, and crashes when it is your own function
+   * (the default's "below 500" never hides a crash). An error already captured is not again,
+   * except by a crash, whose own capture may still be waiting in the queue of a dying process.
+   */
+  #wants(error: unknown, origin: 'explicit' | 'request' | 'crash'): boolean {
+    const isObject = typeof error === 'object' && error !== null
+    if (origin !== 'crash' && isObject && this.#captured.has(error)) return false
     let should = true
-    try {
-      should = this.options.shouldCapture(error) !== false
-    } catch (err) {
-      this.#report(err)
+    if (origin === 'request' || (origin === 'crash' && this.options.shouldCapture !== defaultShouldCapture)) {
+      try {
+        should = this.options.shouldCapture(error) !== false
+      } catch (err) {
+        this.#report(err)
+      }
     }
     if (!should || this.#ignored(error)) return false
     if (this.options.sampleRate < 1 && Math.random() >= this.options.sampleRate) return false
-    if (typeof error === 'object' && error !== null) this.#captured.add(error)
+    if (isObject) this.#captured.add(error)
     return true
   }
 
@@ -324,14 +344,16 @@ export class Tracker {
       try {
         event = await this.options.beforeSend(event, { originalException: item.error, event_id: item.eventId })
       } catch (err) {
-        this.#report(new Error(`beforeSend threw; the event was kept unchanged: ${toError(err).message}`))
+        this.#reportBeforeSend(new Error(`beforeSend threw; the event was kept unchanged: ${toError(err).message}`), 'threw')
+        // what it changed before throwing is not kept
+        event = this.#build(item)
       } finally {
         // it may have changed the event in place: the JSON kept from building it no longer holds
         eventChanged(original)
       }
       if (event === null) return
       if (typeof event !== 'object') {
-        this.#report(new Error('beforeSend must return the event or null; the event was kept unchanged'))
+        this.#reportBeforeSend(new Error('beforeSend must return the event or null; the event was kept unchanged'), 'returned')
         event = this.#build(item)
       }
     }
@@ -365,7 +387,6 @@ export class Tracker {
   }
 
   #fatalCapture(error: unknown, mechanism: 'uncaughtException' | 'unhandledRejection'): PendingCapture {
-    if (typeof error === 'object' && error !== null) this.#captured.add(error)
     return {
       eventId: randomUUID().replace(/-/g, ''),
       timestamp: new Date(),
@@ -379,6 +400,7 @@ export class Tracker {
   /** The crash path for stores that can record synchronously: the event is on disk when this returns. */
   #recordFatalSync(error: unknown, mechanism: 'uncaughtException' | 'unhandledRejection'): void {
     try {
+      if (!this.#wants(error, 'crash')) return
       const item = this.#fatalCapture(error, mechanism)
       let event: FaultlineEvent | null = this.#build(item)
       if (this.options.beforeSend) {
@@ -390,7 +412,8 @@ export class Tracker {
           if (changed === null) event = null
           else if (changed && typeof (changed as Promise<unknown>).then !== 'function') event = changed as FaultlineEvent
         } catch (err) {
-          this.#report(new Error(`beforeSend threw; the event was kept unchanged: ${toError(err).message}`))
+          this.#reportBeforeSend(new Error(`beforeSend threw; the event was kept unchanged: ${toError(err).message}`), 'threw')
+          event = this.#build(item)
         }
       }
       if (event) {
@@ -407,7 +430,9 @@ export class Tracker {
   /** The crash path for asynchronous stores: the process hooks keep the process alive until this resolves. */
   async #recordFatal(error: unknown, mechanism: 'uncaughtException' | 'unhandledRejection'): Promise<void> {
     try {
-      await this.#store(this.#fatalCapture(error, mechanism))
+      if (!this.#wants(error, 'crash')) return
+      const item = this.#fatalCapture(error, mechanism)
+      await this.#als.run(this.#internal, () => this.#store(item))
       await this.#queue.drain(500)
       if (this.store.flushSync) this.store.flushSync()
       else await this.store.flush?.()

@@ -249,10 +249,11 @@ describe('custom fingerprints', () => {
 })
 
 describe('message events', () => {
-  it('group by normalised message and level', () => {
+  it('group by normalised message, whatever the level', () => {
     const msg = (message: string, level?: Level) => groupEvent(eventFor(undefined, rootV1, { message, level }))
     expect(msg('Cache miss for key 123').hash).toBe(msg('Cache miss for key 456').hash)
-    expect(msg('Cache miss for key 123').hash).not.toBe(msg('Cache miss for key 123', 'warning').hash)
+    expect(msg('Cache miss for key 123').hash).toBe(msg('Cache miss for key 123', 'warning').hash)
+    expect(msg('Cache miss for key 123', 'warning').level).toBe('warning')
     expect(msg('Cache miss').hash).not.toBe(msg('Queue full').hash)
     const g = msg('Deploy finished\nsecond line')
     expect(g).toMatchObject({ title: 'Deploy finished', type: 'Message', level: 'info' })

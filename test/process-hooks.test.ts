@@ -49,6 +49,13 @@ describe('process hooks (real child processes)', () => {
     expect(readFileSync(withTracker.store, 'utf8')).toContain('Card processor exploded')
   })
 
+  it('leaves out a crash that ignoreErrors names, and still crashes as Node does', async () => {
+    const [ignored, bare] = await Promise.all([run('uncaught', false, undefined, { FAULTLINE_IGNORE: 'Card processor' }), run('uncaught', true)])
+    expect(ignored.code).toBe(1)
+    expect(crashOutput(ignored.stderr)).toEqual(crashOutput(bare.stderr))
+    expect(await storedIssues(ignored.store)).toEqual([])
+  })
+
   it('stores a crash that comes before the file store has finished opening', async () => {
     const result = await run('at-once')
     expect(result.code).toBe(1)
@@ -71,6 +78,20 @@ describe('process hooks (real child processes)', () => {
     expect(crashOutput(withTracker.stderr)).toEqual(crashOutput(bare.stderr))
     const issues = await storedIssues(withTracker.store)
     expect(issues.map((i) => [i.title, i.count])).toEqual([['TypeError: Nobody awaited this', 1]])
+  })
+
+  it('keeps the --unhandled-rejections warn modes: the same warnings and exit code as without faultline', async () => {
+    // Node numbers rejections by its own count, which differs once faultline's listener is there
+    const warnings = (stderr: string) => stderr.split('\n').filter((line) => line.includes('UnhandledPromiseRejectionWarning:'))
+      .map((line) => line.replace(/\(node:\d+\)/, '').replace(/\(rejection id: \d+\)/, ''))
+    for (const mode of ['warn', 'warn-with-error-code']) {
+      const env = { NODE_OPTIONS: `--unhandled-rejections=${mode}` }
+      const [withTracker, bare] = await Promise.all([run('rejection', false, undefined, env), run('rejection', true, undefined, env)])
+      expect(withTracker.code, mode).toBe(bare.code)
+      expect(warnings(withTracker.stderr), mode).toEqual(warnings(bare.stderr))
+      expect(warnings(withTracker.stderr)[0], mode).toContain('TypeError: Nobody awaited this')
+      expect((await storedIssues(withTracker.store)).map((i) => i.title), mode).toEqual(['TypeError: Nobody awaited this'])
+    }
   })
 
   it('records a rejection with a non-Error reason and crashes with the same message Node gives', async () => {

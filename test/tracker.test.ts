@@ -103,16 +103,11 @@ describe('capture', () => {
 })
 
 describe('filters', () => {
-  it('skips errors with a status below 500 unless shouldCapture says otherwise', async () => {
-    const { tracker } = newTracker()
+  it('records an explicit captureException whatever its status: shouldCapture judges only what faultline catches itself', async () => {
+    const { tracker } = newTracker({ shouldCapture: () => false })
     tracker.captureException(Object.assign(new Error('not found'), { status: 404 }))
     tracker.captureException(Object.assign(new Error('unauthorised'), { statusCode: 401 }))
-    tracker.captureException(Object.assign(new Error('bad gateway'), { status: 502 }))
-    expect((await allIssues(tracker)).map((i) => i.title)).toEqual(['Error: bad gateway'])
-
-    const custom = newTracker({ shouldCapture: () => true }).tracker
-    custom.captureException(Object.assign(new Error('not found'), { status: 404 }))
-    expect(await allIssues(custom)).toHaveLength(1)
+    expect((await allIssues(tracker)).map((i) => i.title).sort()).toEqual(['Error: not found', 'Error: unauthorised'])
   })
 
   it('ignores errors by type name, message substring, RegExp and class', async () => {
@@ -189,6 +184,21 @@ describe('filters', () => {
     expect(event.exception?.value).toBe('still stored')
     expect(internal.map((e) => e.message).join()).toMatch(/beforeSend threw.*bug in beforeSend/)
   })
+
+  it('keeps nothing beforeSend changed before it threw, and says so once for many events', async () => {
+    const { tracker, internal } = newTracker({
+      beforeSend: (event) => {
+        event.tags.half = 'done'
+        event.exception!.value = 'rewritten'
+        throw new Error('bug halfway through')
+      },
+    })
+    for (let i = 0; i < 3; i++) tracker.captureException(new Error('original'))
+    const [issue] = await allIssues(tracker)
+    const { events } = await tracker.store.listEvents(issue.id)
+    expect(events.map((e) => [e.exception?.value, e.tags.half])).toEqual(Array(3).fill(['original', undefined]))
+    expect(internal.filter((e) => /beforeSend threw/.test(e.message))).toHaveLength(1)
+  })
 })
 
 describe('the queue', () => {
@@ -264,6 +274,26 @@ describe('breadcrumbs', () => {
     expect(crumbs.find((c) => c.category === 'fetch')?.data).toMatchObject({ method: 'GET', url: `http://127.0.0.1:${port}/price`, status_code: 200 })
     expect(crumbs.find((c) => c.category === 'http')?.data).toMatchObject({ method: 'GET', url: `http://127.0.0.1:${port}/stock`, status_code: 200 })
     expect(JSON.stringify(crumbs)).not.toContain('s3cret')
+  })
+
+  it("leaves faultline's own work out of the breadcrumbs: an alert printed to the console is not one", async () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {})
+    try {
+      const printer = { sendMail: async (mail: { subject: string }) => (console.log(`EMAIL ${mail.subject}`), { messageId: 'x' }) }
+      const { tracker } = newTracker({ mail: { transport: printer, from: 'a@example.com', to: 'team@example.com' } })
+      tracker.captureException(new Error('first, alerted'))
+      expect(await tracker.flush()).toBe(true)
+      expect(log.mock.calls.flat().join()).toContain('EMAIL')
+      console.log('the app speaking')
+      tracker.captureException(new TypeError('second'))
+      const issues = await allIssues(tracker)
+      const second = issues.find((i) => i.title === 'TypeError: second')!
+      const crumbs = (await tracker.store.listEvents(second.id)).events[0].breadcrumbs.map((c) => c.message)
+      expect(crumbs).toContain('the app speaking')
+      expect(crumbs.join()).not.toContain('EMAIL')
+    } finally {
+      log.mockRestore()
+    }
   })
 
   it('keeps at most maxBreadcrumbs, the newest', async () => {

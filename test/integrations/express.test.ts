@@ -135,6 +135,13 @@ for (const [name, express] of versions) {
       expect(counts).toEqual([1, 1])
     })
 
+    it('leaves out request errors a custom shouldCapture declines, and takes 4xx ones it accepts', async () => {
+      const tracker = newTracker({ shouldCapture: (err: Error) => err.message !== 'passed to next' })
+      const app = buildApp(express, tracker, { ownHandler: true })
+      for (const path of ['/sync', '/next', '/not-found']) await request(app).get(path)
+      expect((await issues(tracker)).map((i) => i.title).sort()).toEqual(['NotFound: no such thing', 'TypeError: sync failure'])
+    })
+
     it("answers with Express's own error page when the app has no handler", async () => {
       const tracker = newTracker()
       const withFaultline = buildApp(express, tracker)
