@@ -3,8 +3,8 @@
  * costs the same however big the store is. A file is rewritten (temp file and rename) only to
  * drop old events, which keeps it between maxEventsPerIssue and twice that.
  */
-import { appendFileSync, mkdirSync, renameSync } from 'node:fs'
-import { appendFile, mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises'
+import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync } from 'node:fs'
+import { appendFile, mkdir, open, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parseEntry, sortEntries, type EventEntry } from '../shared/event-list.js'
 import type { SliceMeter } from './meter.js'
@@ -12,6 +12,8 @@ import type { SliceMeter } from './meter.js'
 export class EventFiles {
   #dir: string
   #madeDir = false
+  /** files known to end with a whole line: written by this process since it checked them */
+  #whole = new Set<string>()
 
   constructor(dir: string) {
     this.#dir = dir
@@ -53,11 +55,13 @@ export class EventFiles {
   }
 
   async append(id: string, entries: EventEntry[], meter?: SliceMeter): Promise<void> {
-    const text = lines(entries)
     meter?.pause()
     try {
       await this.#ensureDir()
-      await appendFile(this.#file(id), text)
+      const file = this.#file(id)
+      const text = this.#whole.has(id) ? lines(entries) : (await endsTorn(file)) + lines(entries)
+      await appendFile(file, text)
+      this.#whole.add(id)
     } finally {
       meter?.resume()
     }
@@ -65,7 +69,9 @@ export class EventFiles {
 
   appendSync(id: string, entries: EventEntry[]): void {
     mkdirSync(this.#dir, { recursive: true })
-    appendFileSync(this.#file(id), lines(entries))
+    const file = this.#file(id)
+    appendFileSync(file, (this.#whole.has(id) ? '' : endsTornSync(file)) + lines(entries))
+    this.#whole.add(id)
   }
 
   /** Replaces the issue's file with these entries (none: removes it). */
@@ -79,12 +85,14 @@ export class EventFiles {
       await this.#ensureDir()
       await writeFile(tmp, text)
       await rename(tmp, file)
+      this.#whole.add(id)
     } finally {
       meter?.resume()
     }
   }
 
   async remove(id: string): Promise<void> {
+    this.#whole.delete(id)
     await unlink(this.#file(id)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err
     })
@@ -95,6 +103,7 @@ export class EventFiles {
     try {
       await rename(this.#dir, to)
       this.#madeDir = false
+      this.#whole.clear()
       return true
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
@@ -107,6 +116,7 @@ export class EventFiles {
     try {
       renameSync(this.#dir, to)
       this.#madeDir = false
+      this.#whole.clear()
       return true
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
@@ -115,14 +125,53 @@ export class EventFiles {
   }
 
   async removeAll(): Promise<void> {
+    this.#whole.clear()
     await rm(this.#dir, { recursive: true, force: true })
   }
 }
 
-/**
- * Each event line starts with a newline rather than ending with one: a line torn by a crash
- * mid-append then stays on its own (and is skipped on reading) instead of swallowing the next.
- */
+/** JSON Lines: one event a line, each ending with a newline. */
 function lines(entries: EventEntry[]): string {
-  return entries.map((e) => `\n${e.json}`).join('')
+  return entries.map((e) => `${e.json}\n`).join('')
+}
+
+/**
+ * What to write before appending to a file: a newline when its last line is torn (a crash cut a
+ * write short, or an older layout), so that line stays on its own and the next one is whole.
+ */
+async function endsTorn(file: string): Promise<string> {
+  let handle
+  try {
+    handle = await open(file, 'r')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return ''
+    throw err
+  }
+  try {
+    const { size } = await handle.stat()
+    if (size === 0) return ''
+    const { buffer } = await handle.read(Buffer.alloc(1), 0, 1, size - 1)
+    return buffer[0] === 0x0a ? '' : '\n'
+  } finally {
+    await handle.close()
+  }
+}
+
+function endsTornSync(file: string): string {
+  let fd
+  try {
+    fd = openSync(file, 'r')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return ''
+    throw err
+  }
+  try {
+    const { size } = fstatSync(fd)
+    if (size === 0) return ''
+    const byte = Buffer.alloc(1)
+    readSync(fd, byte, 0, 1, size - 1)
+    return byte[0] === 0x0a ? '' : '\n'
+  } finally {
+    closeSync(fd)
+  }
 }

@@ -190,13 +190,19 @@ describe('fileStore', () => {
       const a = makeInput()
       await first.record(a)
       await first.close()
-      appendFileSync(path.join(dir, 'errors.events', `${issueId('checkout')}.jsonl`), '\n{"event_id":"torn","timest')
+      const events = path.join(dir, 'errors.events', `${issueId('checkout')}.jsonl`)
+      appendFileSync(events, '{"event_id":"torn","timest')
       const second = openStore({ path: file })
       const b = makeInput()
       await second.record(b)
       await second.flush()
-      const { events } = await second.listEvents(issueId('checkout'))
-      expect(events.map((e) => e.event_id).sort()).toEqual([a.event.event_id, b.event.event_id].sort())
+      const listed = await second.listEvents(issueId('checkout'))
+      expect(listed.events.map((e) => e.event_id).sort()).toEqual([a.event.event_id, b.event.event_id].sort())
+      // JSON Lines: every line but the torn one is a whole event, and the file ends with a newline
+      const lines = readFileSync(events, 'utf8').split('\n')
+      expect(lines.pop()).toBe('')
+      expect(lines.map((line) => (line.startsWith('{"event_id":"torn"') ? 'torn' : JSON.parse(line).event_id)))
+        .toEqual([a.event.event_id, 'torn', b.event.event_id])
     })
 
     it('flushSync puts pending events and counts on disk before returning', async () => {
