@@ -1,6 +1,6 @@
-// Alert email for the examples. With FAULTLINE_SMTP_URL set (e.g. smtp://user:pass@smtp.example.com:587)
-// alerts go to that server; without it each email is printed to the console, so alerts show up
-// with no setup at all.
+// Alert email for the examples, imported by them (not run on its own). With FAULTLINE_SMTP_URL set
+// (e.g. smtp://user:pass@smtp.example.com:587) alerts go to that server; without it each email is
+// printed to the console, so alerts show up with no setup at all.
 const port = Number(process.env.PORT ?? 3000)
 
 /** A transporter (anything with sendMail) that prints the email instead of sending it. */

@@ -1,4 +1,7 @@
 // The example app for `npm start`: an Express app with faultline on the embedded file store.
+// Run it with `npm start` (builds faultline, then runs this file), or with
+// `node examples/express-app/server.js` after `npm run build`. Another port: `PORT=3001 npm start`
+// (default 3000).
 // Open http://localhost:3000 for the failing routes and http://localhost:3000/errors for the panel.
 import path from 'node:path'
 import express from 'express'
@@ -8,6 +11,9 @@ import { exampleMail } from '../mail.js'
 const tracker = createTracker({
   store: path.resolve('.faultline/errors.json'),
   appName: 'example-shop',
+  // keys to redact beside the defaults (token, password, cookie, ...): the /checkout link's
+  // card number is stored as [Filtered]
+  scrubFields: ['card'],
   ...exampleMail(),
 })
 
@@ -31,7 +37,7 @@ app.get('/', (req, res) => {
   <li><a href="/users/42">/users/42</a>: throws synchronously (try other ids: same issue)</li>
   <li><a href="/orders/7">/orders/7</a>: rejects asynchronously</li>
   <li><a href="/checkout?card=4111111111111111&token=secret">/checkout</a>: passes an error to next() (query secrets are scrubbed)</li>
-  <li><a href="/timer">/timer</a>: throws inside a timer; <a href="/timer?crash=1">/timer?crash=1</a> really crashes the process (recorded first)</li>
+  <li><a href="/timer">/timer</a>: an error inside a timer, captured without crashing; <a href="/timer?crash=1">/timer?crash=1</a> really crashes the process (recorded first, its own issue)</li>
   <li><a href="/handled">/handled</a>: the app's own error handler answers; faultline still records</li>
   <li><a href="/missing">/missing</a>: a 404, not recorded</li>
 </ul>`)
@@ -57,13 +63,17 @@ app.get('/checkout', (req, res, next) => {
   next(new Error('Payment provider declined the request', { cause: new Error('card_declined') }))
 })
 
+// The crash demo: thrown from a timer, nothing catches it. Being its own function, it groups as an
+// issue of its own (grouping uses the error type and the functions it was thrown from).
+function crashDemo() {
+  throw new Error('Crash demo: /timer?crash=1 threw this from a timer on purpose; nothing caught it, so the process exits')
+}
+
 // A throw inside a timer is an uncaught exception: it would kill the process. Opt in with ?crash=1.
 app.get('/timer', (req, res) => {
   if (req.query.crash === '1') {
-    setTimeout(() => {
-      throw new RangeError('Inventory sync overflowed')
-    }, 10)
-    res.send('The process will crash in 10 ms; the crash is recorded first. Restart with npm start.')
+    setTimeout(crashDemo, 10)
+    res.send('The process will crash in 10 ms; the crash is recorded first, and its alert is sent on the next start. Restart with npm start.')
   } else {
     setTimeout(() => tracker.captureException(new RangeError('Inventory sync overflowed (caught)')), 10)
     res.send('A timer error was captured without crashing. Add ?crash=1 to crash for real.')
@@ -91,7 +101,15 @@ setInterval(syncInvoices, 60_000).unref()
 setTimeout(syncInvoices, 2_000).unref()
 
 const port = Number(process.env.PORT ?? 3000)
-app.listen(port, () => {
+// Express 5 hands a listen error (a port already taken, say) to this callback instead of throwing it.
+app.listen(port, (err) => {
+  if (err) {
+    console.error(err.code === 'EADDRINUSE'
+      ? `example-shop: port ${port} is in use; set another port, e.g. PORT=${port + 1} npm start`
+      : `example-shop: cannot listen on port ${port}: ${err.message}`)
+    tracker.close().finally(() => process.exit(1))
+    return
+  }
   console.log(`example-shop listening on http://localhost:${port}`)
   console.log(`  the panel:  http://localhost:${port}/errors`)
   console.log(`  the store:  ${path.resolve('.faultline/errors.json')}`)

@@ -1,4 +1,6 @@
-// A Koa app with faultline: `node examples/koa-app/server.js`, then open http://localhost:3001/errors.
+// A Koa app with faultline: `node examples/koa-app/server.js` (after `npm run build`), then open
+// http://localhost:3001 and http://localhost:3001/errors for the panel. Another port:
+// `PORT=3002 node examples/koa-app/server.js` (default 3001, so it can run beside the Express example).
 import path from 'node:path'
 import Koa from 'koa'
 import { createTracker } from 'faultline'
@@ -31,6 +33,13 @@ app.on('error', (err, ctx) => {
 })
 
 const port = Number(process.env.PORT ?? 3001)
-app.listen(port, () => {
+const server = app.listen(port, () => {
   console.log(`example-koa listening on http://localhost:${port} (panel: http://localhost:${port}/errors)`)
+})
+// A listen error (a port already taken, say) is an 'error' event on the server, not a callback argument.
+server.on('error', (err) => {
+  console.error(err.code === 'EADDRINUSE'
+    ? `example-koa: port ${port} is in use; set another port, e.g. PORT=${port + 1} node examples/koa-app/server.js`
+    : `example-koa: cannot listen on port ${port}: ${err.message}`)
+  tracker.close().finally(() => process.exit(1))
 })

@@ -1,6 +1,8 @@
 // One instance of an app that runs on several processes or machines: every instance records into
 // the same PostgreSQL, so the panel on any of them shows every error with exact counts, and each
-// alert is sent once. Run several with `node examples/multi-instance/cluster.js`.
+// alert is sent once. Run one with `node examples/multi-instance/app.js` (after `npm run build`;
+// several on different ports: `PORT=3001 node examples/multi-instance/app.js`), or several on one
+// port with `node examples/multi-instance/cluster.js`.
 //
 // Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), PORT (default 3000),
 // FAULTLINE_SCHEMA (default public), FAULTLINE_SMTP_URL (alerts; printed to the console without it).
@@ -34,7 +36,15 @@ app.get('/checkout', (req, res) => {
 app.get('/health', (req, res) => res.json({ pid: process.pid }))
 
 const port = Number(process.env.PORT ?? 3000)
-const server = app.listen(port, () => {
+// Express 5 hands a listen error (a port already taken, say) to this callback instead of throwing it.
+const server = app.listen(port, (err) => {
+  if (err) {
+    console.error(err.code === 'EADDRINUSE'
+      ? `instance ${process.pid}: port ${port} is in use; set another port, e.g. PORT=${port + 1} node examples/multi-instance/app.js`
+      : `instance ${process.pid}: cannot listen on port ${port}: ${err.message}`)
+    tracker.close().finally(() => process.exit(1))
+    return
+  }
   const { port: actual } = server.address()
   console.log(`instance ${process.pid} listening on http://localhost:${actual} (panel: /errors)`)
   process.send?.({ listening: actual })
