@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto'
 import { parseDuration } from '../lib/duration.js'
+import { eventJson } from '../lib/event.js'
 import { mentionsStatus, parseQuery, type SearchTerm } from '../lib/search.js'
 import {
   LEVELS, STATUSES, type EventPage, type FaultlineEvent, type HistogramOptions, type IgnoreUntil, type Issue, type IssuePage, type IssueSort,
@@ -756,7 +757,11 @@ function clean(value: string): string {
  * number of backslashes are real escapes; an even number means a literal backslash before "u".
  */
 function toJson(value: unknown): string {
-  return JSON.stringify(value).replace(/(\\+)u(0000|d[89a-f][0-9a-f]{2})/gi, (match, slashes: string) =>
+  return jsonbSafe(JSON.stringify(value))
+}
+
+function jsonbSafe(json: string): string {
+  return json.replace(/(\\+)u(0000|d[89a-f][0-9a-f]{2})/gi, (match, slashes: string) =>
     slashes.length % 2 === 1 ? slashes.slice(1) + '\\ufffd' : match)
 }
 
@@ -820,7 +825,8 @@ function recordRow(input: RecordInput): RecordRow {
     eventId: clean(event.event_id),
     issueId: grouping.hash,
     at,
-    data: toJson(event),
+    // the JSON made when the event was built, unless it changed since
+    data: jsonbSafe(eventJson(event)),
     fingerprint: toJson(Array.isArray(grouping.fingerprint) ? grouping.fingerprint.map(String) : []),
     title: text(grouping.title),
     culprit: text(grouping.culprit),
