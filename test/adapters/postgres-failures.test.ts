@@ -135,11 +135,13 @@ describe.skipIf(!db.available)('postgresStore when the database misbehaves', () 
   it('says to install pg when the package is missing', async () => {
     const dist = path.resolve('dist')
     expect(existsSync(path.join(dist, 'adapters/postgres.js')), 'build first: npx tsc -p .').toBe(true)
-    // a copy of the build far from any node_modules, so `import('pg')` cannot resolve
+    // the package as npm installs it (dist, views, package.json) far from any node_modules, so `import('pg')` cannot resolve
     const dir = mkdtempSync(path.join(os.tmpdir(), 'faultline-nopg-'))
     try {
-      cpSync(dist, dir, { recursive: true })
-      const script = `import { postgresStore } from './adapters/postgres.js'
+      cpSync(dist, path.join(dir, 'dist'), { recursive: true })
+      cpSync(path.resolve('views'), path.join(dir, 'views'), { recursive: true })
+      cpSync(path.resolve('package.json'), path.join(dir, 'package.json'))
+      const script = `import { postgresStore } from './dist/adapters/postgres.js'
         const store = postgresStore({ connectionString: 'postgres://nobody@127.0.0.1:1/none' })
         store.countIssues().then(() => console.log('no error'), (err) => console.log(err.message))`
       const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: dir })
