@@ -69,6 +69,14 @@ export class CaptureQueue<T> {
     })
   }
 
+  /** Removes and returns the items not yet handed to `handle` (for a process that is exiting). */
+  takeWaiting(): T[] {
+    const waiting = this.#items.slice(this.#head).map((entry) => entry.item)
+    this.#items = []
+    this.#head = 0
+    return waiting
+  }
+
   /** Stops retry timers; items still queued stay where they are. */
   stop(): void {
     if (this.#timer) clearTimeout(this.#timer)

@@ -26,6 +26,8 @@ export interface FatalRecorder {
   recordFatalSync(error: unknown, mechanism: Mechanism): void
   /** records a crash and resolves once it is durable; never rejects */
   recordFatal(error: unknown, mechanism: Mechanism): Promise<void>
+  /** at exit: stores what is still queued, synchronously where the store can; never throws */
+  drainOnExit(): void
 }
 
 const recorders = new Set<FatalRecorder>()
@@ -172,6 +174,15 @@ function onUnhandledRejection(reason: unknown): void {
   })
 }
 
+/**
+ * The process is exiting (process.exit(), the end of a crash): events captured just before are
+ * still queued, and no callback will run again. Prepended, so it runs before the stores' own exit
+ * hooks write and unlock their files.
+ */
+function onExit(): void {
+  for (const r of recorders) r.drainOnExit()
+}
+
 function ownUncaughtListeners(): number {
   return process.listeners('uncaughtException').includes(onUncaughtException) ? 1 : 0
 }
@@ -185,6 +196,9 @@ function sync(): void {
   toggle('uncaughtExceptionMonitor', onUncaughtMonitor as (...args: unknown[]) => void, needMonitor)
   toggle('uncaughtException', onUncaughtException as (...args: unknown[]) => void, needKeepAlive)
   toggle('unhandledRejection', onUnhandledRejection as (...args: unknown[]) => void, needRejections)
+  const exitHooked = process.listeners('exit').includes(onExit)
+  if (all.length > 0 && !exitHooked) process.prependListener('exit', onExit)
+  if (all.length === 0 && exitHooked) process.off('exit', onExit)
 }
 
 function toggle(event: string, listener: (...args: unknown[]) => void, on: boolean): void {

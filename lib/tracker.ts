@@ -79,6 +79,8 @@ export class Tracker {
   #global: Scope
   #queue: CaptureQueue<PendingCapture>
   #captured = new WeakSet<object>()
+  /** errors the crash path recorded, so the exit drain does not record them again */
+  #crashed = new WeakSet<object>()
   #alerter: Promise<Alerter | null>
   /** a beforeSend that fails fails for every event: said once a minute, with how many since */
   #reportBeforeSend: Report
@@ -125,6 +127,7 @@ export class Tracker {
       canRecordSync: typeof this.store.recordSync === 'function',
       recordFatalSync: (error, mechanism) => this.#recordFatalSync(error, mechanism),
       recordFatal: (error, mechanism) => this.#recordFatal(error, mechanism),
+      drainOnExit: () => this.#drainOnExit(),
     }
     attachProcessHooks(this.#fatal)
     this.#stopBreadcrumbs = subscribeBreadcrumbs((crumb) => this.getScope().addBreadcrumb(crumb))
@@ -401,30 +404,64 @@ export class Tracker {
   #recordFatalSync(error: unknown, mechanism: 'uncaughtException' | 'unhandledRejection'): void {
     try {
       if (!this.#wants(error, 'crash')) return
-      const item = this.#fatalCapture(error, mechanism)
-      let event: FaultlineEvent | null = this.#build(item)
-      if (this.options.beforeSend) {
-        try {
-          unshareFrames(event)
-          const changed = this.options.beforeSend(event, { originalException: error, event_id: item.eventId })
-          eventChanged(event)
-          // an async beforeSend cannot be awaited by a dying process; the event stays as built (and scrubbed)
-          if (changed === null) event = null
-          else if (changed && typeof (changed as Promise<unknown>).then !== 'function') event = changed as FaultlineEvent
-        } catch (err) {
-          this.#reportBeforeSend(new Error(`beforeSend threw; the event was kept unchanged: ${toError(err).message}`), 'threw')
-          event = this.#build(item)
-        }
-      }
-      if (event) {
-        const result = this.store.recordSync!({ event, grouping: groupEvent(event), userKey: userKey(event.user) })
-        // the process dies before mail could go out: the next start sends what the rules say
-        if (this.options.rules.length > 0) this.store.deferAlertSync?.({ result, event })
-      }
+      if (typeof error === 'object' && error !== null) this.#crashed.add(error)
+      this.#recordNowSync(this.#fatalCapture(error, mechanism))
       this.store.flushSync?.()
     } catch (err) {
       this.#report(err)
     }
+  }
+
+  /**
+   * At exit, what is still queued is recorded synchronously (a store that can): an event
+   * captured just before process.exit() or a crash is kept. Events caught mid-way through an
+   * asynchronous step (an async beforeSend) cannot finish; they are counted and reported.
+   */
+  #drainOnExit(): void {
+    try {
+      if (!this.store.recordSync) {
+        if (this.#queue.size > 0) this.#report(new Error(`${this.#queue.size} captured events were still queued when the process exited and are lost; call tracker.close() before exiting`))
+        return
+      }
+      const waiting = this.#queue.takeWaiting()
+      for (const item of waiting) {
+        // the crash itself was recorded already, by the crash path
+        if (typeof item.error === 'object' && item.error !== null && this.#crashed.has(item.error)) continue
+        try {
+          this.#recordNowSync(item)
+        } catch (err) {
+          this.#report(err)
+        }
+      }
+      if (waiting.length > 0) this.store.flushSync?.()
+      if (this.#queue.size > 0) this.#report(new Error(`${this.#queue.size} captured events were being stored when the process exited and are lost`))
+    } catch (err) {
+      this.#report(err)
+    }
+  }
+
+  /**
+   * Builds and records one capture synchronously, for a process that is about to exit. An async
+   * beforeSend cannot be awaited then: the event stays as built (and scrubbed). The rules run on
+   * the next start (deferAlertSync), as no mail can go out now.
+   */
+  #recordNowSync(item: PendingCapture): void {
+    let event: FaultlineEvent | null = this.#build(item)
+    if (this.options.beforeSend) {
+      try {
+        unshareFrames(event)
+        const changed = this.options.beforeSend(event, { originalException: item.error, event_id: item.eventId })
+        eventChanged(event)
+        if (changed === null) event = null
+        else if (changed && typeof (changed as Promise<unknown>).then !== 'function') event = changed as FaultlineEvent
+      } catch (err) {
+        this.#reportBeforeSend(new Error(`beforeSend threw; the event was kept unchanged: ${toError(err).message}`), 'threw')
+        event = this.#build(item)
+      }
+    }
+    if (!event) return
+    const result = this.store.recordSync!({ event, grouping: groupEvent(event), userKey: userKey(event.user) })
+    if (this.options.rules.length > 0) this.store.deferAlertSync?.({ result, event })
   }
 
   /** The crash path for asynchronous stores: the process hooks keep the process alive until this resolves. */

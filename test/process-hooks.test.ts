@@ -56,6 +56,20 @@ describe('process hooks (real child processes)', () => {
     expect(await storedIssues(ignored.store)).toEqual([])
   })
 
+  it('stores what was captured just before process.exit(), with the exit code the app chose', async () => {
+    const result = await run('capture-then-exit')
+    expect(result.code).toBe(3)
+    expect((await storedIssues(result.store)).map((i) => [i.title, i.count])).toEqual([['Error: Captured just before exit', 1]])
+  })
+
+  it('stores what was captured in the tick that crashed, beside the crash', async () => {
+    const result = await run('capture-then-crash')
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('Error: Card processor exploded')
+    const titles = (await storedIssues(result.store)).map((i) => [i.title, i.count]).sort()
+    expect(titles).toEqual([['Error: Captured just before the crash', 1], ['Error: Card processor exploded', 1]])
+  })
+
   it('stores a crash that comes before the file store has finished opening', async () => {
     const result = await run('at-once')
     expect(result.code).toBe(1)
