@@ -8,7 +8,7 @@ import type { PanelAuth } from '../options.js'
 
 export type AccessResult =
   | { ok: true }
-  | { ok: false; status: 401 | 403; reason: 'credentials' | 'denied' | 'production' | 'remote' | 'forwarded' }
+  | { ok: false; status: 401 | 403; reason: 'credentials' | 'denied' | 'production' | 'remote' | 'forwarded' | 'host' }
 
 /** Headers that mean a proxy stands between the browser and us, so the socket address says nothing. */
 const FORWARDING_HEADERS = [
@@ -24,10 +24,25 @@ export function isLoopback(address: string | undefined): boolean {
   return address === '::1' || address === '0:0:0:0:0:0:0:1'
 }
 
-/** True when the request carries any header a proxy adds. */
+/** True when the request carries any header a proxy adds (any `X-Forwarded-*` too, with dashes or underscores). */
 export function isForwarded(req: IncomingMessage): boolean {
-  return FORWARDING_HEADERS.some((h) => req.headers[h] !== undefined)
+  return FORWARDING_HEADERS.some((h) => req.headers[h] !== undefined) || Object.keys(req.headers).some((h) => /^x[-_]forwarded/.test(h))
 }
+
+/**
+ * True when a Host header (or an Origin's host) can only name this machine: `localhost` and its
+ * subdomains (browsers resolve those themselves), 127.x.x.x and [::1]. Any other name could be a
+ * web page's own domain pointed at 127.0.0.1 (DNS rebinding), which the socket address cannot tell.
+ */
+export function isLocalHostName(host: string | undefined): boolean {
+  if (!host) return false
+  let name = host.trim().toLowerCase()
+  if (name.startsWith('[')) name = name.slice(1, name.indexOf(']') === -1 ? undefined : name.indexOf(']'))
+  else if (/:\d*$/.test(name)) name = name.slice(0, name.lastIndexOf(':'))
+  if (name.endsWith('.')) name = name.slice(0, -1)
+  return name === 'localhost' || name.endsWith('.localhost') || isLoopback(name)
+}
+
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest()
@@ -54,9 +69,9 @@ export function credentialsMatch(given: { username: string; password: string }, 
   return userOk && passOk
 }
 
-/** True when faultline or the process says this is production. */
+/** True when faultline or the process says this is production (in any letter case). */
 export function isProduction(environment: string): boolean {
-  return environment === 'production' || process.env.NODE_ENV === 'production'
+  return environment.toLowerCase() === 'production' || process.env.NODE_ENV?.trim().toLowerCase() === 'production'
 }
 
 /**
@@ -85,6 +100,8 @@ export async function checkAccess(
   if (isProduction(environment)) return { ok: false, status: 403, reason: 'production' }
   if (!isLoopback(req.socket?.remoteAddress)) return { ok: false, status: 403, reason: 'remote' }
   if (isForwarded(req)) return { ok: false, status: 403, reason: 'forwarded' }
+  // (a foreign Origin on a write is the CSRF check's to refuse; a foreign Host is a rebound name)
+  if (!isLocalHostName(req.headers.host)) return { ok: false, status: 403, reason: 'host' }
   return { ok: true }
 }
 

@@ -118,6 +118,27 @@ describe('without auth', () => {
     expect(res.text).toContain('passed through a proxy')
   })
 
+  it('answers 403 to a loopback request for another host name: a web page rebinding its own domain to 127.0.0.1', async () => {
+    const app = panelServer(store)
+    const res = await request(app).get('/errors').set('host', 'rebind.attacker.test:3000').expect(403)
+    expect(res.text).toContain('addressed to this machine by name')
+    await request(app).get('/errors/api/issues').set('host', 'rebind.attacker.test').expect(403)
+    await request(app).get('/errors').set('host', '').expect(403)
+  })
+
+  it.each(['localhost:3000', 'LOCALHOST', 'shop.localhost:3000', '127.0.0.1', '127.1.2.3:80', '[::1]:3000', 'localhost.'])('serves a loopback request for the host %s', async (host) => {
+    await request(panelServer(store)).get('/errors').set('host', host).expect(200)
+  })
+
+  it.each(['x-forwarded-server', 'x_forwarded_for', 'x-forwarded'])('answers 403 to a loopback request carrying the proxy header %s', async (header) => {
+    await request(panelServer(store)).get('/errors').set(header, '203.0.113.7').expect(403)
+  })
+
+  it('answers 403 when NODE_ENV says production in another letter case', async () => {
+    process.env.NODE_ENV = 'Production'
+    await request(panelServer(store)).get('/errors').expect(403)
+  })
+
   const external = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)
   it.skipIf(!external)('answers 403 to a request from another address', async () => {
     const app = panelServer(store)
