@@ -83,7 +83,7 @@ function build(input: BuildEventInput): FaultlineEvent {
     event_id: input.eventId,
     timestamp: isoTime(input.timestamp),
     level: pickLevel(ctx.level, input.level, scope.level, isException ? 'error' : 'info'),
-    tags: buildTags(merge(scope.tags, ctx.tags)),
+    tags: buildTags(merge(scope.tags, ctx.tags), fields),
     extra: {},
     contexts: {},
     breadcrumbs: [],
@@ -131,9 +131,9 @@ function build(input: BuildEventInput): FaultlineEvent {
 
 /** The exception with its cause chain, and the thrown value itself when it was not an Error. */
 function buildException(error: unknown, input: BuildEventInput, truncated: string[]): { exception: ExceptionInfo; data: unknown } {
-  const { root, sourceContext } = input.options
+  const { root, sourceContext, scrubFields } = input.options
   const thrown = describeThrown(error)
-  const exception: ExceptionInfo = describeOne(thrown, root, sourceContext, truncated, 'exception')
+  const exception: ExceptionInfo = describeOne(thrown, root, sourceContext, scrubFields, truncated, 'exception')
   if (input.mechanism) exception.mechanism = { type: String(input.mechanism.type), handled: Boolean(input.mechanism.handled) }
 
   // Follow err.cause; a cause that loops back to an earlier error ends the chain.
@@ -143,7 +143,7 @@ function buildException(error: unknown, input: BuildEventInput, truncated: strin
   while (cause !== undefined && causes.length < MAX_CAUSES && !seen.has(cause)) {
     seen.add(cause)
     const described = describeThrown(cause)
-    causes.push(describeOne(described, root, sourceContext, truncated, `exception.causes.${causes.length}`))
+    causes.push(describeOne(described, root, sourceContext, scrubFields, truncated, `exception.causes.${causes.length}`))
     cause = described.cause
   }
   if (cause !== undefined && !seen.has(cause)) truncated.push('exception.causes')
@@ -151,11 +151,12 @@ function buildException(error: unknown, input: BuildEventInput, truncated: strin
   return { exception, data: thrown.data }
 }
 
-function describeOne(thrown: ThrownDescription, root: string, sourceContext: boolean, truncated: string[], at: string): Omit<ExceptionInfo, 'causes'> {
+function describeOne(thrown: ThrownDescription, root: string, sourceContext: boolean, fields: string[], truncated: string[], at: string): Omit<ExceptionInfo, 'causes'> {
   if (thrown.value.length > MAX_MESSAGE) truncated.push(`${at}.value`)
   const out: Omit<ExceptionInfo, 'causes'> = {
     type: truncateString(thrown.type, 200),
-    value: truncateString(thrown.value, MAX_MESSAGE),
+    // messages often quote a URL they failed on ('fetch failed https://api/x?token=...')
+    value: scrubQueryInText(truncateString(thrown.value, MAX_MESSAGE), fields),
   }
   if (thrown.stack !== undefined) {
     const parsed = framesOf(stackBody(thrown.stack, thrown.value), root, sourceContext)
@@ -263,14 +264,15 @@ function merge(...sources: unknown[]): Record<string, any> {
   return out
 }
 
-function buildTags(raw: Record<string, unknown>): Record<string, string> {
+/** Tags as short strings; a URL in a value (a common tag) has its query secrets filtered. */
+function buildTags(raw: Record<string, unknown>, fields: string[]): Record<string, string> {
   const tags: Record<string, string> = {}
   let n = 0
   for (const [key, value] of Object.entries(raw)) {
     if (n++ >= MAX_TAGS) break
     if (value === undefined || value === null) continue
     const text = typeof value === 'string' ? value : typeof value === 'object' ? safeJson(normalize(value, { depth: 2 })) : String(normalize(value))
-    tags[truncateString(key, MAX_TAG_KEY).slice(0, MAX_TAG_KEY)] = text.length > MAX_TAG_VALUE ? text.slice(0, MAX_TAG_VALUE) : text
+    tags[truncateString(key, MAX_TAG_KEY).slice(0, MAX_TAG_KEY)] = scrubQueryInText(text.length > MAX_TAG_VALUE ? text.slice(0, MAX_TAG_VALUE) : text, fields)
   }
   return tags
 }

@@ -204,6 +204,19 @@ describe('buildEvent scrubbing', () => {
     expect(e.user).toEqual({ id: 1, session_token: '[Filtered]' })
   })
 
+  it('filters query secrets in exception messages, their causes, and tag values', () => {
+    const cause = new Error('upstream said no: GET https://api.test/v1?api_key=K9&page=2')
+    const e = build({
+      error: new Error('fetch failed https://api.test/v1?token=EXC1', { cause }),
+      scope: scope({ tags: { callback: 'https://hooks.test/in?secret=TAG1&id=4' } }),
+      options: options({ sourceContext: false }),
+    })
+    expect(e.exception!.value).toBe('fetch failed https://api.test/v1?token=[Filtered]')
+    expect(e.exception!.causes![0].value).toBe('upstream said no: GET https://api.test/v1?api_key=[Filtered]&page=2')
+    expect(e.tags.callback).toBe('https://hooks.test/in?secret=[Filtered]&id=4')
+    expect(JSON.stringify(e)).not.toMatch(/EXC1|K9|TAG1/)
+  })
+
   it('keeps only the newest breadcrumbs', () => {
     const crumbs: Breadcrumb[] = Array.from({ length: 30 }, (_, i) => ({ timestamp: new Date(i * 1000).toISOString(), message: `step ${i}` }))
     const e = build({ error: new Error('x'), scope: scope({ breadcrumbs: crumbs }), options: options({ maxBreadcrumbs: 10 }) })
