@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import ejs from 'ejs'
 import { oneLine, type AlertView } from './alert-message.js'
+import { escapeHtml } from './escape-html.js'
 import { viewsDir } from './package-root.js'
 
 /** An email ready for the transport. */
@@ -43,7 +44,7 @@ function template(name: string): ejs.TemplateFunction {
   let fn = compiled.get(name)
   if (!fn) {
     const file = path.join(viewsDir, 'mail', name)
-    fn = ejs.compile(readFileSync(file, 'utf8'), { filename: file }) as ejs.TemplateFunction
+    fn = ejs.compile(readFileSync(file, 'utf8'), { filename: file, escape: escapeHtml }) as ejs.TemplateFunction
     compiled.set(name, fn)
   }
   return fn

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import ejs from 'ejs'
+import { escapeHtml } from '../escape-html.js'
 import { viewsDir } from '../package-root.js'
 
 export interface Asset {
@@ -40,7 +41,7 @@ export function loadViews(dir: string = path.join(viewsDir, 'panel')): Views {
   for (const file of readdirSync(dir)) {
     if (!file.endsWith('.ejs')) continue
     const filename = path.join(dir, file)
-    templates.set(file.slice(0, -4), ejs.compile(readFileSync(filename, 'utf8'), { filename, cache: true, rmWhitespace: false }) as Template)
+    templates.set(file.slice(0, -4), ejs.compile(readFileSync(filename, 'utf8'), { filename, cache: true, rmWhitespace: false, escape: escapeHtml }) as Template)
   }
   const assets = new Map<string, Asset>()
   for (const [file, type] of Object.entries(ASSET_TYPES)) {

@@ -134,6 +134,15 @@ describe('attacker-controlled text stays inert', () => {
     expect(text).toContain('&lt;%= process.exit(1) %&gt;')
   })
 
+  it('writes out characters that would reorder or hide text around them', async () => {
+    const spoof = await capture(store, { message: 'invoice \u202Efdp.exe\u202C paid\u0000 twice' })
+    const { text } = await request(app).get(`/errors/issues/${spoof.issue.id}`).expect(200)
+    expect(text).toContain('invoice [U+202E]fdp.exe[U+202C] paid[U+0000] twice')
+    expect(text).not.toMatch(/[\u202a-\u202e\u2066-\u2069\u0000]/)
+    const list = await request(app).get('/errors?status=all').expect(200)
+    expect(list.text).not.toMatch(/[\u202a-\u202e\u0000]/)
+  })
+
   it('on error pages that echo nothing of the request', async () => {
     const res = await request(app).get(`/errors/issues/${encodeURIComponent(SCRIPT)}`).expect(404)
     expectInert(res.text, '404')
