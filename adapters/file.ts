@@ -23,6 +23,7 @@ import { SliceMeter, type WriteStats } from './file/meter.js'
 import { DeferredAlerts } from './file/deferred-alerts.js'
 import { EventFiles } from './file/event-files.js'
 import { acquireLock, releaseLock } from './file/lock.js'
+import { limitReports, type Report } from '../lib/report-limiter.js'
 
 export interface FileStoreOptions {
   /** the JSON document, e.g. '.faultline/errors.json' (relative to the working directory) */
@@ -51,6 +52,9 @@ const MAX_PENDING_EVENTS = 20_000
 const EVENT_FILE_CONCURRENCY = 8
 const OPTION_KEYS = new Set(['path', 'retention', 'onWarning', 'writeDelayMs'])
 
+/** the longest pause between retries of a failing write */
+const MAX_RETRY_MS = 5000
+
 const openStores = new Set<FileStoreImpl>()
 let exitHooked = false
 
@@ -71,6 +75,9 @@ class FileStoreImpl implements FileStore {
   #retention: Retention
   #warn: (err: Error) => void
   #writeDelayMs: number
+  /** failed writes in a row: retries back off, and the failure is said once per kind every 10 s */
+  #failedWrites = 0
+  #reportWriteFailure: Report
   #ready: Promise<void>
   #loaded = false
   #closed = false
@@ -102,13 +109,21 @@ class FileStoreImpl implements FileStore {
     this.#retention = options.retention === undefined ? DEFAULT_RETENTION : checkRetention(options.retention)
     this.#warn = options.onWarning ?? ((err) => process.emitWarning(err))
     this.#writeDelayMs = delay
+    this.#reportWriteFailure = limitReports((err) => this.#warn(err))
     this.#document = new IndexDocument(this.path)
     this.#db = new Low(this.#document, new IssueIndex())
     this.#files = new EventFiles(path.join(path.dirname(this.path), `${path.basename(this.path, '.json')}.events`))
     this.#deferred = new DeferredAlerts(path.join(path.dirname(this.path), `${path.basename(this.path, '.json')}.deferred-alerts.json`))
 
-    mkdirSync(path.dirname(this.path), { recursive: true })
-    acquireLock(this.path, this.#lockPath, (err) => this.#warn(err))
+    try {
+      mkdirSync(path.dirname(this.path), { recursive: true })
+      acquireLock(this.path, this.#lockPath, (err) => this.#warn(err))
+    } catch (err) {
+      if ((err as Error).message.startsWith('faultline:')) throw err
+      // a folder it may not write (EACCES, EROFS): say where and what to do, not just the errno
+      throw new Error(`faultline: cannot open the file store at ${this.path} (${(err as Error).message}). ` +
+        "Give it a folder the app may write to, e.g. createTracker({ store: '/var/lib/myapp/errors.json' }), or use another store.", { cause: err })
+    }
     openStores.add(this)
     if (!exitHooked) {
       exitHooked = true
@@ -180,10 +195,20 @@ class FileStoreImpl implements FileStore {
   #markDirty(): void {
     this.#dirty = true
     if (this.#timer !== null || this.#closed) return
+    // after failures (a full or read-only disk) retries slow down, up to one every 5 s
+    const delay = this.#failedWrites === 0 ? this.#writeDelayMs : Math.min(MAX_RETRY_MS, Math.max(this.#writeDelayMs, 100) * 2 ** this.#failedWrites)
     this.#timer = setTimeout(() => {
       this.#timer = null
-      this.#enqueue(() => this.#write()).catch((err: Error) => this.#warn(err))
-    }, this.#writeDelayMs)
+      this.#enqueue(() => this.#write()).then(() => {
+        if (this.#failedWrites === 0) return
+        this.#failedWrites = 0
+        this.#warn(new Error(`faultline: the file store ${this.path} writes again; what waited meanwhile is stored`))
+      }, (err: Error) => {
+        this.#failedWrites++
+        const code = (err as NodeJS.ErrnoException).code ?? 'write'
+        this.#reportWriteFailure(new Error(`faultline: the file store ${this.path} could not write (${code}: ${err.message}); ${this.#pendingCount} events wait in memory and are retried`, { cause: err }), code)
+      })
+    }, delay)
     // a pending write must not keep the app alive; the exit hook writes it synchronously
     this.#timer.unref()
   }

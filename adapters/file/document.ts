@@ -6,7 +6,7 @@
  * few milliseconds, to a temp file that is renamed over the store only when complete.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { open, readFile, rename, unlink } from 'node:fs/promises'
+import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { Adapter } from 'lowdb'
@@ -159,7 +159,7 @@ export class IndexDocument implements Adapter<IssueIndex> {
         chunk = []
         chunkBytes = 0
         meter.pause()
-        await fh.writev(buffers)
+        await writeAll(fh, buffers)
         meter.resume()
       }
       await put(Buffer.from(head()))
@@ -183,13 +183,19 @@ export class IndexDocument implements Adapter<IssueIndex> {
       chunk.push(END_BYTES)
       meter.bytes += chunkBytes + END_BYTES.length
       meter.pause()
-      await fh.writev(chunk)
+      await writeAll(fh, chunk)
       meter.resume()
       if (this.#buffers.size > ids.length) for (const id of this.#buffers.keys()) if (!index.has(id)) this.#buffers.delete(id)
-    } finally {
+    } catch (err) {
+      // a document cut short must never be renamed over the store
       meter.pause()
-      await fh.close()
+      await fh.close().catch(() => {})
+      await unlink(this.#tmp).catch(() => {})
+      meter.resume()
+      throw err
     }
+    meter.pause()
+    await fh.close()
     // a synchronous flush (the crash path) wrote newer data meanwhile: keep that
     if (this.#syncWrites !== syncWritesBefore) {
       await unlink(this.#tmp).catch(() => {})
@@ -225,5 +231,31 @@ export class IndexDocument implements Adapter<IssueIndex> {
     writeFileSync(this.#syncTmp, text)
     renameSync(this.#syncTmp, this.#path)
     this.#syncWrites += 1
+  }
+}
+
+/**
+ * Writes every byte or throws. writev may write less than asked (a disk that is nearly full) and
+ * say so only in its result; the rest is written again, and a disk that takes nothing more throws.
+ */
+export async function writeAll(fh: Pick<FileHandle, 'writev'>, buffers: Buffer[]): Promise<void> {
+  let rest = buffers
+  for (;;) {
+    const total = rest.reduce((sum, b) => sum + b.length, 0)
+    if (total === 0) return
+    const { bytesWritten } = await fh.writev(rest)
+    if (bytesWritten >= total) return
+    if (bytesWritten === 0) throw Object.assign(new Error(`could not write the document: the disk took no more bytes (${total} left)`), { code: 'ENOSPC' })
+    let skip = bytesWritten
+    const next: Buffer[] = []
+    for (const buffer of rest) {
+      if (skip >= buffer.length) {
+        skip -= buffer.length
+        continue
+      }
+      next.push(skip > 0 ? buffer.subarray(skip) : buffer)
+      skip = 0
+    }
+    rest = next
   }
 }

@@ -40,10 +40,14 @@ export class EventFiles {
       meter?.resume()
     }
     const entries: EventEntry[] = []
+    // an append retried after it failed part-way (a full disk) may have left some lines twice
+    const seen = new Set<string>()
     for (const line of text.split('\n')) {
       if (line === '') continue
       const entry = parseEntry(line)
-      if (entry !== null) entries.push(entry)
+      if (entry === null || seen.has(entry.id)) continue
+      seen.add(entry.id)
+      entries.push(entry)
     }
     return sortEntries(entries)
   }
@@ -62,6 +66,11 @@ export class EventFiles {
       const text = this.#whole.has(id) ? lines(entries) : (await endsTorn(file)) + lines(entries)
       await appendFile(file, text)
       this.#whole.add(id)
+    } catch (err) {
+      // a failed append may have left a torn line; the directory may have been removed under us
+      this.#whole.delete(id)
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.#madeDir = false
+      throw err
     } finally {
       meter?.resume()
     }
@@ -83,8 +92,14 @@ export class EventFiles {
       const file = this.#file(id)
       const tmp = `${file}.tmp`
       await this.#ensureDir()
-      await writeFile(tmp, text)
-      await rename(tmp, file)
+      try {
+        await writeFile(tmp, text)
+        await rename(tmp, file)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.#madeDir = false
+        await unlink(tmp).catch(() => {})
+        throw err
+      }
       this.#whole.add(id)
     } finally {
       meter?.resume()

@@ -3,7 +3,8 @@
  * host; a lock whose process is gone (it crashed, or the container restarted) is taken over.
  * Everything here is synchronous so that `fileStore()` can fail at startup, not on the first error.
  */
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs'
+import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import os from 'node:os'
 
 /** locks held by this process, so that a second store on the same file here is refused too */
@@ -22,12 +23,9 @@ export function acquireLock(storePath: string, lockPath: string, warn: (err: Err
   }
   const mine = JSON.stringify({ pid: process.pid, hostname: os.hostname(), since: new Date().toISOString() } satisfies Holder)
   for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      writeFileSync(lockPath, mine, { flag: 'wx' })
+    if (createWithContent(lockPath, mine)) {
       held.add(lockPath)
       return
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     }
     const raw = readText(lockPath)
     if (raw === null) continue
@@ -44,9 +42,50 @@ export function acquireLock(storePath: string, lockPath: string, warn: (err: Err
       warn(new Error(`faultline: took over the lock ${lockPath} left by process ${holder.pid} on host ${holder.hostname}. If another machine really writes to ${storePath}, use the postgres store instead.`))
     }
     // stale: take it over, unless someone else replaced it since we read it
-    if (readText(lockPath) === raw) removeFile(lockPath)
+    takeAway(lockPath, raw)
   }
   throw new Error(`faultline: could not take the lock ${lockPath}; another process keeps replacing it. Use the postgres store for several processes.`)
+}
+
+/**
+ * Creates `file` holding `content`, atomically: another process never sees it empty (and judges it
+ * stale). False when the file exists already.
+ */
+function createWithContent(file: string, content: string): boolean {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`
+  writeFileSync(tmp, content)
+  try {
+    linkSync(tmp, file)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw err
+  } finally {
+    removeFile(tmp)
+  }
+}
+
+/**
+ * Removes a stale lock whose content was `stale`. Moving it aside is atomic, so of several processes
+ * taking it over at once one moves it; if what was moved is no longer the stale lock (another
+ * process took over first), it is put back.
+ */
+function takeAway(file: string, stale: string): void {
+  const aside = `${file}.stale.${process.pid}.${randomBytes(4).toString('hex')}`
+  try {
+    renameSync(file, aside)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw err
+  }
+  if (readText(aside) !== stale) {
+    try {
+      linkSync(aside, file)
+    } catch {
+      // someone holds the name again; theirs stands
+    }
+  }
+  removeFile(aside)
 }
 
 /** Removes the lock if this process holds it. */

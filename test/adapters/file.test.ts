@@ -9,6 +9,7 @@ import defaultExport from '../../adapters/file.js'
 import type { Store } from '../../lib/types.js'
 import { storeConformance, makeInput, issueId, DAY } from './conformance.js'
 import { fillFileStore } from './fill-file-store.js'
+import { writeAll } from '../../adapters/file/document.js'
 
 const CHILD = fileURLToPath(new URL('./fixtures/file-store-child.mjs', import.meta.url))
 const dirs: string[] = []
@@ -406,5 +407,114 @@ describe('fileStore alerts deferred by a crash', () => {
     const store = openStore({ path: file })
     expect(await store.takeDeferredAlerts()).toEqual([])
     expect(existsSync(path.join(path.dirname(file), 'errors.deferred-alerts.json'))).toBe(false)
+  })
+})
+
+describe('fileStore lock under a race', () => {
+  /** Starts `count` processes on one store at the same moment; resolves how many took it (the rest are refused). */
+  async function race(file: string, count: number): Promise<{ holders: number; refused: number; stderr: string }> {
+    const children = Array.from({ length: count }, () => spawn(process.execPath, [CHILD, 'hold', file], { stdio: ['ignore', 'pipe', 'pipe'] }))
+    let stderr = ''
+    const outcomes = await Promise.all(children.map((child) => new Promise<'held' | 'refused'>((resolve) => {
+      child.stdout!.on('data', (data: Buffer) => {
+        if (data.toString().includes('ready')) resolve('held')
+      })
+      child.stderr!.on('data', (data: Buffer) => { stderr += data })
+      child.on('exit', () => resolve('refused'))
+    })))
+    // let every process that holds the lock say so before they are stopped
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    await Promise.all(children.map((child) => (child.exitCode === null ? stopChild(child) : undefined)))
+    return { holders: outcomes.filter((o) => o === 'held').length, refused: outcomes.filter((o) => o === 'refused').length, stderr }
+  }
+
+  it('gives the store to exactly one of several processes starting at once, with or without a stale lock', async () => {
+    for (let round = 0; round < 3; round++) {
+      const fresh = path.join(tempDir(), 'errors.json')
+      const first = await race(fresh, 6)
+      expect(first.holders, first.stderr).toBe(1)
+      expect(first.stderr).toContain('is in use by process')
+
+      const stale = path.join(tempDir(), 'errors.json')
+      writeFileSync(`${stale}.lock`, JSON.stringify({ pid: 2 ** 22 + 7, hostname: os.hostname(), since: new Date().toISOString() }))
+      const second = await race(stale, 6)
+      expect(second.holders, second.stderr).toBe(1)
+    }
+  }, 60_000)
+})
+
+describe('fileStore when its files are taken away or the disk fills', () => {
+  it('makes the events folder again when it was deleted while running', async () => {
+    const file = path.join(tempDir(), 'errors.json')
+    const events = path.join(path.dirname(file), 'errors.events')
+    const store = openStore({ path: file, writeDelayMs: 0, onWarning: () => {} })
+    await store.record(makeInput())
+    await store.flush()
+    rmSync(events, { recursive: true })
+    const later = makeInput()
+    await store.record(later)
+    // the write that finds the folder gone fails once; the store's retry makes it again
+    const lines = () => (existsSync(path.join(events, `${issueId('checkout')}.jsonl`)) ? readFileSync(path.join(events, `${issueId('checkout')}.jsonl`), 'utf8') : '')
+    for (let i = 0; i < 50 && !lines().includes(later.event.event_id); i++) await new Promise((r) => setTimeout(r, 100))
+    expect(lines()).toContain(later.event.event_id)
+  })
+
+  it('says a lasting write failure once, retries it with backoff, and says when it writes again', async () => {
+    const file = path.join(tempDir(), 'errors.json')
+    const events = path.join(path.dirname(file), 'errors.events')
+    const warnings: string[] = []
+    const store = openStore({ path: file, writeDelayMs: 0, onWarning: (err) => warnings.push(err.message) })
+    await store.record(makeInput())
+    await store.flush()
+    // a file where the events folder should be: every write fails, for root too
+    rmSync(events, { recursive: true })
+    writeFileSync(events, 'not a folder')
+    const during = Array.from({ length: 20 }, () => makeInput())
+    for (const input of during) {
+      await store.record(input)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    const failures = warnings.filter((w) => w.includes('could not write'))
+    expect(failures).toHaveLength(1)
+    expect(failures[0]).toMatch(/events wait in memory and are retried/)
+    rmSync(events)
+    for (let i = 0; i < 80 && !warnings.some((w) => w.includes('writes again')); i++) await new Promise((r) => setTimeout(r, 100))
+    expect(warnings.at(-1)).toContain('writes again')
+    const { events: stored } = await store.listEvents(issueId('checkout'), { limit: 100 })
+    for (const input of during) expect(stored.map((e) => e.event_id)).toContain(input.event.event_id)
+  }, 20_000)
+
+  it('refuses a path it cannot write with an error that says where and what to do', () => {
+    const blocker = path.join(tempDir(), 'not-a-folder')
+    writeFileSync(blocker, '')
+    expect(() => fileStore({ path: path.join(blocker, 'errors.json') })).toThrow(/cannot open the file store at .*not-a-folder\/errors\.json .*Give it a folder the app may write to/)
+  })
+
+  it('lists an event once even when a retried append left its line twice', async () => {
+    const dir = tempDir()
+    const file = path.join(dir, 'errors.json')
+    const first = openStore({ path: file })
+    const input = makeInput()
+    await first.record(input)
+    await first.close()
+    const events = path.join(dir, 'errors.events', `${issueId('checkout')}.jsonl`)
+    appendFileSync(events, readFileSync(events, 'utf8'))
+    const second = openStore({ path: file })
+    const { events: listed } = await second.listEvents(issueId('checkout'))
+    expect(listed.map((e) => e.event_id)).toEqual([input.event.event_id])
+  })
+
+  it('writes every byte of the document when the disk takes only part of a write', async () => {
+    const written: Buffer[] = []
+    // a disk that takes at most 5 bytes a call, as a nearly full one may
+    const stingy = { writev: async (buffers: Buffer[]) => {
+      const all = Buffer.concat(buffers).subarray(0, 5)
+      written.push(all)
+      return { bytesWritten: all.length, buffers }
+    } }
+    await writeAll(stingy as never, [Buffer.from('{"issues":'), Buffer.from('[1,2,3]'), Buffer.from('}')])
+    expect(Buffer.concat(written).toString()).toBe('{"issues":[1,2,3]}')
+    const full = { writev: async (buffers: Buffer[]) => ({ bytesWritten: 0, buffers }) }
+    await expect(writeAll(full as never, [Buffer.from('x')])).rejects.toThrow(/disk took no more bytes/)
   })
 })
