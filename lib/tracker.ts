@@ -26,7 +26,11 @@ export interface Glue {
   servePanel(req: IncomingMessage, res: ServerResponse, where: PanelWhere): void
   openRequestScope(request: () => RequestInfo | null, transaction: () => string | null): Scope
   runInScope<T>(scope: Scope, fn: () => T): T
+  /** whether `scope` is the current one (callbacks from event emitters can lose it) */
+  isCurrent(scope: Scope): boolean
   captureRequestError(error: unknown, scope: Scope, mechanism: string): void
+  /** the tracker this glue belongs to: a second `express()` of the same tracker shares the request's scope */
+  owner: object
 }
 
 /**
@@ -269,9 +273,11 @@ export class Tracker {
       servePanel: (req, res, where) => this.#servePanel(req, res, where),
       openRequestScope: (request, transaction) => new Scope(this.#global, this.options.maxBreadcrumbs).setRequest(request, transaction),
       runInScope: (scope, fn) => this.#als.run(scope, fn),
+      isCurrent: (scope) => this.#als.getStore() === scope,
       captureRequestError: (error, scope, mechanism) => {
         this.#captureError(error, scope, { type: mechanism, handled: false })
       },
+      owner: this,
     }
   }
 

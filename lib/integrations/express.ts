@@ -14,7 +14,14 @@ export interface ExpressRequest extends IncomingMessage {
   body?: unknown
   ip?: string
   route?: { path?: unknown }
-  [kCapture]?: { glue: Glue; scope: Scope }
+  [kCapture]?: RequestState
+}
+
+interface RequestState {
+  glue: Glue
+  scope: Scope
+  /** the last thrown value that is not an object (a string), which no WeakSet can remember */
+  primitive?: unknown
 }
 
 type Next = (err?: unknown) => void
@@ -23,14 +30,30 @@ type LayerMethod = (this: unknown, a: unknown, b: unknown, c: unknown, d?: unkno
 const kCapture = Symbol('faultline.express')
 const kPatched = Symbol.for('faultline.express.patched')
 
+/** What Express itself treats as an error: anything truthy but its 'route' and 'router' signals. */
 function isError(err: unknown): boolean {
-  return err !== undefined && err !== null && err !== 'route' && err !== 'router'
+  return Boolean(err) && err !== 'route' && err !== 'router'
 }
 
-/** Hands an error seen in a layer to the tracker of the request it belongs to. */
-function capture(req: ExpressRequest | undefined, err: unknown): void {
-  const state = req?.[kCapture]
-  if (state && isError(err)) state.glue.captureRequestError(err, state.scope, 'express')
+/** Hands an error seen in a layer to the tracker of the request it belongs to, once. */
+function capture(state: RequestState, err: unknown): void {
+  if (!isError(err)) return
+  if (typeof err !== 'object') {
+    // a thrown string passes every later layer's next: capture it at the first
+    if (Object.is(state.primitive, err)) return
+    state.primitive = err
+  }
+  state.glue.captureRequestError(err, state.scope, 'express')
+}
+
+/**
+ * Whether a layer must be run in the request's scope again. It is current already unless a
+ * middleware called next from an event emitter's callback (a body or multipart parser, a session
+ * store), which loses it; then a tag set by the route would land on the global scope, in every
+ * later event.
+ */
+function lostScope(state: RequestState): boolean {
+  return !state.glue.isCurrent(state.scope)
 }
 
 /**
@@ -49,20 +72,28 @@ function patchLayer(proto: Record<string | symbol, unknown>): void {
   const handleError = proto[errorName] as LayerMethod
   if (typeof handleRequest === 'function') {
     proto[requestName] = function faultlineHandleRequest(this: unknown, req: ExpressRequest, res: unknown, next: Next) {
-      if (!req?.[kCapture]) return handleRequest.call(this, req, res, next)
-      return handleRequest.call(this, req, res, function faultlineNext(this: unknown, err?: unknown) {
-        capture(req, err)
+      const state = req?.[kCapture]
+      if (!state) return handleRequest.call(this, req, res, next)
+      const wrapped = function faultlineNext(this: unknown, err?: unknown) {
+        capture(state, err)
         return next.apply(this, arguments as unknown as [unknown])
-      })
+      }
+      if (lostScope(state)) return state.glue.runInScope(state.scope, () => handleRequest.call(this, req, res, wrapped))
+      return handleRequest.call(this, req, res, wrapped)
     }
   }
   if (typeof handleError === 'function') {
     proto[errorName] = function faultlineHandleError(this: unknown, error: unknown, req: ExpressRequest, res: unknown, next: Next) {
-      if (!req?.[kCapture]) return handleError.call(this, error, req, res, next)
-      return handleError.call(this, error, req, res, function faultlineNext(this: unknown, err?: unknown) {
-        capture(req, err)
+      const state = req?.[kCapture]
+      if (!state) return handleError.call(this, error, req, res, next)
+      // an error can reach an error handler without passing a wrapped next (one thrown in app.param)
+      capture(state, error)
+      const wrapped = function faultlineNext(this: unknown, err?: unknown) {
+        capture(state, err)
         return next.apply(this, arguments as unknown as [unknown])
-      })
+      }
+      if (lostScope(state)) return state.glue.runInScope(state.scope, () => handleError.call(this, error, req, res, wrapped))
+      return handleError.call(this, error, req, res, wrapped)
     }
   }
 }
@@ -103,6 +134,8 @@ export function expressMiddleware(glue: Glue) {
       if (proto) patchLayer(proto)
       patched = true
     }
+    // a second faultline middleware of the same tracker (a sub-app's) keeps the request's scope
+    if (req[kCapture]?.glue.owner === glue.owner) return next()
     const scope = openScope(glue, req)
     req[kCapture] = { glue, scope }
     glue.runInScope(scope, next)

@@ -159,6 +159,83 @@ for (const [name, express] of versions) {
       expect(devA.text.split('<br>')[0]).toContain('TypeError: sync failure')
     })
 
+    it("keeps each request's scope when a middleware calls next from an event emitter", async () => {
+      const tracker = newTracker()
+      const app = express()
+      app.use(tracker.express())
+      // as a hand-written body or multipart parser does: next from the request stream's 'end'
+      app.use((req, _res, next) => {
+        req.on('data', () => {})
+        req.on('end', () => next())
+      })
+      app.post('/upload/:n', async (req, _res, next) => {
+        tracker.setTag('upload', req.params.n)
+        await new Promise((resolve) => setTimeout(resolve, 5))
+        next(new Error('upload failed'))
+      })
+      app.use((_err: Error, _req: unknown, res: { status(n: number): { end(): void } }, _next: unknown) => res.status(500).end())
+      await Promise.all(Array.from({ length: 20 }, (_, n) => request(app).post(`/upload/${n}`).send('x'.repeat(100)).expect(500)))
+      tracker.captureMessage('outside any request')
+      const found = await issues(tracker)
+      const upload = found.find((i) => i.title === 'Error: upload failed')!
+      const { events } = await tracker.store.listEvents(upload.id, { limit: 100 })
+      expect(events).toHaveLength(20)
+      for (const event of events) expect(event.request?.url).toMatch(new RegExp(`/upload/${event.tags.upload}$`))
+      const outside = found.find((i) => i.title === 'outside any request')!
+      expect((await tracker.store.listEvents(outside.id)).events[0].tags.upload).toBeUndefined()
+    })
+
+    it("captures an error thrown in app.param that the app's own error handler answers", async () => {
+      const tracker = newTracker()
+      const app = express()
+      app.use(tracker.express())
+      app.param('id', () => {
+        throw new Error('param lookup failed')
+      })
+      app.get('/users/:id', (_req, res) => res.send('never'))
+      app.use((_err: Error, _req: unknown, res: { status(n: number): { send(s: string): void } }, _next: unknown) => res.status(500).send('oops'))
+      await request(app).get('/users/7').expect(500, 'oops')
+      expect((await issues(tracker)).map((i) => [i.title, i.count])).toEqual([['Error: param lookup failed', 1]])
+    })
+
+    it('takes next(false) as Express does, no error, and a thrown string once', async () => {
+      const tracker = newTracker()
+      const app = express()
+      app.use(tracker.express())
+      app.get('/fine', (_req, _res, next) => next(false as unknown as Error))
+      app.get('/fine', (_req, res) => res.send('fine'))
+      app.get('/string', () => {
+        throw 'plain string thrown'
+      })
+      app.use((_req, _res, next) => next())
+      app.use((_err: unknown, _req: unknown, res: { status(n: number): { send(s: string): void } }, _next: unknown) => res.status(500).send('oops'))
+      await request(app).get('/fine').expect(200, 'fine')
+      await request(app).get('/string').expect(500)
+      expect((await issues(tracker)).map((i) => i.count)).toEqual([1])
+    })
+
+    it('shares the request scope with a second faultline middleware in a sub-app', async () => {
+      const tracker = newTracker()
+      const app = express()
+      const sub = express()
+      app.use(tracker.express())
+      app.use((_req, _res, next) => {
+        tracker.setUser({ id: 'u-42' })
+        tracker.setTag('tenant', 'acme')
+        next()
+      })
+      sub.use(tracker.express())
+      sub.get('/boom', () => {
+        throw new Error('inside the sub-app')
+      })
+      app.use('/sub', sub)
+      await request(app).get('/sub/boom').expect(500)
+      const [issue] = await issues(tracker)
+      const event = (await tracker.store.listEvents(issue.id)).events[0]
+      expect(event.user).toMatchObject({ id: 'u-42' })
+      expect(event.tags.tenant).toBe('acme')
+    })
+
     it('captures an error once even when it passes through several layers', async () => {
       const tracker = newTracker()
       const app = express()
