@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { requestInfo } from '../request.js'
+import type { Scope } from '../scope.js'
 import type { Glue } from '../tracker.js'
 import { matchPanel } from './panel-path.js'
 
@@ -18,6 +19,29 @@ export interface KoaContext {
   respond?: boolean
   mountPath?: string
   _matchedRoute?: unknown
+  onerror(err: unknown): void
+  [kCapture]?: { glue: Glue; scope: Scope }
+}
+
+const kCapture = Symbol('faultline.koa')
+const kPatched = Symbol.for('faultline.koa.onerror')
+
+/**
+ * Some errors never pass the middleware chain: a response body stream that fails, a body that
+ * cannot be serialised. Koa hands them to `ctx.onerror`, so that is wrapped once per app (on its
+ * context prototype) to capture them too; Koa's own handling and `app.on('error')` stay as they were.
+ */
+function patchOnerror(ctx: KoaContext): void {
+  const proto = Object.getPrototypeOf(ctx) as Record<string | symbol, unknown>
+  if (!proto || proto[kPatched] || typeof proto.onerror !== 'function') return
+  const onerror = proto.onerror as (this: KoaContext, err: unknown) => void
+  proto[kPatched] = true
+  proto.onerror = function faultlineOnerror(this: KoaContext, err: unknown) {
+    const state = this[kCapture]
+    // thrown values that are not objects were captured by the middleware already, and have no identity to tell
+    if (state && typeof err === 'object' && err !== null) state.glue.captureRequestError(err, state.scope, 'koa')
+    return onerror.call(this, err)
+  }
 }
 
 function transaction(ctx: KoaContext): string {
@@ -44,6 +68,8 @@ export function koaMiddleware(glue: Glue) {
       () => requestInfo(ctx.req, { originalUrl: ctx.originalUrl, protocol: ctx.protocol, query: ctx.query, body: ctx.request.body, ip: ctx.ip }),
       () => transaction(ctx),
     )
+    patchOnerror(ctx)
+    ctx[kCapture] = { glue, scope }
     return glue.runInScope(scope, () =>
       next().catch((err: unknown) => {
         glue.captureRequestError(err, scope, 'koa')

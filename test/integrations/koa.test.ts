@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import request from 'supertest'
+import { Readable } from 'node:stream'
 import Koa3 from 'koa'
 import Koa2 from 'koa2'
 import { createTracker, type Tracker } from '../../lib/index.js'
@@ -78,6 +79,34 @@ for (const [name, Koa] of versions) {
       expect(seenWith.length).toBe(seenWithout.length)
       // 403 and 418 are the app speaking, not failures
       expect((await issues(tracker)).map((i) => i.title).sort()).toEqual(['Error: koa sync', 'TypeError: koa async'])
+    })
+
+    it('captures errors Koa meets outside the middleware chain: a response stream that fails', async () => {
+      const tracker = newTracker()
+      const build = (t: Tracker | null, seen: unknown[]) => {
+        const app = new Koa()
+        app.silent = true
+        if (t) app.use(t.koa())
+        app.use((ctx) => {
+          ctx.body = new Readable({
+            read() {
+              this.destroy(new Error('report stream broke'))
+            },
+          })
+        })
+        app.on('error', (err: unknown) => seen.push(err))
+        return app
+      }
+      const seenWith: unknown[] = []
+      const seenWithout: unknown[] = []
+      // Koa 2 answers 500; Koa 3 has sent the headers and cuts the connection: either way, the same with faultline
+      const outcome = (app: InstanceType<KoaClass>) => request(app.callback()).get('/report').ok(() => true).then((r) => r.status, (e: Error) => e.message)
+      expect(await outcome(build(tracker, seenWith))).toBe(await outcome(build(null, seenWithout)))
+      expect(seenWith.map((e) => (e as Error).message)).toEqual(seenWithout.map((e) => (e as Error).message))
+      const found = await issues(tracker)
+      expect(found.map((i) => [i.title, i.count])).toEqual([['Error: report stream broke', 1]])
+      const event = (await tracker.store.listEvents(found[0].id)).events[0]
+      expect(event.request?.url).toMatch(/\/report$/)
     })
   })
 }
