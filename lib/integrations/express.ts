@@ -46,6 +46,14 @@ function capture(state: RequestState, err: unknown): void {
   state.glue.captureRequestError(err, state.scope, 'express')
 }
 
+/** The `next` a layer hands its handler: it captures what is passed to it, then goes on as Express would. */
+function capturingNext(state: RequestState, next: Next): Next {
+  return function faultlineNext(this: unknown, err?: unknown) {
+    capture(state, err)
+    return next.apply(this, arguments as unknown as [unknown])
+  }
+}
+
 /**
  * Whether a layer must be run in the request's scope again. It is current already unless a
  * middleware called next from an event emitter's callback (a body or multipart parser, a session
@@ -74,10 +82,7 @@ function patchLayer(proto: Record<string | symbol, unknown>): void {
     proto[requestName] = function faultlineHandleRequest(this: unknown, req: ExpressRequest, res: unknown, next: Next) {
       const state = req?.[kCapture]
       if (!state) return handleRequest.call(this, req, res, next)
-      const wrapped = function faultlineNext(this: unknown, err?: unknown) {
-        capture(state, err)
-        return next.apply(this, arguments as unknown as [unknown])
-      }
+      const wrapped = capturingNext(state, next)
       if (lostScope(state)) return state.glue.runInScope(state.scope, () => handleRequest.call(this, req, res, wrapped))
       return handleRequest.call(this, req, res, wrapped)
     }
@@ -88,10 +93,7 @@ function patchLayer(proto: Record<string | symbol, unknown>): void {
       if (!state) return handleError.call(this, error, req, res, next)
       // an error can reach an error handler without passing a wrapped next (one thrown in app.param)
       capture(state, error)
-      const wrapped = function faultlineNext(this: unknown, err?: unknown) {
-        capture(state, err)
-        return next.apply(this, arguments as unknown as [unknown])
-      }
+      const wrapped = capturingNext(state, next)
       if (lostScope(state)) return state.glue.runInScope(state.scope, () => handleError.call(this, error, req, res, wrapped))
       return handleError.call(this, error, req, res, wrapped)
     }
