@@ -13,6 +13,7 @@ export interface Alerter {
   /** Resolves true once every alert decided so far was handed to the mail transport / webhook (or given up). */
   flush(timeoutMs?: number): Promise<boolean>
   close(): Promise<void>
+  readonly stats: AlerterStats
 }
 
 /** Counters that show the alerter stays bounded under load. */

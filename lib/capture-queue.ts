@@ -8,10 +8,16 @@ export interface CaptureQueueOptions<T> {
   /** how many items may be in the store at once */
   concurrency: number
   handle(item: T): Promise<void>
-  /** decides what to do with an item whose handling threw: try it again later, or give it up */
-  onFailure(error: unknown, item: T, attempts: number): Promise<'retry' | 'drop'> | 'retry' | 'drop'
+  /**
+   * decides what to do with an item whose handling threw: `retry` pauses the queue and tries it
+   * first (the store is down), `requeue` puts it at the back without pausing (the store refused
+   * this one item), `drop` gives it up
+   */
+  onFailure(error: unknown, item: T, attempts: number): Promise<Decision> | Decision
   onDrop(dropped: number): void
 }
+
+type Decision = 'retry' | 'requeue' | 'drop'
 
 const MIN_BACKOFF_MS = 100
 const MAX_BACKOFF_MS = 30_000
@@ -132,12 +138,13 @@ export class CaptureQueue<T> {
       this.#backoff = MIN_BACKOFF_MS
     } catch (error) {
       entry.attempts++
-      let decision: 'retry' | 'drop' = 'drop'
+      let decision: Decision = 'drop'
       try {
         decision = await this.#options.onFailure(error, entry.item, entry.attempts)
       } catch {
         decision = 'drop'
       }
+      if (decision === 'requeue') this.#items.push(entry)
       if (decision === 'retry') {
         // back to the front, and pause everything: the store is likely down for all items alike
         this.#items.splice(this.#head, 0, entry)

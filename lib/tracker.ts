@@ -88,6 +88,8 @@ export class Tracker {
   #alerter: Promise<Alerter | null>
   /** a beforeSend that fails fails for every event: said once a minute, with how many since */
   #reportBeforeSend: Report
+  /** store failures repeat while it is down: said once per kind every 10 s, with a count */
+  #reportStoreFailure: Report
   /** the alerts of earlier crashes, handed to the alerter at start (never rejects) */
   #deferredAlerts: Promise<void>
   #panel: Promise<Panel> | null = null
@@ -108,6 +110,7 @@ export class Tracker {
     this.#global = new Scope(null, options.maxBreadcrumbs)
     this.#internal = new Scope(this.#global, 0)
     this.#reportBeforeSend = limitReports((err) => this.#report(err), 60_000)
+    this.#reportStoreFailure = limitReports((err) => this.#report(err))
     this.#queue = new CaptureQueue<PendingCapture>({
       maxSize: options.maxQueueSize,
       concurrency: STORE_CONCURRENCY,
@@ -214,6 +217,17 @@ export class Tracker {
 
   /** Resolves true once every captured event is stored and every alert handed to the transport; false on timeout. */
   async flush(timeoutMs = DEFAULT_FLUSH_MS): Promise<boolean> {
+    // the retry and delivery timers do not keep the process alive; a script awaiting flush must be
+    // kept alive until it is done or the time is up, or it ends mid-way and loses what waited
+    const keepAlive = setTimeout(() => {}, timeoutMs)
+    try {
+      return await this.#flush(timeoutMs)
+    } finally {
+      clearTimeout(keepAlive)
+    }
+  }
+
+  async #flush(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs
     const left = () => Math.max(0, deadline - Date.now())
     if (!(await this.#queue.drain(left()))) return false
@@ -232,8 +246,15 @@ export class Tracker {
   /** Flushes, detaches the process handlers, stops timers and closes the store. */
   close(timeoutMs = DEFAULT_FLUSH_MS): Promise<void> {
     this.#closing ??= (async () => {
-      if (!(await this.flush(timeoutMs)) && this.#queue.size > 0) {
-        this.#report(new Error(`close(): ${this.#queue.size} captured events were not stored within ${timeoutMs} ms and are lost; the store is down or slow (pass close() a longer timeout)`))
+      const deadline = Date.now() + timeoutMs
+      const alerter = await this.#alerter
+      if (!(await this.flush(timeoutMs))) {
+        if (this.#queue.size > 0) {
+          this.#report(new Error(`close(): ${this.#queue.size} captured events were not stored within ${timeoutMs} ms and are lost; the store is down or slow (pass close() a longer timeout)`))
+        }
+        const stats = alerter?.stats
+        const unsent = stats ? stats.pendingChecks + (stats.mail?.pending ?? 0) + stats.webhooks.pending : 0
+        if (unsent > 0) this.#report(new Error(`close(): ${unsent} alerts were not sent within ${timeoutMs} ms and are dropped; the mail server or a webhook is down or slow`))
       }
       detachProcessHooks(this.#fatal)
       this.#stopBreadcrumbs()
@@ -242,7 +263,8 @@ export class Tracker {
       if (this.#dropReportTimer) clearTimeout(this.#dropReportTimer)
       this.#queue.stop()
       try {
-        await (await this.#alerter)?.close()
+        // what is left of the time: a hanging mail server must not hold close() past it
+        if (alerter) await Promise.race([alerter.close(), new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref())])
         await this.store.close()
       } catch (err) {
         this.#report(err)
@@ -371,17 +393,24 @@ export class Tracker {
     alerter?.onRecorded(result, event)
   }
 
-  async #onStoreFailure(error: unknown, attempts: number): Promise<'retry' | 'drop'> {
-    this.#report(new Error(`could not store an event (attempt ${attempts}): ${toError(error).message}`))
-    if (this.#closing && attempts >= MAX_ATTEMPTS_WHILE_STORE_UP) return 'drop'
-    if (attempts < MAX_ATTEMPTS_WHILE_STORE_UP) return 'retry'
-    // Past a few attempts, tell a store that is down (keep waiting) from an event it rejects (give it up).
+  /**
+   * A store that is down pauses the whole queue (retry with backoff); a store that answers but
+   * refuses one event has that event tried again at the back of the queue, alone, and then given up.
+   */
+  async #onStoreFailure(error: unknown, attempts: number): Promise<'retry' | 'requeue' | 'drop'> {
+    const message = toError(error).message
+    let answers = true
     try {
       await this.store.getIssue('0000000000000000')
     } catch {
-      return 'retry'
+      answers = false
     }
-    this.#report(new Error(`gave up an event after ${attempts} failed attempts while the store answers: ${toError(error).message}`))
+    if (!answers) {
+      this.#reportStoreFailure(new Error(`could not store an event, the store is unreachable; events wait in the queue: ${message}`), 'down')
+      return this.#closing && attempts >= MAX_ATTEMPTS_WHILE_STORE_UP ? 'drop' : 'retry'
+    }
+    if (attempts < MAX_ATTEMPTS_WHILE_STORE_UP) return 'requeue'
+    this.#reportStoreFailure(new Error(`gave up an event the store refused ${attempts} times: ${message}`), 'refused')
     return 'drop'
   }
 

@@ -134,6 +134,16 @@ describe('process hooks (real child processes)', () => {
   })
 })
 
+describe('a script awaiting flush() (a real child process)', () => {
+  it('stays alive until what it captured is stored, while the store is down for a while', async () => {
+    const script = fileURLToPath(new URL('./fixtures/flush-script.mjs', import.meta.url))
+    const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) => {
+      execFile(process.execPath, [script], { timeout: 15_000, env: { ...process.env, NODE_OPTIONS: '' } }, (error, stdout) => (error ? reject(error) : resolve({ stdout })))
+    })
+    expect(stdout.trim()).toBe('flushed=true stored=5')
+  })
+})
+
 describe('the alert for a crash (real child processes, a real SMTP server)', () => {
   let smtp: SmtpTestServer
   beforeAll(async () => {

@@ -234,6 +234,21 @@ describe('the queue', () => {
     expect(issue.count).toBe(5)
   })
 
+  it('gives up events the store refuses without holding up the others', async () => {
+    const store = memoryStore()
+    // the store answers, but refuses some events outright (as a database refuses a timestamp it cannot hold)
+    const picky = { ...store, record: (input: Parameters<typeof store.record>[0]) =>
+      (input.event.exception?.value === 'unstorable' ? Promise.reject(new Error('value out of range')) : store.record(input)) }
+    const { tracker, internal } = newTracker({ store: picky })
+    for (let i = 0; i < 200; i++) tracker.captureException(new Error(i % 10 === 0 ? 'unstorable' : 'fine'))
+    // one pause per refused attempt would take 20 x 0.7 s; refused events go to the back instead
+    expect(await tracker.flush(3000)).toBe(true)
+    const issues = (await store.listIssues({ status: 'all' })).issues
+    expect(issues.map((i) => [i.title, i.count])).toEqual([['Error: fine', 180]])
+    const refused = internal.filter((e) => /refused 3 times/.test(e.message))
+    expect(refused).toHaveLength(1)
+  })
+
   it('keeps serving requests at once while the store hangs', async () => {
     const store = memoryStore()
     const hanging = { ...store, record: () => new Promise<never>(() => {}) }

@@ -38,6 +38,18 @@ function newTracker(options: Partial<TrackerOptions> = {}): Tracker {
 }
 
 describe('alerts through the tracker', () => {
+  it('keeps close() to its timeout while the mail server hangs, and says how many alerts it dropped', async () => {
+    smtp.setMode({ kind: 'hang' })
+    const internal: string[] = []
+    const tracker = newTracker({ onInternalError: (err) => internal.push(err.message) })
+    for (const name of ['a', 'b', 'c']) tracker.captureException(new Error(`failure ${name}`), { fingerprint: [name] })
+    const started = Date.now()
+    await tracker.close(1500)
+    expect(Date.now() - started).toBeLessThan(3000)
+    expect(internal.some((m) => /close\(\): [1-3] alerts were not sent within 1500 ms and are dropped/.test(m))).toBe(true)
+  }, 15_000)
+
+
   it('emails a captured exception once flush resolves', async () => {
     const tracker = newTracker()
     tracker.captureException(new RangeError('quota exceeded'), { tags: { tenant: 'acme' } })
