@@ -68,7 +68,9 @@ export function reachedMilestone(milestones: number | number[], count: number): 
  *
  * Thresholds use "reached" rather than "equal to", so an event dropped under load cannot make a
  * rule miss its number; the claim makes it fire once. Their key carries the issue's generation
- * (first seen, or the last regression), so a regression arms them again, counting from it.
+ * (the last regression, if any), so a regression arms them again, counting from it. Not first
+ * seen: an event stamped earlier (a late retry, another machine's clock) moves it back, and the
+ * thresholds already sent would fire again. A deleted issue takes its claims with it.
  */
 export function decide(rule: ResolvedRule, ruleKey: string, result: RecordResult, event: FaultlineEvent): Firing | null {
   const issue = result.issue
@@ -102,7 +104,7 @@ export function decide(rule: ResolvedRule, ruleKey: string, result: RecordResult
     firing.events = milestone
     parts.push(`e${milestone}`)
   }
-  const generation = issue.regressedAt ?? issue.firstSeen
+  const generation = issue.regressedAt ?? 'first'
   return { ...firing, key: `${base}:${generation}:${parts.join(':')}` }
 }
 

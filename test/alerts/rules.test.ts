@@ -52,6 +52,14 @@ describe('decide', () => {
     expect(again?.key).not.toBe(at100?.key)
   })
 
+  it('keeps a threshold key when an event stamped earlier moves the issue\'s first seen back', () => {
+    const r = rule({ when: { events: 3 } })
+    const before = decide(r, 'k', result({ count: 3, countSinceRegression: 3 }), event)
+    // a retried or clock-skewed event, older than the first, arrives later
+    const after = decide(r, 'k', result({ count: 4, countSinceRegression: 4, firstSeen: '2025-12-31T23:59:58.500Z' }), event)
+    expect(after?.key).toBe(before?.key)
+  })
+
   it('picks the highest milestone reached, one key per milestone', () => {
     const r = rule({ when: { events: [10, 100, 1000] } })
     expect(decide(r, 'k', result({ count: 9, countSinceRegression: 9 }), event)).toBeNull()
