@@ -238,6 +238,8 @@ class PostgresStore implements Store {
       await q(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`, [], MIGRATION_TIMEOUT_MS + 1000)
       // several instances starting at once: one migrates, the others wait here and then find it done
       await q('SELECT pg_advisory_xact_lock($1)', [this.#lockKey], MIGRATION_TIMEOUT_MS + 1000)
+      // stores with other table prefixes migrate under other locks, but share the schema
+      await q('SELECT pg_advisory_xact_lock($1)', [advisoryLockKey(`faultline schema:${t.schema}`)], MIGRATION_TIMEOUT_MS + 1000)
       await q(`CREATE SCHEMA IF NOT EXISTS ${t.schema}`, [])
       await q(`CREATE TABLE IF NOT EXISTS ${t.migrations} (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`, [])
       const { rows } = await q(`SELECT coalesce(max(version), 0) AS v FROM ${t.migrations}`, [])
@@ -414,6 +416,8 @@ class PostgresStore implements Store {
     if (!isIssueId(id)) return false
     const t = this.#tables
     return this.#inTransaction<boolean>('deleteIssue', async (q) => {
+      // not while an instance prunes events: the two deletes would take event rows in different orders
+      await q('SELECT pg_advisory_xact_lock_shared($1)', [this.#maintainLockKey])
       // events, users, tags and counters go with the issue (ON DELETE CASCADE); alert claims are keyed apart
       const { rowCount } = await q(`DELETE FROM ${t.issues} WHERE id = $1`, [id])
       await q(`DELETE FROM ${t.alerts} WHERE issue_id = $1`, [id])
@@ -456,7 +460,9 @@ class PostgresStore implements Store {
     try {
       if (!(await lock('pg_try_advisory_lock')).rows[0].ok) return { prunedEvents: 0, resolvedIssues: 0, unignoredIssues: 0 }
       try {
-        return await this.#maintainLocked(args)
+        // on the lock's own connection: a pool of one must not wait for a second
+        const run: Querier = (text, values) => client.query({ text, values, query_timeout: this.#timeoutMs + 1000 })
+        return await this.#maintainLocked(args, run)
       } finally {
         await lock('pg_advisory_unlock')
       }
@@ -469,19 +475,19 @@ class PostgresStore implements Store {
     }
   }
 
-  async #maintainLocked({ now, retention, autoResolveBefore }: ReturnType<typeof maintainArguments>): Promise<MaintainResult> {
+  async #maintainLocked({ now, retention, autoResolveBefore }: ReturnType<typeof maintainArguments>, run: Querier): Promise<MaintainResult> {
     const t = this.#tables
     const result: MaintainResult = { prunedEvents: 0, resolvedIssues: 0, unignoredIssues: 0 }
 
     // issue rows are locked in id order, as record locks them, so these updates never deadlock with a record
     if (autoResolveBefore !== null) {
-      const resolved = await this.#query('maintain',
+      const resolved = await run(
         `UPDATE ${t.issues} SET status = 'resolved', resolved_at = $2, regressed = false
          WHERE id IN (SELECT id FROM ${t.issues} WHERE status = 'unresolved' AND last_seen < $1 ORDER BY id FOR UPDATE)
            AND status = 'unresolved' AND last_seen < $1`, [new Date(autoResolveBefore), new Date(now)])
       result.resolvedIssues = resolved.rowCount ?? 0
     }
-    const unignored = await this.#query('maintain',
+    const unignored = await run(
       `UPDATE ${t.issues} SET status = 'unresolved', until_count = NULL, until_users = NULL, until_at = NULL
        WHERE id IN (SELECT id FROM ${t.issues} WHERE status = 'ignored' AND until_at <= $1 ORDER BY id FOR UPDATE)
          AND status = 'ignored' AND until_at <= $1`, [new Date(now)])
@@ -489,33 +495,33 @@ class PostgresStore implements Store {
 
     const max = retention.maxEventsPerIssue
     // only issues that ever had more events than the cap can be over it; count at most cap+1 rows each
-    const { rows: over } = await this.#query('maintain',
+    const { rows: over } = await run(
       `SELECT id FROM ${t.issues} i WHERE i.count > $1
          AND (SELECT count(*) FROM (SELECT 1 FROM ${t.events} e WHERE e.issue_id = i.id LIMIT $1 + 1) x) > $1`, [max])
     for (const { id } of over) {
-      result.prunedEvents += await this.#deleteInBatches(
+      result.prunedEvents += await this.#deleteInBatches(run,
         `DELETE FROM ${t.events} WHERE event_id IN (
            SELECT event_id FROM ${t.events} WHERE issue_id = $1 ORDER BY ts DESC, event_id DESC OFFSET $2 LIMIT ${PRUNE_BATCH})`, [id, max])
     }
-    result.prunedEvents += await this.#deleteInBatches(
+    result.prunedEvents += await this.#deleteInBatches(run,
       `DELETE FROM ${t.events} WHERE event_id IN (SELECT event_id FROM ${t.events} WHERE ts < $1 LIMIT ${PRUNE_BATCH})`,
       [new Date(now - retention.maxAgeMs)])
-    await this.#deleteInBatches(
+    await this.#deleteInBatches(run,
       `DELETE FROM ${t.hourly} WHERE ctid = ANY (ARRAY (SELECT ctid FROM ${t.hourly} WHERE hour < $1 LIMIT ${PRUNE_BATCH}))`,
       [new Date(now - Math.max(retention.maxAgeMs, HOURLY_KEEP_MS))])
-    await this.#deleteInBatches(
+    await this.#deleteInBatches(run,
       `DELETE FROM ${t.recent} WHERE ctid = ANY (ARRAY (SELECT ctid FROM ${t.recent} WHERE at < $1 LIMIT ${PRUNE_BATCH}))`,
       [new Date(now - RECENT_KEEP_MS)])
-    await this.#deleteInBatches(
+    await this.#deleteInBatches(run,
       `DELETE FROM ${t.alerts} WHERE key IN (SELECT key FROM ${t.alerts} WHERE expires_at <= $1 LIMIT ${PRUNE_BATCH})`, [new Date(now)])
     return result
   }
 
   /** Repeats a DELETE of at most PRUNE_BATCH rows until it deletes fewer; returns the total. */
-  async #deleteInBatches(text: string, values: unknown[]): Promise<number> {
+  async #deleteInBatches(run: Querier, text: string, values: unknown[]): Promise<number> {
     let total = 0
     for (;;) {
-      const { rowCount } = await this.#query('maintain', text, values)
+      const { rowCount } = await run(text, values)
       total += rowCount ?? 0
       if ((rowCount ?? 0) < PRUNE_BATCH) return total
     }
