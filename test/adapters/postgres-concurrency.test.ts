@@ -111,6 +111,26 @@ describe.skipIf(!pg.available)('postgresStore with several instances', () => {
     expect(await Promise.all(hashes.map(async (hash) => (await writers[2].getIssue(hash))!.count))).toEqual([368, 368, 364])
   }, 60_000)
 
+  it('maintains with a pool of one connection, the one its lock holds', async () => {
+    const schema = pg.newSchema()
+    schemas.push(schema)
+    const store = postgresStore({ connectionString: pg.url, schema, max: 1, retention: { maxEventsPerIssue: 2, maxAgeMs: 86_400_000 } })
+    stores.push(store)
+    for (let i = 0; i < 5; i++) await store.record(recordInput({ hash: 'poolofone0000001' }))
+    const started = Date.now()
+    expect((await store.maintain({ now: new Date() })).prunedEvents).toBe(3)
+    expect(Date.now() - started).toBeLessThan(3000)
+  })
+
+  it('starts stores with different table prefixes on one new schema at the same moment', async () => {
+    const schema = pg.newSchema()
+    schemas.push(schema)
+    const list = ['a_', 'b_', 'c_', 'd_'].map((tablePrefix) => postgresStore({ connectionString: pg.url, schema, tablePrefix }))
+    stores.push(...list)
+    const counts = await Promise.all(list.map((s) => s.countIssues()))
+    expect(counts.map((c) => c.all)).toEqual([0, 0, 0, 0])
+  })
+
   it('counts a regression once when four instances bring back a resolved issue together', async () => {
     const schema = pg.newSchema()
     schemas.push(schema)
