@@ -58,17 +58,20 @@ const MAX_FRAMES = 5
 const MAX_TAGS = 30
 const MAX_FIELD = 500
 
+/** Bidirectional overrides and direction marks: invisible, yet they reorder what follows (a subject reading 'gnp.exe'). */
+const BIDI = /[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+
 /** Removes control characters (CR and LF included) and folds whitespace: header-safe, one line. */
 export function oneLine(value: unknown, max = MAX_FIELD): string {
   // eslint-disable-next-line no-control-regex
-  const s = String(value ?? '').replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim()
+  const s = String(value ?? '').replace(BIDI, '').replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim()
   return s.length > max ? s.slice(0, max - 1) + '…' : s
 }
 
 /** Removes control characters but keeps line breaks, for source lines shown as text. */
 function printable(value: unknown, max = MAX_FIELD): string {
   // eslint-disable-next-line no-control-regex
-  const s = String(value ?? '').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '').replace(/\t/g, '  ')
+  const s = String(value ?? '').replace(BIDI, '').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '').replace(/\t/g, '  ')
   return s.length > max ? s.slice(0, max - 1) + '…' : s
 }
 

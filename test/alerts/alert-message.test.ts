@@ -21,6 +21,8 @@ describe('alertSubject', () => {
 describe('helpers', () => {
   it('folds line separators and control characters into single spaces', () => {
     expect(oneLine('a\u2028b\r\n\tc  d')).toBe('a b c d')
+    // a right-to-left override would make 'invoice\u202Efdp.exe' read as 'invoiceexe.pdf'
+    expect(alertSubject('[shop]', { kind: 'new', key: '' }, 'Error: invoice\u202Efdp.exe\u2066x\u200f')).toBe('[shop] New issue: Error: invoicefdp.exex')
   })
   it('writes durations in the largest whole unit', () => {
     expect(formatDuration(3_600_000)).toBe('1h')
