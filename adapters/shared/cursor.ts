@@ -4,6 +4,9 @@
  * this code is refused with a TypeError, never half-understood.
  */
 
+/** the largest time a Date holds, in ms */
+const MAX_TIME_MS = 8.64e15
+
 export interface CursorPosition {
   /** the sort value of the last row returned (milliseconds for times, else the count) */
   value: number
@@ -28,7 +31,8 @@ export function decodeCursor(kind: string, cursor: unknown): CursorPosition | nu
   if (!Array.isArray(parsed) || parsed.length !== 3) throw badCursor()
   const [k, value, id] = parsed
   if (k !== kind) throw new TypeError(`cursor belongs to another list (sorted by ${String(k).slice(0, 20)}); drop it to start from the first page`)
-  if (typeof value !== 'number' || !Number.isFinite(value) || typeof id !== 'string') throw badCursor()
+  // times (ms) and counts are whole numbers, and times fit a Date: anything else was made up
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || Math.abs(value) > MAX_TIME_MS || typeof id !== 'string') throw badCursor()
   return { value, id }
 }
 
