@@ -219,7 +219,7 @@ export class Tracker {
   async flush(timeoutMs = DEFAULT_FLUSH_MS): Promise<boolean> {
     // the retry and delivery timers do not keep the process alive; a script awaiting flush must be
     // kept alive until it is done or the time is up, or it ends mid-way and loses what waited
-    const keepAlive = setTimeout(() => {}, timeoutMs)
+    const keepAlive = setInterval(() => {}, 2 ** 30)
     try {
       return await this.#flush(timeoutMs)
     } finally {
@@ -263,8 +263,9 @@ export class Tracker {
       if (this.#dropReportTimer) clearTimeout(this.#dropReportTimer)
       this.#queue.stop()
       try {
-        // what is left of the time: a hanging mail server must not hold close() past it
-        if (alerter) await Promise.race([alerter.close(), new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref())])
+        // what is left of the time: a hanging mail server must not hold close() past it (what it
+        // still held was reported above)
+        if (alerter) await withTimeout(alerter.close(), Math.max(0, deadline - Date.now())).catch(() => {})
         await this.store.close()
       } catch (err) {
         this.#report(err)
@@ -362,6 +363,15 @@ export class Tracker {
     this.#queue.push(item)
   }
 
+  /**
+   * beforeSend failed: the event is built again, so nothing it changed before failing is kept.
+   * A failing beforeSend fails for every event, so it is said once a minute, with a count.
+   */
+  #keptUnchanged(item: PendingCapture, problem: string, kind: string): FaultlineEvent {
+    this.#reportBeforeSend(new Error(`beforeSend ${problem}; the event was kept unchanged`), kind)
+    return this.#build(item)
+  }
+
   #build(item: PendingCapture): FaultlineEvent {
     return buildEvent({ ...item, options: this.options })
   }
@@ -375,17 +385,14 @@ export class Tracker {
       try {
         event = await this.options.beforeSend(event, { originalException: item.error, event_id: item.eventId })
       } catch (err) {
-        this.#reportBeforeSend(new Error(`beforeSend threw; the event was kept unchanged: ${toError(err).message}`), 'threw')
-        // what it changed before throwing is not kept
-        event = this.#build(item)
+        event = this.#keptUnchanged(item, `threw (${toError(err).message})`, 'threw')
       } finally {
         // it may have changed the event in place: the JSON kept from building it no longer holds
         eventChanged(original)
       }
       if (event === null) return
       if (typeof event !== 'object') {
-        this.#reportBeforeSend(new Error('beforeSend must return the event or null; the event was kept unchanged'), 'returned')
-        event = this.#build(item)
+        event = this.#keptUnchanged(item, 'returned neither the event nor null', 'returned')
       }
     }
     const result = await this.store.record({ event, grouping: groupEvent(event), userKey: userKey(event.user) })
@@ -490,8 +497,7 @@ export class Tracker {
         if (changed === null) event = null
         else if (changed && typeof (changed as Promise<unknown>).then !== 'function') event = changed as FaultlineEvent
       } catch (err) {
-        this.#reportBeforeSend(new Error(`beforeSend threw; the event was kept unchanged: ${toError(err).message}`), 'threw')
-        event = this.#build(item)
+        event = this.#keptUnchanged(item, `threw (${toError(err).message})`, 'threw')
       }
     }
     if (!event) return
@@ -549,6 +555,8 @@ export class Tracker {
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  // beyond what a timer holds (Infinity too) is no limit
+  if (!(ms < 2 ** 31)) return promise
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)

@@ -4,7 +4,7 @@
  * drop old events, which keeps it between maxEventsPerIssue and twice that.
  */
 import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync } from 'node:fs'
-import { appendFile, mkdir, open, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parseEntry, sortEntries, type EventEntry } from '../shared/event-list.js'
 import type { SliceMeter } from './meter.js'
@@ -63,7 +63,8 @@ export class EventFiles {
     try {
       await this.#ensureDir()
       const file = this.#file(id)
-      const text = this.#whole.has(id) ? lines(entries) : (await endsTorn(file)) + lines(entries)
+      // (a one-byte read, once per file and process: not worth a second, asynchronous copy)
+      const text = (this.#whole.has(id) ? '' : endsTorn(file)) + lines(entries)
       await appendFile(file, text)
       this.#whole.add(id)
     } catch (err) {
@@ -79,7 +80,7 @@ export class EventFiles {
   appendSync(id: string, entries: EventEntry[]): void {
     mkdirSync(this.#dir, { recursive: true })
     const file = this.#file(id)
-    appendFileSync(file, (this.#whole.has(id) ? '' : endsTornSync(file)) + lines(entries))
+    appendFileSync(file, (this.#whole.has(id) ? '' : endsTorn(file)) + lines(entries))
     this.#whole.add(id)
   }
 
@@ -154,25 +155,7 @@ function lines(entries: EventEntry[]): string {
  * What to write before appending to a file: a newline when its last line is torn (a crash cut a
  * write short, or an older layout), so that line stays on its own and the next one is whole.
  */
-async function endsTorn(file: string): Promise<string> {
-  let handle
-  try {
-    handle = await open(file, 'r')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return ''
-    throw err
-  }
-  try {
-    const { size } = await handle.stat()
-    if (size === 0) return ''
-    const { buffer } = await handle.read(Buffer.alloc(1), 0, 1, size - 1)
-    return buffer[0] === 0x0a ? '' : '\n'
-  } finally {
-    await handle.close()
-  }
-}
-
-function endsTornSync(file: string): string {
+function endsTorn(file: string): string {
   let fd
   try {
     fd = openSync(file, 'r')
