@@ -1,5 +1,6 @@
 import diagnostics from 'node:diagnostics_channel'
 import { format } from 'node:util'
+import { breadcrumbChanged } from './event.js'
 import type { Breadcrumb, Level } from './types.js'
 
 /** Receives automatic breadcrumbs; each tracker adds them to the scope that is current where they happened. */
@@ -46,7 +47,10 @@ function onHttpStart(message: unknown): void {
 function onResponse(message: unknown): void {
   const { request, response } = message as { request: object; response: { statusCode?: number } }
   const crumb = pending.get(request)
-  if (crumb?.data) crumb.data.status_code = response.statusCode
+  if (crumb?.data) {
+    crumb.data.status_code = response.statusCode
+    breadcrumbChanged(crumb)
+  }
 }
 
 function onFetchCreate(message: unknown): void {
@@ -67,6 +71,7 @@ function onFetchError(message: unknown): void {
   if (crumb?.data) {
     crumb.level = 'error'
     crumb.data.error = String(error?.message ?? error)
+    breadcrumbChanged(crumb)
   }
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import os from 'node:os'
-import { describeThrown, normalize, safeMessage, truncateString, type ThrownDescription } from './normalize.js'
+import { addTruncated, describeThrown, normalize, safeMessage, truncateString, type ThrownDescription } from './normalize.js'
 import { scrub, scrubQueryInText, scrubRequest } from './scrub.js'
 import { parseStacktrace } from './stacktrace.js'
 import { addSourceContext } from './source-context.js'
@@ -282,13 +282,50 @@ function buildBreadcrumbs(list: Breadcrumb[], max: number, fields: string[], tru
   const newest = list.length > max ? list.slice(-max) : list
   if (list.length > max) truncated.push('breadcrumbs')
   return newest.map((crumb) => {
-    const out = normalize(crumb, { depth: 4, maxString: 1024, truncated, path: 'breadcrumbs' }) as Record<string, unknown>
-    if (typeof out !== 'object' || out === null) return { timestamp: new Date().toISOString(), message: String(out) }
+    const prepared = prepareBreadcrumb(crumb, fields)
+    for (const path of prepared.cut) addTruncated(truncated, path)
+    return prepared.crumb
+  })
+}
+
+interface PreparedBreadcrumb {
+  fields: string[]
+  crumb: Breadcrumb
+  /** what normalising it cut, for the `truncated` list of every event that carries it */
+  cut: string[]
+}
+
+/**
+ * Breadcrumbs as events carry them (normalised and scrubbed), made once per breadcrumb: one
+ * breadcrumb rides along in up to maxBreadcrumbs events, and preparing it again for each was most
+ * of the cost of an event with many. The results are shared between events, like frames: nothing
+ * changes them in place (see unshareCached).
+ */
+const preparedBreadcrumbs = new WeakMap<object, PreparedBreadcrumb>()
+
+/** For the code that completes a breadcrumb after it was added (an http request's status code). */
+export function breadcrumbChanged(crumb: object): void {
+  preparedBreadcrumbs.delete(crumb)
+}
+
+function prepareBreadcrumb(crumb: Breadcrumb, fields: string[]): PreparedBreadcrumb {
+  const cacheable = typeof crumb === 'object' && crumb !== null
+  const cached = cacheable ? preparedBreadcrumbs.get(crumb) : undefined
+  // another tracker in the process may scrub other fields
+  if (cached !== undefined && cached.fields === fields) return cached
+  const cut: string[] = []
+  let out = normalize(crumb, { depth: 4, maxString: 1024, truncated: cut, path: 'breadcrumbs' }) as Record<string, unknown>
+  if (typeof out !== 'object' || out === null) {
+    out = { timestamp: new Date().toISOString(), message: String(out) }
+  } else {
     if (typeof out.message === 'string') out.message = scrubQueryInText(out.message, fields)
     if (out.data !== undefined) out.data = scrub(out.data, fields)
     if (typeof out.timestamp !== 'string') out.timestamp = new Date().toISOString()
-    return out as unknown as Breadcrumb
-  })
+  }
+  const prepared = { fields, crumb: out as unknown as Breadcrumb, cut }
+  breadcrumbJson.set(out, JSON.stringify(out))
+  if (cacheable) preparedBreadcrumbs.set(crumb, prepared)
+  return prepared
 }
 
 function pickLevel(...candidates: Array<Level | null | undefined>): Level {
@@ -327,31 +364,49 @@ function byteSize(event: FaultlineEvent): number {
   return Buffer.byteLength(json, 'utf8')
 }
 
-/** Marks where cached frames JSON goes; random, so no thrown message can forge it. */
-const FRAMES_MARK = `faultline-frames-${randomUUID()}-`
-const FRAMES_MARK_JSON = new RegExp(`"${FRAMES_MARK}(\\d+)"`, 'g')
+/** Marks where cached JSON goes; random, so no thrown message can forge it. */
+const CACHED_MARK = `faultline-cached-${randomUUID()}-`
+const CACHED_MARK_JSON = new RegExp(`"${CACHED_MARK}(\\d+)"`, 'g')
 
 /**
- * JSON.stringify(event), with the frames' JSON spliced in from the cache: the frames are most of
- * an event, and the same in every event of one call site.
+ * JSON.stringify(event), with the JSON of its frames and breadcrumbs spliced in from where it was
+ * made once: those are most of an event, and the same in many events.
  */
 function serialise(event: FaultlineEvent): string {
-  const swapped: Array<{ stacktrace: Stacktrace; frames: StackFrame[]; json: string }> = []
+  const swapped: Array<{ holder: Record<string, unknown>; key: string; value: unknown; json: string }> = []
+  const swap = (holder: Record<string, unknown>, key: string, json: string | undefined) => {
+    if (json === undefined) return
+    swapped.push({ holder, key, value: holder[key], json })
+    holder[key] = `${CACHED_MARK}${swapped.length - 1}`
+  }
   for (const ex of [event.exception, ...(event.exception?.causes ?? [])]) {
     const stacktrace = ex?.stacktrace
-    const json = stacktrace && cachedFramesJson(stacktrace.frames)
-    if (!stacktrace || json === undefined) continue
-    swapped.push({ stacktrace, frames: stacktrace.frames, json })
-    stacktrace.frames = `${FRAMES_MARK}${swapped.length - 1}` as unknown as StackFrame[]
+    if (stacktrace) swap(stacktrace as unknown as Record<string, unknown>, 'frames', cachedFramesJson(stacktrace.frames))
   }
+  swap(event as unknown as Record<string, unknown>, 'breadcrumbs', cachedBreadcrumbsJson(event.breadcrumbs))
   if (swapped.length === 0) return JSON.stringify(event)
   let json: string
   try {
     json = JSON.stringify(event)
   } finally {
-    for (const { stacktrace, frames } of swapped) stacktrace.frames = frames
+    for (const { holder, key, value } of swapped) holder[key] = value
   }
-  return json.replace(FRAMES_MARK_JSON, (_, i: string) => swapped[Number(i)].json)
+  return json.replace(CACHED_MARK_JSON, (_, i: string) => swapped[Number(i)].json)
+}
+
+/** The JSON of prepared breadcrumbs, by the prepared object (made on first use). */
+const breadcrumbJson = new WeakMap<object, string>()
+
+/** The breadcrumbs' JSON from the prepared ones; undefined when any was replaced since (it is then made in full). */
+function cachedBreadcrumbsJson(list: Breadcrumb[]): string | undefined {
+  if (!Array.isArray(list) || list.length === 0) return undefined
+  const parts: string[] = []
+  for (const crumb of list) {
+    const json = breadcrumbJson.get(crumb)
+    if (json === undefined) return undefined
+    parts.push(json)
+  }
+  return `[${parts.join(',')}]`
 }
 
 const serialised = new WeakMap<FaultlineEvent, string>()
@@ -362,13 +417,14 @@ export function eventJson(event: FaultlineEvent): string {
 }
 
 /**
- * Gives the event frames of its own. Built events share frame objects with other events of the
- * same stack (they are parsed once); code outside faultline that may change them gets copies.
+ * Gives the event frames and breadcrumbs of its own. Built events share these objects with other
+ * events (they are prepared once); code outside faultline that may change them gets copies.
  */
-export function unshareFrames(event: FaultlineEvent): void {
+export function unshareCached(event: FaultlineEvent): void {
   for (const ex of [event.exception, ...(event.exception?.causes ?? [])]) {
     if (ex?.stacktrace) ex.stacktrace.frames = ex.stacktrace.frames.map((frame) => ({ ...frame }))
   }
+  event.breadcrumbs = event.breadcrumbs.map((crumb) => structuredClone(crumb))
 }
 
 /** Forgets the JSON kept for an event that was changed after it was built (by beforeSend). */
@@ -378,7 +434,8 @@ export function eventChanged(event: FaultlineEvent): void {
 
 /** Ways to make an event smaller, least useful part first. Each returns false when it had nothing to cut. */
 const SHRINK: Array<[string, (e: FaultlineEvent) => boolean]> = [
-  ['breadcrumbs.data', (e) => e.breadcrumbs.some((b) => b.data !== undefined) && (e.breadcrumbs.forEach((b) => delete b.data), true)],
+  // replaced, not changed: breadcrumbs are shared with other events
+  ['breadcrumbs.data', (e) => e.breadcrumbs.some((b) => b.data !== undefined) && ((e.breadcrumbs = e.breadcrumbs.map(({ data: _data, ...rest }) => rest)), true)],
   ['extra', (e) => Object.keys(e.extra).length > 0 && ((e.extra = {}), true)],
   ['request.data', (e) => e.request?.data !== undefined && (delete e.request.data, true)],
   ['exception.source_context', dropSourceContext],

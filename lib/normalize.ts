@@ -57,8 +57,12 @@ export function truncateString(text: string, max: number): string {
 }
 
 function mark(state: State, at: string): void {
-  const list = state.truncated
-  if (!list || list.length >= MAX_TRUNCATED_PATHS || list.includes(at)) return
+  if (state.truncated) addTruncated(state.truncated, at)
+}
+
+/** Lists a path as cut, once, while the list is under its bound. */
+export function addTruncated(list: string[], at: string): void {
+  if (list.length >= MAX_TRUNCATED_PATHS || list.includes(at)) return
   list.push(at || '(value)')
 }
 

@@ -103,7 +103,7 @@ export class Scope {
     const base: ScopeData = this.#parent
       ? this.#parent.snapshot()
       : { tags: {}, extra: {}, user: null, contexts: {}, level: null, fingerprint: null, breadcrumbs: [], request: null, transaction: null }
-    if (this.#parent) {
+    if (this.#parent && base.breadcrumbs.length > 0) {
       const forkedAt = new Date(this.#forkedAt).toISOString()
       base.breadcrumbs = base.breadcrumbs.filter((crumb) => crumb.timestamp <= forkedAt)
     }

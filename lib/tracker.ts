@@ -1,9 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { randomUUID } from 'node:crypto'
+import { newEventId } from './event-id.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { subscribeBreadcrumbs } from './breadcrumbs.js'
 import { CaptureQueue } from './capture-queue.js'
-import { buildEvent, eventChanged, unshareFrames, type BuildEventInput, type CaptureContext } from './event.js'
+import { buildEvent, eventChanged, unshareCached, type BuildEventInput, type CaptureContext } from './event.js'
 import { groupEvent, userKey } from './fingerprint.js'
 import { expressErrorHandler, expressMiddleware } from './integrations/express.js'
 import { koaMiddleware } from './integrations/koa.js'
@@ -149,7 +149,7 @@ export class Tracker {
 
   /** The filters, then the queue; never throws. */
   #captureError(error: unknown, scope: Scope, mechanism: { type: string; handled: boolean }, ctx?: CaptureContext): string {
-    const eventId = randomUUID().replace(/-/g, '')
+    const eventId = newEventId()
     try {
       // shouldCapture is for what faultline catches on its own; an explicit captureException is recorded as asked
       const caught = mechanism.type !== 'generic'
@@ -162,7 +162,7 @@ export class Tracker {
 
   /** Records a message event (level `info` unless told otherwise); returns its event id at once. Never throws. */
   captureMessage(message: string, levelOrCtx?: Level | CaptureContext): string {
-    const eventId = randomUUID().replace(/-/g, '')
+    const eventId = newEventId()
     try {
       const ctx = typeof levelOrCtx === 'object' && levelOrCtx !== null ? levelOrCtx : undefined
       let level: Level = 'info'
@@ -381,7 +381,7 @@ export class Tracker {
     let event: FaultlineEvent | null = this.#build(item)
     if (this.options.beforeSend) {
       const original = event
-      unshareFrames(event)
+      unshareCached(event)
       try {
         event = await this.options.beforeSend(event, { originalException: item.error, event_id: item.eventId })
       } catch (err) {
@@ -396,8 +396,8 @@ export class Tracker {
       }
     }
     const result = await this.store.record({ event, grouping: groupEvent(event), userKey: userKey(event.user) })
-    const alerter = await this.#alerter
-    alerter?.onRecorded(result, event)
+    // without rules there is no alerter to wait for, and every event would pay for the wait
+    if (this.options.rules.length > 0) (await this.#alerter)?.onRecorded(result, event)
   }
 
   /**
@@ -433,7 +433,7 @@ export class Tracker {
 
   #fatalCapture(error: unknown, mechanism: 'uncaughtException' | 'unhandledRejection'): PendingCapture {
     return {
-      eventId: randomUUID().replace(/-/g, ''),
+      eventId: newEventId(),
       timestamp: new Date(),
       error,
       level: mechanism === 'uncaughtException' ? 'fatal' : 'error',
@@ -491,7 +491,7 @@ export class Tracker {
     let event: FaultlineEvent | null = this.#build(item)
     if (this.options.beforeSend) {
       try {
-        unshareFrames(event)
+        unshareCached(event)
         const changed = this.options.beforeSend(event, { originalException: item.error, event_id: item.eventId })
         eventChanged(event)
         if (changed === null) event = null

@@ -225,6 +225,26 @@ describe('buildEvent scrubbing', () => {
   })
 })
 
+describe('breadcrumbs shared between events', () => {
+  it('prepares a breadcrumb once, yet each event keeps its own view of it', () => {
+    const crumbs: Breadcrumb[] = [
+      { timestamp: new Date(0).toISOString(), message: 'GET https://api.test/x?token=T0K', data: { step: 1, password: 'p4ss' } },
+      { timestamp: new Date(1).toISOString(), message: 'second' },
+    ]
+    const first = build({ error: new Error('x'), scope: scope({ breadcrumbs: crumbs }) })
+    // too large: its breadcrumb data is cut, which must not cut it from the other events
+    const big = build({ error: new Error('x'), scope: scope({ breadcrumbs: crumbs, extra: Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 'e'.repeat(8000)])) }) })
+    const later = build({ error: new Error('x'), scope: scope({ breadcrumbs: crumbs }) })
+    expect(big.truncated).toContain('breadcrumbs.data')
+    expect(big.breadcrumbs[0].data).toBeUndefined()
+    for (const e of [first, later]) {
+      expect(e.breadcrumbs[0]).toMatchObject({ message: 'GET https://api.test/x?token=[Filtered]', data: { step: 1, password: '[Filtered]' } })
+      // the JSON the stores write is the event as built
+      expect(JSON.parse(eventJson(e))).toEqual(JSON.parse(JSON.stringify(e)))
+    }
+  })
+})
+
 describe('buildEvent with hostile input', () => {
   const trap = () => {
     throw new Error('trap')

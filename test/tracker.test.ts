@@ -42,6 +42,14 @@ describe('capture', () => {
     expect(event.event_id).toBe(id)
   })
 
+  it('gives every event its own id, across many captures', () => {
+    const { tracker } = newTracker()
+    // several pools of random bytes (256 ids each)
+    const ids = Array.from({ length: 1000 }, (_, i) => (i % 2 ? tracker.captureMessage(`m${i}`) : tracker.captureException(new Error(`e${i}`))))
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/)
+    expect(new Set(ids).size).toBe(ids.length)
+  })
+
   it('never throws, whatever is thrown', async () => {
     const { tracker } = newTracker()
     const cyclic: Record<string, unknown> = { name: 'cyclic' }
@@ -289,6 +297,51 @@ describe('breadcrumbs', () => {
     expect(crumbs.find((c) => c.category === 'fetch')?.data).toMatchObject({ method: 'GET', url: `http://127.0.0.1:${port}/price`, status_code: 200 })
     expect(crumbs.find((c) => c.category === 'http')?.data).toMatchObject({ method: 'GET', url: `http://127.0.0.1:${port}/stock`, status_code: 200 })
     expect(JSON.stringify(crumbs)).not.toContain('s3cret')
+  })
+
+  it('shows a request completed after an earlier event carried it unfinished', async () => {
+    const { tracker } = newTracker()
+    let answer!: () => void
+    const server = http.createServer((_req, res) => {
+      answer = () => res.end('late')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as { port: number }
+    await tracker.withScope(async () => {
+      const done = new Promise<void>((resolve) => http.get(`http://127.0.0.1:${port}/slow`, (res) => res.resume().on('end', resolve)))
+      while (!answer) await new Promise((r) => setTimeout(r, 5))
+      tracker.captureException(new Error('while waiting'))
+      await tracker.flush()
+      answer()
+      await done
+      tracker.captureException(new Error('after the answer'))
+    })
+    server.close()
+    await tracker.flush()
+    const events = []
+    for (const issue of (await tracker.store.listIssues({ status: 'all' })).issues) events.push(...(await tracker.store.listEvents(issue.id)).events)
+    const event = events.find((e) => e.exception?.value === 'after the answer')!
+    expect(events.find((e) => e.exception?.value === 'while waiting')!.breadcrumbs.find((c) => c.category === 'http')?.data?.status_code).toBeUndefined()
+    expect(event.breadcrumbs.find((c) => c.category === 'http')?.data).toMatchObject({ url: `http://127.0.0.1:${port}/slow`, status_code: 200 })
+  })
+
+  it("gives beforeSend breadcrumbs of the event's own, so changing them changes no other event", async () => {
+    const { tracker } = newTracker({
+      beforeSend(event) {
+        if (event.tags.change === 'yes') for (const crumb of event.breadcrumbs) crumb.message = 'changed'
+        return event
+      },
+    })
+    tracker.addBreadcrumb({ message: 'original' })
+    tracker.captureException(new Error('changed one'), { tags: { change: 'yes' } })
+    await tracker.flush()
+    tracker.captureException(new Error('untouched one'))
+    await tracker.flush()
+    const { issues } = await tracker.store.listIssues({ status: 'all' })
+    const messages = new Map<string, string | undefined>()
+    for (const issue of issues) messages.set(issue.title, (await tracker.store.listEvents(issue.id)).events[0].breadcrumbs[0]?.message)
+    expect(messages.get('Error: changed one')).toBe('changed')
+    expect(messages.get('Error: untouched one')).toBe('original')
   })
 
   it("leaves faultline's own work out of the breadcrumbs: an alert printed to the console is not one", async () => {

@@ -16,7 +16,9 @@ describe.skipIf(!pg.available)('postgresStore with several instances', () => {
   const stores: Store[] = []
 
   function instances(schema: string, retention?: Retention): Store[] {
-    const list = Array.from({ length: INSTANCES }, () => postgresStore({ connectionString: pg.url, schema, max: 4, retention }))
+    // 16 connections queue on one hot row: on a machine busy with other tests a statement can wait
+    // longer than the 5 s default, which is about a stalled database, not what is tested here
+    const list = Array.from({ length: INSTANCES }, () => postgresStore({ connectionString: pg.url, schema, max: 4, retention, statementTimeout: '30s' }))
     stores.push(...list)
     return list
   }
