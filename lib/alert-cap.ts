@@ -1,34 +1,43 @@
-/** What a cap hands over when a period that held alerts back ends. */
+/** What a cap hands over for one group of alerts held back in a period that ended. */
 export interface HeldBack<T> {
-  /** the first `keep` held-back items */
+  /** the group given to `take` ('' by default) */
+  group: string
+  /** the group's first `keep` held-back items */
   items: T[]
-  /** how many were held back in all */
+  /** how many of the group were held back in all */
   total: number
   from: Date
   until: Date
 }
 
 export interface CapOptions<T> {
-  /** sends allowed per period; the summary counts as one send of the period it opens */
+  /** sends allowed per period; each summary counts as one send of the period it opens */
   max: number
   periodMs: number
-  /** how many held-back items to remember by name; the rest are only counted */
+  /** how many held-back items of each group to remember by name; the rest are only counted */
   keep: number
-  onSummary: (held: HeldBack<T>) => void
+  /** one entry per group, in the order each group was first held back */
+  onSummary: (held: Array<HeldBack<T>>) => void
+}
+
+interface Group<T> {
+  items: T[]
+  total: number
+  since: number
 }
 
 /**
  * A global cap on alerts per period (an hour by default). Past the cap, alerts are held back and
- * summarised once the period ends, so an error storm sends at most `max` messages an hour, and
- * memory holds at most `keep` of them.
+ * summarised once the period ends, one summary per group, so an error storm sends at most `max`
+ * messages an hour (or one per group, if there are more groups), and memory holds at most `keep`
+ * items of each group.
  */
 export class AlertCap<T> {
   #o: CapOptions<T>
   #periodStart = 0
   #sent = 0
-  #held: T[] = []
+  #groups = new Map<string, Group<T>>()
   #total = 0
-  #heldSince = 0
   #timer: NodeJS.Timeout | null = null
 
   constructor(options: CapOptions<T>) {
@@ -40,17 +49,26 @@ export class AlertCap<T> {
     return this.#total
   }
 
-  /** True when the alert may be sent now; false when it was held back for the summary. */
-  take(item: T): boolean {
+  /**
+   * True when the alert may be sent now; false when it was held back for the summary. Items of
+   * different groups (alerts for different recipients) are never summarised together; the number
+   * of groups should stay small, as each remembers up to `keep` items.
+   */
+  take(item: T, group = ''): boolean {
     const now = Date.now()
     if (now - this.#periodStart >= this.#o.periodMs) this.#endPeriod(now)
     if (this.#sent < this.#o.max) {
       this.#sent++
       return true
     }
-    if (this.#total === 0) this.#heldSince = now
+    let g = this.#groups.get(group)
+    if (!g) {
+      g = { items: [], total: 0, since: now }
+      this.#groups.set(group, g)
+    }
     this.#total++
-    if (this.#held.length < this.#o.keep) this.#held.push(item)
+    g.total++
+    if (g.items.length < this.#o.keep) g.items.push(item)
     if (!this.#timer) {
       this.#timer = setTimeout(() => this.#endPeriod(Date.now()), this.#periodStart + this.#o.periodMs - now)
       this.#timer.unref()
@@ -71,14 +89,11 @@ export class AlertCap<T> {
 
   #endPeriod(now: number): void {
     this.stop()
-    const held = this.#total
-    if (held > 0) {
-      const summary: HeldBack<T> = { items: this.#held, total: held, from: new Date(this.#heldSince), until: new Date(now) }
-      this.#held = []
-      this.#total = 0
-      this.#o.onSummary(summary)
-    }
+    const held = [...this.#groups].map(([group, g]): HeldBack<T> => ({ group, items: g.items, total: g.total, from: new Date(g.since), until: new Date(now) }))
+    this.#groups = new Map()
+    this.#total = 0
+    if (held.length > 0) this.#o.onSummary(held)
     this.#periodStart = now
-    this.#sent = held > 0 ? 1 : 0
+    this.#sent = held.length
   }
 }

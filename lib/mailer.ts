@@ -88,13 +88,15 @@ interface Outgoing {
   issueId: string | null
 }
 
-interface Folded extends FoldedAlert {
-  to: string[]
+/** Names a recipient list by its addresses, so the same people in another order are one list. */
+function recipientsKey(to: string[]): string {
+  return JSON.stringify([...new Set(to)].sort())
 }
 
 /**
  * Sends alert emails in the background: renders them, caps them per hour (the rest fold into one
- * summary), queues them with a bound, and retries with backoff. `send` never blocks or throws.
+ * summary per recipient list), queues them with a bound, and retries with backoff. `send` never
+ * blocks or throws.
  */
 export class Mailer {
   #mail: ResolvedMail
@@ -104,7 +106,7 @@ export class Mailer {
   #transporter: MailTransporter
   #owned: boolean
   #queue: DeliveryQueue<Outgoing>
-  #cap: AlertCap<Folded>
+  #cap: AlertCap<FoldedAlert>
   #dropped = 0
   /** summaries sent, for tests and stats */
   summaries = 0
@@ -128,11 +130,11 @@ export class Mailer {
       isPermanent,
       report: opts.report,
     })
-    this.#cap = new AlertCap<Folded>({
+    this.#cap = new AlertCap<FoldedAlert>({
       max: opts.mail.maxPerHour,
       periodMs: tuning.periodMs,
       keep: 50,
-      onSummary: (held) => this.#sendSummary(held),
+      onSummary: (groups) => this.#sendSummaries(groups),
     })
   }
 
@@ -145,10 +147,10 @@ export class Mailer {
     return { delivered: this.#queue.delivered, failed: this.#queue.failed, dropped: this.#queue.dropped, held: this.#cap.held, summaries: this.summaries }
   }
 
-  /** Queues the alert for `to`, or folds it into the summary when the hourly cap is reached. */
+  /** Queues the alert for `to`, or folds it into the summary for `to` when the hourly cap is reached. */
   send(view: AlertView, to: string[]): void {
-    const folded: Folded = { headline: view.headline, title: view.title.slice(0, 200), url: view.url, count: view.count, environment: view.environment, to }
-    if (!this.#cap.take(folded)) return
+    const folded: FoldedAlert = { headline: view.headline, title: view.title.slice(0, 200), url: view.url, count: view.count, environment: view.environment }
+    if (!this.#cap.take(folded, recipientsKey(to))) return
     this.#queue.push({ to, email: renderAlertEmail(view), issueId: view.issueId }, `"${view.subject}" to ${to.join(', ')}`)
   }
 
@@ -175,27 +177,33 @@ export class Mailer {
     }
   }
 
-  #sendSummary(held: HeldBack<Folded>): void {
-    try {
-      const to = new Set<string>()
-      for (const item of held.items) for (const addr of item.to) to.add(addr)
-      if (held.total > held.items.length || to.size === 0) for (const addr of this.#mail.to) to.add(addr)
-      const email = renderSummaryEmail({
-        appName: this.#appName,
-        subjectPrefix: this.#mail.subjectPrefix,
-        total: held.total,
-        items: held.items,
-        dropped: this.#dropped,
-        maxPerHour: this.#mail.maxPerHour,
-        from: held.from,
-        until: held.until,
-        panelUrl: this.#panelUrl,
-      })
-      this.#dropped = 0
-      this.summaries++
-      this.#queue.push({ to: [...to], email, issueId: null }, `summary of ${held.total} alerts`)
-    } catch (err) {
-      this.#report(err as Error)
+  /**
+   * Sends one summary per recipient list, to that list only: a summary names alerts, and nobody may
+   * learn from it of an alert that was not addressed to them. Events dropped unchecked could have
+   * fired any rule, so every summary counts them.
+   */
+  #sendSummaries(groups: Array<HeldBack<FoldedAlert>>): void {
+    const dropped = this.#dropped
+    this.#dropped = 0
+    for (const held of groups) {
+      try {
+        const to = JSON.parse(held.group) as string[]
+        const email = renderSummaryEmail({
+          appName: this.#appName,
+          subjectPrefix: this.#mail.subjectPrefix,
+          total: held.total,
+          items: held.items,
+          dropped,
+          maxPerHour: this.#mail.maxPerHour,
+          from: held.from,
+          until: held.until,
+          panelUrl: this.#panelUrl,
+        })
+        this.summaries++
+        this.#queue.push({ to, email, issueId: null }, `summary of ${held.total} alerts to ${to.join(', ')}`)
+      } catch (err) {
+        this.#report(err as Error)
+      }
     }
   }
 

@@ -168,7 +168,8 @@ export class WebhookSender {
       max: t.maxPerHour,
       periodMs: t.periodMs,
       keep: 10,
-      onSummary: (held) => queue.push(this.#summary(held), `summary of ${held.total} alerts`),
+      // one URL is one audience, so its held-back alerts are not grouped: one summary post
+      onSummary: ([held]) => queue.push(this.#summary(held), `summary of ${held.total} alerts`),
     })
     endpoint = { queue, cap }
     this.#endpoints.set(url, endpoint)

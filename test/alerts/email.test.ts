@@ -234,4 +234,72 @@ describe('an error storm', () => {
     expect(smtp.messages.map((m) => m.parsed.subject)).toContain('[shop] New issue: Error: burst 5')
     expect(smtp.messages).toHaveLength(4)
   })
+
+  it("sends each rule's held-back alerts in a summary to that rule's recipients only", async () => {
+    const rules: Rule[] = [
+      { when: 'new', filter: { tags: { job: 'billing' } }, to: ['billing@example.com', 'cfo@example.com'] },
+      { when: 'new', filter: { tags: { job: 'web' } }, to: 'web@example.com' },
+    ]
+    const { alerter, record } = setup(rules, { mail: { transport: smtp.url, to: 'team@example.com', maxPerHour: 2 } })
+    const fail = (job: string, i: number) => record({ error: new Error(`${job} failure ${i}`), fingerprint: [`${job}-${i}`], tags: { job } })
+    // one alert of each rule uses up the hour; the rest are held back
+    await fail('billing', 0)
+    expect(await alerter.flush(5000)).toBe(true)
+    await fail('web', 0)
+    expect(await alerter.flush(5000)).toBe(true)
+    for (let i = 1; i <= 3; i++) await fail('billing', i)
+    for (let i = 1; i <= 2; i++) await fail('web', i)
+    expect(await alerter.flush(5000)).toBe(true)
+    expect(smtp.messages).toHaveLength(2)
+    await alerter.close()
+    await new Promise((r) => setTimeout(r, 200))
+
+    // everything each address received, alerts and summaries alike, names only its own rule's failures
+    const own: Record<string, string> = { 'billing@example.com': 'billing', 'cfo@example.com': 'billing', 'web@example.com': 'web' }
+    for (const m of smtp.messages) {
+      const headerTo = (Array.isArray(m.parsed.to) ? m.parsed.to : [m.parsed.to]).flatMap((a) => a?.value.map((v) => v.address) ?? [])
+      expect([...headerTo].sort()).toEqual([...m.envelopeTo].sort())
+      for (const addr of m.envelopeTo) {
+        expect(own[addr]).toBeDefined()
+        const other = own[addr] === 'billing' ? 'web' : 'billing'
+        expect(m.parsed.text).not.toContain(`${other} failure`)
+        expect(String(m.parsed.html)).not.toContain(`${other} failure`)
+      }
+    }
+    // one summary per rule's list, counting and listing that rule's held-back alerts
+    const summaries = smtp.messages.slice(2).map((m) => ({ to: [...m.envelopeTo].sort(), subject: m.parsed.subject, text: m.parsed.text ?? '' }))
+    summaries.sort((a, b) => a.to[0].localeCompare(b.to[0]))
+    expect(summaries.map((s) => [s.to, s.subject])).toEqual([
+      [['billing@example.com', 'cfo@example.com'], '[shop] 3 more alerts held back by the hourly limit'],
+      [['web@example.com'], '[shop] 2 more alerts held back by the hourly limit'],
+    ])
+    for (let i = 1; i <= 3; i++) expect(summaries[0].text).toContain(`New issue: Error: billing failure ${i} (1 event, production)`)
+    for (let i = 1; i <= 2; i++) expect(summaries[1].text).toContain(`New issue: Error: web failure ${i} (1 event, production)`)
+  })
+
+  it('counts each summary of a new period as one of its sends', async () => {
+    const rules: Rule[] = [
+      { when: 'new', filter: { tags: { job: 'billing' } }, to: 'billing@example.com' },
+      { when: 'new', filter: { tags: { job: 'web' } }, to: 'web@example.com' },
+    ]
+    const { alerter, record } = setup(rules, { mail: { transport: smtp.url, to: 'team@example.com', maxPerHour: 3 } }, { ...FAST, mail: { backoffMs: 50, periodMs: 2000 } })
+    const fail = (job: string, i: number) => record({ error: new Error(`${job} failure ${i}`), fingerprint: [`${job}-${i}`], tags: { job } })
+    // three alerts use up the period; then one of each rule is held back
+    for (let i = 0; i < 3; i++) await fail('billing', i)
+    expect(await alerter.flush(5000)).toBe(true)
+    await fail('billing', 3)
+    await fail('web', 0)
+    expect(await alerter.flush(5000)).toBe(true)
+    expect(smtp.messages).toHaveLength(3)
+    await smtp.waitFor(5, 5000)
+    expect(smtp.messages.slice(3).map((m) => m.envelopeTo.join()).sort()).toEqual(['billing@example.com', 'web@example.com'])
+    // two summaries opened the period: one more alert of its three fits, then they fold again
+    await new Promise((r) => setTimeout(r, 50))
+    for (let i = 1; i <= 2; i++) {
+      await fail('web', i)
+      expect(await alerter.flush(5000)).toBe(true)
+    }
+    expect(smtp.messages).toHaveLength(6)
+    expect(smtp.messages[5].parsed.subject).toBe('[shop] New issue: Error: web failure 1')
+  })
 })
