@@ -20,11 +20,31 @@ export interface KoaContext {
   mountPath?: string
   _matchedRoute?: unknown
   onerror(err: unknown): void
-  [kCapture]?: { glue: Glue; scope: Scope }
+  app?: { on?(event: 'error', listener: (err: unknown, ctx?: KoaContext) => void): unknown }
+  [kCapture]?: RequestState
+}
+
+interface RequestState {
+  glue: Glue
+  scope: Scope
+  /** the last thrown value that is not an object (a string), which no WeakSet can remember */
+  primitive?: unknown
+  /** Koa's own onerror is running: the 'error' event it emits was captured already */
+  inOnerror?: boolean
 }
 
 const kCapture = Symbol('faultline.koa')
 const kPatched = Symbol.for('faultline.koa.onerror')
+const kListening = Symbol.for('faultline.koa.app-error')
+
+/** Hands what the rest of the app threw to the tracker of the request, once. */
+function capture(state: RequestState, err: unknown): void {
+  if (typeof err !== 'object' || err === null) {
+    if (Object.is(state.primitive, err)) return
+    state.primitive = err
+  }
+  state.glue.captureRequestError(err, state.scope, 'koa')
+}
 
 /**
  * Some errors never pass the middleware chain: a response body stream that fails, a body that
@@ -38,10 +58,32 @@ function patchOnerror(ctx: KoaContext): void {
   proto[kPatched] = true
   proto.onerror = function faultlineOnerror(this: KoaContext, err: unknown) {
     const state = this[kCapture]
+    if (!state) return onerror.call(this, err)
     // thrown values that are not objects were captured by the middleware already, and have no identity to tell
-    if (state && typeof err === 'object' && err !== null) state.glue.captureRequestError(err, state.scope, 'koa')
-    return onerror.call(this, err)
+    if (typeof err === 'object' && err !== null) capture(state, err)
+    state.inOnerror = true
+    try {
+      return onerror.call(this, err)
+    } finally {
+      state.inOnerror = false
+    }
   }
+}
+
+/**
+ * An app's own error middleware may answer an error instead of rethrowing it; Koa's guide then
+ * has it emit the error on the app (`ctx.app.emit('error', err, ctx)`). Listening there captures
+ * those too, once per app. Koa adds its default logger when the server is made, before any
+ * request, so this listener does not turn that logger off.
+ */
+function listenForAppErrors(ctx: KoaContext): void {
+  const app = ctx.app as (KoaContext['app'] & { [kListening]?: boolean }) | undefined
+  if (!app || app[kListening] || typeof app.on !== 'function') return
+  app[kListening] = true
+  app.on('error', (err, errCtx) => {
+    const state = errCtx?.[kCapture]
+    if (state && !state.inOnerror) capture(state, err)
+  })
 }
 
 function transaction(ctx: KoaContext): string {
@@ -69,10 +111,12 @@ export function koaMiddleware(glue: Glue) {
       () => transaction(ctx),
     )
     patchOnerror(ctx)
-    ctx[kCapture] = { glue, scope }
+    listenForAppErrors(ctx)
+    const state: RequestState = { glue, scope }
+    ctx[kCapture] = state
     return glue.runInScope(scope, () =>
       next().catch((err: unknown) => {
-        glue.captureRequestError(err, scope, 'koa')
+        capture(state, err)
         throw err
       }),
     )

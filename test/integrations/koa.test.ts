@@ -81,6 +81,55 @@ for (const [name, Koa] of versions) {
       expect((await issues(tracker)).map((i) => i.title).sort()).toEqual(['Error: koa sync', 'TypeError: koa async'])
     })
 
+    it("captures an error the app's own middleware answers and emits on the app, once", async () => {
+      const tracker = newTracker()
+      const seen: unknown[] = []
+      const app = new Koa()
+      app.silent = true
+      app.use(tracker.koa())
+      // the error middleware of Koa's guide: it answers, then emits the error on the app
+      app.use(async (ctx, next) => {
+        try {
+          await next()
+        } catch (err) {
+          ctx.status = 500
+          ctx.body = 'sorry'
+          ctx.app.emit('error', err, ctx)
+        }
+      })
+      app.use(async (ctx) => {
+        if (ctx.path === '/handled') throw new Error('answered by the app')
+        if (ctx.path === '/string') throw 'a thrown string'
+      })
+      app.on('error', (err: unknown) => seen.push(err))
+      await request(app.callback()).get('/handled?order=7').expect(500, 'sorry')
+      await request(app.callback()).get('/string').expect(500, 'sorry')
+      expect(seen).toHaveLength(2)
+      const found = await issues(tracker)
+      expect(found.map((i) => [i.title, i.count]).sort()).toEqual([['Error: a thrown string', 1], ['Error: answered by the app', 1]])
+      const issue = found.find((i) => i.title.includes('answered'))!
+      const event = (await tracker.store.listEvents(issue.id)).events[0]
+      expect(event.request?.url).toMatch(/\/handled\?order=7$/)
+      expect(event.transaction).toBe('GET /handled')
+    })
+
+    it('captures an error once when it passes the middleware, ctx.onerror and the error event', async () => {
+      const tracker = newTracker()
+      const seen: unknown[] = []
+      const app = new Koa()
+      app.silent = true
+      app.use(tracker.koa())
+      app.use(async (ctx) => {
+        if (ctx.path === '/sync') throw new Error('koa sync')
+        if (ctx.path === '/string') throw 'a thrown string'
+      })
+      app.on('error', (err: unknown) => seen.push(err))
+      await request(app.callback()).get('/sync').expect(500)
+      await request(app.callback()).get('/string').expect(500)
+      expect(seen).toHaveLength(2)
+      expect((await issues(tracker)).map((i) => [i.title, i.count]).sort()).toEqual([['Error: a thrown string', 1], ['Error: koa sync', 1]])
+    })
+
     it('captures errors Koa meets outside the middleware chain: a response stream that fails', async () => {
       const tracker = newTracker()
       const build = (t: Tracker | null, seen: unknown[]) => {
