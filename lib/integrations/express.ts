@@ -22,6 +22,11 @@ interface RequestState {
   scope: Scope
   /** the last thrown value that is not an object (a string), which no WeakSet can remember */
   primitive?: unknown
+  /**
+   * A route that passed the request on with next(): Express leaves it in req.route, so an error
+   * in a later middleware must not be named after it.
+   */
+  passedRoute?: unknown
 }
 
 type Next = (err?: unknown) => void
@@ -46,10 +51,14 @@ function capture(state: RequestState, err: unknown): void {
   state.glue.captureRequestError(err, state.scope, 'express')
 }
 
-/** The `next` a layer hands its handler: it captures what is passed to it, then goes on as Express would. */
-function capturingNext(state: RequestState, next: Next): Next {
+/**
+ * The `next` a layer hands its handler: it captures what is passed to it, then goes on as Express
+ * would. For a route's layer, going on without an error means the route is done.
+ */
+function capturingNext(state: RequestState, next: Next, route: unknown): Next {
   return function faultlineNext(this: unknown, err?: unknown) {
-    capture(state, err)
+    if (isError(err)) capture(state, err)
+    else if (route !== undefined) state.passedRoute = route
     return next.apply(this, arguments as unknown as [unknown])
   }
 }
@@ -82,7 +91,7 @@ function patchLayer(proto: Record<string | symbol, unknown>): void {
     proto[requestName] = function faultlineHandleRequest(this: unknown, req: ExpressRequest, res: unknown, next: Next) {
       const state = req?.[kCapture]
       if (!state) return handleRequest.call(this, req, res, next)
-      const wrapped = capturingNext(state, next)
+      const wrapped = capturingNext(state, next, (this as { route?: unknown }).route)
       if (lostScope(state)) return state.glue.runInScope(state.scope, () => handleRequest.call(this, req, res, wrapped))
       return handleRequest.call(this, req, res, wrapped)
     }
@@ -93,7 +102,7 @@ function patchLayer(proto: Record<string | symbol, unknown>): void {
       if (!state) return handleError.call(this, error, req, res, next)
       // an error can reach an error handler without passing a wrapped next (one thrown in app.param)
       capture(state, error)
-      const wrapped = capturingNext(state, next)
+      const wrapped = capturingNext(state, next, undefined)
       if (lostScope(state)) return state.glue.runInScope(state.scope, () => handleError.call(this, error, req, res, wrapped))
       return handleError.call(this, error, req, res, wrapped)
     }
@@ -107,7 +116,8 @@ function layerPrototype(req: ExpressRequest): Record<string | symbol, unknown> |
 }
 
 function transaction(req: ExpressRequest): string {
-  const routePath = req.route && typeof req.route.path === 'string' ? req.route.path : null
+  const route = req.route !== req[kCapture]?.passedRoute ? req.route : undefined
+  const routePath = route && typeof route.path === 'string' ? route.path : null
   const path = routePath !== null ? `${req.baseUrl ?? ''}${routePath}` : (req.originalUrl ?? req.url ?? '/').split('?')[0]
   return `${req.method} ${path}`
 }

@@ -116,6 +116,20 @@ for (const [name, express] of versions) {
       expect((await latestEvent(tracker, nested.id)).transaction).toBe('GET /nested/deep/:id')
     })
 
+    it('names an error in a middleware after a route that passed the request on by its path, not that route', async () => {
+      const tracker = newTracker()
+      const app = express()
+      app.use(tracker.express())
+      app.get('/items/:id', (_req, _res, next) => next())
+      app.use(() => {
+        throw new Error('after the route')
+      })
+      await request(app).get('/items/5?x=1').expect(500)
+      const [issue] = await issues(tracker)
+      expect(issue.title).toBe('Error: after the route')
+      expect((await latestEvent(tracker, issue.id)).transaction).toBe('GET /items/5')
+    })
+
     it("captures when the app's own error handler answers, and the response is exactly as without faultline", async () => {
       const tracker = newTracker()
       const withFaultline = buildApp(express, tracker, { ownHandler: true })

@@ -3,6 +3,7 @@ import request from 'supertest'
 import { Readable } from 'node:stream'
 import Koa3 from 'koa'
 import Koa2 from 'koa2'
+import Router from '@koa/router'
 import { createTracker, type Tracker } from '../../lib/index.js'
 import { memoryStore } from '../../adapters/memory.js'
 
@@ -79,6 +80,21 @@ for (const [name, Koa] of versions) {
       expect(seenWith.length).toBe(seenWithout.length)
       // 403 and 418 are the app speaking, not failures
       expect((await issues(tracker)).map((i) => i.title).sort()).toEqual(['Error: koa sync', 'TypeError: koa async'])
+    })
+
+    it("names an error after the route @koa/router matched, with the router's prefix", async () => {
+      const tracker = newTracker()
+      const app = new Koa()
+      app.silent = true
+      app.use(tracker.koa())
+      const router = new Router({ prefix: '/api' })
+      router.get('/orders/:id', () => {
+        throw new Error('order lookup failed')
+      })
+      app.use(router.routes())
+      await request(app.callback()).get('/api/orders/42?full=1').expect(500)
+      const [issue] = await issues(tracker)
+      expect((await tracker.store.listEvents(issue.id)).events[0].transaction).toBe('GET /api/orders/:id')
     })
 
     it("captures an error the app's own middleware answers and emits on the app, once", async () => {
