@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import type { RequestInfo } from './types.js'
+import type { RequestInfo, User } from './types.js'
 
 const MAX_HEADER_VALUE = 2048
 
@@ -43,4 +43,36 @@ function isNonEmptyObject(value: unknown): boolean {
 
 function isEmptyObject(value: unknown): boolean {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value) && Object.keys(value).length === 0
+}
+
+/**
+ * The signed-in user as the request carries it (Passport's `req.user`, koa-passport's and
+ * koa-jwt's `ctx.state.user`), reduced to what identifies them: id (a JWT's `sub` when there is
+ * no id), username and email, as Sentry does. Nothing else of such an object (a password hash,
+ * tokens) is ever read.
+ */
+export function requestUser(value: unknown): User | null {
+  if (typeof value !== 'object' || value === null) return null
+  const user: User = {}
+  const id = identifier(readField(value, 'id')) ?? identifier(readField(value, 'sub'))
+  if (id !== undefined) user.id = id
+  for (const key of ['username', 'email'] as const) {
+    const field = identifier(readField(value, key))
+    if (field !== undefined) user[key] = String(field)
+  }
+  return Object.keys(user).length > 0 ? user : null
+}
+
+function readField(value: object, key: string): unknown {
+  try {
+    return (value as Record<string, unknown>)[key]
+  } catch {
+    return undefined
+  }
+}
+
+function identifier(field: unknown): string | number | undefined {
+  if (typeof field === 'string' && field !== '') return field.slice(0, 256)
+  if (typeof field === 'number' && Number.isFinite(field)) return field
+  return undefined
 }

@@ -20,6 +20,7 @@ export class Scope {
   #forkedAt: number
   #request: (() => RequestInfo | null) | null = null
   #transaction: (() => string | null) | null = null
+  #requestUser: (() => User | null) | null = null
 
   constructor(parent: Scope | null, maxBreadcrumbs: number) {
     this.#parent = parent
@@ -91,10 +92,14 @@ export class Scope {
     return this
   }
 
-  /** Request context is built lazily: only a request that captures something pays for it. */
-  setRequest(request: () => RequestInfo | null, transaction: () => string | null): this {
+  /**
+   * Request context is built lazily: only a request that captures something pays for it. The
+   * request's signed-in user stands in when no scope set a user.
+   */
+  setRequest(request: () => RequestInfo | null, transaction: () => string | null, user?: () => User | null): this {
     this.#request = request
     this.#transaction = transaction
+    this.#requestUser = user ?? null
     return this
   }
 
@@ -117,6 +122,7 @@ export class Scope {
     if (this.#request) {
       base.request = this.#request()
       base.transaction = this.#transaction?.() ?? base.transaction
+      if (base.user === null && this.#requestUser) base.user = this.#requestUser()
     }
     return base
   }

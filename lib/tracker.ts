@@ -24,7 +24,7 @@ type PendingCapture = Omit<BuildEventInput, 'options'> & { timestamp: Date }
 export interface Glue {
   panelPath: string | null
   servePanel(req: IncomingMessage, res: ServerResponse, where: PanelWhere): void
-  openRequestScope(request: () => RequestInfo | null, transaction: () => string | null): Scope
+  openRequestScope(request: () => RequestInfo | null, transaction: () => string | null, user: () => User | null): Scope
   runInScope<T>(scope: Scope, fn: () => T): T
   /** whether `scope` is the current one (callbacks from event emitters can lose it) */
   isCurrent(scope: Scope): boolean
@@ -294,7 +294,7 @@ export class Tracker {
     return {
       panelPath: panel ? panel.path : null,
       servePanel: (req, res, where) => this.#servePanel(req, res, where),
-      openRequestScope: (request, transaction) => new Scope(this.#global, this.options.maxBreadcrumbs).setRequest(request, transaction),
+      openRequestScope: (request, transaction, user) => new Scope(this.#global, this.options.maxBreadcrumbs).setRequest(request, transaction, user),
       runInScope: (scope, fn) => this.#als.run(scope, fn),
       isCurrent: (scope) => this.#als.getStore() === scope,
       captureRequestError: (error, scope, mechanism) => {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { requestInfo } from '../request.js'
+import { requestInfo, requestUser } from '../request.js'
 import type { Scope } from '../scope.js'
 import type { Glue } from '../tracker.js'
 import { matchPanel } from './panel-path.js'
@@ -13,6 +13,8 @@ export interface ExpressRequest extends IncomingMessage {
   query?: unknown
   body?: unknown
   ip?: string
+  /** the signed-in user, as Passport sets it */
+  user?: unknown
   route?: { path?: unknown }
   [kCapture]?: RequestState
 }
@@ -127,6 +129,7 @@ function openScope(glue: Glue, req: ExpressRequest): Scope {
   return glue.openRequestScope(
     () => requestInfo(req, { originalUrl: req.originalUrl, protocol: req.protocol, query: req.query, body: req.body, ip: req.ip }),
     () => transaction(req),
+    () => requestUser(req.user),
   )
 }
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { requestInfo } from '../request.js'
+import { requestInfo, requestUser } from '../request.js'
 import type { Scope } from '../scope.js'
 import type { Glue } from '../tracker.js'
 import { matchPanel } from './panel-path.js'
@@ -16,6 +16,8 @@ export interface KoaContext {
   query: unknown
   ip: string
   request: { body?: unknown }
+  /** koa-passport and koa-jwt put the signed-in user in `state.user` */
+  state?: { user?: unknown }
   respond?: boolean
   mountPath?: string
   _matchedRoute?: unknown
@@ -109,6 +111,7 @@ export function koaMiddleware(glue: Glue) {
     const scope = glue.openRequestScope(
       () => requestInfo(ctx.req, { originalUrl: ctx.originalUrl, protocol: ctx.protocol, query: ctx.query, body: ctx.request.body, ip: ctx.ip }),
       () => transaction(ctx),
+      () => requestUser(ctx.state?.user),
     )
     patchOnerror(ctx)
     listenForAppErrors(ctx)

@@ -116,6 +116,35 @@ for (const [name, express] of versions) {
       expect((await latestEvent(tracker, nested.id)).transaction).toBe('GET /nested/deep/:id')
     })
 
+    it('takes the signed-in user from req.user (id, username and email only), unless the app set one', async () => {
+      const tracker = newTracker()
+      const app = express()
+      app.use(tracker.express())
+      app.use((req, _res, next) => {
+        // as Passport leaves it: the whole user record (secrets joined here, so the source context shown with the frame does not hold them)
+        ;(req as unknown as { user: object }).user = { id: 42, email: 'ana@example.com', passwordHash: ['h4', 'sh'].join(''), apiToken: ['t0', 'k'].join('') }
+        next()
+      })
+      app.get('/mine', () => {
+        throw new Error('as the signed-in user')
+      })
+      app.get('/explicit', () => {
+        tracker.setUser({ id: 'chosen-by-the-app' })
+        throw new Error('with a user the app set')
+      })
+      await request(app).get('/mine').expect(500)
+      await request(app).get('/mine').expect(500)
+      await request(app).get('/explicit').expect(500)
+      const all = await issues(tracker)
+      const mine = all.find((i) => i.title.includes('signed-in'))!
+      expect(mine.userCount).toBe(1)
+      const event = await latestEvent(tracker, mine.id)
+      expect(event.user).toEqual({ id: 42, email: 'ana@example.com' })
+      expect(JSON.stringify(event)).not.toMatch(/h4sh|t0k/)
+      const explicit = all.find((i) => i.title.includes('the app set'))!
+      expect((await latestEvent(tracker, explicit.id)).user).toEqual({ id: 'chosen-by-the-app' })
+    })
+
     it('names an error in a middleware after a route that passed the request on by its path, not that route', async () => {
       const tracker = newTracker()
       const app = express()

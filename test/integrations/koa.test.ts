@@ -82,6 +82,25 @@ for (const [name, Koa] of versions) {
       expect((await issues(tracker)).map((i) => i.title).sort()).toEqual(['Error: koa sync', 'TypeError: koa async'])
     })
 
+    it('takes the signed-in user from ctx.state.user (a JWT payload: its sub as the id)', async () => {
+      const tracker = newTracker()
+      const app = new Koa()
+      app.silent = true
+      app.use(tracker.koa())
+      app.use(async (ctx, next) => {
+        // as koa-jwt leaves it: the token's payload
+        ctx.state.user = { sub: 'user-7', email: 'ana@example.com', scope: 'admin', iat: 1 }
+        await next()
+      })
+      app.use(() => {
+        throw new Error('as the token holder')
+      })
+      await request(app.callback()).get('/account').expect(500)
+      const [issue] = await issues(tracker)
+      expect(issue.userCount).toBe(1)
+      expect((await tracker.store.listEvents(issue.id)).events[0].user).toEqual({ id: 'user-7', email: 'ana@example.com' })
+    })
+
     it("names an error after the route @koa/router matched, with the router's prefix", async () => {
       const tracker = newTracker()
       const app = new Koa()
