@@ -180,4 +180,77 @@ describe.runIf(available)('panel in a browser', () => {
     expect(await violations()).toEqual([])
     await page.close()
   }, 60_000)
+
+  /** Where each status tab sits, and where the tab row's bottom line is, as the reader sees them. */
+  async function tabLayout(page: Page) {
+    return page.locator('.tabs').evaluate((nav) => {
+      const box = (el: Element) => {
+        const r = el.getBoundingClientRect()
+        return { left: r.left, right: r.right, top: r.top, bottom: r.bottom }
+      }
+      const tabs = Array.from(nav.querySelectorAll('a')).map((a) => {
+        const style = getComputedStyle(a)
+        return {
+          label: a.textContent!.trim().split(/\s+/)[0],
+          current: a.getAttribute('aria-current') === 'page',
+          ...box(a),
+          count: box(a.querySelector('.count')!),
+          underline: parseFloat(style.borderBottomWidth),
+          underlineColor: style.borderBottomColor,
+        }
+      })
+      const navBox = box(nav)
+      return { tabs, lineTop: navBox.bottom - parseFloat(getComputedStyle(nav).borderBottomWidth), scrollWidth: nav.scrollWidth, clientWidth: nav.clientWidth }
+    })
+  }
+
+  it('keeps the status tabs on one row on a 375 px phone, the current one underlined right under it', async () => {
+    for (const status of ['unresolved', 'resolved', 'ignored', 'all']) {
+      const { page, problems, violations } = await watchedPage(375)
+      await page.goto(`${origin}/errors?status=${status}`)
+      const { tabs, lineTop, scrollWidth, clientWidth } = await tabLayout(page)
+      expect(tabs.map((t) => t.label)).toEqual(['Unresolved', 'Resolved', 'Ignored', 'All'])
+      // one row: every tab starts at the same height and ends on the row's bottom line
+      for (const tab of tabs) {
+        expect(tab.top, `${tab.label} tab on the ${status} page`).toBeCloseTo(tabs[0].top, 0)
+        expect(tab.bottom, `${tab.label} tab on the ${status} page`).toBeCloseTo(lineTop, 0)
+        expect(tab.left).toBeGreaterThanOrEqual(0)
+        expect(tab.right).toBeLessThanOrEqual(375)
+      }
+      expect(scrollWidth).toBeLessThanOrEqual(clientWidth)
+      // the underline: the current tab's bottom border, coloured, lying on the row's bottom line and
+      // spanning the current tab only, not running under a neighbour
+      const current = tabs.filter((t) => t.current)
+      expect(current.map((t) => t.label.toLowerCase())).toEqual([status])
+      const [tab] = current
+      expect(tab.underline).toBe(2)
+      expect(tab.underlineColor).not.toBe('rgba(0, 0, 0, 0)')
+      for (const other of tabs.filter((t) => !t.current)) {
+        expect(other.underlineColor).toBe('rgba(0, 0, 0, 0)')
+        expect(other.right <= tab.left + 0.5 || other.left >= tab.right - 0.5, `${other.label} overlaps the underlined ${tab.label}`).toBe(true)
+        expect(other.bottom <= tab.bottom - tab.underline || other.top >= tab.bottom || other.right <= tab.left || other.left >= tab.right).toBe(true)
+      }
+      expect(problems).toEqual([])
+      expect(await violations()).toEqual([])
+      await page.close()
+    }
+  }, 60_000)
+
+  it('lays the status tabs out as before on a wide screen: side by side, each count beside its label', async () => {
+    const { page } = await watchedPage(1280)
+    await page.goto(`${origin}/errors`)
+    const { tabs, lineTop } = await tabLayout(page)
+    expect(tabs.map((t) => t.label)).toEqual(['Unresolved', 'Resolved', 'Ignored', 'All'])
+    for (const [i, tab] of tabs.entries()) {
+      expect(tab.top).toBeCloseTo(tabs[0].top, 0)
+      expect(tab.bottom).toBeCloseTo(lineTop, 0)
+      // the count on the label's line, at the tab's right end after 12 px of padding
+      expect(Math.abs((tab.count.top + tab.count.bottom) / 2 - (tab.top + tab.bottom - tab.underline) / 2)).toBeLessThan(3)
+      expect(tab.right - tab.count.right).toBeCloseTo(12, 0)
+      if (i > 0) expect(tab.left - tabs[i - 1].right).toBeCloseTo(2, 0)
+    }
+    expect(tabs[0].current).toBe(true)
+    expect(tabs[0].underline).toBe(2)
+    await page.close()
+  }, 60_000)
 })
