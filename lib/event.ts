@@ -302,6 +302,10 @@ interface PreparedBreadcrumb {
  * changes them in place (see unshareCached).
  */
 const preparedBreadcrumbs = new WeakMap<object, PreparedBreadcrumb>()
+/** values read from one breadcrumb at most */
+const BREADCRUMB_NODES = 200
+/** prepared breadcrumbs larger than this (as JSON) are not kept between events */
+const MAX_KEPT_BREADCRUMB = 8 * 1024
 
 /** For the code that completes a breadcrumb after it was added (an http request's status code). */
 export function breadcrumbChanged(crumb: object): void {
@@ -314,7 +318,8 @@ function prepareBreadcrumb(crumb: Breadcrumb, fields: string[]): PreparedBreadcr
   // another tracker in the process may scrub other fields
   if (cached !== undefined && cached.fields === fields) return cached
   const cut: string[] = []
-  let out = normalize(crumb, { depth: 4, maxString: 1024, truncated: cut, path: 'breadcrumbs' }) as Record<string, unknown>
+  // up to maxBreadcrumbs of them ride in one event: each is kept small
+  let out = normalize(crumb, { depth: 4, maxString: 1024, maxNodes: BREADCRUMB_NODES, truncated: cut, path: 'breadcrumbs' }) as Record<string, unknown>
   if (typeof out !== 'object' || out === null) {
     out = { timestamp: new Date().toISOString(), message: String(out) }
   } else {
@@ -323,8 +328,13 @@ function prepareBreadcrumb(crumb: Breadcrumb, fields: string[]): PreparedBreadcr
     if (typeof out.timestamp !== 'string') out.timestamp = new Date().toISOString()
   }
   const prepared = { fields, crumb: out as unknown as Breadcrumb, cut }
-  breadcrumbJson.set(out, JSON.stringify(out))
-  if (cacheable) preparedBreadcrumbs.set(crumb, prepared)
+  const json = JSON.stringify(out)
+  // kept for as long as the breadcrumb is in a scope: only small ones are worth it, a big one is
+  // prepared again for each event rather than held
+  if (cacheable && json.length <= MAX_KEPT_BREADCRUMB) {
+    breadcrumbJson.set(out, json)
+    preparedBreadcrumbs.set(crumb, prepared)
+  }
   return prepared
 }
 

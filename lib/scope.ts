@@ -120,10 +120,24 @@ export class Scope {
     if (this.#fingerprint) base.fingerprint = this.#fingerprint
     if (this.#breadcrumbs) base.breadcrumbs = [...base.breadcrumbs, ...this.#breadcrumbs].slice(-this.#maxBreadcrumbs)
     if (this.#request) {
-      base.request = this.#request()
-      base.transaction = this.#transaction?.() ?? base.transaction
-      if (base.user === null && this.#requestUser) base.user = this.#requestUser()
+      // read from the app's request objects, whose getters may throw: the event goes on without
+      base.request = readSafely(this.#request)
+      base.transaction = (this.#transaction && readSafely(this.#transaction)) ?? base.transaction
+      if (this.#requestUser && !this.#userSet()) base.user = readSafely(this.#requestUser)
     }
     return base
+  }
+
+  /** Whether this scope or a parent set a user, even `null` (which hides the request's). */
+  #userSet(): boolean {
+    return this.#user !== undefined || (this.#parent !== null && this.#parent.#userSet())
+  }
+}
+
+function readSafely<T>(read: () => T | null): T | null {
+  try {
+    return read()
+  } catch {
+    return null
   }
 }

@@ -245,6 +245,18 @@ describe('breadcrumbs shared between events', () => {
   })
 })
 
+describe('breadcrumbs too large to ride along whole', () => {
+  it('reads at most 200 values of one breadcrumb, and says what it cut', () => {
+    const row = Object.fromEntries(Array.from({ length: 49 }, (_, i) => [`c${i}`, 'x'.repeat(1000)]))
+    const crumb = { timestamp: new Date(0).toISOString(), category: 'db', message: 'select', data: { rows: Array.from({ length: 100 }, () => row) } }
+    const e = build({ error: new Error('x'), scope: scope({ breadcrumbs: [crumb] }) })
+    const strings = JSON.stringify(e.breadcrumbs[0]).match(/"x{1000}"/g) ?? []
+    expect(strings.length).toBeGreaterThan(0)
+    expect(strings.length).toBeLessThanOrEqual(200)
+    expect(e.truncated).toContain('breadcrumbs.data.rows')
+  })
+})
+
 describe('buildEvent with hostile input', () => {
   const trap = () => {
     throw new Error('trap')

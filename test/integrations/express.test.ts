@@ -145,6 +145,30 @@ for (const [name, express] of versions) {
       expect((await latestEvent(tracker, explicit.id)).user).toEqual({ id: 'chosen-by-the-app' })
     })
 
+    it('records the error without a user when req.user cannot be read, and hides it when the app cleared the user', async () => {
+      const tracker = newTracker()
+      const app = express()
+      app.use(tracker.express())
+      app.get('/broken-session', (req) => {
+        Object.defineProperty(req, 'user', { get() { throw new Error('session store down') } })
+        throw new Error('with an unreadable user')
+      })
+      app.get('/signed-out', (req) => {
+        ;(req as unknown as { user: object }).user = { id: 42 }
+        tracker.setUser(null)
+        throw new Error('after the app cleared the user')
+      })
+      await request(app).get('/broken-session').expect(500)
+      await request(app).get('/signed-out').expect(500)
+      const all = await issues(tracker)
+      expect(all.map((i) => i.title).sort()).toEqual(['Error: after the app cleared the user', 'Error: with an unreadable user'])
+      for (const issue of all) {
+        const event = await latestEvent(tracker, issue.id)
+        expect(event.user).toBeUndefined()
+        expect(event.request?.url).toMatch(/\/(broken-session|signed-out)$/)
+      }
+    })
+
     it('names an error in a middleware after a route that passed the request on by its path, not that route', async () => {
       const tracker = newTracker()
       const app = express()
