@@ -432,9 +432,17 @@ export function eventJson(event: FaultlineEvent): string {
  */
 export function unshareCached(event: FaultlineEvent): void {
   for (const ex of [event.exception, ...(event.exception?.causes ?? [])]) {
-    if (ex?.stacktrace) ex.stacktrace.frames = ex.stacktrace.frames.map((frame) => ({ ...frame }))
+    if (ex?.stacktrace) ex.stacktrace.frames = ex.stacktrace.frames.map(copyFrame)
   }
   event.breadcrumbs = event.breadcrumbs.map((crumb) => structuredClone(crumb))
+}
+
+/** A frame of its own, source lines included. */
+function copyFrame(frame: StackFrame): StackFrame {
+  const copy = { ...frame }
+  if (frame.pre_context) copy.pre_context = [...frame.pre_context]
+  if (frame.post_context) copy.post_context = [...frame.post_context]
+  return copy
 }
 
 /** Forgets the JSON kept for an event that was changed after it was built (by beforeSend). */

@@ -336,9 +336,10 @@ export class Tracker {
       }
     }
     if (!should || this.#ignored(error)) return false
-    if (this.options.sampleRate < 1 && Math.random() >= this.options.sampleRate) return false
+    // sampled once per error: one that was sampled out and then takes another path (ctx.onerror,
+    // the app's error event, a second captureException) stays out
     if (isObject) this.#captured.add(error)
-    return true
+    return !(this.options.sampleRate < 1 && Math.random() >= this.options.sampleRate)
   }
 
   #ignored(error: unknown): boolean {

@@ -135,6 +135,17 @@ describe('filters', () => {
     expect(await allIssues(tracker)).toHaveLength(0)
   })
 
+  it('samples each error once, however many times it is captured', async () => {
+    const { tracker } = newTracker({ sampleRate: 0.5 })
+    const errors = Array.from({ length: 400 }, (_, i) => new Error(`sampled ${i}`))
+    // a second chance per error (as when it also reaches Koa's onerror) would keep about 300
+    for (const err of errors) tracker.captureException(err)
+    for (const err of errors) tracker.captureException(err)
+    const kept = (await allIssues(tracker)).reduce((n, i) => n + i.count, 0)
+    expect(kept).toBeGreaterThan(150)
+    expect(kept).toBeLessThan(250)
+  })
+
   it('lets beforeSend change or drop events, sync or async', async () => {
     const { tracker } = newTracker({
       beforeSend: async (event) => {
@@ -323,6 +334,23 @@ describe('breadcrumbs', () => {
     const event = events.find((e) => e.exception?.value === 'after the answer')!
     expect(events.find((e) => e.exception?.value === 'while waiting')!.breadcrumbs.find((c) => c.category === 'http')?.data?.status_code).toBeUndefined()
     expect(event.breadcrumbs.find((c) => c.category === 'http')?.data).toMatchObject({ url: `http://127.0.0.1:${port}/slow`, status_code: 200 })
+  })
+
+  it("gives beforeSend frames of the event's own, source lines included", async () => {
+    const { tracker } = newTracker({
+      beforeSend(event) {
+        if (event.tags.change === 'yes') for (const frame of event.exception!.stacktrace!.frames) frame.pre_context?.splice(0, Infinity, 'changed')
+        return event
+      },
+    })
+    // one line, so both events share the frames parsed from one stack
+    for (const change of ['yes', 'no']) tracker.captureException(new Error(`change ${change}`), { tags: { change } })
+    const [issue] = await allIssues(tracker)
+    const { events } = await tracker.store.listEvents(issue.id)
+    const lines = (value: string) => events.find((e) => e.exception?.value === `change ${value}`)!.exception!.stacktrace!.frames.at(-1)!.pre_context
+    expect(lines('yes')).toEqual(['changed'])
+    expect(lines('no')).not.toContain('changed')
+    expect(lines('no')!.length).toBeGreaterThan(0)
   })
 
   it("gives beforeSend breadcrumbs of the event's own, so changing them changes no other event", async () => {
