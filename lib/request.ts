@@ -48,8 +48,8 @@ function isEmptyObject(value: unknown): boolean {
 /**
  * The signed-in user as the request carries it (Passport's `req.user`, koa-passport's and
  * koa-jwt's `ctx.state.user`), reduced to what identifies them: id (a JWT's `sub` when there is
- * no id), username and email, as Sentry does. Nothing else of such an object (a password hash,
- * tokens) is ever read.
+ * no id), username and email, the fields Sentry reads. Nothing else of such an object (a
+ * password hash, tokens) is ever read.
  */
 export function requestUser(value: unknown): User | null {
   if (typeof value !== 'object' || value === null) return null
