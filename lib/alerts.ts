@@ -57,8 +57,6 @@ interface Check {
 }
 
 const KEEP_FRAMES = 10
-/** the most events a store hands out in one page (the built-in stores' limit) */
-const MAX_PAGE = 100
 
 /**
  * The part of an event an alert shows. A waiting check holds this rather than the event, whose
@@ -256,31 +254,14 @@ class RuleAlerter implements Alerter {
     // an earlier check in this batch may have claimed it already
     if (this.#claims.held(firing.key, now)) return
     if (firing.withinMs !== undefined) {
-      const since = new Date(check.at - firing.withinMs)
-      const needed = firing.events ?? 0
-      const count = await this.#store.countEventsSince(issue.id, since)
-      if (count < needed || !(await this.#windowHolds(issue.id, since, needed))) return
+      const count = await this.#store.countEventsSince(issue.id, new Date(check.at - firing.withinMs))
+      if (count < (firing.events ?? 0)) return
       firing = { ...firing, windowCount: count }
     }
     if (!(await this.#claim(firing.key, issue.id, firing.expiresInMs))) return
     if (rule.throttleMs !== null && !(await this.#claim(throttleKey(ruleKey, issue.id), issue.id, rule.throttleMs))) return
     this.#fired++
     this.#dispatch({ rule, firing, issue, event: check.event, at: new Date(check.at) })
-  }
-
-  /**
-   * The stores count windows in whole minutes, so a count can take in events from before `since`
-   * in its first minute. When that count reaches `needed`, the stored events say exactly: the
-   * window holds `needed` events if the needed-th newest is inside it. Beyond one page of events,
-   * or when fewer are stored than counted (retention, a store that could not keep up), the
-   * minute count stands.
-   */
-  async #windowHolds(issueId: string, since: Date, needed: number): Promise<boolean> {
-    if (needed < 1 || needed > MAX_PAGE) return true
-    const { events } = await this.#store.listEvents(issueId, { limit: needed })
-    if (events.length < needed) return true
-    const t = Date.parse(events[needed - 1].timestamp)
-    return Number.isNaN(t) || t >= since.getTime()
   }
 
   async #claim(key: string, issueId: string, expiresInMs?: number): Promise<boolean> {
