@@ -386,14 +386,27 @@ class FileStoreImpl implements FileStore {
     for (const id of index.ids()) {
       const stored = index.storedEvents(id)
       if (stored.count <= retention.maxEventsPerIssue && (stored.oldest === null || stored.oldest >= cutoff)) continue
-      // this issue's waiting events go into the rewrite rather than after it
+      // this issue's waiting events go into the rewrite rather than after it; meanwhile readers
+      // find them among the events being written, and a failed rewrite puts them back
       const fresh = this.#pending.get(id) ?? []
       this.#pending.delete(id)
       this.#pendingCount -= fresh.length
-      const all = mergeEntries(await this.#files.read(id, meter), fresh)
-      const drop = prunable(all, retention, now)
-      const keep = all.slice(drop)
-      if (drop > 0 || fresh.length > 0) await this.#files.rewrite(id, keep, meter)
+      this.#inflight.set(id, fresh)
+      let keep: EventEntry[]
+      let drop: number
+      try {
+        const all = mergeEntries(await this.#files.read(id, meter), fresh)
+        drop = prunable(all, retention, now)
+        keep = all.slice(drop)
+        if (drop > 0 || fresh.length > 0) await this.#files.rewrite(id, keep, meter)
+      } catch (err) {
+        this.#pending.set(id, [...fresh, ...(this.#pending.get(id) ?? [])])
+        this.#pendingCount += fresh.length
+        this.#markDirty()
+        throw err
+      } finally {
+        this.#inflight.delete(id)
+      }
       if (!index.has(id)) continue
       index.setStoredEvents(id, keep.length + (this.#pending.get(id)?.length ?? 0), keep.length > 0 ? keep[0].t : null)
       this.#markDirty()

@@ -490,6 +490,27 @@ describe('fileStore when its files are taken away or the disk fills', () => {
     expect(() => fileStore({ path: path.join(blocker, 'errors.json') })).toThrow(/cannot open the file store at .*not-a-folder\/errors\.json .*Give it a folder the app may write to/)
   })
 
+  it('lists the events waiting to be written while maintenance rewrites their file', async () => {
+    const store = openStore({ path: path.join(tempDir(), 'errors.json'), writeDelayMs: 60_000, retention: { maxEventsPerIssue: 5, maxAgeMs: DAY } })
+    const id = issueId('checkout')
+    // 8 events on disk, then 5 waiting in memory: the newest 5 are what retention keeps
+    for (let i = 0; i < 8; i++) await store.record(makeInput({ time: Date.now() - 1000 + i }))
+    await store.flush()
+    for (let i = 0; i < 5; i++) await store.record(makeInput())
+    const newest = (await store.listEvents(id, { limit: 5 })).events.map((e) => e.event_id)
+    let done = false
+    const maintained = store.maintain({}).then((r) => {
+      done = true
+      return r
+    })
+    const seen: string[][] = []
+    while (!done) seen.push((await store.listEvents(id, { limit: 5 })).events.map((e) => e.event_id))
+    expect((await maintained).prunedEvents).toBe(8)
+    expect(seen.length).toBeGreaterThan(0)
+    for (const ids of seen) expect(ids).toEqual(newest)
+    expect((await store.listEvents(id, { limit: 100 })).events.map((e) => e.event_id)).toEqual(newest)
+  })
+
   it('lists an event once even when a retried append left its line twice', async () => {
     const dir = tempDir()
     const file = path.join(dir, 'errors.json')
