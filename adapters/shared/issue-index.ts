@@ -20,6 +20,9 @@ const DAY = 86_400_000
 const KEEP_HOURS = 14 * 24
 const KEEP_DAYS = 400
 const KEEP_MINUTES = 24 * 60
+const SECOND = 1000
+/** per-second counts cover the last 10 minutes: alert windows that short count from their exact start */
+const KEEP_SECONDS = 10 * 60
 /** tags are counted for at most this many keys per issue and values per key (the key total stays exact) */
 export const MAX_TAG_KEYS = 50
 export const MAX_TAG_VALUES = 200
@@ -79,10 +82,25 @@ export interface IssueRecord {
 
 export type ClaimRecord = [key: string, issueId: string, expiresAt: number | null]
 
+interface RecentSeconds {
+  counts: BucketCounts
+  /** windows starting before this reach back past what was counted here */
+  from: number
+  /** the newest event counted */
+  last: number
+}
+
 /** The in-memory state of a store's issues and alert claims. */
 export class IssueIndex {
   #issues = new Map<string, IssueState>()
   #claims = new Map<string, Claim>()
+  /**
+   * Per-second counts of recent events, in memory only: the document stays small, and the minute
+   * counts it keeps would let a one-minute window take in events from up to a minute before it.
+   */
+  #seconds = new Map<string, RecentSeconds>()
+  /** issues loaded from the document were counted by an earlier process before this time */
+  #openedAt = Date.now()
 
   /** Upserts the issue for one event and updates every counter; see Store.record. */
   record(input: RecordInput, now = Date.now()): RecordResult {
@@ -135,6 +153,7 @@ export class IssueIndex {
     state.hours.add(t)
     state.days.add(t)
     state.minutes.add(t)
+    this.#countSecond(issue.id, t, isNew)
     state.stored += 1
     state.oldestStored = state.oldestStored === null ? t : Math.min(state.oldestStored, t)
     const until = issue.ignoreUntil
@@ -220,11 +239,23 @@ export class IssueIndex {
     return copyIssue(issue)
   }
 
+  #countSecond(id: string, t: number, isNew: boolean): void {
+    let recent = this.#seconds.get(id)
+    if (recent === undefined) {
+      // an issue from the document had events before this process counted seconds
+      recent = { counts: new BucketCounts(SECOND, KEEP_SECONDS), from: isNew ? -Infinity : this.#openedAt, last: t }
+      this.#seconds.set(id, recent)
+    }
+    recent.counts.add(t)
+    recent.last = Math.max(recent.last, t)
+  }
+
   /** Removes the issue and its alert claims. */
   delete(id: unknown): boolean {
     const state = this.#state(id)
     if (!state) return false
     this.#issues.delete(state.issue.id)
+    this.#seconds.delete(state.issue.id)
     for (const [key, claim] of this.#claims) if (claim.issueId === state.issue.id) this.#claims.delete(key)
     return true
   }
@@ -236,11 +267,19 @@ export class IssueIndex {
     return (size === HOUR ? state.hours : state.days).series(now, buckets)
   }
 
-  /** Events at or after `since`, at one-minute resolution for the last 24 hours, else one hour. */
+  /**
+   * Events at or after `since`: to the second for the last 10 minutes of events this process
+   * counted, else to the minute for the last 24 hours, else to the hour.
+   */
   countSince(id: unknown, since: Date): number {
     const t = checkDate('since', since)
     const state = this.#state(id)
     if (!state) return 0
+    const seconds = this.#seconds.get(state.issue.id)
+    if (seconds !== undefined && t >= seconds.from) {
+      const exact = seconds.counts.since(t)
+      if (exact.covers) return exact.count
+    }
     const recent = state.minutes.since(t)
     return recent.covers ? recent.count : state.hours.since(t).count
   }
@@ -292,6 +331,8 @@ export class IssueIndex {
         unignoredIssues += 1
       }
     }
+    // per-second counts of issues quiet for longer than they cover are of no more use
+    for (const [id, recent] of this.#seconds) if (recent.last < now - KEEP_SECONDS * SECOND) this.#seconds.delete(id)
     for (const [key, claim] of this.#claims) {
       if (claim.expiresAt !== null && claim.expiresAt <= now) {
         this.#claims.delete(key)

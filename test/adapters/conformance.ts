@@ -680,6 +680,15 @@ export function storeConformance(name: string, makeStore: () => Promise<Store>, 
         expect(await store.countEventsSince(id, new Date(m - 4 * MINUTE))).toBe(0)
         expect(await store.countEventsSince(id, new Date(m + HOUR))).toBe(0)
       })
+
+      it('counts a recent window from its exact start, not from the start of its first minute', async () => {
+        const m = Math.floor(Date.now() / MINUTE) * MINUTE - 5 * MINUTE
+        await recordAll([{ time: m + 10_000 }, { time: m + 40_000 }, { time: m + 50_000 }])
+        const id = issueId('checkout')
+        // whole minutes would say 3 for both
+        expect(await store.countEventsSince(id, new Date(m + 30_000))).toBe(2)
+        expect(await store.countEventsSince(id, new Date(m + 50_000))).toBe(1)
+      })
     })
 
     describe('tagBreakdown', () => {

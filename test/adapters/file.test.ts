@@ -490,6 +490,20 @@ describe('fileStore when its files are taken away or the disk fills', () => {
     expect(() => fileStore({ path: path.join(blocker, 'errors.json') })).toThrow(/cannot open the file store at .*not-a-folder\/errors\.json .*Give it a folder the app may write to/)
   })
 
+  it('counts a window reaching back before a restart by whole minutes, never fewer than there were', async () => {
+    const file = path.join(tempDir(), 'errors.json')
+    const m = Math.floor(Date.now() / 60_000) * 60_000 - 5 * 60_000
+    const first = openStore({ path: file })
+    for (const at of [m + 10_000, m + 40_000]) await first.record(makeInput({ time: at }))
+    expect(await first.countEventsSince(issueId('checkout'), new Date(m + 30_000))).toBe(1)
+    await first.close()
+    // the seconds were counted by the closed store; the document keeps minutes
+    const second = openStore({ path: file })
+    expect(await second.countEventsSince(issueId('checkout'), new Date(m + 30_000))).toBe(2)
+    await second.record(makeInput({ time: Date.now() }))
+    expect(await second.countEventsSince(issueId('checkout'), new Date(Date.now() - 1000))).toBe(1)
+  })
+
   it('lists the events waiting to be written while maintenance rewrites their file', async () => {
     const store = openStore({ path: path.join(tempDir(), 'errors.json'), writeDelayMs: 60_000, retention: { maxEventsPerIssue: 5, maxAgeMs: DAY } })
     const id = issueId('checkout')

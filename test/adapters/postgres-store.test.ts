@@ -115,15 +115,6 @@ describe.skipIf(!pg.available)('postgresStore', () => {
     expect((await store.maintain({ retention: { maxEventsPerIssue: 10, maxAgeMs: 86_400_000 } })).prunedEvents).toBe(0)
   }, 60_000)
 
-  it('counts a window from its exact start, not from the start of its first minute', async () => {
-    const hash = 'window0000000001'
-    const m = Math.floor(Date.now() / 60_000) * 60_000 - 5 * 60_000
-    for (const at of [m + 10_000, m + 40_000, m + 50_000]) await store.record(recordInput({ hash, at: new Date(at) }))
-    // the memory and file stores count whole minutes here and say 3
-    expect(await store.countEventsSince(hash, new Date(m + 30_000))).toBe(2)
-    expect(await store.countEventsSince(hash, new Date(m + 50_000))).toBe(1)
-  })
-
   it('prunes events older than maxAgeMs and lifts expired ignores in one sweep', async () => {
     const hash = 'oldevents000001'
     const now = Date.now()

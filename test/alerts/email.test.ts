@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { memoryStore } from '../../adapters/memory.js'
 import { createAlerter, type AlerterTuning } from '../../lib/alerts.js'
 import type { Rule, TrackerOptions } from '../../lib/options.js'
@@ -111,6 +111,25 @@ describe('alert rules, by email', () => {
     // the window's claim stands for the window: more events inside it send nothing more
     for (let i = 0; i < 5; i++) await record()
     expect(await subjects(alerter)).toHaveLength(1)
+  })
+
+  it('counts a short window from its exact start, not from the start of its first minute', async () => {
+    // only Date is faked: 00:01:30, so the one-minute window starts at 00:00:30, inside the minute from 00:00
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      vi.setSystemTime(new Date('2026-01-01T00:01:30Z'))
+      const { alerter, record } = setup([{ when: { events: 3, within: '1m' } }])
+      const beforeTheWindow = new Date('2026-01-01T00:00:10Z')
+      for (let i = 0; i < 2; i++) await record({ timestamp: beforeTheWindow })
+      await record({ timestamp: new Date('2026-01-01T00:01:20Z') })
+      // three events in minutes 00:00 and 00:01, but one inside the last minute
+      expect(await subjects(alerter)).toEqual([])
+      await record({ timestamp: new Date('2026-01-01T00:01:25Z') })
+      await record({ timestamp: new Date('2026-01-01T00:01:29Z') })
+      expect((await subjects(alerter)).map((s) => s.split(':')[0])).toEqual(['[shop] 3 events in 1m'])
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('emails when an issue affects enough distinct users', async () => {
