@@ -112,8 +112,10 @@ class FileStoreImpl implements FileStore {
     this.#reportWriteFailure = limitReports((err) => this.#warn(err))
     this.#document = new IndexDocument(this.path)
     this.#db = new Low(this.#document, new IssueIndex())
-    this.#files = new EventFiles(path.join(path.dirname(this.path), `${path.basename(this.path, '.json')}.events`))
-    this.#deferred = new DeferredAlerts(path.join(path.dirname(this.path), `${path.basename(this.path, '.json')}.deferred-alerts.json`))
+    // beside the document, named after it: errors.events/, errors.deferred-alerts.json
+    const sibling = (suffix: string) => path.join(path.dirname(this.path), `${path.basename(this.path, '.json')}${suffix}`)
+    this.#files = new EventFiles(sibling('.events'))
+    this.#deferred = new DeferredAlerts(sibling('.deferred-alerts.json'))
 
     try {
       mkdirSync(path.dirname(this.path), { recursive: true })

@@ -223,7 +223,7 @@ export class Tracker {
     try {
       return await this.#flush(timeoutMs)
     } finally {
-      clearTimeout(keepAlive)
+      clearInterval(keepAlive)
     }
   }
 

@@ -3,6 +3,7 @@ import { requestInfo, requestUser } from '../request.js'
 import type { Scope } from '../scope.js'
 import type { Glue } from '../tracker.js'
 import { matchPanel } from './panel-path.js'
+import { captureOnce, type RequestState as BaseState } from './request-state.js'
 
 /** The bits of an Express request faultline reads; typed loosely so Express 4 and 5 both fit. */
 export interface ExpressRequest extends IncomingMessage {
@@ -19,11 +20,7 @@ export interface ExpressRequest extends IncomingMessage {
   [kCapture]?: RequestState
 }
 
-interface RequestState {
-  glue: Glue
-  scope: Scope
-  /** the last thrown value that is not an object (a string), which no WeakSet can remember */
-  primitive?: unknown
+interface RequestState extends BaseState {
   /**
    * A route that passed the request on with next(): Express leaves it in req.route, so an error
    * in a later middleware must not be named after it.
@@ -42,24 +39,13 @@ function isError(err: unknown): boolean {
   return Boolean(err) && err !== 'route' && err !== 'router'
 }
 
-/** Hands an error seen in a layer to the tracker of the request it belongs to, once. */
-function capture(state: RequestState, err: unknown): void {
-  if (!isError(err)) return
-  if (typeof err !== 'object') {
-    // a thrown string passes every later layer's next: capture it at the first
-    if (Object.is(state.primitive, err)) return
-    state.primitive = err
-  }
-  state.glue.captureRequestError(err, state.scope, 'express')
-}
-
 /**
  * The `next` a layer hands its handler: it captures what is passed to it, then goes on as Express
  * would. For a route's layer, going on without an error means the route is done.
  */
 function capturingNext(state: RequestState, next: Next, route: unknown): Next {
   return function faultlineNext(this: unknown, err?: unknown) {
-    if (isError(err)) capture(state, err)
+    if (isError(err)) captureOnce(state, err, 'express')
     else if (route !== undefined) state.passedRoute = route
     return next.apply(this, arguments as unknown as [unknown])
   }
@@ -103,7 +89,7 @@ function patchLayer(proto: Record<string | symbol, unknown>): void {
       const state = req?.[kCapture]
       if (!state) return handleError.call(this, error, req, res, next)
       // an error can reach an error handler without passing a wrapped next (one thrown in app.param)
-      capture(state, error)
+      if (isError(error)) captureOnce(state, error, 'express')
       const wrapped = capturingNext(state, next, undefined)
       if (lostScope(state)) return state.glue.runInScope(state.scope, () => handleError.call(this, error, req, res, wrapped))
       return handleError.call(this, error, req, res, wrapped)

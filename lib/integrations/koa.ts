@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { requestInfo, requestUser } from '../request.js'
-import type { Scope } from '../scope.js'
 import type { Glue } from '../tracker.js'
 import { matchPanel } from './panel-path.js'
+import { captureOnce, type RequestState as BaseState } from './request-state.js'
 
 /** The bits of a Koa context faultline reads; typed loosely so Koa 2 and 3 both fit. */
 export interface KoaContext {
@@ -26,11 +26,7 @@ export interface KoaContext {
   [kCapture]?: RequestState
 }
 
-interface RequestState {
-  glue: Glue
-  scope: Scope
-  /** the last thrown value that is not an object (a string), which no WeakSet can remember */
-  primitive?: unknown
+interface RequestState extends BaseState {
   /** Koa's own onerror is running: the 'error' event it emits was captured already */
   inOnerror?: boolean
 }
@@ -38,15 +34,6 @@ interface RequestState {
 const kCapture = Symbol('faultline.koa')
 const kPatched = Symbol.for('faultline.koa.onerror')
 const kListening = Symbol.for('faultline.koa.app-error')
-
-/** Hands what the rest of the app threw to the tracker of the request, once. */
-function capture(state: RequestState, err: unknown): void {
-  if (typeof err !== 'object' || err === null) {
-    if (Object.is(state.primitive, err)) return
-    state.primitive = err
-  }
-  state.glue.captureRequestError(err, state.scope, 'koa')
-}
 
 /**
  * Some errors never pass the middleware chain: a response body stream that fails, a body that
@@ -62,7 +49,7 @@ function patchOnerror(ctx: KoaContext): void {
     const state = this[kCapture]
     if (!state) return onerror.call(this, err)
     // thrown values that are not objects were captured by the middleware already, and have no identity to tell
-    if (typeof err === 'object' && err !== null) capture(state, err)
+    if (typeof err === 'object' && err !== null) captureOnce(state, err, 'koa')
     state.inOnerror = true
     try {
       return onerror.call(this, err)
@@ -84,7 +71,7 @@ function listenForAppErrors(ctx: KoaContext): void {
   app[kListening] = true
   app.on('error', (err, errCtx) => {
     const state = errCtx?.[kCapture]
-    if (state && !state.inOnerror) capture(state, err)
+    if (state && !state.inOnerror) captureOnce(state, err, 'koa')
   })
 }
 
@@ -119,7 +106,7 @@ export function koaMiddleware(glue: Glue) {
     ctx[kCapture] = state
     return glue.runInScope(scope, () =>
       next().catch((err: unknown) => {
-        capture(state, err)
+        captureOnce(state, err, 'koa')
         throw err
       }),
     )
