@@ -52,7 +52,9 @@ function patchOnerror(ctx: KoaContext): void {
     if (typeof err === 'object' && err !== null) captureOnce(state, err, 'koa')
     state.inOnerror = true
     try {
-      return onerror.call(this, err)
+      // Koa calls this after the middleware chain, outside the request's scope: what the app logs
+      // here (an app.on('error') listener) belongs to this request, not to every later event
+      return state.glue.runInScope(state.scope, () => onerror.call(this, err))
     } finally {
       state.inOnerror = false
     }

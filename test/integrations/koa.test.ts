@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import request from 'supertest'
 import { Readable } from 'node:stream'
 import Koa3 from 'koa'
@@ -163,6 +163,31 @@ for (const [name, Koa] of versions) {
       await request(app.callback()).get('/string').expect(500)
       expect(seen).toHaveLength(2)
       expect((await issues(tracker)).map((i) => [i.title, i.count]).sort()).toEqual([['Error: a thrown string', 1], ['Error: koa sync', 1]])
+    })
+
+    it("keeps what the app logs in app.on('error') on that request, out of other requests' events", async () => {
+      const log = vi.spyOn(console, 'log').mockImplementation(() => {})
+      try {
+        const tracker = newTracker()
+        const app = new Koa()
+        app.silent = true
+        app.use(tracker.koa())
+        app.use(async (ctx) => {
+          ctx.state.user = { id: ctx.query.user }
+          throw new Error(`failed for ${ctx.query.user}`)
+        })
+        // Koa calls this after the middleware chain has returned
+        app.on('error', (err: Error, ctx: { state: { user: { id: string } } }) => console.log(`error for user=${ctx.state.user.id}: ${err.message}`))
+        await request(app.callback()).get('/a?user=alice').expect(500)
+        await request(app.callback()).get('/b?user=bob').expect(500)
+        tracker.captureMessage('outside any request')
+        expect(log).toHaveBeenCalledWith('error for user=alice: failed for alice')
+        const events = (await Promise.all((await issues(tracker)).map(async (i) => (await tracker.store.listEvents(i.id)).events))).flat()
+        expect(events).toHaveLength(3)
+        for (const event of events) expect(JSON.stringify(event.breadcrumbs)).not.toContain('user=')
+      } finally {
+        log.mockRestore()
+      }
     })
 
     it('captures errors Koa meets outside the middleware chain: a response stream that fails', async () => {
