@@ -129,7 +129,9 @@ function culpritFor(frames: StackFrame[], transaction: string | undefined): stri
   frame ??= frames[frames.length - 1]
   if (!frame) return transaction ?? ''
   const file = frame.filename ?? frame.abs_path ?? '?'
-  return frame.function ? `${frame.function} (${file})` : file
+  // an inline route handler has no name: the route says more than the file alone
+  const name = frame.function ?? transaction
+  return name ? `${name} (${file})` : file
 }
 
 /**

@@ -170,6 +170,16 @@ describe('groupEvent with a stack', () => {
     expect(g.type).toBe('Error')
     expect(g.level).toBe('error')
   })
+
+  it("names an anonymous frame's culprit by the transaction, as an inline route handler", () => {
+    const inline = (transaction?: string) => {
+      const err = new Error('checkout failed')
+      err.stack = `Error: checkout failed\n    at ${rootV1}/server.js:12:11\n    at Layer.handle (${rootV1}/node_modules/express/lib/layer.js:95:5)`
+      return groupEvent(eventFor(err, rootV1, transaction ? { scope: { transaction } } : {})).culprit
+    }
+    expect(inline('POST /checkout')).toBe('POST /checkout (server.js)')
+    expect(inline()).toBe('server.js')
+  })
 })
 
 describe('groupEvent without a stack', () => {
