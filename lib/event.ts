@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import os from 'node:os'
 import { addTruncated, describeThrown, normalize, safeMessage, truncateString, type ThrownDescription } from './normalize.js'
-import { scrub, scrubQueryInText, scrubRequest } from './scrub.js'
+import { scrub, scrubRequest, scrubText } from './scrub.js'
 import { parseStacktrace } from './stacktrace.js'
 import { addSourceContext } from './source-context.js'
 import { DEFAULT_FINGERPRINT } from './fingerprint.js'
@@ -102,7 +102,7 @@ function build(input: BuildEventInput): FaultlineEvent {
   } else {
     const message = typeof input.message === 'string' ? input.message : safeMessage(input.message)
     if (message.length > MAX_MESSAGE) truncated.push('message')
-    event.message = scrubQueryInText(truncateString(message, MAX_MESSAGE), fields)
+    event.message = scrubText(truncateString(message, MAX_MESSAGE), fields)
   }
 
   const extra = merge(scope.extra, ctx.extra)
@@ -156,7 +156,7 @@ function describeOne(thrown: ThrownDescription, root: string, sourceContext: boo
   const out: Omit<ExceptionInfo, 'causes'> = {
     type: truncateString(thrown.type, 200),
     // messages often quote a URL they failed on ('fetch failed https://api/x?token=...')
-    value: scrubQueryInText(truncateString(thrown.value, MAX_MESSAGE), fields),
+    value: scrubText(truncateString(thrown.value, MAX_MESSAGE), fields),
   }
   if (thrown.stack !== undefined) {
     const parsed = framesOf(stackBody(thrown.stack, thrown.value), root, sourceContext)
@@ -272,7 +272,7 @@ function buildTags(raw: Record<string, unknown>, fields: string[]): Record<strin
     if (n++ >= MAX_TAGS) break
     if (value === undefined || value === null) continue
     const text = typeof value === 'string' ? value : typeof value === 'object' ? safeJson(normalize(value, { depth: 2 })) : String(normalize(value))
-    tags[truncateString(key, MAX_TAG_KEY).slice(0, MAX_TAG_KEY)] = scrubQueryInText(text.length > MAX_TAG_VALUE ? text.slice(0, MAX_TAG_VALUE) : text, fields)
+    tags[truncateString(key, MAX_TAG_KEY).slice(0, MAX_TAG_KEY)] = scrubText(text.length > MAX_TAG_VALUE ? text.slice(0, MAX_TAG_VALUE) : text, fields)
   }
   return tags
 }
@@ -323,7 +323,7 @@ function prepareBreadcrumb(crumb: Breadcrumb, fields: string[]): PreparedBreadcr
   if (typeof out !== 'object' || out === null) {
     out = { timestamp: new Date().toISOString(), message: String(out) }
   } else {
-    if (typeof out.message === 'string') out.message = scrubQueryInText(out.message, fields)
+    if (typeof out.message === 'string') out.message = scrubText(out.message, fields)
     if (out.data !== undefined) out.data = scrub(out.data, fields)
     if (typeof out.timestamp !== 'string') out.timestamp = new Date().toISOString()
   }

@@ -26,7 +26,7 @@ export function scrub<T>(value: T, fields: string[]): T {
 }
 
 function walk(value: unknown, fields: string[], depth: number, seen: Set<object>): unknown {
-  if (typeof value === 'string') return scrubQueryInText(value, fields)
+  if (typeof value === 'string') return scrubText(value, fields)
   if (value === null || typeof value !== 'object') return value
   if (seen.has(value) || depth >= MAX_DEPTH) return '[Circular]'
   seen.add(value)
@@ -46,6 +46,36 @@ function walk(value: unknown, fields: string[], depth: number, seen: Set<object>
   } finally {
     seen.delete(value)
   }
+}
+
+// `password=x`, `"token": "x"`, `{ secret: 'x' }`: a key, then `=` or `:`, then a value. A value
+// cut short by truncation (no closing quote) still counts, up to the end of the text.
+const KEY_VALUE = /(["']?)([A-Za-z_][\w.-]*)\1(\s*)([=:])(\s*)("(?:[^"\\\n]|\\.)*(?:"|$)|'(?:[^'\\\n]|\\.)*(?:'|$)|[^\s"'&,;)}\]]+)/g
+// the password in `postgres://app:hunter2@db`
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*:)[^\s/?#@]+@/gi
+const BEARER_TOKEN = /\b(bearer\s+)[\w.~+/-]+=*/gi
+/** text longer than this is not searched for secrets but filtered whole (callers cut text long before) */
+const MAX_TEXT = 1024 * 1024
+
+/**
+ * Filters secrets written into free text: an error message, a log line, a tag, a body that is not
+ * valid JSON. Covers query parameters (`?token=abc`), a URL's password, bearer tokens, and pairs
+ * whose key names a secret: `key=value` always, `key: value` only with a quoted key or value (as
+ * JSON and Node's inspect write them), so prose like 'Invalid session: expired' stays readable.
+ */
+export function scrubText(text: string, fields: string[]): string {
+  if (text.length > MAX_TEXT) return FILTERED
+  if (text.indexOf('=') === -1 && text.indexOf(':') === -1) return BEARER_TOKEN.test(text) ? text.replace(BEARER_TOKEN, `$1${FILTERED}`) : text
+  let out = scrubQueryInText(text, fields)
+  out = out.replace(KEY_VALUE, (pair, quote: string, key: string, before: string, sep: string, after: string, value: string) => {
+    const q = value[0] === '"' || value[0] === "'" ? value[0] : ''
+    if (sep === ':' && quote === '' && q === '') return pair
+    // filtered already (a query parameter, above)
+    if (value.startsWith('[Filtered', q.length) || !isSensitiveKey(key, fields)) return pair
+    return `${quote}${key}${quote}${before}${sep}${after}${q}${FILTERED}${q}`
+  })
+  if (out.indexOf('://') !== -1) out = out.replace(URL_PASSWORD, `$1${FILTERED}@`)
+  return out.replace(BEARER_TOKEN, `$1${FILTERED}`)
 }
 
 /**
@@ -104,9 +134,10 @@ function scrubBodyText(body: string, fields: string[]): string {
     try {
       return JSON.stringify(scrub(JSON.parse(body), fields))
     } catch {
-      // Not JSON after all: treat it as plain text below.
+      // JSON cut short by truncation, or malformed: filter what looks like secrets in the text
+      return scrubText(body, fields)
     }
   }
   if (body.includes('=') && !/\s/.test(body.slice(0, 200))) return scrubQueryString(body, fields)
-  return body
+  return scrubText(body, fields)
 }

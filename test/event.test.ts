@@ -217,6 +217,36 @@ describe('buildEvent scrubbing', () => {
     expect(JSON.stringify(e)).not.toMatch(/EXC1|K9|TAG1/)
   })
 
+  it('filters a secret in a text body too long to keep whole, whose cut JSON no longer parses', () => {
+    const body = JSON.stringify({ password: 'hunter2-BIG', filler: 'y'.repeat(10_000) })
+    const e = build({ error: new Error('x'), scope: scope({ request: { method: 'POST', url: 'https://app.test/login', data: body } }), options: options({ sourceContext: false }) })
+    expect(e.truncated).toContain('request.data')
+    expect(e.request!.data).toMatch(/^\{"password":"\[Filtered\]","filler":"yyy/)
+    expect(JSON.stringify(e)).not.toContain('hunter2')
+  })
+
+  it('filters secrets written into messages and log lines: URL passwords, bearer tokens, key=value and quoted pairs', () => {
+    const e = build({
+      error: new Error('connect ECONNREFUSED postgres://app:PGPASS@db:5432/shop'),
+      scope: scope({
+        breadcrumbs: [
+          { timestamp: new Date(0).toISOString(), category: 'console', message: "hdrs { authorization: 'Bearer sk_live_123', accept: 'text/html' }" },
+          { timestamp: new Date(1).toISOString(), category: 'console', message: 'retrying with password=hunter2 user=ann' },
+          { timestamp: new Date(2).toISOString(), category: 'console', message: 'Invalid session: expired' },
+        ],
+      }),
+      options: options({ sourceContext: false }),
+    })
+    expect(e.exception!.value).toBe('connect ECONNREFUSED postgres://app:[Filtered]@db:5432/shop')
+    expect(e.breadcrumbs.map((b) => b.message)).toEqual([
+      "hdrs { authorization: '[Filtered]', accept: 'text/html' }",
+      'retrying with password=[Filtered] user=ann',
+      // prose that merely names a secret's kind is kept
+      'Invalid session: expired',
+    ])
+    expect(JSON.stringify(e)).not.toMatch(/PGPASS|sk_live|hunter2/)
+  })
+
   it('keeps only the newest breadcrumbs', () => {
     const crumbs: Breadcrumb[] = Array.from({ length: 30 }, (_, i) => ({ timestamp: new Date(i * 1000).toISOString(), message: `step ${i}` }))
     const e = build({ error: new Error('x'), scope: scope({ breadcrumbs: crumbs }), options: options({ maxBreadcrumbs: 10 }) })

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { scrub, scrubRequest, scrubQueryInText, scrubQueryString, FILTERED } from '../lib/scrub.js'
+import { scrub, scrubRequest, scrubQueryInText, scrubQueryString, scrubText, FILTERED } from '../lib/scrub.js'
 import { DEFAULT_SCRUB_FIELDS } from '../lib/options.js'
 
 const fields = DEFAULT_SCRUB_FIELDS
@@ -105,5 +105,25 @@ describe('scrubRequest', () => {
   it('never throws on a hostile request', () => {
     const hostile = new Proxy({}, { get() { throw new Error('x') }, ownKeys() { throw new Error('y') } })
     expect(() => scrubRequest(hostile, fields)).not.toThrow()
+  })
+})
+
+describe('scrubText', () => {
+  const cases: Array<[string, string]> = [
+    ['redis://:s3cret@cache:6379', 'redis://:[Filtered]@cache:6379'],
+    ['Authorization: Bearer eyJhbGciOi.eyJzdWIi.sig==', 'Authorization: Bearer [Filtered]'],
+    ['{"password":"hunter2","name":"ann"}', '{"password":"[Filtered]","name":"ann"}'],
+    ['{ apiKey: \'k-1\', pin: 1234, "secret": 42 }', '{ apiKey: \'[Filtered]\', pin: 1234, "secret": [Filtered] }'],
+    ['cookie sid=abc; theme=dark', 'cookie sid=[Filtered]; theme=dark'],
+    ['GET https://x.test/cb?code=1&token=abc#f', 'GET https://x.test/cb?code=1&token=[Filtered]#f'],
+  ]
+  it.each(cases)('filters %s', (text, expected) => {
+    expect(scrubText(text, fields)).toBe(expected)
+  })
+
+  it('leaves prose and ordinary messages alone', () => {
+    for (const text of ["Cannot read properties of undefined (reading 'token')", 'Unexpected token } in JSON at position 5', 'Invalid session: expired', 'q=0.9, text/html']) {
+      expect(scrubText(text, fields)).toBe(text)
+    }
   })
 })
