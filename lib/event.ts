@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import os from 'node:os'
-import { addTruncated, describeThrown, normalize, safeMessage, truncateString, type ThrownDescription } from './normalize.js'
+import { addTruncated, describeThrown, normalize, safeMessage, tagText, truncateString, type ThrownDescription } from './normalize.js'
 import { scrub, scrubRequest, scrubText } from './scrub.js'
 import { parseStacktrace } from './stacktrace.js'
 import { addSourceContext } from './source-context.js'
@@ -271,7 +271,7 @@ function buildTags(raw: Record<string, unknown>, fields: string[]): Record<strin
   for (const [key, value] of Object.entries(raw)) {
     if (n++ >= MAX_TAGS) break
     if (value === undefined || value === null) continue
-    const text = typeof value === 'string' ? value : typeof value === 'object' ? safeJson(normalize(value, { depth: 2 })) : String(normalize(value))
+    const text = tagText(value)
     tags[truncateString(key, MAX_TAG_KEY).slice(0, MAX_TAG_KEY)] = scrubText(text.length > MAX_TAG_VALUE ? text.slice(0, MAX_TAG_VALUE) : text, fields)
   }
   return tags
@@ -357,14 +357,6 @@ function isoTime(date: Date | undefined): string {
 
 function isRecord(value: unknown): value is Record<string, any> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? ''
-  } catch {
-    return ''
-  }
 }
 
 /** Measures the event's JSON, and keeps it for the store (see eventJson), so an event is serialised once. */

@@ -257,6 +257,26 @@ export function safeMessage(err: unknown): string {
   }
 }
 
+/** Any value as text, without throwing (an object without a prototype, a throwing toString). */
+export function safeText(value: unknown): string {
+  try {
+    return String(value)
+  } catch {
+    return Object.prototype.toString.call(value)
+  }
+}
+
+/** A tag's value as text: objects as their JSON, without throwing. */
+export function tagText(value: unknown): string {
+  if (typeof value === 'string') return value
+  if (typeof value !== 'object' || value === null) return safeText(normalize(value))
+  try {
+    return JSON.stringify(normalize(value, { depth: 2 })) ?? ''
+  } catch {
+    return ''
+  }
+}
+
 /** A thrown value in the terms of an event's exception. */
 export interface ThrownDescription {
   type: string

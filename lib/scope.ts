@@ -1,10 +1,14 @@
 import type { ScopeData } from './event.js'
+import { safeText, tagText } from './normalize.js'
 import type { Breadcrumb, Level, RequestInfo, User } from './types.js'
 
 /**
  * Data attached to captured events: tags, extra, user, contexts, level, fingerprint, breadcrumbs.
  * A child scope reads through to its parent and keeps its own changes, so opening one per
  * request costs one small object; the merge happens only when an event is captured.
+ *
+ * The app calls these setters on its request path with whatever it has: none of them throws.
+ * A value that cannot be read at all (a Proxy that throws) is left out.
  */
 export class Scope {
   #parent: Scope | null
@@ -28,38 +32,41 @@ export class Scope {
     this.#forkedAt = Date.now()
   }
 
+  /** `undefined` or `null` removes the tag. */
   setTag(key: string, value: unknown): this {
     this.#tags ??= {}
-    this.#tags[String(key)] = String(value)
+    if (value === undefined || value === null) delete this.#tags[safeText(key)]
+    else this.#tags[safeText(key)] = tagText(value)
     return this
   }
 
   setTags(tags: Record<string, unknown>): this {
-    for (const [key, value] of Object.entries(tags ?? {})) this.setTag(key, value)
+    for (const [key, value] of readEntries(tags)) this.setTag(key, value)
     return this
   }
 
   setExtra(key: string, value: unknown): this {
     this.#extra ??= {}
-    this.#extra[String(key)] = value
+    this.#extra[safeText(key)] = value
     return this
   }
 
   setExtras(extras: Record<string, unknown>): this {
-    for (const [key, value] of Object.entries(extras ?? {})) this.setExtra(key, value)
+    for (const [key, value] of readEntries(extras)) this.setExtra(key, value)
     return this
   }
 
   /** `null` clears the user for this scope (and hides the parent's). */
   setUser(user: User | null): this {
-    this.#user = user ? { ...user } : null
+    if (!user) this.#user = null
+    else if (typeof user === 'object') this.#user = Object.fromEntries(readEntries(user)) as User
     return this
   }
 
   setContext(name: string, context: Record<string, unknown> | null): this {
     this.#contexts ??= {}
-    if (context === null) delete this.#contexts[name]
-    else this.#contexts[String(name)] = context
+    if (context === null || context === undefined) delete this.#contexts[safeText(name)]
+    else this.#contexts[safeText(name)] = context
     return this
   }
 
@@ -69,15 +76,21 @@ export class Scope {
   }
 
   setFingerprint(fingerprint: string[]): this {
-    this.#fingerprint = Array.isArray(fingerprint) ? fingerprint.map(String) : null
+    this.#fingerprint = Array.isArray(fingerprint) ? fingerprint.map(safeText) : null
     return this
   }
 
   addBreadcrumb(crumb: Partial<Breadcrumb> & { message?: string }): this {
-    if (this.#maxBreadcrumbs === 0) return this
+    if (this.#maxBreadcrumbs === 0 || typeof crumb !== 'object' || crumb === null) return this
+    let entry: Breadcrumb
+    try {
+      // kept as the same object: an http breadcrumb gets its status code when the response arrives
+      entry = crumb.timestamp ? (crumb as Breadcrumb) : { timestamp: new Date().toISOString(), ...crumb }
+    } catch {
+      return this
+    }
     this.#breadcrumbs ??= []
-    // kept as the same object: an http breadcrumb gets its status code when the response arrives
-    this.#breadcrumbs.push(crumb.timestamp ? (crumb as Breadcrumb) : { timestamp: new Date().toISOString(), ...crumb })
+    this.#breadcrumbs.push(entry)
     if (this.#breadcrumbs.length > this.#maxBreadcrumbs) this.#breadcrumbs.shift()
     return this
   }
@@ -131,6 +144,16 @@ export class Scope {
   /** Whether this scope or a parent set a user, even `null` (which hides the request's). */
   #userSet(): boolean {
     return this.#user !== undefined || (this.#parent !== null && this.#parent.#userSet())
+  }
+}
+
+/** The own enumerable entries of an app's object; what cannot be read is left out. */
+function readEntries(value: unknown): Array<[string, unknown]> {
+  if (typeof value !== 'object' || value === null) return []
+  try {
+    return Object.entries(value)
+  } catch {
+    return []
   }
 }
 

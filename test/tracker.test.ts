@@ -110,6 +110,42 @@ describe('capture', () => {
   })
 })
 
+describe('scope setters', () => {
+  it('never throw into the app, whatever they are handed, and keep what can be read', async () => {
+    const { tracker } = newTracker()
+    const hostile = new Proxy({}, { ownKeys() { throw new Error('trap') }, get() { throw new Error('trap') } })
+    const noPrototype = Object.assign(Object.create(null), { a: '1' })
+    const badToString = { toString() { throw new Error('no') } }
+    tracker.withScope((scope) => {
+      const calls: Array<() => unknown> = [
+        () => scope.setTag('query', noPrototype),
+        () => scope.setTag('weird', badToString),
+        () => scope.setTag(noPrototype as unknown as string, 'v'),
+        () => scope.setTags(hostile),
+        () => scope.setExtras(hostile),
+        () => scope.setExtra(noPrototype as unknown as string, 1),
+        () => scope.setUser(hostile),
+        () => scope.setContext(noPrototype as unknown as string, { a: 1 }),
+        () => scope.setFingerprint([Object.create(null), 'x']),
+        () => scope.addBreadcrumb(undefined as never),
+        () => scope.addBreadcrumb(null as never),
+        () => scope.addBreadcrumb(hostile),
+        () => tracker.addBreadcrumb(undefined as never),
+        () => tracker.setTag('removed', 'soon'),
+        () => tracker.setTag('removed', undefined),
+      ]
+      for (const call of calls) expect(call).not.toThrow()
+      tracker.captureException(new Error('after hostile scope calls'))
+    })
+    const [issue] = await allIssues(tracker)
+    const event = (await tracker.store.listEvents(issue.id)).events[0]
+    expect(event.tags.query).toBe('{"a":"1"}')
+    expect(event.tags.weird).toBe('{"toString":"[Function: toString]"}')
+    expect(event.tags).not.toHaveProperty('removed')
+    expect(event.fingerprint).toEqual(['[object Object]', 'x'])
+  })
+})
+
 describe('filters', () => {
   it('records an explicit captureException whatever its status: shouldCapture judges only what faultline catches itself', async () => {
     const { tracker } = newTracker({ shouldCapture: () => false })
