@@ -40,7 +40,8 @@ export interface Rule {
 export interface MailOptions {
   /** nodemailer transport options, an SMTP URL, or a ready transporter (anything with sendMail) */
   transport: unknown
-  from?: string
+  /** an address ('Alerts <alerts@example.com>') or nodemailer's { name, address } */
+  from?: string | { name?: string; address: string }
   to?: string | string[]
   baseUrl?: string
   subjectPrefix?: string
@@ -162,6 +163,12 @@ function suggest(name: string, known: string[]): string {
   return best && best[1] <= 3 ? `Did you mean \`${best[0]}\`?` : `Known options: ${known.join(', ')}.`
 }
 
+/** What faultline calls on every store (the optional ones it checks for before calling). */
+const STORE_METHODS = [
+  'record', 'getIssue', 'listIssues', 'countIssues', 'listEvents', 'getEvent', 'eventNeighbors', 'updateIssue',
+  'deleteIssue', 'histogram', 'countEventsSince', 'tagBreakdown', 'claimAlert', 'maintain', 'close',
+]
+
 function checkKeys(value: Record<string, unknown>, known: string[], prefix: string): void {
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) fail(prefix + key, 'is not an option', suggest(key, known))
@@ -173,6 +180,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function duration(option: string, value: unknown): number {
+  // '14d' or 14 days? A bare number is refused rather than read as milliseconds.
+  if (typeof value === 'number') fail(option, `must be a duration with a unit, got the bare number ${value}`, `Write '${value}d', '${value}h' or '${value}m', or '${value}ms' for milliseconds.`)
   const ms = parseDuration(value)
   if (ms === null) fail(option, `must be a duration, got ${JSON.stringify(value)}`, "Use a number and a unit, like '30m', '1h' or '14d'.")
   return ms
@@ -183,9 +192,12 @@ function positiveInteger(option: string, value: unknown): number {
   return value as number
 }
 
+/** An address, alone or with a display name: 'ann@example.com', 'Ann <ann@example.com>'. */
+const EMAIL = /^(?:[^<>]*<\s*[^\s@<>]+@[^\s@<>.]+(?:\.[^\s@<>.]+)*\s*>|[^\s@<>]+@[^\s@<>.]+(?:\.[^\s@<>.]+)*)$/
+
 function emailList(option: string, value: unknown): string[] {
   const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value
-  if (!Array.isArray(list) || list.length === 0 || !list.every((s) => typeof s === 'string' && s.includes('@'))) {
+  if (!Array.isArray(list) || list.length === 0 || !list.every((s) => typeof s === 'string' && EMAIL.test(s))) {
     fail(option, 'must be an email address or a list of them', "Pass 'team@example.com' or ['a@example.com', 'b@example.com'].")
   }
   return list as string[]
@@ -274,18 +286,33 @@ function resolveMail(mail: unknown): ResolvedMail | null {
   if (typeof t === 'string' && !/^smtps?:\/\//.test(t)) fail('mail.transport', 'must be an smtp:// or smtps:// URL when it is a string', "Write 'smtp://user:pass@smtp.example.com:587'.")
   if (mail.to === undefined) fail('mail.to', 'is missing', "Say who gets alerts: to: 'team@example.com'.")
   const to = emailList('mail.to', mail.to)
-  const from = mail.from === undefined ? 'faultline <faultline@localhost>' : String(mail.from)
+  const from = mail.from === undefined ? 'faultline <faultline@localhost>' : sender(mail.from)
   let baseUrl = ''
   if (mail.baseUrl !== undefined) {
+    let url: URL | null = null
     try {
-      baseUrl = new URL(String(mail.baseUrl)).href.replace(/\/$/, '')
+      url = new URL(String(mail.baseUrl))
     } catch {
-      fail('mail.baseUrl', `must be an absolute URL, got ${JSON.stringify(mail.baseUrl)}`, "Write the app's public address, like 'https://app.example.com'.")
+      // said below
     }
+    // the links in every alert start with it
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      fail('mail.baseUrl', `must be an http:// or https:// URL, got ${JSON.stringify(mail.baseUrl)}`, "Write the app's public address, like 'https://app.example.com'.")
+    }
+    baseUrl = url.href.replace(/\/$/, '')
   }
   const maxPerHour = mail.maxPerHour === undefined ? 20 : positiveInteger('mail.maxPerHour', mail.maxPerHour)
   if (mail.subjectPrefix !== undefined && typeof mail.subjectPrefix !== 'string') fail('mail.subjectPrefix', 'must be a string', "Write '[my-app]'.")
   return { transport: t, from, to, baseUrl, subjectPrefix: (mail.subjectPrefix as string | undefined) ?? '', maxPerHour }
+}
+
+/** `from` as an address string; nodemailer's `{ name, address }` form is accepted and written as one. */
+function sender(from: unknown): string {
+  if (typeof from === 'string' && EMAIL.test(from.trim())) return from.trim()
+  if (isPlainObject(from) && typeof from.address === 'string' && EMAIL.test(from.address) && (from.name === undefined || typeof from.name === 'string')) {
+    return from.name ? `"${from.name.replace(/["\\]/g, '\\$&')}" <${from.address}>` : from.address
+  }
+  return fail('mail.from', `must be an email address, got ${JSON.stringify(from)}`, "Write 'Alerts <alerts@example.com>' or { name: 'Alerts', address: 'alerts@example.com' }.")
 }
 
 function resolvePanel(panel: unknown): ResolvedOptions['panel'] {
@@ -336,9 +363,12 @@ export function resolveOptions(input: unknown = {}): ResolvedOptions {
 
   const store = o.store ?? path.join(root, '.faultline', 'errors.json')
   if (typeof store === 'string') {
-    if (!store) fail('store', 'is an empty path', "Pass a file path like '.faultline/errors.json' or a store instance.")
-  } else if (!isPlainObject(store) || typeof (store as any).record !== 'function' || typeof (store as any).listIssues !== 'function') {
-    fail('store', 'must be a file path or a store (an object with record, listIssues, ...)', "Use fileStore({ path }), memoryStore() or postgresStore({ connectionString }).")
+    if (!store.trim()) fail('store', 'is an empty path', "Pass a file path like '.faultline/errors.json' or a store instance.")
+  } else {
+    const missing = isPlainObject(store) ? STORE_METHODS.filter((name) => typeof (store as any)[name] !== 'function') : STORE_METHODS
+    if (missing.length > 0) {
+      fail('store', `must be a file path or a store; this one lacks ${missing.join(', ')}`, "Use fileStore({ path }), memoryStore() or postgresStore({ connectionString }), or implement the whole Store interface (README, 'Writing your own store').")
+    }
   }
 
   const sampleRate = o.sampleRate === undefined ? 1 : o.sampleRate

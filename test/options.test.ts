@@ -35,9 +35,25 @@ describe('options', () => {
     [{ beforeSend: 'yes' }, /`beforeSend` must be a function/],
     [{ ignoreErrors: 'ECONNRESET' }, /`ignoreErrors` must be a list/],
     [{ store: { get: () => 1 } }, /`store` must be a file path or a store/],
+    [{ store: { record: async () => ({}), listIssues: async () => ({}) } }, /`store` must be a file path or a store; this one lacks getIssue, .*close/],
+    [{ store: '   ' }, /`store` is an empty path/],
+    // 14 days or 14 ms? Refused rather than guessed
+    [{ autoResolve: 14 }, /`autoResolve` must be a duration with a unit, got the bare number 14\. Write '14d'/],
+    [{ retention: { maxAge: 90 } }, /`retention.maxAge` must be a duration with a unit/],
+    [{ mail: { transport: 'smtp://x', to: 'x@' } }, /`mail.to` must be an email address/],
+    [{ mail: { transport: 'smtp://x', to: 'a@b.c', from: 'alerts' } }, /`mail.from` must be an email address/],
+    [{ mail: { transport: 'smtp://x', to: 'a@b.c', baseUrl: 'javascript:alert(1)' } }, /`mail.baseUrl` must be an http:\/\/ or https:\/\/ URL/],
   ])('rejects %j with an error that names the option and the fix', (input, message) => {
     expect(() => resolveOptions(input)).toThrow(OptionError)
     expect(() => resolveOptions(input)).toThrow(message)
+  })
+
+  it("takes mail.from as an address, with a display name, or in nodemailer's { name, address } form", () => {
+    const from = (value: unknown) => resolveOptions({ mail: { transport: 'smtp://x', to: 'a@b.c', from: value } }).mail!.from
+    expect(from('alerts@example.com')).toBe('alerts@example.com')
+    expect(from('Shop alerts <alerts@example.com>')).toBe('Shop alerts <alerts@example.com>')
+    expect(from({ name: 'Shop "alerts"', address: 'alerts@example.com' })).toBe('"Shop \\"alerts\\"" <alerts@example.com>')
+    expect(resolveOptions({ mail: { transport: 'smtp://x', to: 'Ann <ann@example.com>, ops@localhost' } }).mail!.to).toEqual(['Ann <ann@example.com>', 'ops@localhost'])
   })
 
   it('validates at createTracker, before anything starts', () => {
