@@ -1,7 +1,7 @@
 // The example app for `npm start`: an Express app with faultline on the embedded file store.
 // Run it with `npm start` (builds faultline, then runs this file), or with
-// `node examples/express-app/server.js` after `npm run build`. Another port: `PORT=3001 npm start`
-// (default 3000).
+// `node examples/express-app/server.js` after `npm run build`. Another port: `PORT=3005 npm start`
+// (default 3000; the Koa example takes 3001). One copy at a time: the file store serves one process.
 // Open http://localhost:3000 for the failing routes and http://localhost:3000/errors for the panel.
 import path from 'node:path'
 import express from 'express'
