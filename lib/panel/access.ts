@@ -24,8 +24,13 @@ export function isLoopback(address: string | undefined): boolean {
   return address === '::1' || address === '0:0:0:0:0:0:0:1'
 }
 
-/** True when the request carries any header a proxy adds (any `X-Forwarded-*` too, with dashes or underscores). */
+/**
+ * True when the request carries any header a proxy adds (any `X-Forwarded-*` too, with dashes or
+ * underscores), or speaks HTTP/1.0: nginx's bare `proxy_pass` adds no header and sets Host to the
+ * upstream's address, but talks HTTP/1.0 to it, which no browser does today.
+ */
 export function isForwarded(req: IncomingMessage): boolean {
+  if (req.httpVersion === '1.0') return true
   return FORWARDING_HEADERS.some((h) => req.headers[h] !== undefined) || Object.keys(req.headers).some((h) => /^x[-_]forwarded/.test(h))
 }
 

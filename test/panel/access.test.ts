@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll, afterEach } from 'vitest'
 import request from 'supertest'
+import net from 'node:net'
 import os from 'node:os'
 import type http from 'node:http'
 import type { IncomingMessage } from 'node:http'
@@ -116,6 +117,26 @@ describe('without auth', () => {
   it.each(['x-forwarded-for', 'forwarded', 'x-real-ip', 'x-forwarded-host', 'cf-connecting-ip', 'via'])('answers 403 to a loopback request carrying %s', async (header) => {
     const res = await request(panelServer(store)).get('/errors').set(header, '203.0.113.7').expect(403)
     expect(res.text).toContain('passed through a proxy')
+  })
+
+  it("answers 403 to an HTTP/1.0 request, as nginx's bare proxy_pass sends with no forwarding header and Host set to the app's address", async () => {
+    const app = panelServer(store)
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = app.address() as { port: number }
+      const ask = (version: string) =>
+        new Promise<string>((resolve, reject) => {
+          const socket = net.connect(port, '127.0.0.1', () => socket.end(`GET /errors HTTP/${version}\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`))
+          let reply = ''
+          socket.on('data', (chunk) => (reply += chunk))
+          socket.on('end', () => resolve(reply.split('\r\n')[0]))
+          socket.on('error', reject)
+        })
+      expect(await ask('1.0')).toMatch(/^HTTP\/1\.1 403/)
+      expect(await ask('1.1')).toMatch(/^HTTP\/1\.1 200/)
+    } finally {
+      await new Promise((resolve) => app.close(resolve))
+    }
   })
 
   it('answers 403 to a loopback request for another host name: a web page rebinding its own domain to 127.0.0.1', async () => {
