@@ -172,8 +172,10 @@ export class Tracker {
       } catch {
         // a hostile context object; the message is still worth keeping
       }
+      const text = printable(message)
+      if (this.#ignoredMessage(text)) return eventId
       if (this.options.sampleRate < 1 && Math.random() >= this.options.sampleRate) return eventId
-      this.#enqueue({ eventId, timestamp: new Date(), message: printable(message), level, ctx, scope: this.getScope().snapshot() })
+      this.#enqueue({ eventId, timestamp: new Date(), message: text, level, ctx, scope: this.getScope().snapshot() })
     } catch (err) {
       this.#report(err)
     }
@@ -345,11 +347,20 @@ export class Tracker {
   #ignored(error: unknown): boolean {
     if (this.options.ignoreErrors.length === 0) return false
     const { type, message } = describe(error)
+    return this.#matchesIgnore(message, type, error)
+  }
+
+  /** A captureMessage text passes ignoreErrors' strings and RegExps too, as in Sentry. */
+  #ignoredMessage(message: string): boolean {
+    return this.options.ignoreErrors.length > 0 && this.#matchesIgnore(message, null, undefined)
+  }
+
+  #matchesIgnore(message: string, type: string | null, error: unknown): boolean {
     return this.options.ignoreErrors.some((rule) => {
       try {
         if (typeof rule === 'string') return type === rule || message.includes(rule)
-        if (rule instanceof RegExp) return rule.test(message) || rule.test(`${type}: ${message}`)
-        return error instanceof rule
+        if (rule instanceof RegExp) return rule.test(message) || (type !== null && rule.test(`${type}: ${message}`))
+        return type !== null && error instanceof rule
       } catch {
         return false
       }

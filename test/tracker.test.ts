@@ -162,7 +162,11 @@ describe('filters', () => {
     tracker.captureException(new Error('Timeout after 5s'))
     tracker.captureException(new Expected('fine'))
     tracker.captureException(new Error('kept'))
-    expect((await allIssues(tracker)).map((i) => i.title)).toEqual(['Error: kept'])
+    // messages pass the strings and RegExps too, as in Sentry
+    tracker.captureMessage('upstream ECONNRESET, retrying')
+    tracker.captureMessage('timeout waiting for the queue')
+    tracker.captureMessage('queue drained', 'warning')
+    expect((await allIssues(tracker)).map((i) => i.title).sort()).toEqual(['Error: kept', 'queue drained'])
   })
 
   it('keeps nothing with sampleRate 0', async () => {
