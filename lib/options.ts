@@ -216,7 +216,8 @@ export const logInternalError: (err: Error) => void = limitReports((err) => {
   process.stderr.write(`faultline: ${err?.message ?? String(err)}\n`)
 }, 1000)
 
-function resolveRule(rule: unknown, index: number, hasMail: boolean): ResolvedRule {
+function resolveRule(rule: unknown, index: number, mail: ResolvedMail | null): ResolvedRule {
+  const hasMail = mail !== null
   const at = `rules[${index}]`
   if (!isPlainObject(rule)) fail(at, 'must be an object', "Write rules like { when: 'new' } or { when: { events: 100 } }.")
   checkKeys(rule, ['when', 'filter', 'to', 'webhook', 'throttle', 'email'], `${at}.`)
@@ -271,6 +272,7 @@ function resolveRule(rule: unknown, index: number, hasMail: boolean): ResolvedRu
   const email = rule.email ?? hasMail
   if (email && !hasMail) fail(`${at}.email`, 'needs the `mail` option', 'Set `mail: { transport, to }` or remove `email: true`.')
   if (!email && !webhook) fail(at, 'has nowhere to send alerts', 'Set the `mail` option, or give the rule a `webhook`.')
+  if (email && !to && mail?.to.length === 0) fail(`${at}.to`, 'is missing, and so is `mail.to`', "Say who gets this rule's alerts (to: 'team@example.com'), or set `mail.to` for every rule.")
   const throttleMs = rule.throttle === undefined ? null : duration(`${at}.throttle`, rule.throttle)
   return { when: when as RuleWhen, filter, to, webhook, throttleMs, email, withinMs, id: `${index}:${JSON.stringify(when)}` }
 }
@@ -284,8 +286,8 @@ function resolveMail(mail: unknown): ResolvedMail | null {
     fail('mail.transport', 'is missing', "Pass an SMTP URL ('smtp://user:pass@smtp.example.com:587'), nodemailer transport options, or a transporter.")
   }
   if (typeof t === 'string' && !/^smtps?:\/\//.test(t)) fail('mail.transport', 'must be an smtp:// or smtps:// URL when it is a string', "Write 'smtp://user:pass@smtp.example.com:587'.")
-  if (mail.to === undefined) fail('mail.to', 'is missing', "Say who gets alerts: to: 'team@example.com'.")
-  const to = emailList('mail.to', mail.to)
+  // may be left out when every rule names its own `to` (checked with the rules)
+  const to = mail.to === undefined ? [] : emailList('mail.to', mail.to)
   const from = mail.from === undefined ? 'faultline <faultline@localhost>' : sender(mail.from)
   let baseUrl = ''
   if (mail.baseUrl !== undefined) {
@@ -389,7 +391,8 @@ export function resolveOptions(input: unknown = {}): ResolvedOptions {
   const mail = resolveMail(o.mail)
   if (o.rules !== undefined && !Array.isArray(o.rules)) fail('rules', 'must be a list', "Write rules: [{ when: 'new' }, { when: { events: 100 } }].")
   const rawRules = (o.rules as unknown[] | undefined) ?? (mail ? [{ when: 'new' }, { when: 'regression' }] : [])
-  const rules = rawRules.map((r, i) => resolveRule(r, i, mail !== null))
+  if (mail && mail.to.length === 0 && o.rules === undefined) fail('mail.to', 'is missing', "Say who gets alerts: to: 'team@example.com'.")
+  const rules = rawRules.map((r, i) => resolveRule(r, i, mail))
 
   let retention: Retention = { maxEventsPerIssue: 100, maxAgeMs: 90 * 86_400_000 }
   if (o.retention !== undefined) {

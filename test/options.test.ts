@@ -56,6 +56,14 @@ describe('options', () => {
     expect(resolveOptions({ mail: { transport: 'smtp://x', to: 'Ann <ann@example.com>, ops@localhost' } }).mail!.to).toEqual(['Ann <ann@example.com>', 'ops@localhost'])
   })
 
+  it('needs mail.to only for rules that do not name their own recipients', () => {
+    const transport = 'smtp://127.0.0.1:2525'
+    const o = resolveOptions({ mail: { transport }, rules: [{ when: 'new', to: 'dev@example.com' }, { when: 'regression', to: ['ops@example.com'] }] })
+    expect(o.rules.map((r) => r.to)).toEqual([['dev@example.com'], ['ops@example.com']])
+    expect(() => resolveOptions({ mail: { transport }, rules: [{ when: 'new', to: 'dev@example.com' }, { when: 'regression' }] })).toThrow(/`rules\[1\].to` is missing, and so is `mail.to`/)
+    expect(() => resolveOptions({ mail: { transport } })).toThrow(/`mail.to` is missing/)
+  })
+
   it('validates at createTracker, before anything starts', () => {
     expect(() => createTracker({ maxBreadcrumb: 5 } as never)).toThrow(/Did you mean `maxBreadcrumbs`\?/)
   })
