@@ -8,7 +8,8 @@
  * Writes are coalesced (everything recorded within `writeDelayMs` goes in one write), atomic
  * (temp file and rename) and sliced so that none keeps the event loop busy for long.
  * `flushSync()` is for the crash path. One process owns a store file: a lock file beside it
- * says which, and a second process gets an error pointing to the postgres store.
+ * says which (refreshed while the store is open, see file/lock.ts), and a second process gets an
+ * error pointing to the postgres store.
  */
 import { mkdirSync, renameSync } from 'node:fs'
 import { rename } from 'node:fs/promises'
@@ -30,7 +31,7 @@ export interface FileStoreOptions {
   path: string
   /** what is kept between maintain sweeps (maintain may pass another); default 100 events an issue, 90 days */
   retention?: Retention
-  /** told about recoverable trouble: a corrupt file moved aside, a failed background write, a lock taken over */
+  /** told about recoverable trouble: a corrupt file moved aside, a failed background write, a lock taken over or failing to refresh */
   onWarning?: (err: Error) => void
   /** how long changes gather before one write; default 100 ms */
   writeDelayMs?: number
@@ -119,7 +120,8 @@ class FileStoreImpl implements FileStore {
 
     try {
       mkdirSync(path.dirname(this.path), { recursive: true })
-      acquireLock(this.path, this.#lockPath, (err) => this.#warn(err))
+      // a lock refresh failing on every heartbeat is said like a failing write: once per 10 s
+      acquireLock(this.path, this.#lockPath, { warn: (err) => this.#warn(err), failure: (err) => this.#reportWriteFailure(err, 'lock') })
     } catch (err) {
       if ((err as Error).message.startsWith('faultline:')) throw err
       // a folder it may not write (EACCES, EROFS): say where and what to do, not just the errno
@@ -456,7 +458,11 @@ class FileStoreImpl implements FileStore {
     } catch (err) {
       try { this.#warn(err as Error) } catch { /* exiting anyway */ }
     }
-    releaseLock(this.#lockPath)
+    try {
+      releaseLock(this.#lockPath)
+    } catch (err) {
+      try { this.#warn(err as Error) } catch { /* exiting anyway */ }
+    }
   }
 }
 

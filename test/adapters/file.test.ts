@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -10,6 +10,7 @@ import type { Store } from '../../lib/types.js'
 import { storeConformance, makeInput, issueId, DAY } from './conformance.js'
 import { fillFileStore } from './fill-file-store.js'
 import { writeAll } from '../../adapters/file/document.js'
+import { lockTiming } from '../../adapters/file/lock.js'
 
 const CHILD = fileURLToPath(new URL('./fixtures/file-store-child.mjs', import.meta.url))
 const dirs: string[] = []
@@ -41,8 +42,9 @@ function runChild(mode: string, file: string) {
   return result
 }
 
-function startHolder(file: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CHILD, 'hold', file], { stdio: ['ignore', 'pipe', 'inherit'] })
+/** `env` may set FAULTLINE_TEST_HOSTNAME and FAULTLINE_TEST_HEARTBEAT_MS (see the fixture). */
+function startHolder(file: string, env: Record<string, string> = {}): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [CHILD, 'hold', file], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (data: Buffer) => {
       if (data.toString().includes('ready')) resolve(child)
@@ -50,6 +52,8 @@ function startHolder(file: string): Promise<ChildProcess> {
     child.on('exit', (code) => reject(new Error(`holder exited with ${code}`)))
   })
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 function stopChild(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
@@ -291,6 +295,125 @@ describe('fileStore', () => {
       writeFileSync(`${file}.lock`, 'garbage')
       const again = openStore({ path: file })
       expect((await again.getIssue(issueId('checkout')))!.count).toBe(1)
+    })
+
+    it('refuses a lock from another host refreshed within 30 s, naming the host, and takes it over once older', () => {
+      const file = path.join(tempDir(), 'errors.json')
+      const lock = `${file}.lock`
+      writeFileSync(lock, JSON.stringify({ pid: 4242, hostname: 'web-7f9c', since: '2026-01-02T03:04:05.000Z' }))
+      const past = (s: number) => new Date(Date.now() - s * 1000)
+      utimesSync(lock, past(20), past(20))
+      expect(() => fileStore({ path: file })).toThrow(new RegExp(
+        'in use by process 4242 on host web-7f9c \\(since 2026-01-02T03:04:05.000Z; it refreshed its lock 2\\d(\\.\\d)? s ago\\)\\. ' +
+        '.*postgresStore.*If host web-7f9c is gone.*taken over once it has gone 30 s without a refresh.*delete .*errors\\.json\\.lock now', 's'))
+      expect(JSON.parse(readFileSync(lock, 'utf8')).pid).toBe(4242)
+
+      utimesSync(lock, past(31), past(31))
+      const warnings: Error[] = []
+      openStore({ path: file, onWarning: (err) => warnings.push(err) })
+      expect(JSON.parse(readFileSync(lock, 'utf8'))).toMatchObject({ pid: process.pid, hostname: os.hostname() })
+      expect(warnings.map((w) => w.message)).toEqual([expect.stringMatching(/took over the lock .* of process 4242 on host web-7f9c, not refreshed for 3\d(\.\d)? s/)])
+    })
+
+    it('refuses a live store on another host for as long as it runs, and takes its lock over once it stops refreshing it', async () => {
+      // a second container on a shared volume: a real process claiming another hostname
+      const file = path.join(tempDir(), 'errors.json')
+      const lock = `${file}.lock`
+      const saved = { ...lockTiming }
+      Object.assign(lockTiming, { staleMs: 1000 })
+      const holder = await startHolder(file, { FAULTLINE_TEST_HOSTNAME: 'container-a', FAULTLINE_TEST_HEARTBEAT_MS: '100' })
+      try {
+        expect(JSON.parse(readFileSync(lock, 'utf8'))).toMatchObject({ pid: holder.pid, hostname: 'container-a' })
+        const before = statSync(lock).mtimeMs
+        // longer than the stale period: only its refreshes keep it from being taken over
+        await sleep(1500)
+        expect(statSync(lock).mtimeMs).toBeGreaterThan(before + 1000)
+        expect(() => fileStore({ path: file })).toThrow(new RegExp(`in use by process ${holder.pid} on host container-a .*refreshed its lock 0(\\.\\d)? s ago.*postgres`, 's'))
+        await stopChild(holder)
+        // just killed: its lock is still fresh, as a replaced container finds it
+        expect(() => fileStore({ path: file })).toThrow(/on host container-a/)
+        await sleep(1200)
+        const warnings: Error[] = []
+        const store = openStore({ path: file, onWarning: (err) => warnings.push(err) })
+        await store.open()
+        expect(JSON.parse(readFileSync(lock, 'utf8')).pid).toBe(process.pid)
+        expect(warnings.map((w) => w.message)).toEqual([expect.stringMatching(new RegExp(`took over the lock .* of process ${holder.pid} on host container-a`))])
+      } finally {
+        Object.assign(lockTiming, saved)
+        if (holder.exitCode === null && holder.signalCode === null) await stopChild(holder)
+      }
+    })
+
+    it('keeps its lock fresh while open, and stops refreshing it on close', async () => {
+      const file = path.join(tempDir(), 'errors.json')
+      const lock = `${file}.lock`
+      const saved = { ...lockTiming }
+      lockTiming.heartbeatMs = 30
+      const warnings: Error[] = []
+      try {
+        const store = openStore({ path: file, onWarning: (err) => warnings.push(err) })
+        await store.open()
+        const content = readFileSync(lock, 'utf8')
+        const old = new Date(Date.now() - 60_000)
+        utimesSync(lock, old, old)
+        await sleep(200)
+        expect(statSync(lock).mtimeMs).toBeGreaterThan(Date.now() - 5000)
+        expect(readFileSync(lock, 'utf8')).toBe(content)
+        await store.close()
+        expect(existsSync(lock)).toBe(false)
+        // a lock at the same path after close is none of its business: not refreshed, not made again
+        writeFileSync(lock, content)
+        utimesSync(lock, old, old)
+        await sleep(200)
+        expect(Math.abs(statSync(lock).mtimeMs - old.getTime())).toBeLessThan(1)
+        unlinkSync(lock)
+        await sleep(200)
+        expect(existsSync(lock)).toBe(false)
+        expect(warnings).toEqual([])
+      } finally {
+        Object.assign(lockTiming, saved)
+      }
+    })
+
+    it('makes a deleted lock again, says a failing refresh once, and says when another process holds its lock', async () => {
+      const file = path.join(tempDir(), 'errors.json')
+      const lock = `${file}.lock`
+      const saved = { ...lockTiming }
+      lockTiming.heartbeatMs = 30
+      const warnings: string[] = []
+      try {
+        const store = openStore({ path: file, onWarning: (err) => warnings.push(err.message) })
+        await store.open()
+        const content = readFileSync(lock, 'utf8')
+        unlinkSync(lock)
+        await sleep(200)
+        expect(readFileSync(lock, 'utf8')).toBe(content)
+        expect(warnings).toEqual([expect.stringMatching(/the lock .*errors\.json\.lock was deleted while .* was open; made it again/)])
+
+        // a refresh that fails on every heartbeat (here: a folder in its place) is said once, then its end
+        unlinkSync(lock)
+        mkdirSync(lock)
+        await sleep(300)
+        expect(warnings.slice(1)).toEqual([expect.stringMatching(/could not refresh the lock .*\(EISDIR: .*another host may take over/)])
+        rmSync(lock, { recursive: true })
+        await sleep(200)
+        expect(readFileSync(lock, 'utf8')).toBe(content)
+        expect(warnings.slice(2)).toEqual([expect.stringMatching(/made it again/), expect.stringMatching(/refreshed again/)])
+
+        // taken over by a process on another host (say this one stalled for longer than 30 s)
+        const theirs = JSON.stringify({ pid: 4343, hostname: 'web-other', since: new Date().toISOString() })
+        writeFileSync(`${lock}.new`, theirs)
+        renameSync(`${lock}.new`, lock)
+        const old = new Date(Date.now() - 60_000)
+        utimesSync(lock, old, old)
+        await sleep(200)
+        expect(warnings.slice(4)).toEqual([expect.stringMatching(/no longer holds the lock .*: process 4343 on host web-other holds it now.*postgres/)])
+        expect(Math.abs(statSync(lock).mtimeMs - old.getTime())).toBeLessThan(1)
+        await store.close()
+        expect(readFileSync(lock, 'utf8')).toBe(theirs)
+      } finally {
+        Object.assign(lockTiming, saved)
+      }
     })
 
     it('refuses a second store on the same file in this process, and frees the lock on close', async () => {
