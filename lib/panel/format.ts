@@ -2,6 +2,7 @@
  * Small pure helpers the templates call to turn stored values into text. They return plain
  * strings; the templates escape them (`<%= %>`), so nothing here builds markup.
  */
+import type { Issue } from '../types.js'
 
 /** '12s ago', '5 min ago', '3 h ago', '2 days ago', '4 mo ago', '2 y ago'; '' for a missing date. */
 export function timeAgo(iso: string | null | undefined, now: Date = new Date()): string {
@@ -30,6 +31,20 @@ export function absoluteTime(iso: string | null | undefined): string {
   if (!Number.isFinite(t)) return String(iso)
   const s = new Date(t).toISOString()
   return `${s.slice(0, 10)} ${s.slice(11, 19)} UTC`
+}
+
+/**
+ * When an ignore ends, in the words of the ignore form: 'until 3 more events', 'until 1 more user',
+ * 'until 2024-05-10 09:08:07 UTC', 'until you reopen it'. Stores keep absolute targets, so the
+ * "more" is what is left from the issue's current counts.
+ */
+export function ignoreEnd(issue: Pick<Issue, 'count' | 'userCount' | 'ignoreUntil'>): string {
+  const until = issue.ignoreUntil
+  const ends: string[] = []
+  if (until?.count !== undefined) ends.push(plural(Math.max(until.count - issue.count, 0), 'more event'))
+  if (until?.userCount !== undefined) ends.push(plural(Math.max(until.userCount - issue.userCount, 0), 'more user'))
+  if (until?.at !== undefined) ends.push(absoluteTime(until.at))
+  return ends.length ? `until ${ends.join(' or ')}` : 'until you reopen it'
 }
 
 /** '950', '1.2k', '34k', '1.5M': counts that fit a narrow column. */

@@ -7,7 +7,7 @@ import { MAX_QUERY_LENGTH, mentionsStatus, parseQuery } from '../search.js'
 import { SORTS, type ExceptionInfo, type FaultlineEvent, type Issue, type IssueSort, type IssueStatus, type TagBreakdown } from '../types.js'
 import { barChart } from './charts.js'
 import { isBadInput, type PanelContext } from './context.js'
-import { absoluteTime, inline, noun, plural, pretty, searchTerm, shortCount, timeAgo, withQuery } from './format.js'
+import { absoluteTime, ignoreEnd, inline, noun, plural, pretty, searchTerm, shortCount, timeAgo, withQuery } from './format.js'
 import { sendHtml } from './reply.js'
 
 /** Issues per list page. */
@@ -48,6 +48,7 @@ function baseLocals(ctx: PanelContext, title: string): Record<string, unknown> {
     f: {
       timeAgo: (iso: string | null | undefined) => timeAgo(iso, now),
       absoluteTime,
+      ignoreEnd,
       shortCount,
       plural,
       noun,
@@ -203,7 +204,8 @@ export async function issuePage(ctx: PanelContext, id: string, eventId: string |
   const eventHref = (eid: string) => `${issueHref}/events/${encodeURIComponent(eid)}`
   renderPage(ctx, 200, 'issue', issue.title, {
     csrf,
-    notice: noticeFrom(ctx),
+    // After an ignore the notice says when it ends: the form's choice is easy to get wrong.
+    notice: ctx.query.get('done') === 'ignore' && issue.status === 'ignored' ? `1 issue ignored ${ignoreEnd(issue)}.` : noticeFrom(ctx),
     issue,
     event,
     isLatest: event !== null && event.event_id === latest,

@@ -75,6 +75,29 @@ describe('issue actions', () => {
     expect(page.text).toMatch(/ignored until\s+<time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC<\/time>/)
   })
 
+  it('says after an ignore, and on the issue while ignored, when the ignore ends', async () => {
+    const shown = async (form: Record<string, string>) => {
+      const res = await post(`/errors/issues/${lookup}`, { _csrf: session.token, action: 'ignore', ...form }).expect(303)
+      const page = await request(app).get(res.headers.location).set('Cookie', session.cookie).expect(200)
+      const notice = /<p class="notice" role="status">([^<]*)<\/p>/.exec(page.text)?.[1]
+      const until = /<span class="until">([\s\S]*?)<\/span>/.exec(page.text)?.[1].replace(/<[^>]+>/g, '').replace(/\s+/g, ' ').trim()
+      return { notice, until }
+    }
+    expect(await shown({ until: 'forever' })).toEqual({ notice: '1 issue ignored until you reopen it.', until: 'ignored until you reopen it' })
+    expect(await shown({ until: 'events', events: '3' })).toEqual({ notice: '1 issue ignored until 3 more events.', until: 'ignored until 3 more events (4 in total)' })
+    expect(await shown({ until: 'users', users: '1' })).toEqual({ notice: '1 issue ignored until 1 more user.', until: 'ignored until 1 more user (2 in total)' })
+    const { notice, until } = await shown({ until: 'for', for: '1d' })
+    expect(notice).toMatch(/^1 issue ignored until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\.$/)
+    expect(until).toMatch(/^ignored until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/)
+
+    // the "more" counts down as events come in
+    await post(`/errors/issues/${lookup}`, { _csrf: session.token, action: 'ignore', until: 'events', events: '3' }).expect(303)
+    await repeat(store, lookup)
+    const page = await request(app).get(`/errors/issues/${lookup}`).expect(200)
+    expect(page.text).toMatch(/ignored\s+until 2 more events\s+\(4 in total\)/)
+    expect(page.text).not.toContain('class="notice"')
+  })
+
   it('ends an ignore by events once the store counts them (the store runs the workflow)', async () => {
     await post(`/errors/issues/${lookup}`, { _csrf: session.token, action: 'ignore', until: 'events', events: '2' }).expect(303)
     await repeat(store, lookup)

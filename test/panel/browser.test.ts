@@ -253,4 +253,38 @@ describe.runIf(available)('panel in a browser', () => {
     expect(tabs[0].underline).toBe(2)
     await page.close()
   }, 60_000)
+
+  it('ignores until 3 more events when 3 is typed in the events box, and says so', async () => {
+    await hit('/profile')
+    const { page, problems, violations } = await watchedPage()
+    await page.goto(`${origin}/errors`)
+    await page.locator('.issues a.title', { hasText: 'avatar' }).click()
+    await page.waitForURL(/\/errors\/issues\/[0-9a-f]+$/)
+    const id = page.url().split('/').pop()!
+    const count = (await tracker.store.getIssue(id))!.count
+
+    await page.locator('.ignore summary').click()
+    const events = page.locator('.ignore-form input[name="events"]')
+    await events.click()
+    await page.keyboard.press('Control+A')
+    await page.keyboard.type('3')
+    expect(await page.locator('.ignore-form input[name="until"]:checked').getAttribute('value')).toBe('events')
+    await page.locator('.ignore-form button[type="submit"]').click()
+    await page.waitForURL(/done=ignore/)
+
+    expect(await tracker.store.getIssue(id)).toMatchObject({ status: 'ignored', ignoreUntil: { count: count + 3 } })
+    expect(await page.locator('.notice').innerText()).toBe('1 issue ignored until 3 more events.')
+    expect(await page.locator('.issue-head .until').innerText()).toBe(`ignored until 3 more events (${count + 3} in total)`)
+
+    // the other ends: the users box picks its radio on focus, the duration on a change
+    await page.locator('.ignore summary').click()
+    await page.locator('.ignore-form input[name="users"]').focus()
+    expect(await page.locator('.ignore-form input[name="until"]:checked').getAttribute('value')).toBe('users')
+    await page.locator('.ignore-form select[name="for"]').selectOption('7d')
+    expect(await page.locator('.ignore-form input[name="until"]:checked').getAttribute('value')).toBe('for')
+
+    expect(problems).toEqual([])
+    expect(await violations()).toEqual([])
+    await page.close()
+  }, 60_000)
 })

@@ -5,7 +5,7 @@ import { parseQuery } from '../../lib/search.js'
 import { barChart, bucketStarts } from '../../lib/panel/charts.js'
 import { exceptionChain } from '../../lib/panel/pages.js'
 import type { FaultlineEvent } from '../../lib/types.js'
-import { absoluteTime, inline, noun, plural, pretty, searchTerm, shortCount, timeAgo, withQuery } from '../../lib/panel/format.js'
+import { absoluteTime, ignoreEnd, inline, noun, plural, pretty, searchTerm, shortCount, timeAgo, withQuery } from '../../lib/panel/format.js'
 
 describe('timeAgo', () => {
   const now = new Date('2024-05-10T12:00:00Z')
@@ -112,5 +112,17 @@ describe('exceptionChain', () => {
     expect(outer.frames.map((fr) => fr.omittedBelow)).toEqual([0, 0, 40, 0])
     expect(inner.exception.value).toBe('inner')
     expect(exceptionChain({ message: 'm' } as unknown as FaultlineEvent)).toEqual([])
+  })
+})
+
+describe('ignoreEnd', () => {
+  it('says what ends an ignore in the words of the form, counting what is left', () => {
+    expect(ignoreEnd({ count: 7, userCount: 2, ignoreUntil: null })).toBe('until you reopen it')
+    expect(ignoreEnd({ count: 7, userCount: 2, ignoreUntil: { count: 10 } })).toBe('until 3 more events')
+    expect(ignoreEnd({ count: 9, userCount: 2, ignoreUntil: { count: 10 } })).toBe('until 1 more event')
+    expect(ignoreEnd({ count: 7, userCount: 2, ignoreUntil: { userCount: 12 } })).toBe('until 10 more users')
+    expect(ignoreEnd({ count: 7, userCount: 2, ignoreUntil: { at: '2024-05-11T12:00:00.000Z' } })).toBe('until 2024-05-11 12:00:00 UTC')
+    // a store that keeps several ends: any one of them lifts the ignore
+    expect(ignoreEnd({ count: 7, userCount: 2, ignoreUntil: { count: 8, userCount: 3 } })).toBe('until 1 more event or 1 more user')
   })
 })

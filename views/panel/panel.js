@@ -1,4 +1,5 @@
-// faultline panel comfort: select-all, delete confirmation, '/' to search, j/k to move through issues.
+// faultline panel comfort: select-all, delete confirmation, the ignore form picking the end being edited,
+// '/' to search, j/k to move through issues.
 // Every page works without this file.
 (function () {
   'use strict'
@@ -14,6 +15,18 @@
   document.querySelectorAll('[data-confirm]').forEach(function (button) {
     button.addEventListener('click', function (event) {
       if (!window.confirm(button.getAttribute('data-confirm'))) event.preventDefault()
+    })
+  })
+
+  // The number boxes and the duration sit inside their radio's label, but a click on a control
+  // inside a label does not pick the radio: without this, "until 3 more events" ignored forever.
+  document.querySelectorAll('.ignore-form label').forEach(function (label) {
+    var radio = label.querySelector('input[type="radio"]')
+    if (!radio) return
+    label.querySelectorAll('input:not([type="radio"]), select').forEach(function (control) {
+      ['focus', 'input', 'change'].forEach(function (type) {
+        control.addEventListener(type, function () { radio.checked = true })
+      })
     })
   })
 
