@@ -47,6 +47,19 @@ export function ignoreEnd(issue: Pick<Issue, 'count' | 'userCount' | 'ignoreUnti
   return ends.length ? `until ${ends.join(' or ')}` : 'until you reopen it'
 }
 
+/**
+ * The path and query of a request URL, as stored: scheme and host are the same for every event of
+ * an app, so they only push the part that differs out of a narrow column. Cut by hand rather than
+ * with `new URL`, which would percent-encode what the request sent.
+ */
+export function requestPath(url: string | null | undefined): string {
+  if (!url) return ''
+  const origin = /^[a-z][a-z\d+.-]*:\/\/[^/?#]*/i.exec(url)
+  if (!origin) return url
+  const rest = url.slice(origin[0].length)
+  return rest.startsWith('/') ? rest : `/${rest}`
+}
+
 /** '950', '1.2k', '34k', '1.5M': counts that fit a narrow column. */
 export function shortCount(n: number): string {
   if (!Number.isFinite(n)) return '0'

@@ -7,7 +7,7 @@ import { MAX_QUERY_LENGTH, mentionsStatus, parseQuery } from '../search.js'
 import { SORTS, type ExceptionInfo, type FaultlineEvent, type Issue, type IssueSort, type IssueStatus, type TagBreakdown } from '../types.js'
 import { barChart } from './charts.js'
 import { isBadInput, type PanelContext } from './context.js'
-import { absoluteTime, ignoreEnd, inline, noun, plural, pretty, searchTerm, shortCount, timeAgo, withQuery } from './format.js'
+import { absoluteTime, ignoreEnd, inline, noun, plural, pretty, requestPath, searchTerm, shortCount, timeAgo, withQuery } from './format.js'
 import { sendHtml } from './reply.js'
 
 /** Issues per list page. */
@@ -54,6 +54,7 @@ function baseLocals(ctx: PanelContext, title: string): Record<string, unknown> {
       noun,
       pretty,
       inline,
+      requestPath,
       withQuery,
       tagSearch: (key: string, value: string) => {
         const term = SEARCHABLE_KEY.test(key) && key.toLowerCase() !== 'is' ? searchTerm(key, value) : null

@@ -22,6 +22,10 @@ describe.runIf(!available && process.env.CI)('panel in a browser (CI)', () => {
 function chargeCard(): never {
   throw new Error('Card declined by the bank')
 }
+const LONG_DECLINE = 'Payment provider declined the charge after three retries: the card issuer reported insufficient funds on the account'
+function payOrder(): never {
+  throw new Error(LONG_DECLINE)
+}
 function loadProfile(): never {
   throw new TypeError("Cannot read properties of undefined (reading 'avatar')")
 }
@@ -39,6 +43,10 @@ describe.runIf(available)('panel in a browser', () => {
     app.get('/checkout', () => {
       tracker.setTag('plan', 'pro')
       chargeCard()
+    })
+    app.get('/orders/:id/pay', (req) => {
+      tracker.setUser({ email: `customer-${req.params.id}-with-a-long-mailbox@example.com` })
+      payOrder()
     })
     app.get('/profile', () => {
       tracker.setTag('plan', 'free')
@@ -286,5 +294,42 @@ describe.runIf(available)('panel in a browser', () => {
     expect(problems).toEqual([])
     expect(await violations()).toEqual([])
     await page.close()
+  }, 60_000)
+
+  it('shows each event\'s method and path on the events page, whole text in a tooltip, on a wide screen and a phone', async () => {
+    for (const order of [1001, 1002]) expect((await fetch(`${origin}/orders/${order}/pay?attempt=2`)).status).toBe(500)
+    await tracker.flush()
+    const { issues } = await tracker.store.listIssues({ status: 'all', q: 'insufficient funds' })
+    expect(issues).toHaveLength(1)
+    for (const width of [1280, 390]) {
+      const { page, problems, violations } = await watchedPage(width)
+      await page.goto(`${origin}/errors/issues/${issues[0].id}/events`)
+      const cells = await page.locator('.events-table tbody tr').evaluateAll((rows) => rows.map((tr) => {
+        const cell = (name: string) => {
+          const td = tr.querySelector(`td.${name}`) as HTMLElement
+          const r = td.getBoundingClientRect()
+          return { text: td.innerText, title: td.getAttribute('title'), clipped: td.scrollWidth > td.clientWidth, left: r.left, right: r.right, width: r.width }
+        }
+        return { url: cell('url'), message: cell('message'), user: cell('user') }
+      }))
+      // the part that differs between events is on screen in full, and the whole URL is in the tooltip
+      expect(cells.map((c) => c.url.text), `at ${width} px`).toEqual(['GET /orders/1002/pay?attempt=2', 'GET /orders/1001/pay?attempt=2'])
+      for (const [i, { url, message, user }] of cells.entries()) {
+        const order = 1002 - i
+        expect(url.clipped, `at ${width} px`).toBe(false)
+        expect(url.width).toBeGreaterThan(0)
+        expect(url.left).toBeGreaterThanOrEqual(0)
+        expect(url.right).toBeLessThanOrEqual(width)
+        expect(url.title).toBe(`GET ${origin}/orders/${order}/pay?attempt=2`)
+        // clipped or not, the message and the user carry their whole text
+        expect(message.title).toBe(LONG_DECLINE)
+        expect(user.title).toBe(`customer-${order}-with-a-long-mailbox@example.com`)
+        expect(message.clipped, `at ${width} px`).toBe(true)
+      }
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width)
+      expect(problems).toEqual([])
+      expect(await violations()).toEqual([])
+      await page.close()
+    }
   }, 60_000)
 })

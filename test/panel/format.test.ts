@@ -5,7 +5,7 @@ import { parseQuery } from '../../lib/search.js'
 import { barChart, bucketStarts } from '../../lib/panel/charts.js'
 import { exceptionChain } from '../../lib/panel/pages.js'
 import type { FaultlineEvent } from '../../lib/types.js'
-import { absoluteTime, ignoreEnd, inline, noun, plural, pretty, searchTerm, shortCount, timeAgo, withQuery } from '../../lib/panel/format.js'
+import { absoluteTime, ignoreEnd, inline, noun, plural, pretty, requestPath, searchTerm, shortCount, timeAgo, withQuery } from '../../lib/panel/format.js'
 
 describe('timeAgo', () => {
   const now = new Date('2024-05-10T12:00:00Z')
@@ -124,5 +124,18 @@ describe('ignoreEnd', () => {
     expect(ignoreEnd({ count: 7, userCount: 2, ignoreUntil: { at: '2024-05-11T12:00:00.000Z' } })).toBe('until 2024-05-11 12:00:00 UTC')
     // a store that keeps several ends: any one of them lifts the ignore
     expect(ignoreEnd({ count: 7, userCount: 2, ignoreUntil: { count: 8, userCount: 3 } })).toBe('until 1 more event or 1 more user')
+  })
+})
+
+describe('requestPath', () => {
+  it.each([
+    ['https://shop.example.com/users/7?ref=mail', '/users/7?ref=mail'],
+    ['http://localhost:3000/a b/ü?q=1#top', '/a b/ü?q=1#top'],
+    ['http://localhost:3000?x=1', '/?x=1'],
+    ['http://localhost:3000', '/'],
+    ['/already/a/path', '/already/a/path'],
+    ['', ''],
+  ])('keeps the path and query of %s', (url, path) => {
+    expect(requestPath(url)).toBe(path)
   })
 })

@@ -179,9 +179,21 @@ describe('panel pages', () => {
 
     it("lists an issue's events, newest first, each linking to its page", async () => {
       const res = await request(app).get(`/errors/issues/${ids.lookup}/events`).expect(200)
-      const links = [...res.text.matchAll(/<td><a href="([^"]+)">/g)].map((m) => m[1])
+      const links = [...res.text.matchAll(/<td class="time"><a href="([^"]+)">/g)].map((m) => m[1])
       const { events } = await store.listEvents(ids.lookup, { limit: 10 })
       expect(links).toEqual(events.map((e) => `/errors/issues/${ids.lookup}/events/${e.event_id}`))
+    })
+
+    it("shows each event's method and path, and the whole message, user and URL in tooltips", async () => {
+      const res = await request(app).get(`/errors/issues/${ids.lookup}/events`).expect(200)
+      const urls = [...res.text.matchAll(/<td class="url clip mono" title="([^"]*)">([\s\S]*?)<\/td>/g)].map((m) => [m[1], visibleText(m[2]).trim()])
+      expect(urls).toHaveLength(6)
+      for (const [i, [title, text]] of urls.entries()) {
+        expect(text).toBe(`GET /users/${i}?ref=mail`)
+        expect(title).toBe(`GET https://shop.example.com/users/${i}?ref=mail`)
+      }
+      expect(res.text).toContain(`<td class="message clip" title="Cannot read properties of undefined (reading &#39;name&#39;) for user 0">`)
+      expect(res.text).toContain('<td class="user clip" title="u0">u0</td>')
     })
 
     it('shows the actions that fit the status, each in a form with a CSRF token', async () => {
