@@ -104,6 +104,12 @@ function backTo(ctx: PanelContext, fields: Fields): string {
   return keep.toString()
 }
 
+/** The list a bulk form came from, with the one-off notice parameters after its own. */
+function listHref(ctx: PanelContext, fields: Fields, notice: string): string {
+  const back = backTo(ctx, fields)
+  return `${ctx.base}?${back ? `${back}&` : ''}${notice}`
+}
+
 /** POST /bulk : one action on the selected issues, then back to the list where it was sent from. */
 export async function bulkAction(ctx: PanelContext): Promise<void> {
   const fields = await checkedForm(ctx)
@@ -111,7 +117,8 @@ export async function bulkAction(ctx: PanelContext): Promise<void> {
   const action = actionFrom(fields)
   if (!action) return errorPage(ctx, 400, 'Unknown action', 'Choose resolve, reopen, ignore or delete.')
   const ids = [...new Set(fieldList(fields, 'id'))]
-  if (ids.length === 0) return errorPage(ctx, 400, 'Nothing selected', 'Tick the issues to change, then choose an action.')
+  // Without the script nothing stops a post with no box ticked: back to the list, which says why.
+  if (ids.length === 0) return redirect(ctx.res, listHref(ctx, fields, 'done=none'))
   if (ids.length > MAX_BULK) return errorPage(ctx, 400, 'Too many issues', `Change at most ${MAX_BULK} issues at once.`)
   const update = action === 'delete' ? null : updateFor(action, fields)
   if (typeof update === 'string') return errorPage(ctx, 400, 'Incomplete form', update)
@@ -126,6 +133,5 @@ export async function bulkAction(ctx: PanelContext): Promise<void> {
       if (!isBadInput(err)) throw err
     }
   }
-  const back = backTo(ctx, fields)
-  redirect(ctx.res, `${ctx.base}?${back ? `${back}&` : ''}done=${action}&n=${changed}`)
+  redirect(ctx.res, listHref(ctx, fields, `done=${action}&n=${changed}`))
 }

@@ -80,13 +80,20 @@ export function deniedPage(ctx: PanelContext, status: 401 | 403, reason: string)
   renderPage(ctx, status, 'denied', status === 401 ? 'Sign in required' : 'Access denied', { status, reason, locked: true, panelPath: ctx.options.panel ? ctx.options.panel.path : '/errors' })
 }
 
-function noticeFrom(ctx: PanelContext): string | null {
+/** The one-off line after a form post: what changed, or (warn) why nothing did. */
+export interface Notice {
+  text: string
+  warn: boolean
+}
+
+function noticeFrom(ctx: PanelContext): Notice | null {
   const done = ctx.query.get('done')
+  if (done === 'none') return { text: 'Tick at least one issue, then choose an action.', warn: true }
   if (!done || !Object.hasOwn(NOTICES, done)) return null
   const n = Number(ctx.query.get('n') ?? 1)
   const count = Number.isInteger(n) && n >= 0 && n <= 1000 ? n : 1
   const [one, many] = NOTICES[done]
-  return count === 1 ? `1 ${one}.` : `${count} ${many}.`
+  return { text: count === 1 ? `1 ${one}.` : `${count} ${many}.`, warn: false }
 }
 
 /** The list URL's own query, without the one-off notice, so actions can come back to it. */
@@ -206,7 +213,7 @@ export async function issuePage(ctx: PanelContext, id: string, eventId: string |
   renderPage(ctx, 200, 'issue', issue.title, {
     csrf,
     // After an ignore the notice says when it ends: the form's choice is easy to get wrong.
-    notice: ctx.query.get('done') === 'ignore' && issue.status === 'ignored' ? `1 issue ignored ${ignoreEnd(issue)}.` : noticeFrom(ctx),
+    notice: ctx.query.get('done') === 'ignore' && issue.status === 'ignored' ? { text: `1 issue ignored ${ignoreEnd(issue)}.`, warn: false } : noticeFrom(ctx),
     issue,
     event,
     isLatest: event !== null && event.event_id === latest,

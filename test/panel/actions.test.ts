@@ -21,6 +21,10 @@ beforeEach(async () => {
   session = csrfFrom(await request(app).get('/errors').expect(200))
 })
 
+function rowsOf(html: string): string[] {
+  return [...html.matchAll(/<input type="checkbox" name="id" value="([0-9a-f]+)"/g)].map((m) => m[1])
+}
+
 function post(path: string, form: Record<string, string | string[]>, s = session) {
   const body = new URLSearchParams()
   for (const [k, v] of Object.entries(form)) for (const one of ([] as string[]).concat(v)) body.append(k, one)
@@ -150,8 +154,18 @@ describe('bulk actions', () => {
     expect((await store.countIssues()).all).toBe(0)
   })
 
-  it('refuses an empty selection and more than 100 issues at once', async () => {
-    await post('/errors/bulk', { _csrf: session.token, action: 'resolve' }).expect(400)
+  it('sends a post with nothing ticked back to the list it came from, which says to tick an issue', async () => {
+    const res = await post('/errors/bulk', { _csrf: session.token, action: 'resolve', back: '?status=all&q=error' }).expect(303)
+    expect(res.headers.location).toBe('/errors?status=all&q=error&done=none')
+    const page = await request(app).get(res.headers.location).expect(200)
+    expect(page.text).toContain('<p class="notice warn" role="status">Tick at least one issue, then choose an action.</p>')
+    expect(rowsOf(page.text)).toHaveLength(2)
+    expect((await store.getIssue(lookup))!.status).toBe('unresolved')
+    await post('/errors/bulk', { _csrf: session.token, action: 'delete' }).expect(303).expect('Location', '/errors?done=none')
+    expect((await store.countIssues()).all).toBe(2)
+  })
+
+  it('refuses more than 100 issues at once', async () => {
     const ids = Array.from({ length: 101 }, (_, i) => i.toString(16).padStart(16, '0'))
     await post('/errors/bulk', { _csrf: session.token, action: 'resolve', id: ids }).expect(400)
   })

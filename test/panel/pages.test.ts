@@ -87,6 +87,20 @@ describe('panel pages', () => {
       await request(app).get('/errors?sort=bogus').expect(200)
     })
 
+    it('offers only the bulk actions that change an issue in the current tab', async () => {
+      const offered = async (path: string) => {
+        const res = await request(app).get(path).expect(200)
+        const toolbar = /<div class="toolbar">([\s\S]*?)<span class="sort">/.exec(res.text)![1]
+        return [...toolbar.matchAll(/<button type="submit" name="action" value="(\w+)"/g)].map((m) => m[1])
+      }
+      expect(await offered('/errors')).toEqual(['resolve', 'ignore', 'delete'])
+      expect(await offered('/errors?status=resolved')).toEqual(['ignore', 'unresolve', 'delete'])
+      expect(await offered('/errors?status=ignored')).toEqual(['resolve', 'unresolve', 'delete'])
+      expect(await offered('/errors?status=all')).toEqual(['resolve', 'ignore', 'unresolve', 'delete'])
+      // a search naming a status shows all of them, so every action may apply
+      expect(await offered('/errors?q=is:resolved')).toEqual(['resolve', 'ignore', 'unresolve', 'delete'])
+    })
+
     it('pages with a cursor and offers a way back to the first page', async () => {
       const many = memoryStore()
       for (let i = 0; i < 30; i++) await capture(many, { message: `Distinct problem number ${'x'.repeat(i + 1)}`, fingerprint: [`p${i}`] })

@@ -1,5 +1,5 @@
-// faultline panel comfort: select-all, delete confirmation, the ignore form picking the end being edited,
-// '/' to search, j/k to move through issues.
+// faultline panel comfort: select-all, bulk buttons that wait for a tick, delete confirmation,
+// the ignore form picking the end being edited, '/' to search, j/k to move through issues.
 // Every page works without this file.
 (function () {
   'use strict'
@@ -11,6 +11,18 @@
       document.querySelectorAll('.issues input[name="id"]').forEach(function (box) { box.checked = selectAll.checked })
     })
   }
+
+  // Bulk actions wait for a ticked issue. Without this the server sends the list back with a notice.
+  var bulk = document.querySelector('form.bulk')
+  function updateBulk () {
+    if (!bulk) return
+    var none = !bulk.querySelector('.issues input[name="id"]:checked')
+    bulk.querySelectorAll('.toolbar button[name="action"]').forEach(function (button) { button.disabled = none })
+  }
+  if (bulk) bulk.addEventListener('change', updateBulk)
+  // a reload or the back button may bring ticks back
+  window.addEventListener('pageshow', updateBulk)
+  updateBulk()
 
   document.querySelectorAll('[data-confirm]').forEach(function (button) {
     button.addEventListener('click', function (event) {
@@ -51,7 +63,7 @@
       focusRow(current - 1)
     } else if (event.key === 'x' && current >= 0) {
       var box = rows[current].querySelector('input[name="id"]')
-      if (box) box.checked = !box.checked
+      if (box) { box.checked = !box.checked; updateBulk() }
     }
   })
 })()
