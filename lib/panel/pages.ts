@@ -25,6 +25,8 @@ const NOTICES: Record<string, [string, string]> = {
   ignore: ['issue ignored', 'issues ignored'],
   delete: ['issue deleted', 'issues deleted'],
 }
+/** An unresolved issue first seen this recently carries a "New" badge in the list. */
+const NEW_FOR_MS = 86_400_000
 /** Tag keys the search syntax can express as `key:value` ('is' means status); others are shown without a search link. */
 const SEARCHABLE_KEY = /^[A-Za-z_][\w.-]*$/
 
@@ -137,7 +139,8 @@ export async function listPage(ctx: PanelContext, csrf: string): Promise<void> {
     issue,
     href: `${ctx.base}/issues/${encodeURIComponent(issue.id)}`,
     chart: barChart(histograms[i], { interval: 'hour', now, width: 120, height: 24 }),
-    isNew: now.getTime() - Date.parse(issue.firstSeen) < 86_400_000,
+    // "New" asks for a look: once resolved or ignored someone has looked, whatever its age.
+    isNew: issue.status === 'unresolved' && now.getTime() - Date.parse(issue.firstSeen) < NEW_FOR_MS,
   }))
   renderPage(ctx, 200, 'list', q ? `${q} · Issues` : 'Issues', {
     csrf,

@@ -101,6 +101,29 @@ describe('panel pages', () => {
       expect(await offered('/errors?q=is:resolved')).toEqual(['resolve', 'ignore', 'unresolve', 'delete'])
     })
 
+    it('marks an issue New only while it is unresolved and first seen in the last 24 hours', async () => {
+      const fresh = memoryStore()
+      const day = 86_400_000
+      await capture(fresh, { message: 'Recent and open', fingerprint: ['recent-open'] })
+      const resolved = (await capture(fresh, { message: 'Recent but resolved', fingerprint: ['recent-resolved'] })).issue.id
+      const ignored = (await capture(fresh, { message: 'Recent but ignored', fingerprint: ['recent-ignored'] })).issue.id
+      await capture(fresh, { message: 'Old and open', fingerprint: ['old-open'], at: new Date(Date.now() - 2 * day) })
+      await fresh.updateIssue(resolved, { status: 'resolved' })
+      await fresh.updateIssue(ignored, { status: 'ignored', until: null })
+      const res = await request(panelServer(fresh)).get('/errors?status=all').expect(200)
+      const rows = [...res.text.matchAll(/<li class="issue[\s\S]*?<\/li>/g)].map((m) => m[0])
+      const badges = Object.fromEntries(rows.map((row) => [
+        /<a class="title" href="[^"]+">([^<]+)<\/a>/.exec(row)![1],
+        [...row.matchAll(/<span class="badge(?: [^"]*)?"[^>]*>([^<]+)<\/span>/g)].map((m) => m[1]),
+      ]))
+      expect(badges).toEqual({
+        'Recent and open': ['New'],
+        'Recent but resolved': ['resolved'],
+        'Recent but ignored': ['ignored'],
+        'Old and open': [],
+      })
+    })
+
     it('pages with a cursor and offers a way back to the first page', async () => {
       const many = memoryStore()
       for (let i = 0; i < 30; i++) await capture(many, { message: `Distinct problem number ${'x'.repeat(i + 1)}`, fingerprint: [`p${i}`] })
