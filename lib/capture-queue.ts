@@ -121,7 +121,10 @@ export class CaptureQueue<T> {
       return
     }
     while (this.#inFlight < this.#options.concurrency && this.#head < this.#items.length) {
-      const entry = this.#items[this.#head++]
+      const entry = this.#items[this.#head]
+      // slots before #head are cut off only at compaction (past 1,024 of them): until then a
+      // handled item, and the request body it holds, would stay referenced
+      ;(this.#items as Array<{ item: T; attempts: number } | undefined>)[this.#head++] = undefined
       this.#inFlight++
       void this.#run(entry)
     }
