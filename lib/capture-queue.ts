@@ -1,54 +1,77 @@
 /**
  * A bounded queue between the request path and the store. Pushing is O(1) and never blocks;
- * when full, new items are dropped and counted. Failed items are retried with backoff while
- * `onFailure` says so, so a store that is down for a while loses nothing that fits in the queue.
+ * when full, new items are dropped and counted. Each pushed item is prepared (made into what
+ * waits for the store) off the caller's path as soon as the queue gets to it, whether or not the
+ * store keeps up: what a capture holds of the app (a request body, extras) is let go then, and
+ * what is prepared has a size, so the queue is bounded in bytes as well as in items. Failed items
+ * are retried with backoff while `onFailure` says so, so a store that is down for a while loses
+ * nothing that fits in the queue.
  */
-export interface CaptureQueueOptions<T> {
+export interface CaptureQueueOptions<T, P> {
+  /** items pushed and not yet handled, prepared or not */
   maxSize: number
+  /**
+   * the bytes prepared items may hold in all; one that does not fit is dropped and counted. An
+   * empty queue takes any item, so one larger than this is not refused forever.
+   */
+  maxBytes: number
   /** how many items may be in the store at once */
   concurrency: number
-  handle(item: T): Promise<void>
+  /** what a pushed item becomes, and its size in bytes; null to discard it. It reports its own failures. */
+  prepare(item: T): { value: P; bytes: number } | null
+  handle(item: P): Promise<void>
   /**
    * decides what to do with an item whose handling threw: `retry` pauses the queue and tries it
    * first (the store is down), `requeue` puts it at the back without pausing (the store refused
    * this one item), `drop` gives it up
    */
-  onFailure(error: unknown, item: T, attempts: number): Promise<Decision> | Decision
-  onDrop(dropped: number): void
+  onFailure(error: unknown, item: P, attempts: number): Promise<Decision> | Decision
+  /** `count`: pushed into a full queue; `bytes`: prepared, and did not fit in maxBytes */
+  onDrop(dropped: number, reason: 'count' | 'bytes'): void
 }
 
 type Decision = 'retry' | 'requeue' | 'drop'
 
+interface Entry<P> {
+  item: P
+  attempts: number
+  bytes: number
+}
+
 const MIN_BACKOFF_MS = 100
 const MAX_BACKOFF_MS = 30_000
 
-export class CaptureQueue<T> {
-  #options: CaptureQueueOptions<T>
-  #items: Array<{ item: T; attempts: number }> = []
+export class CaptureQueue<T, P> {
+  #options: CaptureQueueOptions<T, P>
+  /** pushed, not yet prepared: the caller's objects, held only until the next turn of the loop */
+  #incoming: T[] = []
+  #items: Array<Entry<P>> = []
   #head = 0
   #inFlight = 0
+  /** bytes of the prepared items, waiting or being handled */
+  #bytes = 0
   #pausedUntil = 0
   #backoff = MIN_BACKOFF_MS
   #timer: NodeJS.Timeout | null = null
   #scheduled = false
   #idle: Array<() => void> = []
 
-  constructor(options: CaptureQueueOptions<T>) {
+  constructor(options: CaptureQueueOptions<T, P>) {
     this.#options = options
   }
 
   /** items waiting or being handled */
   get size(): number {
-    return this.#items.length - this.#head + this.#inFlight
+    return this.#incoming.length + this.#items.length - this.#head + this.#inFlight
   }
 
   /** Queues an item; returns false (and counts a drop) when the queue is full. */
   push(item: T): boolean {
     if (this.size >= this.#options.maxSize) {
-      this.#options.onDrop(1)
+      this.#options.onDrop(1, 'count')
       return false
     }
-    this.#items.push({ item, attempts: 0 })
+    this.#incoming.push(item)
     this.#schedule()
     return true
   }
@@ -75,12 +98,18 @@ export class CaptureQueue<T> {
     })
   }
 
-  /** Removes and returns the items not yet handed to `handle` (for a process that is exiting). */
-  takeWaiting(): T[] {
-    const waiting = this.#items.slice(this.#head).map((entry) => entry.item)
+  /**
+   * Removes and returns the items not yet handed to `handle` (for a process that is exiting):
+   * the prepared ones, then those pushed since, which were pushed later.
+   */
+  takeWaiting(): { prepared: P[]; incoming: T[] } {
+    const waiting = this.#items.slice(this.#head)
+    for (const entry of waiting) this.#bytes -= entry.bytes
+    const incoming = this.#incoming
     this.#items = []
     this.#head = 0
-    return waiting
+    this.#incoming = []
+    return { prepared: waiting.map((entry) => entry.item), incoming }
   }
 
   /** Stops retry timers; items still queued stay where they are. */
@@ -99,16 +128,43 @@ export class CaptureQueue<T> {
   }
 
   #schedule(): void {
-    if (this.#scheduled || this.#timer) return
+    if (this.#scheduled) return
     this.#scheduled = true
-    // off the caller's path: the request that captured returns before anything is stored
+    // off the caller's path: the request that captured returns before anything is built or stored
     setImmediate(() => {
       this.#scheduled = false
       this.#pump()
     })
   }
 
+  /** Prepares everything pushed since the last turn, the store paused or not. */
+  #prepareIncoming(): void {
+    if (this.#incoming.length === 0) return
+    const incoming = this.#incoming
+    this.#incoming = []
+    let dropped = 0
+    for (let i = 0; i < incoming.length; i++) {
+      let prepared: { value: P; bytes: number } | null = null
+      try {
+        prepared = this.#options.prepare(incoming[i])
+      } catch {
+        // discarded: a throw from here would reach the host app from a timer
+      }
+      // let go of the caller's objects as soon as they are no longer needed
+      ;(incoming as unknown[])[i] = undefined
+      if (prepared === null) continue
+      if (this.#bytes > 0 && this.#bytes + prepared.bytes > this.#options.maxBytes) {
+        dropped++
+        continue
+      }
+      this.#bytes += prepared.bytes
+      this.#items.push({ item: prepared.value, attempts: 0, bytes: prepared.bytes })
+    }
+    if (dropped > 0) this.#options.onDrop(dropped, 'bytes')
+  }
+
   #pump(): void {
+    this.#prepareIncoming()
     const wait = this.#pausedUntil - Date.now()
     if (wait > 0) {
       if (!this.#timer) {
@@ -123,8 +179,8 @@ export class CaptureQueue<T> {
     while (this.#inFlight < this.#options.concurrency && this.#head < this.#items.length) {
       const entry = this.#items[this.#head]
       // slots before #head are cut off only at compaction (past 1,024 of them): until then a
-      // handled item, and the request body it holds, would stay referenced
-      ;(this.#items as Array<{ item: T; attempts: number } | undefined>)[this.#head++] = undefined
+      // handled item would stay referenced
+      ;(this.#items as Array<Entry<P> | undefined>)[this.#head++] = undefined
       this.#inFlight++
       void this.#run(entry)
     }
@@ -135,7 +191,8 @@ export class CaptureQueue<T> {
     this.#checkIdle()
   }
 
-  async #run(entry: { item: T; attempts: number }): Promise<void> {
+  async #run(entry: Entry<P>): Promise<void> {
+    let kept = false
     try {
       await this.#options.handle(entry.item)
       this.#backoff = MIN_BACKOFF_MS
@@ -147,15 +204,20 @@ export class CaptureQueue<T> {
       } catch {
         decision = 'drop'
       }
-      if (decision === 'requeue') this.#items.push(entry)
+      if (decision === 'requeue') {
+        this.#items.push(entry)
+        kept = true
+      }
       if (decision === 'retry') {
         // back to the front, and pause everything: the store is likely down for all items alike
         this.#items.splice(this.#head, 0, entry)
+        kept = true
         this.#pausedUntil = Date.now() + this.#backoff
         this.#backoff = Math.min(this.#backoff * 2, MAX_BACKOFF_MS)
       }
     } finally {
       this.#inFlight--
+      if (!kept) this.#bytes -= entry.bytes
     }
     this.#pump()
   }

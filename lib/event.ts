@@ -419,6 +419,16 @@ export function eventJson(event: FaultlineEvent): string {
 }
 
 /**
+ * An event again from the JSON eventJson gave for it, that JSON kept for the store: the event as
+ * built, for when beforeSend failed after changing it in place.
+ */
+export function parseEvent(json: string): FaultlineEvent {
+  const event = JSON.parse(json) as FaultlineEvent
+  serialised.set(event, json)
+  return event
+}
+
+/**
  * Gives the event frames and breadcrumbs of its own. Built events share these objects with other
  * events (they are prepared once); code outside faultline that may change them gets copies.
  */

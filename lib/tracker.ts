@@ -3,7 +3,7 @@ import { newEventId } from './event-id.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { subscribeBreadcrumbs } from './breadcrumbs.js'
 import { CaptureQueue } from './capture-queue.js'
-import { buildEvent, eventChanged, unshareCached, type BuildEventInput, type CaptureContext } from './event.js'
+import { buildEvent, eventChanged, eventJson, parseEvent, unshareCached, type BuildEventInput, type CaptureContext } from './event.js'
 import { groupEvent, userKey } from './fingerprint.js'
 import { expressErrorHandler, expressMiddleware } from './integrations/express.js'
 import { koaMiddleware } from './integrations/koa.js'
@@ -17,8 +17,25 @@ import { fileStore } from '../adapters/file.js'
 import type { Alerter } from './alerts.js'
 import type { Panel, PanelWhere } from './panel/index.js'
 
-/** One capture waiting for the store: everything taken from the caller synchronously. */
+/** One capture as taken from the caller synchronously: it holds the app's objects until it is built. */
 type PendingCapture = Omit<BuildEventInput, 'options'> & { timestamp: Date }
+
+/**
+ * A capture once built, as it waits for the store: the event (normalised and cut to at most
+ * MAX_EVENT_BYTES as JSON), no longer the app's objects it was built from (a request body,
+ * extras), which a stuck store would otherwise keep alive by the thousand.
+ */
+interface QueuedEvent {
+  eventId: string
+  /** null once beforeSend dropped it */
+  event: FaultlineEvent | null
+  /** beforeSend has run (or there is none): a retry stores the event as it is */
+  final: boolean
+  /** the thrown value, for beforeSend's hint; held only until beforeSend has run */
+  error?: unknown
+  /** the thrown value, weakly: a crash recorded on its own path is not recorded again at exit */
+  thrown?: WeakRef<object>
+}
 
 /** What the Express and Koa glue needs from a tracker, and nothing more. */
 export interface Glue {
@@ -45,6 +62,14 @@ const DEFAULT_FLUSH_MS = 10_000
 const FATAL_ALERT_WAIT_MS = 1500
 /** attempts after which an event that fails while the store answers is given up (and reported) */
 const MAX_ATTEMPTS_WHILE_STORE_UP = 3
+/**
+ * The capture queue also holds at most maxQueueSize times this in events, as JSON (50 MB at the
+ * default 10,000). A typical event is 2 to 5 KB, so this binds only when events are larger (a
+ * request body or extra is kept up to the 256 KB an event may be): a thousand of those queued
+ * behind a stuck store would otherwise hold hundreds of MB. Held on the heap, a built event takes
+ * about 2 to 3 times its JSON (the event object, and its JSON kept for the store).
+ */
+const QUEUE_BYTES_PER_EVENT = 5_000
 
 function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value))
@@ -81,7 +106,7 @@ export class Tracker {
    */
   #internal: Scope
   #global: Scope
-  #queue: CaptureQueue<PendingCapture>
+  #queue: CaptureQueue<PendingCapture, QueuedEvent>
   #captured = new WeakSet<object>()
   /** errors the crash path recorded, so the exit drain does not record them again */
   #crashed = new WeakSet<object>()
@@ -97,7 +122,7 @@ export class Tracker {
   #stopBreadcrumbs: () => void
   #maintenanceTimer: NodeJS.Timeout
   #firstMaintenance: NodeJS.Timeout
-  #droppedSinceReport = 0
+  #droppedSinceReport = { count: 0, bytes: 0 }
   #dropReportTimer: NodeJS.Timeout | null = null
   #closing: Promise<void> | null = null
 
@@ -111,12 +136,14 @@ export class Tracker {
     this.#internal = new Scope(this.#global, 0)
     this.#reportBeforeSend = limitReports((err) => this.#report(err), 60_000)
     this.#reportStoreFailure = limitReports((err) => this.#report(err))
-    this.#queue = new CaptureQueue<PendingCapture>({
+    this.#queue = new CaptureQueue<PendingCapture, QueuedEvent>({
       maxSize: options.maxQueueSize,
+      maxBytes: options.maxQueueSize * QUEUE_BYTES_PER_EVENT,
       concurrency: STORE_CONCURRENCY,
+      prepare: (item) => this.#prepare(item),
       handle: (item) => this.#als.run(this.#internal, () => this.#store(item)),
       onFailure: (error, _item, attempts) => this.#onStoreFailure(error, attempts),
-      onDrop: (count) => this.#countDrops(count),
+      onDrop: (count, reason) => this.#countDrops(count, reason),
     })
     // Mail and the panel load on first use, so an app that never alerts or opens the panel pays nothing for them.
     this.#alerter = options.rules.length
@@ -376,40 +403,68 @@ export class Tracker {
   }
 
   /**
-   * beforeSend failed: the event is built again, so nothing it changed before failing is kept.
-   * A failing beforeSend fails for every event, so it is said once a minute, with a count.
+   * beforeSend failed: the event is taken again as built (from its JSON), so nothing it changed
+   * before failing is kept. A failing beforeSend fails for every event, so it is said once a
+   * minute, with a count.
    */
-  #keptUnchanged(item: PendingCapture, problem: string, kind: string): FaultlineEvent {
+  #keptUnchanged(json: string, problem: string, kind: string): FaultlineEvent {
     this.#reportBeforeSend(new Error(`beforeSend ${problem}; the event was kept unchanged`), kind)
-    return this.#build(item)
+    return parseEvent(json)
   }
 
-  #build(item: PendingCapture): FaultlineEvent {
-    return buildEvent({ ...item, options: this.options })
+  /** Builds a capture's event: in the queue's worker, off the caller's path, before it waits for the store. */
+  #build(item: PendingCapture): QueuedEvent {
+    const event = buildEvent({ ...item, options: this.options })
+    const queued: QueuedEvent = { eventId: item.eventId, event, final: !this.options.beforeSend }
+    if (!queued.final) queued.error = item.error
+    if (typeof item.error === 'object' && item.error !== null) queued.thrown = new WeakRef(item.error)
+    return queued
   }
 
-  /** The worker side of a capture: build, beforeSend, group, record, alert. */
-  async #store(item: PendingCapture): Promise<void> {
-    let event: FaultlineEvent | null = this.#build(item)
-    if (this.options.beforeSend) {
-      const original = event
-      unshareCached(event)
-      try {
-        event = await this.options.beforeSend(event, { originalException: item.error, event_id: item.eventId })
-      } catch (err) {
-        event = this.#keptUnchanged(item, `threw (${toError(err).message})`, 'threw')
-      } finally {
-        // it may have changed the event in place: the JSON kept from building it no longer holds
-        eventChanged(original)
-      }
-      if (event === null) return
-      if (typeof event !== 'object') {
-        event = this.#keptUnchanged(item, 'returned neither the event nor null', 'returned')
-      }
+  /** The queue's prepare step: the event, and its size as JSON (made once, and kept for the store). */
+  #prepare(item: PendingCapture): { value: QueuedEvent; bytes: number } | null {
+    try {
+      const queued = this.#build(item)
+      return { value: queued, bytes: queued.event ? eventJson(queued.event).length : 0 }
+    } catch (err) {
+      this.#report(err)
+      return null
     }
+  }
+
+  /** The worker side of a built capture: beforeSend (once, however often the store fails), group, record, alert. */
+  async #store(item: QueuedEvent): Promise<void> {
+    if (!item.final) {
+      item.event = await this.#beforeSend(item)
+      item.final = true
+      item.error = undefined
+    }
+    const event = item.event
+    if (event === null) return
     const result = await this.store.record({ event, grouping: groupEvent(event), userKey: userKey(event.user) })
     // without rules there is no alerter to wait for, and every event would pay for the wait
     if (this.options.rules.length > 0) (await this.#alerter)?.onRecorded(result, event)
+  }
+
+  /** The event as beforeSend leaves it: changed, replaced, null (dropped), or as built when beforeSend fails. */
+  async #beforeSend(item: QueuedEvent): Promise<FaultlineEvent | null> {
+    const built = item.event
+    if (!this.options.beforeSend || built === null) return built
+    // the event as built, should beforeSend throw after changing it in place
+    const json = eventJson(built)
+    let event: FaultlineEvent | null
+    unshareCached(built)
+    try {
+      event = await this.options.beforeSend(built, { originalException: item.error, event_id: item.eventId })
+    } catch (err) {
+      return this.#keptUnchanged(json, `threw (${toError(err).message})`, 'threw')
+    } finally {
+      // it may have changed the event in place: the JSON kept from building it no longer holds
+      eventChanged(built)
+    }
+    if (event === null) return null
+    if (typeof event !== 'object') return this.#keptUnchanged(json, 'returned neither the event nor null', 'returned')
+    return event
   }
 
   /**
@@ -433,13 +488,19 @@ export class Tracker {
     return 'drop'
   }
 
-  #countDrops(count: number): void {
-    this.#droppedSinceReport += count
+  #countDrops(count: number, reason: 'count' | 'bytes'): void {
+    this.#droppedSinceReport[reason] += count
     this.#dropReportTimer ??= setTimeout(() => {
       this.#dropReportTimer = null
       const dropped = this.#droppedSinceReport
-      this.#droppedSinceReport = 0
-      this.#report(new Error(`the capture queue is full (${this.options.maxQueueSize} events): ${dropped} events were dropped`))
+      this.#droppedSinceReport = { count: 0, bytes: 0 }
+      if (dropped.count > 0) {
+        this.#report(new Error(`the capture queue is full (${this.options.maxQueueSize} events): ${dropped.count} events were dropped`))
+      }
+      if (dropped.bytes > 0) {
+        const mb = Number(((this.options.maxQueueSize * QUEUE_BYTES_PER_EVENT) / 1e6).toFixed(1))
+        this.#report(new Error(`the capture queue is full (${mb} MB of events): ${dropped.bytes} events were dropped`))
+      }
     }, 1000).unref()
   }
 
@@ -459,7 +520,7 @@ export class Tracker {
     try {
       if (!this.#wants(error, 'crash')) return
       if (typeof error === 'object' && error !== null) this.#crashed.add(error)
-      this.#recordNowSync(this.#fatalCapture(error, mechanism))
+      this.#recordNowSync(this.#build(this.#fatalCapture(error, mechanism)))
       this.store.flushSync?.()
     } catch (err) {
       this.#report(err)
@@ -477,12 +538,14 @@ export class Tracker {
         if (this.#queue.size > 0) this.#report(new Error(`${this.#queue.size} captured events were still queued when the process exited and are lost; call tracker.close() before exiting`))
         return
       }
-      const waiting = this.#queue.takeWaiting()
+      const { prepared, incoming } = this.#queue.takeWaiting()
+      const waiting: Array<QueuedEvent | PendingCapture> = [...prepared, ...incoming]
       for (const item of waiting) {
         // the crash itself was recorded already, by the crash path
-        if (typeof item.error === 'object' && item.error !== null && this.#crashed.has(item.error)) continue
+        const thrown = 'final' in item ? item.thrown?.deref() : item.error
+        if (typeof thrown === 'object' && thrown !== null && this.#crashed.has(thrown)) continue
         try {
-          this.#recordNowSync(item)
+          this.#recordNowSync('final' in item ? item : this.#build(item))
         } catch (err) {
           this.#report(err)
         }
@@ -495,13 +558,14 @@ export class Tracker {
   }
 
   /**
-   * Builds and records one capture synchronously, for a process that is about to exit. An async
+   * Records one built capture synchronously, for a process that is about to exit. An async
    * beforeSend cannot be awaited then: the event stays as built (and scrubbed). The rules run on
    * the next start (deferAlertSync), as no mail can go out now.
    */
-  #recordNowSync(item: PendingCapture): void {
-    let event: FaultlineEvent | null = this.#build(item)
-    if (this.options.beforeSend) {
+  #recordNowSync(item: QueuedEvent): void {
+    let event = item.event
+    if (!item.final && this.options.beforeSend && event) {
+      const json = eventJson(event)
       try {
         unshareCached(event)
         const changed = this.options.beforeSend(event, { originalException: item.error, event_id: item.eventId })
@@ -509,7 +573,7 @@ export class Tracker {
         if (changed === null) event = null
         else if (changed && typeof (changed as Promise<unknown>).then !== 'function') event = changed as FaultlineEvent
       } catch (err) {
-        event = this.#keptUnchanged(item, `threw (${toError(err).message})`, 'threw')
+        event = this.#keptUnchanged(json, `threw (${toError(err).message})`, 'threw')
       }
     }
     if (!event) return
@@ -521,7 +585,7 @@ export class Tracker {
   async #recordFatal(error: unknown, mechanism: 'uncaughtException' | 'unhandledRejection'): Promise<void> {
     try {
       if (!this.#wants(error, 'crash')) return
-      const item = this.#fatalCapture(error, mechanism)
+      const item = this.#build(this.#fatalCapture(error, mechanism))
       await this.#als.run(this.#internal, () => this.#store(item))
       await this.#queue.drain(500)
       if (this.store.flushSync) this.store.flushSync()

@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import http from 'node:http'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import express from 'express'
+import request from 'supertest'
 import { createTracker, type Tracker, type TrackerOptions } from '../lib/index.js'
 import { memoryStore } from '../adapters/memory.js'
+import { eventJson } from '../lib/event.js'
 
 const trackers: Tracker[] = []
 afterEach(async () => {
@@ -306,6 +311,90 @@ describe('the queue', () => {
     expect(issues.map((i) => [i.title, i.count])).toEqual([['Error: fine', 180]])
     const refused = internal.filter((e) => /refused 3 times/.test(e.message))
     expect(refused).toHaveLength(1)
+  })
+
+  it('runs beforeSend once per event, however often the store has to be retried', async () => {
+    const store = memoryStore()
+    let failures = 2
+    const flaky = { ...store,
+      record: (input: Parameters<typeof store.record>[0]) => (failures-- > 0 ? Promise.reject(new Error('store is down')) : store.record(input)),
+      getIssue: (id: string) => (failures > 0 ? Promise.reject(new Error('store is down')) : store.getIssue(id)),
+    }
+    let calls = 0
+    const { tracker } = newTracker({ store: flaky, beforeSend: (event) => {
+      calls++
+      event.tags.seen = `${event.tags.seen ?? ''}once`
+      return event
+    } })
+    tracker.captureException(new Error('retried'))
+    expect(await tracker.flush(5000)).toBe(true)
+    const [issue] = (await store.listIssues({ status: 'all' })).issues
+    const { events } = await store.listEvents(issue.id)
+    expect(events.map((e) => e.tags.seen)).toEqual(['once'])
+    expect(calls).toBe(1)
+  })
+
+  it('holds built events, not the request bodies they came from, while the store hangs', async () => {
+    // a full collection without --expose-gc on the command line (as jest does for its leak check)
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const store = memoryStore()
+    const { tracker, internal } = newTracker({ store: { ...store, record: () => new Promise<never>(() => {}) } })
+    const app = express()
+    app.use(tracker.express())
+    app.use(express.json({ limit: '1mb' }))
+    app.post('/orders', () => {
+      throw new Error('could not place the order')
+    })
+    app.use((_err: unknown, _req: unknown, res: express.Response, _next: unknown) => res.status(500).end())
+    const server = app.listen(0, '127.0.0.1')
+    await new Promise((resolve) => server.once('listening', resolve))
+    // a 200 KB order of many small objects, a new one for each request as the app would parse it
+    const order = (n: number) => ({ n, lines: Array.from({ length: 1300 }, (_, i) => ({ sku: `sku-${n}-${i}`, name: 'a product with a fairly long name', quantity: i % 7, notes: 'x'.repeat(60) })) })
+    const post = (n: number) => request(server).post('/orders').send(order(n)).expect(500)
+    try {
+      for (let n = 0; n < 10; n++) await post(n)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      gc()
+      const before = process.memoryUsage().heapUsed
+      const N = 200
+      for (let n = 0; n < N; n += 6) await Promise.all(Array.from({ length: 6 }, (_, k) => post(10 + n + k)))
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      gc()
+      const perCapture = (process.memoryUsage().heapUsed - before) / N
+      console.log(`hanging store: ${N} captures of a ${(JSON.stringify(order(0)).length / 1024).toFixed(0)} KB body held ${(perCapture / 1024).toFixed(1)} KB of heap each`)
+      // each held its whole parsed body before (about 310 KB of heap); a built event holds its
+      // event, the body cut to 100 lines, and that event's JSON
+      expect(perCapture).toBeLessThan(120 * 1024)
+      expect(internal).toEqual([])
+    } finally {
+      server.close()
+      await tracker.close(100)
+    }
+  })
+
+  it('is bounded in bytes too: large events beyond it are dropped, counted and reported', async () => {
+    const store = memoryStore()
+    const sizes: number[] = []
+    const hanging = { ...store, record: (input: Parameters<typeof store.record>[0]) => {
+      sizes.push(eventJson(input.event).length)
+      return new Promise<never>(() => {})
+    } }
+    const { tracker, internal } = newTracker({ store: hanging, maxQueueSize: 100 })
+    // 100 captures fit the count, but not its 500 KB (100 x 5 KB) of events: these are about 11 KB each
+    for (let i = 0; i < 100; i++) {
+      tracker.captureException(new Error(`large ${i}`), { request: { method: 'POST', url: 'http://localhost/upload', data: { file: 'x'.repeat(200 * 1024) } } })
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const full = internal.map((e) => e.message).find((m) => m.startsWith('the capture queue is full'))
+    const dropped = Number(/^the capture queue is full \(0\.5 MB of events\): (\d+) events were dropped$/.exec(full ?? '')?.[1])
+    await tracker.close(100)
+    const kept = Number(/close\(\): (\d+) captured events were not stored/.exec(internal.map((e) => e.message).join('\n'))?.[1])
+    expect(kept + dropped).toBe(100)
+    // as many as fit in the bound (those in the store's hands count until it answers)
+    expect(sizes.length).toBeGreaterThan(0)
+    expect(Math.abs(kept - 500_000 / sizes[0])).toBeLessThan(2)
+    expect(internal.filter((e) => /\(100 events\)/.test(e.message))).toEqual([])
   })
 
   it('keeps serving requests at once while the store hangs', async () => {
