@@ -4,6 +4,7 @@
 //   npm run bench                      the full run (about 7 minutes on 2 cores)
 //   BENCH_QUICK=1 npm run bench        a smoke run (1 round, 2 s loads)
 //   npm run bench -- --only express:fail[:faultline]    one round of one route (and variant), to debug or profile
+//   npm run bench -- --startup         only startup and idle memory (BENCH_STARTUPS=n starts per variant, default 9)
 //   npm run bench -- --all             also bench/build-event.js, panel.js and postgres.js when present
 //                                      (alone: npm run bench:panel, npm run bench:pg)
 //   BENCH_PROFILE=dir npm run bench -- --only ...       CPU profiles of each measured load (not startup) to dir
@@ -38,10 +39,11 @@ const WARMUP_SECONDS = 1
 /** each variant's load is cut in this many slices, alternating between the variants */
 const SLICES = Number(process.env.BENCH_SLICES ?? (QUICK ? 2 : 5))
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
-const STARTUPS = QUICK ? 2 : 5
+const STARTUPS = Number(process.env.BENCH_STARTUPS ?? (QUICK ? 3 : 9))
 const PROFILE_DIR = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : null
 if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true })
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null
+const startupOnly = args.includes('--startup')
 
 const FRAMEWORKS = ['express', 'koa']
 const ROUTES = ['ok', 'fail']
@@ -305,8 +307,10 @@ async function startupAndMemory() {
     const bare = figures.bare
     for (const variant of VARIANTS) {
       const f = figures[variant]
+      // the median of the differences within each rotation, as the ratios are: a slow moment of the
+      // machine weighs on the variants started next to each other alike
       const plus = (list, base, digits) => {
-        const d = median(list) - median(base)
+        const d = median(list.map((value, i) => value - base[i]))
         return variant === 'bare' ? '' : ` (${d >= 0 ? '+' : '-'}${fmt(Math.abs(d), digits)})`
       }
       rows.push([
@@ -317,7 +321,7 @@ async function startupAndMemory() {
       ])
     }
   }
-  return table(['app', 'variant', `startup ms (median of ${STARTUPS})`, 'idle RSS MB', 'heap used MB'], rows)
+  return table(['app', 'variant', `startup ms (median of ${STARTUPS}; +: median difference to bare in the same rotation)`, 'idle RSS MB', 'heap used MB'], rows)
 }
 
 /** captureException into the file store, in a fresh process, until flushed. */
@@ -345,14 +349,18 @@ const started = Date.now()
 console.log(`faultline bench: node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`)
 console.log(`${ROUNDS} rounds; in each, fresh servers per variant, ${WARMUP_SECONDS} s warm-up, then ${SECONDS} s of load each in ${SLICES} slices alternating between the variants; ${CONNECTIONS} connections\n`)
 try {
-  const results = await throughputRounds()
-  console.log('\n## Throughput and server CPU per request (medians; ratios are medians of per-round ratios to bare)')
-  console.log(summarise(results))
+  if (!startupOnly) {
+    const results = await throughputRounds()
+    console.log('\n## Throughput and server CPU per request (medians; ratios are medians of per-round ratios to bare)')
+    console.log(summarise(results))
+  }
   if (!only) {
     console.log('\n## Startup (spawn to first answered request) and idle memory (after 220 requests, flush and GC)')
     console.log(await startupAndMemory())
-    console.log('\n## captureException into the file store (one process, until flushed)')
-    console.log(await captureThroughput())
+    if (!startupOnly) {
+      console.log('\n## captureException into the file store (one process, until flushed)')
+      console.log(await captureThroughput())
+    }
   }
   if (args.includes('--all')) {
     for (const name of ['build-event.js', 'panel.js', 'postgres.js']) {
