@@ -5,7 +5,8 @@ import { subscribeBreadcrumbs } from './breadcrumbs.js'
 import { CaptureQueue } from './capture-queue.js'
 import { buildEvent, eventChanged, eventJson, parseEvent, unshareCached, type BuildEventInput, type CaptureContext } from './event.js'
 import { groupEvent, userKey } from './fingerprint.js'
-import { expressErrorHandler, expressMiddleware } from './integrations/express.js'
+import { enterRequestScope, expressErrorHandler, expressMiddleware } from './integrations/express.js'
+import { onRequestArrival } from './integrations/request-arrival.js'
 import { koaMiddleware } from './integrations/koa.js'
 import { defaultShouldCapture, resolveOptions, type ResolvedOptions, type TrackerOptions } from './options.js'
 import { limitReports, type Report } from './report-limiter.js'
@@ -43,6 +44,8 @@ export interface Glue {
   servePanel(req: IncomingMessage, res: ServerResponse, where: PanelWhere): void
   openRequestScope(request: () => RequestInfo | null, transaction: () => string | null, user: () => User | null): Scope
   runInScope<T>(scope: Scope, fn: () => T): T
+  /** makes `scope` current for the rest of what runs from here, as a request that has just arrived */
+  enterScope(scope: Scope): void
   /** whether `scope` is the current one (callbacks from event emitters can lose it) */
   isCurrent(scope: Scope): boolean
   captureRequestError(error: unknown, scope: Scope, mechanism: string): void
@@ -125,6 +128,10 @@ export class Tracker {
   #droppedSinceReport = { count: 0, bytes: 0 }
   #dropReportTimer: NodeJS.Timeout | null = null
   #closing: Promise<void> | null = null
+  /** express() was asked for: its middleware opens each request's scope */
+  #expressMiddleware = false
+  /** set while requests get their scope on arrival (expressErrorHandler() without express()) */
+  #stopRequestArrival: (() => void) | null = null
 
   constructor(input?: TrackerOptions) {
     const options = resolveOptions(input)
@@ -287,6 +294,7 @@ export class Tracker {
       }
       detachProcessHooks(this.#fatal)
       this.#stopBreadcrumbs()
+      this.#stopRequestArrival?.()
       clearTimeout(this.#firstMaintenance)
       clearInterval(this.#maintenanceTimer)
       if (this.#dropReportTimer) clearTimeout(this.#dropReportTimer)
@@ -305,12 +313,18 @@ export class Tracker {
 
   /** Express: `app.use(tracker.express())` before the routes. */
   express() {
+    this.#expressMiddleware = true
     return expressMiddleware(this.#glue())
   }
 
   /** Express: an error handler for apps that place capture explicitly, after their routes. */
   expressErrorHandler() {
-    return expressErrorHandler(this.#glue())
+    const glue = this.#glue()
+    // with no express() before the routes, requests get their scope where they arrive
+    if (!this.#expressMiddleware && !this.#stopRequestArrival && !this.#closing) {
+      this.#stopRequestArrival = onRequestArrival((req) => enterRequestScope(glue, req))
+    }
+    return expressErrorHandler(glue)
   }
 
   /** Koa: `app.use(tracker.koa())` as the first middleware. */
@@ -325,6 +339,7 @@ export class Tracker {
       servePanel: (req, res, where) => this.#servePanel(req, res, where),
       openRequestScope: (request, transaction, user) => new Scope(this.#global, this.options.maxBreadcrumbs).setRequest(request, transaction, user),
       runInScope: (scope, fn) => this.#als.run(scope, fn),
+      enterScope: (scope) => this.#als.enterWith(scope),
       isCurrent: (scope) => this.#als.getStore() === scope,
       captureRequestError: (error, scope, mechanism) => {
         this.#captureError(error, scope, { type: mechanism, handled: false })

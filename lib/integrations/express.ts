@@ -143,10 +143,24 @@ export function expressMiddleware(glue: Glue) {
   }
 }
 
+/**
+ * For apps with the error handler alone: each request gets its scope where it arrives (see
+ * request-arrival.ts), since no middleware of faultline's runs before the routes. Without it, what a
+ * route sets (setUser in an auth middleware) would land on the global scope, in every later
+ * event, other users' included.
+ */
+export function enterRequestScope(glue: Glue, req: ExpressRequest): void {
+  if (req[kCapture]) return
+  const scope = openScope(glue, req)
+  req[kCapture] = { glue, scope }
+  glue.enterScope(scope)
+}
+
 /** For apps that place capture explicitly: `app.use(tracker.expressErrorHandler())` after the routes. */
 export function expressErrorHandler(glue: Glue) {
   return function faultlineExpressErrorHandler(err: unknown, req: ExpressRequest, _res: ServerResponse, next: Next): void {
-    const scope = req[kCapture]?.scope ?? openScope(glue, req)
+    const state = req[kCapture]
+    const scope = state?.glue.owner === glue.owner ? state.scope : openScope(glue, req)
     if (isError(err)) glue.captureRequestError(err, scope, 'express')
     next(err)
   }

@@ -332,6 +332,31 @@ for (const [name, express] of versions) {
       expect((await latestEvent(tracker, issue.id)).request?.method).toBe('GET')
     })
 
+    it("with expressErrorHandler() alone, keeps each request's user and tags on that request", async () => {
+      const tracker = newTracker()
+      const app = express()
+      // an auth middleware, as a Sentry user writes it: setUser on the current scope
+      app.use((req: { query: Record<string, string> }, _res: unknown, next: () => void) => {
+        tracker.setUser({ id: req.query.user })
+        tracker.setTag('plan', req.query.plan)
+        next()
+      })
+      app.get('/boom', async (req: { query: Record<string, string> }, _res: unknown, next: (err: Error) => void) => {
+        await new Promise((resolve) => setTimeout(resolve, req.query.user === 'alice' ? 20 : 1))
+        next(new Error('explicit'))
+      })
+      app.use(tracker.expressErrorHandler())
+      await Promise.all([request(app).get('/boom?user=alice&plan=pro').expect(500), request(app).get('/boom?user=bob&plan=free').expect(500)])
+      tracker.captureMessage('outside any request')
+      const events = (await Promise.all((await issues(tracker)).map(async (i) => (await tracker.store.listEvents(i.id)).events))).flat()
+      const byUser = Object.fromEntries(events.map((e) => [e.user?.id ?? 'none', e]))
+      expect(Object.keys(byUser).sort()).toEqual(['alice', 'bob', 'none'])
+      expect(byUser.alice.tags.plan).toBe('pro')
+      expect(byUser.bob.tags.plan).toBe('free')
+      expect(byUser.alice.request?.url).toMatch(/user=alice/)
+      expect(byUser.none.tags).not.toHaveProperty('plan')
+    })
+
     it('keeps tags set during one request out of another', async () => {
       const tracker = newTracker()
       const app = express()
