@@ -74,6 +74,12 @@ const MAX_ATTEMPTS_WHILE_STORE_UP = 3
  */
 const QUEUE_BYTES_PER_EVENT = 5_000
 
+/** Alerts decided or about to be, not yet handed to the mail transport or the webhook. */
+function unsentAlerts(alerter: Alerter | null): number {
+  const stats = alerter?.stats
+  return stats ? stats.pendingChecks + (stats.mail?.pending ?? 0) + stats.webhooks.pending : 0
+}
+
 function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value))
 }
@@ -114,6 +120,8 @@ export class Tracker {
   /** errors the crash path recorded, so the exit drain does not record them again */
   #crashed = new WeakSet<object>()
   #alerter: Promise<Alerter | null>
+  /** the alerter once loaded, for the exit hook, which cannot wait for the promise */
+  #loadedAlerter: Alerter | null = null
   /** a beforeSend that fails fails for every event: said once a minute, with how many since */
   #reportBeforeSend: Report
   /** store failures repeat while it is down: said once per kind every 10 s, with a count */
@@ -154,7 +162,7 @@ export class Tracker {
     })
     // Mail and the panel load on first use, so an app that never alerts or opens the panel pays nothing for them.
     this.#alerter = options.rules.length
-      ? import('./alerts.js').then((m) => m.createAlerter({ store: this.store, options }), (err) => {
+      ? import('./alerts.js').then((m) => (this.#loadedAlerter = m.createAlerter({ store: this.store, options })), (err) => {
           this.#report(err)
           return null
         })
@@ -288,8 +296,7 @@ export class Tracker {
         if (this.#queue.size > 0) {
           this.#report(new Error(`close(): ${this.#queue.size} captured events were not stored within ${timeoutMs} ms and are lost; the store is down or slow (pass close() a longer timeout)`))
         }
-        const stats = alerter?.stats
-        const unsent = stats ? stats.pendingChecks + (stats.mail?.pending ?? 0) + stats.webhooks.pending : 0
+        const unsent = unsentAlerts(alerter)
         if (unsent > 0) this.#report(new Error(`close(): ${unsent} alerts were not sent within ${timeoutMs} ms and are dropped; the mail server or a webhook is down or slow`))
       }
       detachProcessHooks(this.#fatal)
@@ -548,6 +555,9 @@ export class Tracker {
    * asynchronous step (an async beforeSend) cannot finish; they are counted and reported.
    */
   #drainOnExit(): void {
+    // a mail or webhook under way cannot finish now; its claim stands, so no later start sends it
+    const unsent = unsentAlerts(this.#loadedAlerter)
+    if (unsent > 0) this.#report(new Error(`${unsent} alerts were still being decided or sent when the process exited and are lost; call tracker.close() before exiting`))
     try {
       if (!this.store.recordSync) {
         if (this.#queue.size > 0) this.#report(new Error(`${this.#queue.size} captured events were still queued when the process exited and are lost; call tracker.close() before exiting`))

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -60,6 +61,22 @@ describe('process hooks (real child processes)', () => {
     const result = await run('capture-then-exit')
     expect(result.code).toBe(3)
     expect((await storedIssues(result.store)).map((i) => [i.title, i.count])).toEqual([['Error: Captured just before exit', 1]])
+  })
+
+  it('says so when the process exits while an alert is still being sent', async () => {
+    // an SMTP server that takes the connection and never says a word
+    const silent = net.createServer(() => {})
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = silent.address() as net.AddressInfo
+      const result = await run('alert-then-exit', false, undefined, { FAULTLINE_SMTP_URL: `smtp://127.0.0.1:${port}` })
+      expect(result.code).toBe(0)
+      expect(result.stdout).toContain('flushed: false')
+      expect(result.stderr).toMatch(/faultline: 1 alerts were still being decided or sent when the process exited and are lost; call tracker\.close\(\) before exiting/)
+      expect((await storedIssues(result.store)).map((i) => i.title)).toEqual(['Error: Alerted just before exit'])
+    } finally {
+      silent.close()
+    }
   })
 
   it('stores what was captured in the tick that crashed, beside the crash', async () => {
