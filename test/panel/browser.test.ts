@@ -262,7 +262,7 @@ describe.runIf(available)('panel in a browser', () => {
     await page.close()
   }, 60_000)
 
-  it('ignores until 3 more events when 3 is typed in the events box, and says so', async () => {
+  it('ignores until 3 more events when 3 is typed in the events box and Enter pressed, and says so', async () => {
     await hit('/profile')
     const { page, problems, violations } = await watchedPage()
     await page.goto(`${origin}/errors`)
@@ -276,20 +276,22 @@ describe.runIf(available)('panel in a browser', () => {
     await events.click()
     await page.keyboard.press('Control+A')
     await page.keyboard.type('3')
-    expect(await page.locator('.ignore-form input[name="until"]:checked').getAttribute('value')).toBe('events')
-    await page.locator('.ignore-form button[type="submit"]').click()
+    // Enter in the box submits its own choice, not the first one (forever)
+    await page.keyboard.press('Enter')
     await page.waitForURL(/done=ignore/)
 
     expect(await tracker.store.getIssue(id)).toMatchObject({ status: 'ignored', ignoreUntil: { count: count + 3 } })
     expect(await page.locator('.notice').innerText()).toBe('1 issue ignored until 3 more events.')
     expect(await page.locator('.issue-head .until').innerText()).toBe(`ignored until 3 more events (${count + 3} in total)`)
 
-    // the other ends: the users box picks its radio on focus, the duration on a change
+    // a duration, through its own button
     await page.locator('.ignore summary').click()
-    await page.locator('.ignore-form input[name="users"]').focus()
-    expect(await page.locator('.ignore-form input[name="until"]:checked').getAttribute('value')).toBe('users')
     await page.locator('.ignore-form select[name="for"]').selectOption('7d')
-    expect(await page.locator('.ignore-form input[name="until"]:checked').getAttribute('value')).toBe('for')
+    await page.locator('.ignore-form form', { has: page.locator('select[name="for"]') }).locator('button').click()
+    await page.waitForURL(/done=ignore/)
+    const until = (await tracker.store.getIssue(id))!.ignoreUntil
+    expect(Date.parse(until!.at!) - Date.now()).toBeGreaterThan(7 * 86_400_000 - 60_000)
+    expect(until!.count).toBeUndefined()
 
     expect(problems).toEqual([])
     expect(await violations()).toEqual([])

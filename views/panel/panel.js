@@ -30,18 +30,6 @@
     })
   })
 
-  // The number boxes and the duration sit inside their radio's label, but a click on a control
-  // inside a label does not pick the radio: without this, "until 3 more events" ignored forever.
-  document.querySelectorAll('.ignore-form label').forEach(function (label) {
-    var radio = label.querySelector('input[type="radio"]')
-    if (!radio) return
-    label.querySelectorAll('input:not([type="radio"]), select').forEach(function (control) {
-      ['focus', 'input', 'change'].forEach(function (type) {
-        control.addEventListener(type, function () { radio.checked = true })
-      })
-    })
-  })
-
   var rows = Array.prototype.slice.call(document.querySelectorAll('.issues .issue'))
   var current = -1
   function focusRow (i) {
