@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import request from 'supertest'
+import diagnostics from 'node:diagnostics_channel'
 import express5 from 'express'
 import express4 from 'express4'
 import { createTracker, type Tracker } from '../../lib/index.js'
@@ -355,6 +356,10 @@ for (const [name, express] of versions) {
       expect(byUser.bob.tags.plan).toBe('free')
       expect(byUser.alice.request?.url).toMatch(/user=alice/)
       expect(byUser.none.tags).not.toHaveProperty('plan')
+      // close() lets go of the HTTP servers' requests
+      expect(diagnostics.hasSubscribers('http.server.request.start')).toBe(true)
+      await tracker.close()
+      expect(diagnostics.hasSubscribers('http.server.request.start')).toBe(false)
     })
 
     it('keeps tags set during one request out of another', async () => {
