@@ -39,6 +39,11 @@ interface Entry<P> {
 }
 
 const MIN_BACKOFF_MS = 100
+/**
+ * How long the queue works (building and storing) before it lets the app's own callbacks run: a
+ * burst is handled in slices of about this, never in one stretch that holds up requests.
+ */
+const SLICE_MS = 4
 const MAX_BACKOFF_MS = 30_000
 
 export class CaptureQueue<T, P> {
@@ -54,6 +59,8 @@ export class CaptureQueue<T, P> {
   #backoff = MIN_BACKOFF_MS
   #timer: NodeJS.Timeout | null = null
   #scheduled = false
+  /** when the current slice of work began (see SLICE_MS) */
+  #sliceStarted = 0
   #idle: Array<() => void> = []
 
   constructor(options: CaptureQueueOptions<T, P>) {
@@ -133,17 +140,22 @@ export class CaptureQueue<T, P> {
     // off the caller's path: the request that captured returns before anything is built or stored
     setImmediate(() => {
       this.#scheduled = false
+      this.#sliceStarted = performance.now()
       this.#pump()
     })
   }
 
-  /** Prepares everything pushed since the last turn, the store paused or not. */
+  #sliceUsed(): boolean {
+    return performance.now() - this.#sliceStarted >= SLICE_MS
+  }
+
+  /** Prepares what was pushed, the store paused or not, until the slice is used; the rest in later turns. */
   #prepareIncoming(): void {
     if (this.#incoming.length === 0) return
     const incoming = this.#incoming
-    this.#incoming = []
+    let done = 0
     let dropped = 0
-    for (let i = 0; i < incoming.length; i++) {
+    for (let i = 0; i < incoming.length && !(i > 0 && this.#sliceUsed()); i++, done++) {
       let prepared: { value: P; bytes: number } | null = null
       try {
         prepared = this.#options.prepare(incoming[i])
@@ -160,7 +172,9 @@ export class CaptureQueue<T, P> {
       this.#bytes += prepared.bytes
       this.#items.push({ item: prepared.value, attempts: 0, bytes: prepared.bytes })
     }
+    this.#incoming = done === incoming.length ? [] : incoming.slice(done)
     if (dropped > 0) this.#options.onDrop(dropped, 'bytes')
+    if (this.#incoming.length > 0) this.#schedule()
   }
 
   #pump(): void {
@@ -170,6 +184,7 @@ export class CaptureQueue<T, P> {
       if (!this.#timer) {
         this.#timer = setTimeout(() => {
           this.#timer = null
+          this.#sliceStarted = performance.now()
           this.#pump()
         }, wait)
         this.#timer.unref()
@@ -212,14 +227,21 @@ export class CaptureQueue<T, P> {
         // back to the front, and pause everything: the store is likely down for all items alike
         this.#items.splice(this.#head, 0, entry)
         kept = true
-        this.#pausedUntil = Date.now() + this.#backoff
-        this.#backoff = Math.min(this.#backoff * 2, MAX_BACKOFF_MS)
+        // the other records in flight fail with the same outage: one pause, one step of backoff,
+        // for them all (each doubling it would have eight failures wait 25 s)
+        if (this.#pausedUntil <= Date.now()) {
+          this.#pausedUntil = Date.now() + this.#backoff
+          this.#backoff = Math.min(this.#backoff * 2, MAX_BACKOFF_MS)
+        }
       }
     } finally {
       this.#inFlight--
       if (!kept) this.#bytes -= entry.bytes
     }
-    this.#pump()
+    // a store that answers at once (memory, file) would chain the whole backlog in one stretch of
+    // promise callbacks: once the slice is used, the rest waits for a turn of its own
+    if (this.#sliceUsed()) this.#schedule()
+    else this.#pump()
   }
 
   #checkIdle(): void {

@@ -401,6 +401,36 @@ describe('the queue', () => {
     expect(internal.filter((e) => /\(100 events\)/.test(e.message))).toEqual([])
   })
 
+  it('backs off once for records that fail together, so it stores soon after the store is back', async () => {
+    const inner = memoryStore()
+    const upAt = Date.now() + 300
+    const down = () => Date.now() < upAt
+    const store = {
+      ...inner,
+      record: (input: Parameters<typeof inner.record>[0]) => (down() ? Promise.reject(new Error('store is down')) : inner.record(input)),
+      getIssue: (id: string) => (down() ? Promise.reject(new Error('store is down')) : inner.getIssue(id)),
+    }
+    const { tracker } = newTracker({ store })
+    // eight records in flight fail at once; each doubling the backoff would pause for 25 s
+    for (let i = 0; i < 20; i++) tracker.captureException(new Error(`while down ${i}`))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(await tracker.flush(3000)).toBe(true)
+    expect((await inner.listIssues({ status: 'all' })).issues[0].count).toBe(20)
+  })
+
+  it("builds and stores a burst in slices, so the app's own callbacks run in between", async () => {
+    const store = memoryStore()
+    let recorded = 0
+    const counting = { ...store, record: (input: Parameters<typeof store.record>[0]) => (recorded++, store.record(input)) }
+    const { tracker } = newTracker({ store: counting })
+    for (let i = 0; i < 2000; i++) tracker.captureException(new Error(`burst ${i}`))
+    // the app's next callback (a request arriving) waits for a slice of the burst (a few ms), not for all of it
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(recorded).toBeLessThan(2000)
+    expect(await tracker.flush()).toBe(true)
+    expect(recorded).toBe(2000)
+  })
+
   it('keeps serving requests at once while the store hangs', async () => {
     const store = memoryStore()
     const hanging = { ...store, record: () => new Promise<never>(() => {}) }
