@@ -1,5 +1,5 @@
 // faultline panel comfort: select-all, bulk buttons that wait for a tick, delete confirmation,
-// the ignore form picking the end being edited, '/' to search, j/k to move through issues.
+// '/' to search, j/k to move through issues.
 // Every page works without this file.
 (function () {
   'use strict'
