@@ -1,29 +1,41 @@
 /**
- * The file store, faultline's embedded default (`.faultline/errors.json`). Issues, counters and
- * alert claims live in memory (the same IssueIndex as the memory store) and are saved with
- * lowdb as one JSON document; events go to one JSON Lines file per issue beside it
- * (`.faultline/errors.events/<issue id>.jsonl`), appended to, so recording costs the same in
- * a small store and a big one.
+ * The file store, faultline's embedded default (`.faultline/errors.json`), which any number of
+ * processes on one machine may share: cluster workers, a cron script beside the web app, a new
+ * process started before the old one exits.
  *
- * Writes are coalesced (everything recorded within `writeDelayMs` goes in one write), atomic
- * (temp file and rename) and sliced so that none keeps the event loop busy for long.
- * `flushSync()` is for the crash path. One process owns a store file: a lock file beside it
- * says which (refreshed while the store is open, see file/lock.ts), and a second process gets an
- * error pointing to the postgres store.
+ * Beside the document (a lowdb checkpoint of every issue, see file/document.ts) a journal holds
+ * every change since (file/journal.ts): each process appends its batches under a short write lock
+ * (file/lock.ts) and applies everyone's batches in journal order to its own copy of the issues
+ * (file/replica.ts), so every process counts every event once and gets the same answers (is this
+ * issue new, who sent this alert). Events go to one JSON Lines file per issue
+ * (`.faultline/errors.events/<issue id>.jsonl`), written only once they are counted, so a crash
+ * can cost an event its body but never its count. A checkpoint saves the issues into the document
+ * and starts the journal again once it has grown as large as the document.
+ *
+ * `recordSync` and `flushSync` are for the crash path: they write before returning, or, when
+ * another process holds the lock too long, leave the batch in the spool (file/spool.ts).
  */
-import { mkdirSync, renameSync } from 'node:fs'
-import { rename } from 'node:fs/promises'
+import { mkdirSync, renameSync, statSync } from 'node:fs'
+import { readdir, unlink } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
 import path from 'node:path'
+import { performance } from 'node:perf_hooks'
 import { Low } from 'lowdb'
 import type { DeferredAlert, EventPage, FaultlineEvent, Issue, IssuePage, IssueUpdate, ListIssuesOptions, MaintainOptions, MaintainResult, RecordInput, RecordResult, Retention, StatusCounts, Store, TagBreakdown, HistogramOptions } from '../lib/types.js'
-import { checkRecordInput, IssueIndex } from './shared/issue-index.js'
-import { checkRetention, DEFAULT_RETENTION, isIssueId, maintainArguments } from './shared/arguments.js'
+import { checkClaim, copyIssue, factsOf, type IssueIndex, type RecordFacts } from './shared/issue-index.js'
+import { checkRetention, checkUpdate, DEFAULT_RETENTION, isIssueId, maintainArguments } from './shared/arguments.js'
 import { findEntry, mergeEntries, neighborsOf, pageEntries, prunable, toEntry, type EventEntry } from './shared/event-list.js'
-import { CorruptDocumentError, IndexDocument } from './file/document.js'
+import { CorruptDocumentError, IndexDocument, type Checkpoint } from './file/document.js'
 import { SliceMeter, type WriteStats } from './file/meter.js'
 import { DeferredAlerts } from './file/deferred-alerts.js'
 import { EventFiles } from './file/event-files.js'
-import { acquireLock, releaseLock } from './file/lock.js'
+import { WriteLock } from './file/lock.js'
+import { Journal, JournalHeaderError, journalHeader, removeIfThere } from './file/journal.js'
+import { encodeBatches, factsOp, type Op, type OpResult } from './file/journal-ops.js'
+import { Replica } from './file/replica.js'
+import { Spool } from './file/spool.js'
+import { orphanRecords, uncountedRecords } from './file/reconcile.js'
+import { refuseNetworkFileSystem } from './file/file-system.js'
 import { limitReports, type Report } from '../lib/report-limiter.js'
 
 export interface FileStoreOptions {
@@ -31,35 +43,57 @@ export interface FileStoreOptions {
   path: string
   /** what is kept between maintain sweeps (maintain may pass another); default 100 events an issue, 90 days */
   retention?: Retention
-  /** told about recoverable trouble: a corrupt file moved aside, a failed background write, a lock taken over or failing to refresh */
+  /** told about recoverable trouble: a corrupt file moved aside, a failed write and its recovery, a lock taken over */
   onWarning?: (err: Error) => void
-  /** how long changes gather before one write; default 100 ms */
+  /** how long records gather before one write; default 20 ms */
   writeDelayMs?: number
 }
 
-/** The file store: a Store plus `open()` and the figures of its last write. */
+/** The file store: a Store plus `open()` and the figures of its last checkpoint. */
 export interface FileStore extends Store {
-  /** resolves once the document is read (every method waits for this itself) */
+  /** resolves once the issues are read (every method waits for this itself) */
   open(): Promise<void>
   flush(): Promise<void>
   flushSync(): void
   readonly path: string
-  /** the last write (a save, or the file rewrites of a maintain sweep): its duration, the longest time it kept the event loop busy, the bytes saved */
+  /** the last checkpoint or maintenance rewrite: its duration, the longest time it kept the event loop busy, the bytes saved */
   readonly lastWrite: WriteStats | null
 }
 
-/** events waiting for a write, across issues; past this, events are counted but not stored until the disk catches up */
-const MAX_PENDING_EVENTS = 20_000
-const EVENT_FILE_CONCURRENCY = 8
 const OPTION_KEYS = new Set(['path', 'retention', 'onWarning', 'writeDelayMs'])
+/** events counted but not yet in their files (a full disk); beyond either bound the oldest are shed */
+const MAX_UNWRITTEN_EVENTS = 20_000
+const MAX_UNWRITTEN_BYTES = 64 * 1024 * 1024
+const EVENT_FILE_CONCURRENCY = 8
+/** the longest pause between retries of a failing write: writing resumes within a second of the disk coming back */
+const MAX_RETRY_MS = 1000
+/** the journal is saved into the document once it is this large, or as large as the document */
+const MIN_CHECKPOINT_BYTES = 1 << 20
+/** after a failed checkpoint (a full disk) the next is tried this much later, not at every write */
+const CHECKPOINT_RETRY_MS = 10_000
+/** reads see what other processes wrote at most this long ago */
+const FRESH_MS = 100
+/** how long the crash path waits for the lock before leaving its batch in the spool */
+const CRASH_LOCK_WAIT_MS = 1000
+/** how long one stretch of applying the journal may keep the event loop busy */
+const SLICE_MS = 4
+/** records the tracker may have waiting for one write: the store batches them itself */
+const RECORD_CONCURRENCY = 4096
 
-/** the longest pause between retries of a failing write */
-const MAX_RETRY_MS = 5000
+interface PendingOp {
+  op: Op
+  /** the event's body, for a record that keeps it */
+  entry: EventEntry | null
+  done(result: OpResult): void
+  fail(err: Error): void
+}
+
+type JournalState = 'ok' | 'missing' | 'behind'
 
 const openStores = new Set<FileStoreImpl>()
 let exitHooked = false
 
-/** Opens (or creates) the file store at `path`; throws at once if another live process holds it. */
+/** Opens (or creates) the file store at `path`; any number of processes on this machine may open the same path. */
 export function fileStore(options: FileStoreOptions | string): FileStore {
   return new FileStoreImpl(typeof options === 'string' ? { path: options } : options)
 }
@@ -68,32 +102,41 @@ export default fileStore
 
 class FileStoreImpl implements FileStore {
   readonly path: string
-  #lockPath: string
-  #db: Low<IssueIndex>
+  readonly recordConcurrency = RECORD_CONCURRENCY
+  #db: Low<Checkpoint | null>
   #document: IndexDocument
+  #journal: Journal
+  #lock: WriteLock
   #files: EventFiles
+  #spool: Spool
   #deferred: DeferredAlerts
   #retention: Retention
   #warn: (err: Error) => void
   #writeDelayMs: number
-  /** failed writes in a row: retries back off, and the failure is said once per kind every 10 s */
-  #failedWrites = 0
   #reportWriteFailure: Report
   #ready: Promise<void>
-  #loaded = false
+  #replica: Replica | null = null
   #closed = false
-  /** event lines waiting for the next write, and those being written now (reads see both) */
-  #pending = new Map<string, EventEntry[]>()
-  #pendingCount = 0
-  #inflight = new Map<string, EventEntry[]>()
-  #dropped = 0
-  #dirty = false
-  /** a document write is under way (its data is not on disk until it renames) */
-  #writing = false
+  /** changes waiting for the next write */
+  #pending: PendingOp[] = []
+  /** counted in the journal, not yet in their files: reads see them, a failed write keeps them */
+  #unwritten = new Map<string, EventEntry[]>()
+  #unwrittenCount = 0
+  #unwrittenBytes = 0
   #timer: NodeJS.Timeout | null = null
-  #lastWrite: WriteStats | null = null
-  /** disk work runs one job at a time, in order */
+  /** failed writes in a row: retries back off, up to MAX_RETRY_MS */
+  #failedWrites = 0
+  /** disk work (writes, maintenance) runs one job at a time, in order */
   #disk: Promise<unknown> = Promise.resolve()
+  #catchUps: Promise<unknown> = Promise.resolve()
+  #catchingUp = false
+  #lastCatchUp = 0
+  /** orphaned and uncounted events files are checked by this process's first write */
+  #reconciled = false
+  #lastDocBytes = 0
+  #checkpointAfter = 0
+  #lastWrite: WriteStats | null = null
+  #reportBadLine: Report
 
   constructor(options: FileStoreOptions) {
     if (typeof options !== 'object' || options === null || typeof options.path !== 'string' || options.path === '') {
@@ -103,31 +146,31 @@ class FileStoreImpl implements FileStore {
       if (!OPTION_KEYS.has(key)) throw new TypeError(`fileStore has no option ${JSON.stringify(key)}; it takes ${[...OPTION_KEYS].join(', ')}`)
     }
     if (options.onWarning !== undefined && typeof options.onWarning !== 'function') throw new TypeError('fileStore onWarning must be a function (err) => void')
-    const delay = options.writeDelayMs ?? 100
+    const delay = options.writeDelayMs ?? 20
     if (typeof delay !== 'number' || !(delay >= 0 && delay <= 60_000)) throw new TypeError(`fileStore writeDelayMs must be from 0 to 60000 ms, got ${String(delay)}`)
     this.path = path.resolve(options.path)
-    this.#lockPath = `${this.path}.lock`
     this.#retention = options.retention === undefined ? DEFAULT_RETENTION : checkRetention(options.retention)
     this.#warn = options.onWarning ?? ((err) => process.emitWarning(err))
     this.#writeDelayMs = delay
     this.#reportWriteFailure = limitReports((err) => this.#warn(err))
+    this.#reportBadLine = limitReports((err) => this.#warn(err), 60_000)
     this.#document = new IndexDocument(this.path)
-    this.#db = new Low(this.#document, new IssueIndex())
-    // beside the document, named after it: errors.events/, errors.deferred-alerts.json
+    this.#db = new Low<Checkpoint | null>(this.#document, null)
+    // beside the document, named after it: errors.journal, errors.events/, errors.spool/, ...
     const sibling = (suffix: string) => path.join(path.dirname(this.path), `${path.basename(this.path, '.json')}${suffix}`)
+    this.#journal = new Journal(sibling('.journal'))
     this.#files = new EventFiles(sibling('.events'))
+    this.#spool = new Spool(sibling('.spool'))
     this.#deferred = new DeferredAlerts(sibling('.deferred-alerts.json'))
-
+    this.#lock = new WriteLock(`${this.path}.lock`, { warn: (err) => this.#warn(err) })
     try {
       mkdirSync(path.dirname(this.path), { recursive: true })
-      // a lock refresh failing on every heartbeat is said like a failing write: once per 10 s
-      acquireLock(this.path, this.#lockPath, { warn: (err) => this.#warn(err), failure: (err) => this.#reportWriteFailure(err, 'lock') })
     } catch (err) {
-      if ((err as Error).message.startsWith('faultline:')) throw err
       // a folder it may not write (EACCES, EROFS): say where and what to do, not just the errno
       throw new Error(`faultline: cannot open the file store at ${this.path} (${(err as Error).message}). ` +
         "Give it a folder the app may write to, e.g. createTracker({ store: '/var/lib/myapp/errors.json' }), or use another store.", { cause: err })
     }
+    refuseNetworkFileSystem(path.dirname(this.path), this.path)
     openStores.add(this)
     if (!exitHooked) {
       exitHooked = true
@@ -146,164 +189,534 @@ class FileStoreImpl implements FileStore {
     return this.#use().then(() => {})
   }
 
+  // -- opening ----------------------------------------------------------------------------------
+
   async #open(): Promise<void> {
-    let data: IssueIndex | null
+    let checkpoint: Checkpoint | null
     try {
-      data = await this.#document.read()
+      await this.#db.read()
+      checkpoint = this.#db.data
     } catch (err) {
       if (!(err instanceof CorruptDocumentError)) throw err
-      if (this.#loaded) return // the crash path opened it meanwhile, and moved it aside
-      const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-      const aside = `${this.path}.corrupt-${stamp}`
-      await rename(this.path, aside)
-      const eventsMoved = await this.#files.moveAside(`${this.#files.dir}.corrupt-${stamp}`)
-      this.#warn(new Error(`faultline: ${err.message}. Moved it to ${aside}${eventsMoved ? ' (its events directory too)' : ''} and started an empty store.`))
-      data = null
+      if (this.#replica !== null) return // the crash path opened it meanwhile, and moved it aside
+      checkpoint = await this.#underLockOnly(() => this.#moveCorruptAside(err))
     }
     // a crash before this point opened the store synchronously and may have recorded into it
-    if (this.#loaded) return
-    this.#db.data = data ?? new IssueIndex()
-    this.#loaded = true
+    if (this.#replica !== null) return
+    this.#replica = this.#newReplica(checkpoint)
+    this.#lastDocBytes = sizeOf(this.path)
+    await this.#catchUp()
   }
 
   /** `#open`, synchronously: a crash can come before the store has finished opening. */
-  #openSync(): void {
-    let data: IssueIndex | null
+  #openSync(): Replica {
+    let checkpoint: Checkpoint | null
     try {
-      data = this.#document.readSync()
+      checkpoint = this.#document.readSync()
     } catch (err) {
       if (!(err instanceof CorruptDocumentError)) throw err
-      const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-      const aside = `${this.path}.corrupt-${stamp}`
-      renameSync(this.path, aside)
-      const eventsMoved = this.#files.moveAsideSync(`${this.#files.dir}.corrupt-${stamp}`)
-      this.#warn(new Error(`faultline: ${err.message}. Moved it to ${aside}${eventsMoved ? ' (its events directory too)' : ''} and started an empty store.`))
-      data = null
+      checkpoint = this.#moveCorruptAsideSync(err)
     }
-    this.#db.data = data ?? new IssueIndex()
-    this.#loaded = true
+    const replica = this.#newReplica(checkpoint)
+    this.#replica = replica
+    this.#catchUpSync()
+    return replica
   }
 
-  async #use(): Promise<IssueIndex> {
+  #newReplica(checkpoint: Checkpoint | null): Replica {
+    return new Replica(checkpoint, (line) => {
+      this.#reportBadLine(new Error(`faultline: skipped a line of ${this.#journal.file} that is not a batch: ${line.slice(0, 80)}`), 'line')
+    })
+  }
+
+  /**
+   * A document that is not a store is moved aside with its journal and events, and the store starts
+   * empty, unless another process did so already (then its new document is read).
+   */
+  async #moveCorruptAside(first: CorruptDocumentError): Promise<Checkpoint | null> {
+    try {
+      return this.#document.readSync()
+    } catch (err) {
+      if (!(err instanceof CorruptDocumentError)) throw err
+    }
+    return this.#moveCorruptAsideSync(first)
+  }
+
+  #moveCorruptAsideSync(err: CorruptDocumentError): null {
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+    const aside = `${this.path}.corrupt-${stamp}`
+    renameSync(this.path, aside)
+    for (const file of [this.#journal.file, this.#files.dir]) {
+      try {
+        renameSync(file, `${file}.corrupt-${stamp}`)
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+      }
+    }
+    this.#warn(new Error(`faultline: ${err.message}. Moved it to ${aside} (its journal and events directory too) and started an empty store.`))
+    return null
+  }
+
+  async #use(): Promise<Replica> {
     if (this.#closed) throw new Error(`faultline: the file store ${this.path} is closed`)
-    if (!this.#loaded) await this.#ready
-    return this.#db.data
+    if (this.#replica === null) await this.#ready
+    return this.#replica!
   }
 
-  #enqueue<T>(job: () => Promise<T>): Promise<T> {
-    const run = this.#disk.then(job)
-    this.#disk = run.catch(() => {})
+  /** The issues as of at most FRESH_MS ago, with what other processes wrote since. */
+  async #view(): Promise<IssueIndex> {
+    const replica = await this.#use()
+    if (!this.#catchingUp && Date.now() - this.#lastCatchUp >= FRESH_MS) await this.#catchUp()
+    return this.#replica?.index ?? replica.index
+  }
+
+  // -- reading the journal ----------------------------------------------------------------------
+
+  /** Applies what the journal holds beyond this process's position; one at a time, yielding between slices. */
+  #catchUp(): Promise<JournalState> {
+    const run = this.#catchUps.then(async () => {
+      this.#catchingUp = true
+      try {
+        for (;;) {
+          const step = this.#catchUpSlice(SLICE_MS)
+          if (step === 'reload') {
+            await this.#db.read()
+            this.#replica = this.#replica!.reloaded(this.#db.data)
+          } else if (step === 'more') {
+            await new Promise((resolve) => setImmediate(resolve))
+          } else {
+            this.#lastCatchUp = Date.now()
+            return step
+          }
+        }
+      } finally {
+        this.#catchingUp = false
+      }
+    })
+    this.#catchUps = run.catch(() => {})
     return run
   }
 
-  #markDirty(): void {
-    this.#dirty = true
+  #catchUpSync(): JournalState {
+    for (;;) {
+      const step = this.#catchUpSlice(Infinity)
+      if (step === 'reload') this.#replica = this.#replica!.reloaded(this.#document.readSync())
+      else if (step !== 'more') return step
+    }
+  }
+
+  /** Applies journal lines for up to `budgetMs`; says whether there is more, or the document must be read again. */
+  #catchUpSlice(budgetMs: number): JournalState | 'more' | 'reload' {
+    const started = performance.now()
+    for (;;) {
+      const replica = this.#replica!
+      const read = this.#journal.read(replica.position)
+      if (read.kind === 'lost') return 'reload'
+      if (read.kind !== 'lines') return read.kind
+      for (const line of read.lines) replica.applyLine(line)
+      replica.position = read.next
+      if (!read.more) return 'ok'
+      if (performance.now() - started > budgetMs) return 'more'
+    }
+  }
+
+  // -- writing ----------------------------------------------------------------------------------
+
+  #submit(op: Op, entry: EventEntry | null): Promise<OpResult> {
+    return new Promise((done, fail) => {
+      this.#pending.push({ op, entry, done, fail })
+      this.#schedule(this.#writeDelayMs)
+    })
+  }
+
+  #schedule(delay: number): void {
     if (this.#timer !== null || this.#closed) return
-    // after failures (a full or read-only disk) retries slow down, up to one every 5 s
-    const delay = this.#failedWrites === 0 ? this.#writeDelayMs : Math.min(MAX_RETRY_MS, Math.max(this.#writeDelayMs, 100) * 2 ** this.#failedWrites)
     this.#timer = setTimeout(() => {
       this.#timer = null
-      this.#enqueue(() => this.#write()).then(() => {
+      this.#commit().then(() => {
         if (this.#failedWrites === 0) return
         this.#failedWrites = 0
         this.#warn(new Error(`faultline: the file store ${this.path} writes again; what waited meanwhile is stored`))
       }, (err: Error) => {
         this.#failedWrites++
         const code = (err as NodeJS.ErrnoException).code ?? 'write'
-        this.#reportWriteFailure(new Error(`faultline: the file store ${this.path} could not write (${code}: ${err.message}); ${this.#pendingCount} events wait in memory and are retried`, { cause: err }), code)
+        const waiting = this.#pending.length + this.#unwrittenCount
+        this.#reportWriteFailure(new Error(`faultline: the file store ${this.path} could not write (${code}: ${err.message}); ` +
+          `${waiting} events and changes wait in memory and are retried`, { cause: err }), code)
+        this.#schedule(Math.min(MAX_RETRY_MS, 50 * 2 ** this.#failedWrites))
       })
     }, delay)
-    // a pending write must not keep the app alive; the exit hook writes it synchronously
-    this.#timer.unref()
+    // a write soon keeps the process alive, as whoever awaits a record expects; retries of a failing
+    // disk do not (the exit hook then writes what it can, synchronously)
+    if (this.#failedWrites > 0) this.#timer.unref()
   }
 
-  /** Appends waiting event lines (or trims files that grew past twice the retention), then saves the document. */
-  async #write(): Promise<void> {
-    if (!this.#dirty) return
-    this.#dirty = false
-    const index = this.#db.data
-    const batches = this.#pending
-    this.#pending = new Map()
-    this.#pendingCount = 0
-    this.#inflight = batches
-    this.#writing = true
-    const meter = new SliceMeter()
+  #exclusive<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.#disk.then(job)
+    this.#disk = run.catch(() => {})
+    return run
+  }
+
+  /** Runs `job` holding the write lock (and nothing else: no catching up). */
+  #underLockOnly<T>(job: () => Promise<T>): Promise<T> {
+    return this.#exclusive(async () => {
+      await this.#lock.acquire()
+      try {
+        return await job()
+      } finally {
+        this.#lock.release()
+      }
+    })
+  }
+
+  /** Runs `job` holding the write lock, with every earlier batch applied and the journal ready for appends. */
+  #underLock<T>(job: () => Promise<T>): Promise<T> {
+    return this.#underLockOnly(async () => {
+      await this.#readyToAppend()
+      return job()
+    })
+  }
+
+  #hasWork(): boolean {
+    return this.#pending.length > 0 || this.#unwrittenCount > 0 || !this.#reconciled
+  }
+
+  /** Writes what waits: changes into the journal, then events into their files. */
+  #commit(): Promise<void> {
+    return this.#exclusive(async () => {
+      if (!this.#hasWork()) return
+      await this.#lock.acquire()
+      try {
+        await this.#readyToAppend()
+        if (this.#appendPending()) await this.#catchUp()
+        await this.#writeEvents()
+        await this.#trimOversized()
+        await this.#shedBacklog()
+        if (this.#journal.size() > Math.max(MIN_CHECKPOINT_BYTES, this.#lastDocBytes) && Date.now() >= this.#checkpointAfter) await this.#checkpoint()
+      } finally {
+        this.#lock.release()
+      }
+    })
+  }
+
+  /** Catches up, makes sure a journal of this generation is there, and takes in orphans and spooled batches. */
+  async #readyToAppend(): Promise<void> {
+    let state: JournalState
     try {
-      const work = [...batches.keys()]
-      const writeEvents = async () => {
-        for (let id = work.pop(); id !== undefined; id = work.pop()) {
-          const entries = batches.get(id)!
-          if (index.has(id)) {
-            if (index.storedEvents(id).count > 2 * this.#retention.maxEventsPerIssue) await this.#trim(index, id, entries, meter)
-            else await this.#files.append(id, entries, meter)
-          }
-          batches.delete(id)
-        }
-      }
-      // a few files at a time: an error spread over many issues touches many files
-      const results = await Promise.allSettled(Array.from({ length: Math.min(EVENT_FILE_CONCURRENCY, work.length) }, writeEvents))
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-      if (failed) throw failed.reason
-      this.#document.meter = meter
-      await this.#db.write()
-      this.#lastWrite = meter.stats()
+      state = await this.#catchUp()
     } catch (err) {
-      // keep what was not written for the next attempt
-      for (const [id, entries] of batches) {
-        this.#pending.set(id, [...entries, ...(this.#pending.get(id) ?? [])])
-        this.#pendingCount += entries.length
+      if (!(err instanceof JournalHeaderError)) throw err
+      const aside = `${this.#journal.file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`
+      renameSync(this.#journal.file, aside)
+      this.#warn(new Error(`faultline: ${(err as Error).message}; moved it to ${aside}. The changes since the last checkpoint in it are lost.`))
+      state = 'missing'
+    }
+    if (state !== 'ok') {
+      // no journal yet, or one the document already holds (a checkpoint died before replacing it)
+      const replica = this.#replica!
+      replica.position = { gen: replica.position.gen, offset: this.#journal.start(replica.position.gen, '', null) }
+    }
+    if (!this.#reconciled) await this.#reconcile(state === 'missing')
+    await this.#adoptSpool()
+  }
+
+  /**
+   * Appends the waiting changes (synchronously, so that an exit in between finds them either all
+   * waiting or all in the journal). An issue's events file goes before the change that deletes
+   * it: a crash between leaves the issue with fewer events, never events without their issue.
+   * False when there was nothing to append.
+   */
+  #appendPending(): boolean {
+    const batch = this.#pending.splice(0)
+    if (batch.length === 0) return false
+    const replica = this.#replica!
+    for (const { op } of batch) {
+      if (op.o !== 'd') continue
+      removeIfThere(this.#files.file(op.i))
+      this.#forgetUnwritten(op.i)
+    }
+    // the replica stays where it was: the catch-up that follows applies these lines, and settles the callers
+    let end = replica.position.offset
+    let from = 0
+    for (const line of encodeBatches(batch.map((p) => p.op), replica.index, newBatchId)) {
+      const members = batch.slice(from, from + line.ops.length)
+      try {
+        end = this.#journal.append(line.text, end)
+      } catch (err) {
+        // what did not go in waits for the next write, before anything submitted since
+        this.#pending.unshift(...batch.slice(from))
+        throw err
       }
-      this.#markDirty()
-      throw err
-    } finally {
-      this.#inflight = new Map()
-      this.#writing = false
+      this.#expect(line.id, members)
+      from += line.ops.length
+    }
+    return true
+  }
+
+  #expect(batchId: string, members: PendingOp[]): void {
+    this.#replica!.expect(batchId, (results) => {
+      members.forEach((member, i) => {
+        const result = results[i]
+        if (result instanceof Error) return member.fail(result)
+        if (member.entry !== null && member.op.o === 'r') this.#addUnwritten((result as RecordResult).issue.id, member.entry)
+        member.done(result)
+      })
+    })
+  }
+
+  #addUnwritten(id: string, entry: EventEntry): void {
+    const list = this.#unwritten.get(id)
+    if (list === undefined) this.#unwritten.set(id, [entry])
+    else list.push(entry)
+    this.#unwrittenCount += 1
+    this.#unwrittenBytes += entry.json.length
+  }
+
+  #forgetUnwritten(id: string, count = Infinity): void {
+    const list = this.#unwritten.get(id)
+    if (list === undefined) return
+    const gone = list.splice(0, count)
+    for (const entry of gone) this.#unwrittenBytes -= entry.json.length
+    this.#unwrittenCount -= gone.length
+    if (list.length === 0) this.#unwritten.delete(id)
+  }
+
+  /** Appends counted events to their files, a few files at a time; what fails stays for the next write. */
+  async #writeEvents(): Promise<void> {
+    const index = this.#replica!.index
+    const work = [...this.#unwritten.keys()]
+    let failure: Error | null = null
+    const worker = async () => {
+      for (let id = work.pop(); id !== undefined; id = work.pop()) {
+        if (!index.has(id)) {
+          this.#forgetUnwritten(id)
+          continue
+        }
+        const entries = [...(this.#unwritten.get(id) ?? [])]
+        const { written, error } = await this.#files.append(id, entries)
+        this.#forgetUnwritten(id, written)
+        if (error) failure ??= error
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(EVENT_FILE_CONCURRENCY, work.length) }, worker))
+    if (failure) throw failure
+  }
+
+  /** `#writeEvents`, synchronously, for a process that is exiting. */
+  #writeEventsSync(): void {
+    for (const [id, entries] of [...this.#unwritten]) {
+      const { written, error } = this.#files.appendSync(id, [...entries])
+      this.#forgetUnwritten(id, written)
+      if (error) throw error
     }
   }
 
-  async #trim(index: IssueIndex, id: string, fresh: EventEntry[], meter: SliceMeter): Promise<void> {
-    const all = mergeEntries(await this.#files.read(id, meter), fresh)
-    const keep = all.slice(Math.max(0, all.length - this.#retention.maxEventsPerIssue))
-    await this.#files.rewrite(id, keep, meter)
-    index.setStoredEvents(id, keep.length + (this.#pending.get(id)?.length ?? 0), keep.length > 0 ? keep[0].t : null)
+  /** Files that grew past twice the retention go back to it, newest kept. */
+  async #trimOversized(): Promise<void> {
+    const replica = this.#replica!
+    const max = this.#retention.maxEventsPerIssue
+    const ops: Op[] = []
+    const meter = new SliceMeter()
+    for (const id of replica.index.ids()) {
+      if (replica.index.storedEvents(id).count <= 2 * max) continue
+      const all = mergeEntries(await this.#files.read(id, meter), this.#unwritten.get(id) ?? [])
+      const keep = all.slice(Math.max(0, all.length - max))
+      await this.#files.rewrite(id, keep, meter)
+      this.#forgetUnwritten(id)
+      ops.push({ o: 's', i: id, c: keep.length, t: keep.length > 0 ? keep[0].t : null })
+    }
+    await this.#appendInternal(ops)
   }
 
-  /** The issue's events, oldest first: the file plus events not yet written. */
-  async #entries(issueId: unknown): Promise<EventEntry[]> {
-    const index = await this.#use()
-    if (!isIssueId(issueId) || !index.has(issueId)) return []
-    // taken before reading the file: a line written meanwhile is then in one or the other
-    const unwritten = [...(this.#inflight.get(issueId) ?? []), ...(this.#pending.get(issueId) ?? [])]
-    return mergeEntries(await this.#files.read(issueId), unwritten)
+  /** Changes of the store's own (file sizes after a rewrite, bodies shed): appended and applied, nobody waits on them. */
+  async #appendInternal(ops: Op[]): Promise<void> {
+    if (ops.length === 0) return
+    const done = () => {}
+    this.#pending.unshift(...ops.map((op) => ({ op, entry: null, done, fail: done })))
+    if (this.#appendPending()) await this.#catchUp()
   }
+
+  /**
+   * Events that could not be written (a full disk) wait in memory up to a bound; beyond it the
+   * oldest are shed: still counted, their bodies given up and counted as shed.
+   */
+  async #shedBacklog(): Promise<void> {
+    if (this.#unwrittenCount <= MAX_UNWRITTEN_EVENTS && this.#unwrittenBytes <= MAX_UNWRITTEN_BYTES) return
+    const all: Array<[string, EventEntry]> = []
+    for (const [id, entries] of this.#unwritten) for (const entry of entries) all.push([id, entry])
+    all.sort((a, b) => a[1].t - b[1].t)
+    const shed = new Map<string, number>()
+    let count = this.#unwrittenCount
+    let bytes = this.#unwrittenBytes
+    for (const [id, entry] of all) {
+      if (count <= MAX_UNWRITTEN_EVENTS / 2 && bytes <= MAX_UNWRITTEN_BYTES / 2) break
+      shed.set(id, (shed.get(id) ?? 0) + 1)
+      count -= 1
+      bytes -= entry.json.length
+    }
+    for (const [id, n] of shed) {
+      const list = this.#unwritten.get(id)!
+      list.sort((a, b) => a.t - b.t)
+      this.#forgetUnwritten(id, n)
+    }
+    const total = [...shed.values()].reduce((a, b) => a + b, 0)
+    this.#warn(new Error(`faultline: the file store ${this.path} could not write ${total} events for too long; their bodies were shed, oldest first (they stay counted, as shed)`))
+    await this.#appendInternal([...shed].map(([id, n]) => ({ o: 'x', i: id, c: n })))
+  }
+
+  /** Saves every issue into the document and starts the next journal generation. */
+  async #checkpoint(): Promise<void> {
+    const replica = this.#replica!
+    const gen = replica.position.gen
+    const adopted = [...replica.adopted].filter((name) => this.#spool.has(name))
+    const meter = new SliceMeter()
+    this.#document.meter = meter
+    this.#db.data = { index: replica.index, journal: gen + 1, adopted, legacy: false }
+    try {
+      await this.#db.write()
+    } catch (err) {
+      this.#checkpointAfter = Date.now() + CHECKPOINT_RETRY_MS
+      const code = (err as NodeJS.ErrnoException).code ?? 'checkpoint'
+      this.#reportWriteFailure(new Error(`faultline: could not save the issues of ${this.path} into the document (${code}: ${(err as Error).message}); ` +
+        'the journal keeps them meanwhile and it is tried again in 10 s', { cause: err }), `checkpoint ${code}`)
+      return
+    }
+    replica.position = { gen: gen + 1, offset: this.#journal.start(gen + 1, '', gen) }
+    replica.adopted = new Set(adopted)
+    replica.legacy = false
+    this.#lastDocBytes = meter.bytes
+    this.#lastWrite = meter.stats()
+  }
+
+  /** The first write of this process checks the events files against the issues (see file/reconcile.ts). */
+  async #reconcile(journalWasMissing: boolean): Promise<void> {
+    const replica = this.#replica!
+    const now = Date.now()
+    await this.#removeStrays()
+    const orphans = await orphanRecords(this.#files, replica.index, now)
+    const uncounted = replica.legacy && journalWasMissing ? await uncountedRecords(this.#files, replica.index, now) : []
+    this.#reconciled = true
+    if (orphans.ops.length + uncounted.length === 0) return
+    await this.#appendInternal([...orphans.ops, ...uncounted])
+    if (orphans.issues.length > 0) {
+      this.#warn(new Error(`faultline: ${orphans.issues.length} events files of ${this.path} had no issue (${orphans.issues.slice(0, 5).join(', ')}); their issues were restored from their events`))
+    }
+    if (uncounted.length > 0) this.#warn(new Error(`faultline: counted ${uncounted.length} events of ${this.path} that an earlier crash had left uncounted`))
+  }
+
+  /** Temporary files a killed process left (a checkpoint, a rewrite, a spool file half written). */
+  async #removeStrays(): Promise<void> {
+    const dir = path.dirname(this.path)
+    const base = path.basename(this.path)
+    const journal = path.basename(this.#journal.file)
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (name === `.${base}.tmp` || name.startsWith(`${journal}.tmp.`) || name.startsWith(`${base}.lock.stale.`)) await unlink(path.join(dir, name)).catch(() => {})
+    }
+    for (const name of await readdir(this.#files.dir).catch(() => [] as string[])) {
+      if (name.endsWith('.jsonl.tmp')) await unlink(path.join(this.#files.dir, name)).catch(() => {})
+    }
+    for (const name of await readdir(this.#spool.dir).catch(() => [] as string[])) {
+      if (name.startsWith('.') && name.endsWith('.tmp')) await unlink(path.join(this.#spool.dir, name)).catch(() => {})
+    }
+  }
+
+  /** Takes in batches that dying processes left in the spool (see file/spool.ts). */
+  async #adoptSpool(): Promise<void> {
+    for (const name of this.#spool.list()) {
+      let read
+      try {
+        read = this.#spool.read(name)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+        throw err
+      }
+      if (!read.ok) {
+        const to = this.#spool.reject(name)
+        this.#warn(new Error(`faultline: the spool file ${name} of ${this.path} is not a batch (${read.reason}); moved it to ${to}`))
+        continue
+      }
+      const replica = this.#replica!
+      if (!replica.adopted.has(name)) {
+        this.#journal.append(`${JSON.stringify({ id: read.batch.id, ops: read.batch.ops, spool: name })}\n`, replica.position.offset)
+        await this.#catchUp()
+      }
+      for (const [id, entry] of read.bodies) this.#addUnwritten(id, entry)
+      await this.#writeEvents()
+      this.#spool.remove(name)
+    }
+  }
+
+  // -- the crash path ---------------------------------------------------------------------------
+
+  /**
+   * Writes what waits before returning: the crash path runs no more callbacks. When another process
+   * holds the lock for longer than CRASH_LOCK_WAIT_MS, the batch goes to the spool instead.
+   */
+  #commitSync(): void {
+    const heldAlready = this.#lock.held
+    if (!heldAlready && !this.#lock.acquireSync(CRASH_LOCK_WAIT_MS)) {
+      this.#spoolPending()
+      return
+    }
+    try {
+      if (this.#catchUpSync() !== 'ok') {
+        const replica = this.#replica!
+        replica.position = { gen: replica.position.gen, offset: this.#journal.start(replica.position.gen, '', null) }
+      }
+      if (this.#appendPending()) this.#catchUpSync()
+      this.#writeEventsSync()
+    } finally {
+      if (!heldAlready) this.#lock.release()
+    }
+  }
+
+  /** Leaves the waiting changes and the unwritten events in the spool, for the next writer. */
+  #spoolPending(): void {
+    const pending = this.#pending.splice(0)
+    const bodies: Array<[string, EventEntry]> = []
+    for (const [id, entries] of this.#unwritten) for (const entry of entries) bodies.push([id, entry])
+    for (const { op, entry } of pending) if (op.o === 'r' && entry !== null) bodies.push([op.i, entry])
+    if (pending.length === 0 && bodies.length === 0) return
+    const name = this.#spool.writeSync({ id: newBatchId(), ops: pending.map((p) => p.op) }, bodies)
+    this.#unwritten.clear()
+    this.#unwrittenCount = 0
+    this.#unwrittenBytes = 0
+    const index = this.#replica!.index
+    for (const p of pending) p.done(p.op.o === 'r' ? provisionalResult(index, p.op) : undefined)
+    this.#warn(new Error(`faultline: the write lock of ${this.path} stayed taken for ${CRASH_LOCK_WAIT_MS} ms; left ${pending.length} changes in the spool (${name}) for the next writer`))
+  }
+
+  // -- the Store interface ----------------------------------------------------------------------
 
   async record(input: RecordInput): Promise<RecordResult> {
-    if (!this.#loaded || this.#closed) await this.#use()
-    return this.recordSync(input)
+    // without an await when open: a flushSync right after record() writes it
+    if (this.#replica === null || this.#closed) await this.#use()
+    const now = Date.now()
+    const facts = factsOf(input, now)
+    // serialise first: an event JSON cannot hold must not leave the counts changed
+    const entry = facts.shed ? null : toEntry(input.event, now)
+    return (await this.#submit(factsOp(facts, now), entry)) as RecordResult
   }
 
   /** `record`, synchronously, for the crash path; opens the store synchronously if it is not open yet. */
   recordSync(input: RecordInput): RecordResult {
     if (this.#closed) throw new Error(`faultline: the file store ${this.path} is closed`)
-    if (!this.#loaded) this.#openSync()
-    const index = this.#db.data
-    checkRecordInput(input)
+    const replica = this.#replica ?? this.#openSync()
     const now = Date.now()
-    // serialise first: an event JSON cannot hold must not leave the counts changed
-    const entry = toEntry(input.event, now)
-    const result = index.record(input, now)
-    if (this.#pendingCount < MAX_PENDING_EVENTS) {
-      const id = result.issue.id
-      const list = this.#pending.get(id)
-      if (list === undefined) this.#pending.set(id, [entry])
-      else list.push(entry)
-      this.#pendingCount += 1
-    } else {
-      index.forgetStoredEvent(result.issue.id)
-      if (this.#dropped++ % 1000 === 0) this.#warn(new Error(`faultline: the file store ${this.path} cannot write as fast as events arrive; ${this.#dropped} events were counted but not stored`))
-    }
-    this.#markDirty()
-    return result
+    const facts = factsOf(input, now)
+    const entry = facts.shed ? null : toEntry(input.event, now)
+    const op = factsOp(facts, now)
+    let result: RecordResult | undefined
+    let error: Error | undefined
+    this.#pending.push({ op, entry, done: (r) => (result = r as RecordResult), fail: (e) => (error = e) })
+    this.#commitSync()
+    if (error) throw error
+    return result ?? provisionalResult(replica.index, op)
+  }
+
+  flushSync(): void {
+    if (this.#replica === null) return
+    this.#commitSync()
   }
 
   deferAlertSync(alert: DeferredAlert): void {
@@ -315,15 +728,24 @@ class FileStoreImpl implements FileStore {
   }
 
   async getIssue(id: string): Promise<Issue | null> {
-    return (await this.#use()).get(id)
+    return (await this.#view()).get(id)
   }
 
   async listIssues(options?: ListIssuesOptions): Promise<IssuePage> {
-    return (await this.#use()).list(options)
+    return (await this.#view()).list(options)
   }
 
   async countIssues(q?: string): Promise<StatusCounts> {
-    return (await this.#use()).count(q)
+    return (await this.#view()).count(q)
+  }
+
+  /** The issue's events, oldest first: its file, and what is counted but not written yet. */
+  async #entries(issueId: unknown): Promise<EventEntry[]> {
+    const index = await this.#view()
+    if (!isIssueId(issueId) || !index.has(issueId)) return []
+    // taken before reading the file: an event written meanwhile is then in one or the other
+    const unwritten = [...(this.#unwritten.get(issueId) ?? [])]
+    return mergeEntries(await this.#files.read(issueId), unwritten)
   }
 
   async listEvents(issueId: string, options?: { limit?: number; cursor?: string | null }): Promise<EventPage> {
@@ -339,102 +761,74 @@ class FileStoreImpl implements FileStore {
   }
 
   async updateIssue(id: string, update: IssueUpdate): Promise<Issue | null> {
-    const issue = (await this.#use()).update(id, update)
-    if (issue !== null) this.#markDirty()
-    return issue
+    const checked = checkUpdate(update)
+    await this.#use()
+    if (!isIssueId(id)) return null
+    return (await this.#submit({ o: 'u', i: id, u: checked, n: Date.now() }, null)) as Issue | null
   }
 
   async deleteIssue(id: string): Promise<boolean> {
-    const index = await this.#use()
-    if (!index.delete(id)) return false
-    this.#pendingCount -= this.#pending.get(id)?.length ?? 0
-    this.#pending.delete(id)
-    this.#markDirty()
-    await this.#enqueue(() => this.#files.remove(id))
-    return true
+    await this.#use()
+    if (!isIssueId(id)) return false
+    return (await this.#submit({ o: 'd', i: id }, null)) as boolean
   }
 
   async histogram(issueId: string, options: HistogramOptions): Promise<number[]> {
-    return (await this.#use()).histogram(issueId, options)
+    return (await this.#view()).histogram(issueId, options)
   }
 
   async countEventsSince(issueId: string, since: Date): Promise<number> {
-    return (await this.#use()).countSince(issueId, since)
+    return (await this.#view()).countSince(issueId, since)
   }
 
   async tagBreakdown(issueId: string, options?: { limit?: number }): Promise<TagBreakdown[]> {
-    return (await this.#use()).tagBreakdown(issueId, options)
+    return (await this.#view()).tagBreakdown(issueId, options)
   }
 
   async claimAlert(key: string, options: { issueId: string; expiresAt?: Date }): Promise<boolean> {
-    const claimed = (await this.#use()).claim(key, options)
-    if (claimed) this.#markDirty()
-    return claimed
+    const claim = checkClaim(key, options)
+    await this.#use()
+    return (await this.#submit({ o: 'c', k: claim.key, i: claim.issueId, x: claim.expiresAt, n: Date.now() }, null)) as boolean
   }
 
   async maintain(options: MaintainOptions = {}): Promise<MaintainResult> {
-    const index = await this.#use()
     const args = maintainArguments(options, this.#retention)
     this.#retention = args.retention
-    const { resolvedIssues, unignoredIssues, expiredClaims } = index.maintain(args.now, args.autoResolveBefore)
-    if (resolvedIssues + unignoredIssues + expiredClaims > 0) this.#markDirty()
-    const prunedEvents = await this.#enqueue(() => this.#prune(index, args.retention, args.now))
-    return { prunedEvents, resolvedIssues, unignoredIssues }
+    await this.#use()
+    const swept = (await this.#submit({ o: 'm', b: args.autoResolveBefore, n: args.now }, null)) as ReturnType<IssueIndex['maintain']>
+    const prunedEvents = await this.#underLock(() => this.#prune(args.retention, args.now))
+    return { prunedEvents, resolvedIssues: swept.resolvedIssues, unignoredIssues: swept.unignoredIssues }
   }
 
   /** Rewrites the files of issues holding more events than the retention allows, or older ones. */
-  async #prune(index: IssueIndex, retention: Retention, now: number): Promise<number> {
+  async #prune(retention: Retention, now: number): Promise<number> {
+    const index = this.#replica!.index
     const cutoff = now - retention.maxAgeMs
     const meter = new SliceMeter()
+    const ops: Op[] = []
     let pruned = 0
     for (const id of index.ids()) {
       const stored = index.storedEvents(id)
       if (stored.count <= retention.maxEventsPerIssue && (stored.oldest === null || stored.oldest >= cutoff)) continue
-      // this issue's waiting events go into the rewrite rather than after it; meanwhile readers
-      // find them among the events being written, and a failed rewrite puts them back
-      const fresh = this.#pending.get(id) ?? []
-      this.#pending.delete(id)
-      this.#pendingCount -= fresh.length
-      this.#inflight.set(id, fresh)
-      let keep: EventEntry[]
-      let drop: number
-      try {
-        const all = mergeEntries(await this.#files.read(id, meter), fresh)
-        drop = prunable(all, retention, now)
-        keep = all.slice(drop)
-        if (drop > 0 || fresh.length > 0) await this.#files.rewrite(id, keep, meter)
-      } catch (err) {
-        this.#pending.set(id, [...fresh, ...(this.#pending.get(id) ?? [])])
-        this.#pendingCount += fresh.length
-        this.#markDirty()
-        throw err
-      } finally {
-        this.#inflight.delete(id)
-      }
-      if (!index.has(id)) continue
-      index.setStoredEvents(id, keep.length + (this.#pending.get(id)?.length ?? 0), keep.length > 0 ? keep[0].t : null)
-      this.#markDirty()
+      // events not written yet go into the rewrite rather than after it
+      const all = mergeEntries(await this.#files.read(id, meter), this.#unwritten.get(id) ?? [])
+      const drop = prunable(all, retention, now)
+      const keep = all.slice(drop)
+      if (drop > 0 || this.#unwritten.has(id)) await this.#files.rewrite(id, keep, meter)
+      this.#forgetUnwritten(id)
+      ops.push({ o: 's', i: id, c: keep.length, t: keep.length > 0 ? keep[0].t : null })
       pruned += drop
     }
+    await this.#appendInternal(ops)
     this.#lastWrite = meter.stats()
     return pruned
   }
 
   async flush(): Promise<void> {
     await this.#use()
-    await this.#enqueue(() => this.#write())
-  }
-
-  flushSync(): void {
-    if (!this.#loaded) return
-    const index = this.#db.data
-    for (const batches of [this.#inflight, this.#pending]) {
-      for (const [id, entries] of batches) if (index.has(id)) this.#files.appendSync(id, entries)
-    }
-    this.#pending = new Map()
-    this.#pendingCount = 0
-    if (this.#dirty || this.#writing) this.#document.writeSync(index)
-    this.#dirty = false
+    await this.#commit()
+    // records that arrived during that write
+    if (this.#hasWork()) await this.#commit()
   }
 
   async close(): Promise<void> {
@@ -444,14 +838,23 @@ class FileStoreImpl implements FileStore {
     this.#timer = null
     try {
       await this.#ready.catch(() => {})
-      if (this.#loaded) await this.#enqueue(() => this.#write())
+      if (this.#replica !== null) {
+        await this.#commit()
+        // the document is complete after a close when that is cheap: a small store, or a journal grown large
+        const journal = this.#journal.size() - journalHeader(this.#replica.position.gen).length
+        if (journal > 0 && (this.#lastDocBytes < MIN_CHECKPOINT_BYTES || journal > this.#lastDocBytes / 10)) await this.#underLock(() => this.#checkpoint())
+      }
+    } catch (err) {
+      const lost = this.#pending.length + this.#unwrittenCount
+      for (const p of this.#pending.splice(0)) p.fail(err as Error)
+      if (lost > 0) this.#warn(new Error(`faultline: closing the file store ${this.path}: ${lost} events and changes could not be written (${(err as Error).message})`))
     } finally {
       openStores.delete(this)
-      releaseLock(this.#lockPath)
+      this.#lock.retire()
     }
   }
 
-  /** The exit hook: save what is pending and free the lock; nothing here may throw. */
+  /** The exit hook: write what waits and free the lock; nothing here may throw. */
   exitSync(): void {
     try {
       if (!this.#closed) this.flushSync()
@@ -459,10 +862,39 @@ class FileStoreImpl implements FileStore {
       try { this.#warn(err as Error) } catch { /* exiting anyway */ }
     }
     try {
-      releaseLock(this.#lockPath)
+      this.#lock.retire()
     } catch (err) {
       try { this.#warn(err as Error) } catch { /* exiting anyway */ }
     }
+  }
+}
+
+/**
+ * What recording would say, without recording: for a batch left in the spool, whose real result
+ * only the next writer learns. Enough for the crash's deferred alert (claims keep it to one).
+ */
+function provisionalResult(index: IssueIndex, op: Extract<Op, { o: 'r' }>): RecordResult {
+  const known = index.get(op.i)
+  const t = new Date(op.t).toISOString()
+  const g = op.g
+  const issue: Issue = known ?? {
+    id: op.i, fingerprint: g?.fingerprint ?? [], title: g?.title ?? '', culprit: g?.culprit ?? '', type: g?.type ?? '', message: g?.message ?? '',
+    level: op.l, status: 'unresolved', regressed: false, count: 0, userCount: 0, firstSeen: t, lastSeen: t, firstRelease: null, lastRelease: null,
+    environments: [], resolvedAt: null, ignoreUntil: null, regressedAt: null, countSinceRegression: 0, usersSinceRegression: 0, shed: 0,
+  }
+  return { issue: copyIssue({ ...issue, count: issue.count + 1, countSinceRegression: issue.countSinceRegression + 1 }), isNew: known === null, isRegression: known?.status === 'resolved', unignored: false }
+}
+
+let batchCounter = 0
+function newBatchId(): string {
+  return `${process.pid}-${(batchCounter++).toString(36)}-${randomBytes(3).toString('hex')}`
+}
+
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size
+  } catch {
+    return 0
   }
 }
 

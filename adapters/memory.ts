@@ -33,6 +33,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     // serialise first: an event JSON cannot hold must not leave the counts changed
     const entry = toEntry(input.event, now)
     const result = index.record(input, now)
+    if (input.shed === true) return result
     const id = result.issue.id
     let list = events.get(id)
     if (list === undefined) events.set(id, (list = []))

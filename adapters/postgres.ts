@@ -813,6 +813,7 @@ function toIssue(r: any): Issue {
     regressedAt: isoOrNull(r.regressed_at),
     countSinceRegression: Number(r.count_since_regression),
     usersSinceRegression: Number(r.users_since_regression),
+    shed: Number(r.shed ?? 0),
   }
 }
 

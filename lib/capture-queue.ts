@@ -1,24 +1,24 @@
 /**
- * A bounded queue between the request path and the store. Pushing is O(1) and never blocks;
- * when full, new items are dropped and counted. Each pushed item is prepared (made into what
- * waits for the store) off the caller's path as soon as the queue gets to it, whether or not the
- * store keeps up: what a capture holds of the app (a request body, extras) is let go then, and
- * what is prepared has a size, so the queue is bounded in bytes as well as in items. Failed items
- * are retried with backoff while `onFailure` says so, so a store that is down for a while loses
- * nothing that fits in the queue.
+ * The queue between the request path and the store. Pushing is O(1) and never blocks; the caller
+ * keeps it within `maxSize` (the tracker counts what does not fit from its facts instead). Each
+ * pushed item is prepared (made into what waits for the store) off the caller's path as soon as
+ * the queue gets to it, whether or not the store keeps up: what a capture holds of the app (a
+ * request body, extras) is let go then, and what is prepared has a size, so the queue is bounded
+ * in bytes as well: an item that does not fit is made lighter (`lighten`). Failed items are retried
+ * with backoff while `onFailure` says so, so a store that is down for a while loses nothing.
  */
 export interface CaptureQueueOptions<T, P> {
-  /** items pushed and not yet handled, prepared or not */
-  maxSize: number
   /**
-   * the bytes prepared items may hold in all; one that does not fit is dropped and counted. An
-   * empty queue takes any item, so one larger than this is not refused forever.
+   * the bytes prepared items may hold in all; one that does not fit is lightened. An empty queue
+   * takes any item, so one larger than this is not refused forever.
    */
   maxBytes: number
   /** how many items may be in the store at once */
   concurrency: number
   /** what a pushed item becomes, and its size in bytes; null to discard it. It reports its own failures. */
   prepare(item: T): { value: P; bytes: number } | null
+  /** a prepared item that does not fit in maxBytes, made small (it then fits whatever the bytes) */
+  lighten(value: P): { value: P; bytes: number }
   handle(item: P): Promise<void>
   /**
    * decides what to do with an item whose handling threw: `retry` pauses the queue and tries it
@@ -26,8 +26,6 @@ export interface CaptureQueueOptions<T, P> {
    * this one item), `drop` gives it up
    */
   onFailure(error: unknown, item: P, attempts: number): Promise<Decision> | Decision
-  /** `count`: pushed into a full queue; `bytes`: prepared, and did not fit in maxBytes */
-  onDrop(dropped: number, reason: 'count' | 'bytes'): void
 }
 
 type Decision = 'retry' | 'requeue' | 'drop'
@@ -44,7 +42,8 @@ const MIN_BACKOFF_MS = 100
  * burst is handled in slices of about this, never in one stretch that holds up requests.
  */
 const SLICE_MS = 4
-const MAX_BACKOFF_MS = 30_000
+/** writing resumes within a second of the store coming back, however long it was down */
+const MAX_BACKOFF_MS = 1000
 
 export class CaptureQueue<T, P> {
   #options: CaptureQueueOptions<T, P>
@@ -72,15 +71,17 @@ export class CaptureQueue<T, P> {
     return this.#incoming.length + this.#items.length - this.#head + this.#inFlight
   }
 
-  /** Queues an item; returns false (and counts a drop) when the queue is full. */
-  push(item: T): boolean {
-    if (this.size >= this.#options.maxSize) {
-      this.#options.onDrop(1, 'count')
-      return false
-    }
+  /** Queues an item to be prepared. */
+  push(item: T): void {
     this.#incoming.push(item)
     this.#schedule()
-    return true
+  }
+
+  /** Queues an item prepared already (counted facts, see the tracker). */
+  pushPrepared(value: P, bytes: number): void {
+    this.#bytes += bytes
+    this.#items.push({ item: value, attempts: 0, bytes })
+    this.#schedule()
   }
 
   /** Resolves true once the queue is empty, false if `timeoutMs` passes first. */
@@ -154,7 +155,6 @@ export class CaptureQueue<T, P> {
     if (this.#incoming.length === 0) return
     const incoming = this.#incoming
     let done = 0
-    let dropped = 0
     for (let i = 0; i < incoming.length && !(i > 0 && this.#sliceUsed()); i++, done++) {
       let prepared: { value: P; bytes: number } | null = null
       try {
@@ -165,15 +165,11 @@ export class CaptureQueue<T, P> {
       // let go of the caller's objects as soon as they are no longer needed
       ;(incoming as unknown[])[i] = undefined
       if (prepared === null) continue
-      if (this.#bytes > 0 && this.#bytes + prepared.bytes > this.#options.maxBytes) {
-        dropped++
-        continue
-      }
+      if (this.#bytes > 0 && this.#bytes + prepared.bytes > this.#options.maxBytes) prepared = this.#options.lighten(prepared.value)
       this.#bytes += prepared.bytes
       this.#items.push({ item: prepared.value, attempts: 0, bytes: prepared.bytes })
     }
     this.#incoming = done === incoming.length ? [] : incoming.slice(done)
-    if (dropped > 0) this.#options.onDrop(dropped, 'bytes')
     if (this.#incoming.length > 0) this.#schedule()
   }
 

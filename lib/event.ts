@@ -72,11 +72,58 @@ export function buildEvent(input: BuildEventInput): FaultlineEvent {
   }
 }
 
-function build(input: BuildEventInput): FaultlineEvent {
+/**
+ * What counting an event needs, and no more: the exception without its causes, tags, user, level,
+ * fingerprint, where it happened (and the request's method and URL, for an alert). It groups into
+ * the same issue as the full event (`buildEvent`), at a fraction of the cost: no extra, contexts,
+ * request data or breadcrumbs are read, normalised or serialised. An event whose body is shed
+ * under load is counted from this.
+ */
+export function buildEventFacts(input: BuildEventInput): FaultlineEvent {
+  try {
+    const event = buildCore(input, [], false).event
+    const request = input.ctx?.request ?? input.scope.request
+    if (isRecord(request)) {
+      const seen = scrubRequest({ method: safeField(request, 'method'), url: safeField(request, 'url') }, input.options.scrubFields)
+      event.request = { method: seen.method, url: seen.url }
+    }
+    return event
+  } catch (err) {
+    return minimalEvent(input, err)
+  }
+}
+
+/** The facts of a full event (see buildEventFacts): for one whose body is shed after it was built. */
+export function eventFacts(event: FaultlineEvent): FaultlineEvent {
+  const facts: FaultlineEvent = {
+    event_id: event.event_id,
+    timestamp: event.timestamp,
+    level: event.level,
+    tags: event.tags,
+    extra: {},
+    contexts: {},
+    breadcrumbs: [],
+    environment: event.environment,
+    fingerprint: event.fingerprint,
+  }
+  if (event.release !== undefined) facts.release = event.release
+  if (event.server_name !== undefined) facts.server_name = event.server_name
+  if (event.transaction !== undefined) facts.transaction = event.transaction
+  if (event.user !== undefined) facts.user = event.user
+  if (event.message !== undefined) facts.message = event.message
+  if (event.exception !== undefined) {
+    const { causes: _causes, ...exception } = event.exception
+    facts.exception = exception
+  }
+  if (event.request !== undefined) facts.request = { method: event.request.method, url: event.request.url }
+  return facts
+}
+
+/** The parts of an event that grouping and counting read; the full build adds the rest. */
+function buildCore(input: BuildEventInput, truncated: string[], withCauses: boolean): { event: FaultlineEvent; thrownData: unknown } {
   const { scope, options } = input
   const ctx = input.ctx ?? {}
   const fields = options.scrubFields
-  const truncated: string[] = []
   const isException = input.message === undefined
 
   const event: FaultlineEvent = {
@@ -96,7 +143,7 @@ function build(input: BuildEventInput): FaultlineEvent {
 
   let thrownData: unknown
   if (isException) {
-    const built = buildException(input.error, input, truncated)
+    const built = buildException(input.error, input, truncated, withCauses)
     event.exception = built.exception
     thrownData = built.data
   } else {
@@ -104,6 +151,18 @@ function build(input: BuildEventInput): FaultlineEvent {
     if (message.length > MAX_MESSAGE) truncated.push('message')
     event.message = scrubText(truncateString(message, MAX_MESSAGE), fields)
   }
+
+  const user = ctx.user ?? scope.user
+  if (isRecord(user)) event.user = scrub(normalize(user, { depth: 3, maxString: 1024, truncated, path: 'user' }) as User, fields)
+  return { event, thrownData }
+}
+
+function build(input: BuildEventInput): FaultlineEvent {
+  const { scope, options } = input
+  const ctx = input.ctx ?? {}
+  const fields = options.scrubFields
+  const truncated: string[] = []
+  const { event, thrownData } = buildCore(input, truncated, true)
 
   const extra = merge(scope.extra, ctx.extra)
   event.extra = scrub(normalize(extra, { depth: 5, truncated, path: 'extra' }) as Record<string, unknown>, fields)
@@ -116,9 +175,6 @@ function build(input: BuildEventInput): FaultlineEvent {
   event.contexts.runtime = { ...RUNTIME }
   event.contexts.os = { ...OS }
 
-  const user = ctx.user ?? scope.user
-  if (isRecord(user)) event.user = scrub(normalize(user, { depth: 3, maxString: 1024, truncated, path: 'user' }) as User, fields)
-
   const request = ctx.request ?? scope.request
   if (isRecord(request)) {
     event.request = scrubRequest(normalize(request, { depth: 5, truncated, path: 'request' }) as RequestInfo, fields)
@@ -129,12 +185,23 @@ function build(input: BuildEventInput): FaultlineEvent {
   return event
 }
 
+/** A short string field of an object from the app, read without trusting it. */
+function safeField(value: object, key: string): string | undefined {
+  try {
+    const field = (value as Record<string, unknown>)[key]
+    return typeof field === 'string' ? field.slice(0, 2000) : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /** The exception with its cause chain, and the thrown value itself when it was not an Error. */
-function buildException(error: unknown, input: BuildEventInput, truncated: string[]): { exception: ExceptionInfo; data: unknown } {
+function buildException(error: unknown, input: BuildEventInput, truncated: string[], withCauses: boolean): { exception: ExceptionInfo; data: unknown } {
   const { root, sourceContext, scrubFields } = input.options
   const thrown = describeThrown(error)
   const exception: ExceptionInfo = describeOne(thrown, root, sourceContext, scrubFields, truncated, 'exception')
   if (input.mechanism) exception.mechanism = { type: String(input.mechanism.type), handled: Boolean(input.mechanism.handled) }
+  if (!withCauses) return { exception, data: undefined }
 
   // Follow err.cause; a cause that loops back to an earlier error ends the chain.
   const seen = new Set<unknown>([error])

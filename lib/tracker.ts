@@ -3,8 +3,10 @@ import { newEventId } from './event-id.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { subscribeBreadcrumbs } from './breadcrumbs.js'
 import { CaptureQueue } from './capture-queue.js'
-import { buildEvent, eventChanged, eventJson, parseEvent, unshareCached, type BuildEventInput, type CaptureContext } from './event.js'
+import { buildEvent, buildEventFacts, eventChanged, eventFacts, eventJson, parseEvent, unshareCached, type BuildEventInput, type CaptureContext } from './event.js'
 import { groupEvent, userKey } from './fingerprint.js'
+import { BodyBudget } from './body-budget.js'
+import { Overflow } from './overflow.js'
 import { enterRequestScope, expressErrorHandler, expressMiddleware } from './integrations/express.js'
 import { onRequestArrival } from './integrations/request-arrival.js'
 import { koaMiddleware } from './integrations/koa.js'
@@ -12,7 +14,7 @@ import { defaultShouldCapture, resolveOptions, type ResolvedOptions, type Tracke
 import { limitReports, type Report } from './report-limiter.js'
 import { attachProcessHooks, detachProcessHooks, type FatalRecorder } from './process-hooks.js'
 import { Scope } from './scope.js'
-import type { Breadcrumb, FaultlineEvent, Level, RequestInfo, Store, User } from './types.js'
+import type { Breadcrumb, FaultlineEvent, Grouping, Level, RecordResult, RequestInfo, Store, User } from './types.js'
 import { LEVELS } from './types.js'
 import { fileStore } from '../adapters/file.js'
 import type { Alerter } from './alerts.js'
@@ -36,6 +38,29 @@ interface QueuedEvent {
   error?: unknown
   /** the thrown value, weakly: a crash recorded on its own path is not recorded again at exit */
   thrown?: WeakRef<object>
+  /** the issue, once known: before the event is built when there is no beforeSend */
+  grouping?: Grouping
+  /** counted only: the event is its facts, its body not kept */
+  shed: boolean
+  /** identical errors it stands for (folded while the queue was full), and those recorded so far */
+  times: number
+  recorded: number
+}
+
+/** What tracker.stats() returns: counts since the tracker started. */
+export interface TrackerStats {
+  /** errors and messages that passed the filters (ignoreErrors, sampleRate, shouldCapture) */
+  captured: number
+  /** recorded with their event kept */
+  stored: number
+  /** recorded (counted in their issue, users and tags) with their event's details shed under load */
+  shed: number
+  /** given up: refused by the store, or still waiting when close() ran out of time or the process exited */
+  dropped: number
+  /** dropped on purpose by beforeSend */
+  discarded: number
+  /** captured and not yet recorded */
+  queued: number
 }
 
 /** What the Express and Koa glue needs from a tracker, and nothing more. */
@@ -73,6 +98,12 @@ const MAX_ATTEMPTS_WHILE_STORE_UP = 3
  * about 2 to 3 times its JSON (the event object, and its JSON kept for the store).
  */
 const QUEUE_BYTES_PER_EVENT = 5_000
+/** what a queued event counted from its facts alone holds, about (an estimate: it is never serialised here) */
+const FACTS_BYTES = 600
+/** how long records wait for the first maintenance sweep, which tells the store the retention */
+const FIRST_SWEEP_WAIT_MS = 2000
+/** how often what the full queue counted moves into it as room frees up */
+const OVERFLOW_MOVE_MS = 10
 
 /** Alerts decided or about to be, not yet handed to the mail transport or the webhook. */
 function unsentAlerts(alerter: Alerter | null): number {
@@ -132,9 +163,17 @@ export class Tracker {
   #fatal: FatalRecorder
   #stopBreadcrumbs: () => void
   #maintenanceTimer: NodeJS.Timeout
-  #firstMaintenance: NodeJS.Timeout
-  #droppedSinceReport = { count: 0, bytes: 0 }
-  #dropReportTimer: NodeJS.Timeout | null = null
+  /** the first sweep, which gives the store the retention: records wait for it (at most FIRST_SWEEP_WAIT_MS) */
+  #retentionKnown: Promise<unknown>
+  #budget: BodyBudget
+  /** errors captured while the queue was full, counted from their facts */
+  #overflow = new Overflow<QueuedEvent>()
+  #overflowTimer: NodeJS.Timeout | null = null
+  #stats = { captured: 0, stored: 0, shed: 0, dropped: 0, discarded: 0 }
+  /** the store failed to answer: its recovery is said once */
+  #storeDown = false
+  /** records handed to the store and not yet answered: at exit a store that writes synchronously keeps them */
+  #atStore = 0
   #closing: Promise<void> | null = null
   /** express() was asked for: its middleware opens each request's scope */
   #expressMiddleware = false
@@ -151,14 +190,14 @@ export class Tracker {
     this.#internal = new Scope(this.#global, 0)
     this.#reportBeforeSend = limitReports((err) => this.#report(err), 60_000)
     this.#reportStoreFailure = limitReports((err) => this.#report(err))
+    this.#budget = new BodyBudget(options.retention.maxEventsPerIssue)
     this.#queue = new CaptureQueue<PendingCapture, QueuedEvent>({
-      maxSize: options.maxQueueSize,
       maxBytes: options.maxQueueSize * QUEUE_BYTES_PER_EVENT,
-      concurrency: STORE_CONCURRENCY,
+      concurrency: recordConcurrency(this.store),
       prepare: (item) => this.#prepare(item),
+      lighten: (item) => this.#lighten(item),
       handle: (item) => this.#als.run(this.#internal, () => this.#store(item)),
-      onFailure: (error, _item, attempts) => this.#onStoreFailure(error, attempts),
-      onDrop: (count, reason) => this.#countDrops(count, reason),
+      onFailure: (error, item, attempts) => this.#onStoreFailure(error, item, attempts),
     })
     // Mail and the panel load on first use, so an app that never alerts or opens the panel pays nothing for them.
     this.#alerter = options.rules.length
@@ -180,7 +219,8 @@ export class Tracker {
     }
     attachProcessHooks(this.#fatal)
     this.#stopBreadcrumbs = subscribeBreadcrumbs((crumb) => this.getScope().addBreadcrumb(crumb))
-    this.#firstMaintenance = setTimeout(() => this.#maintain(), 1000).unref()
+    // retention from the first write: the first sweep tells the store what to keep before any record
+    this.#retentionKnown = withTimeout(this.#maintain(), FIRST_SWEEP_WAIT_MS).catch(() => {})
     this.#maintenanceTimer = setInterval(() => this.#maintain(), MAINTENANCE_EVERY_MS).unref()
   }
 
@@ -274,7 +314,10 @@ export class Tracker {
   async #flush(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs
     const left = () => Math.max(0, deadline - Date.now())
-    if (!(await this.#queue.drain(left()))) return false
+    do {
+      this.#moveOverflow()
+      if (!(await this.#queue.drain(left()))) return false
+    } while (this.#overflow.count > 0)
     await this.#deferredAlerts
     const alerter = await this.#alerter
     if (alerter && !(await alerter.flush(left()))) return false
@@ -293,8 +336,10 @@ export class Tracker {
       const deadline = Date.now() + timeoutMs
       const alerter = await this.#alerter
       if (!(await this.flush(timeoutMs))) {
-        if (this.#queue.size > 0) {
-          this.#report(new Error(`close(): ${this.#queue.size} captured events were not stored within ${timeoutMs} ms and are lost; the store is down or slow (pass close() a longer timeout)`))
+        const lost = this.#waiting()
+        if (lost > 0) {
+          this.#stats.dropped += lost
+          this.#report(new Error(`close(): ${lost} captured events were not stored within ${timeoutMs} ms and are lost; the store is down or slow (pass close() a longer timeout)`))
         }
         const unsent = unsentAlerts(alerter)
         if (unsent > 0) this.#report(new Error(`close(): ${unsent} alerts were not sent within ${timeoutMs} ms and are dropped; the mail server or a webhook is down or slow`))
@@ -302,9 +347,8 @@ export class Tracker {
       detachProcessHooks(this.#fatal)
       this.#stopBreadcrumbs()
       this.#stopRequestArrival?.()
-      clearTimeout(this.#firstMaintenance)
       clearInterval(this.#maintenanceTimer)
-      if (this.#dropReportTimer) clearTimeout(this.#dropReportTimer)
+      if (this.#overflowTimer) clearTimeout(this.#overflowTimer)
       this.#queue.stop()
       try {
         // what is left of the time: a hanging mail server must not hold close() past it (what it
@@ -316,6 +360,17 @@ export class Tracker {
       }
     })()
     return this.#closing
+  }
+
+  /** Counts since the tracker started: what was captured, stored, shed, given up, and what waits. */
+  stats(): TrackerStats {
+    return { ...this.#stats, queued: this.#waiting() }
+  }
+
+  /** Captured events not yet recorded, given up or discarded. */
+  #waiting(): number {
+    const { captured, stored, shed, dropped, discarded } = this.#stats
+    return Math.max(0, captured - stored - shed - dropped - discarded)
   }
 
   /** Express: `app.use(tracker.express())` before the routes. */
@@ -421,7 +476,36 @@ export class Tracker {
       this.#report(new Error(`an event was captured after close() and was not stored (${item.eventId})`))
       return
     }
-    this.#queue.push(item)
+    this.#stats.captured += 1
+    if (this.#queue.size + this.#overflow.size < this.options.maxQueueSize) this.#queue.push(item)
+    else this.#countOnly(item)
+  }
+
+  /**
+   * The queue is full: the error is counted from its facts, here and now (a few microseconds), and
+   * folded with identical ones; nothing of the app's objects is kept. beforeSend does not see it.
+   */
+  #countOnly(item: PendingCapture): void {
+    const event = buildEventFacts({ ...item, options: this.options })
+    const grouping = groupEvent(event)
+    const key = JSON.stringify([grouping.hash, userKey(event.user), event.level, event.tags, event.transaction, Math.floor(Date.parse(event.timestamp) / 1000)])
+    this.#overflow.add(key, () => ({ eventId: item.eventId, event, final: true, grouping, shed: true, times: 0, recorded: 0 }))
+    this.#scheduleOverflow()
+  }
+
+  #scheduleOverflow(): void {
+    if (this.#overflowTimer !== null || this.#overflow.count === 0) return
+    this.#overflowTimer = setTimeout(() => {
+      this.#overflowTimer = null
+      this.#moveOverflow()
+    }, OVERFLOW_MOVE_MS).unref()
+  }
+
+  /** Moves what the full queue counted into it, as far as there is room. */
+  #moveOverflow(): void {
+    const room = this.options.maxQueueSize - this.#queue.size
+    for (const { value, times } of this.#overflow.take(Math.max(0, room))) this.#queue.pushPrepared({ ...value, times }, FACTS_BYTES)
+    this.#scheduleOverflow()
   }
 
   /**
@@ -434,38 +518,88 @@ export class Tracker {
     return parseEvent(json)
   }
 
-  /** Builds a capture's event: in the queue's worker, off the caller's path, before it waits for the store. */
+  /** Builds a capture's full event: in the queue's worker, off the caller's path, before it waits for the store. */
   #build(item: PendingCapture): QueuedEvent {
     const event = buildEvent({ ...item, options: this.options })
-    const queued: QueuedEvent = { eventId: item.eventId, event, final: !this.options.beforeSend }
+    const queued: QueuedEvent = { eventId: item.eventId, event, final: !this.options.beforeSend, shed: false, times: 1, recorded: 0 }
     if (!queued.final) queued.error = item.error
     if (typeof item.error === 'object' && item.error !== null) queued.thrown = new WeakRef(item.error)
     return queued
   }
 
-  /** The queue's prepare step: the event, and its size as JSON (made once, and kept for the store). */
+  /**
+   * The queue's prepare step. Without beforeSend the issue is found first, from the event's facts:
+   * within the issue's budget the full event is built (its JSON made once, and kept for the store),
+   * past it the facts are all that is kept and the body is shed. With beforeSend every event is
+   * built, as beforeSend must see it.
+   */
   #prepare(item: PendingCapture): { value: QueuedEvent; bytes: number } | null {
     try {
+      if (!this.options.beforeSend) {
+        const facts = buildEventFacts({ ...item, options: this.options })
+        const grouping = groupEvent(facts)
+        if (!this.#budget.take(grouping.hash)) {
+          return { value: { eventId: item.eventId, event: facts, final: true, grouping, shed: true, times: 1, recorded: 0 }, bytes: FACTS_BYTES }
+        }
+        const queued = { ...this.#build(item), grouping }
+        return { value: queued, bytes: eventJson(queued.event!).length }
+      }
       const queued = this.#build(item)
       return { value: queued, bytes: queued.event ? eventJson(queued.event).length : 0 }
     } catch (err) {
       this.#report(err)
+      this.#stats.dropped += 1
       return null
     }
   }
 
+  /** An event the queue has no room for in bytes: its facts are kept, its body shed (beforeSend does not see it). */
+  #lighten(item: QueuedEvent): { value: QueuedEvent; bytes: number } {
+    const event = item.event && eventFacts(item.event)
+    return { value: { ...item, event, error: undefined, final: true, grouping: item.grouping ?? (event ? groupEvent(event) : undefined), shed: true }, bytes: FACTS_BYTES }
+  }
+
   /** The worker side of a built capture: beforeSend (once, however often the store fails), group, record, alert. */
   async #store(item: QueuedEvent): Promise<void> {
+    await this.#retentionKnown
     if (!item.final) {
       item.event = await this.#beforeSend(item)
       item.final = true
       item.error = undefined
+      if (item.event !== null) {
+        item.grouping = groupEvent(item.event)
+        // every event was built for beforeSend; past its issue's budget only its body is shed
+        item.shed = !this.#budget.take(item.grouping.hash)
+      }
     }
     const event = item.event
-    if (event === null) return
-    const result = await this.store.record({ event, grouping: groupEvent(event), userKey: userKey(event.user) })
-    // without rules there is no alerter to wait for, and every event would pay for the wait
-    if (this.options.rules.length > 0) (await this.#alerter)?.onRecorded(result, event)
+    if (event === null) {
+      this.#stats.discarded += item.times - item.recorded
+      item.recorded = item.times
+      return
+    }
+    const grouping = item.grouping ?? groupEvent(event)
+    const user = userKey(event.user)
+    while (item.recorded < item.times) {
+      // each folded error is an event of its own; its id is fixed, so a retry counts it once
+      const own = item.recorded === 0 ? event : { ...event, event_id: foldedEventId(event.event_id, item.recorded) }
+      this.#atStore += 1
+      let result
+      try {
+        result = await this.store.record({ event: own, grouping, userKey: user, shed: item.shed })
+      } finally {
+        this.#atStore -= 1
+      }
+      item.recorded += 1
+      if (item.shed) this.#stats.shed += 1
+      else this.#stats.stored += 1
+      // without rules there is no alerter to wait for, and every event would pay for the wait
+      if (this.options.rules.length > 0) (await this.#alerter)?.onRecorded(result, own)
+    }
+    if (this.#storeDown) {
+      this.#storeDown = false
+      this.#report(new Error('the store answers again; the events that waited are being stored'))
+    }
   }
 
   /** The event as beforeSend leaves it: changed, replaced, null (dropped), or as built when beforeSend fails. */
@@ -493,7 +627,7 @@ export class Tracker {
    * A store that is down pauses the whole queue (retry with backoff); a store that answers but
    * refuses one event has that event tried again at the back of the queue, alone, and then given up.
    */
-  async #onStoreFailure(error: unknown, attempts: number): Promise<'retry' | 'requeue' | 'drop'> {
+  async #onStoreFailure(error: unknown, item: QueuedEvent, attempts: number): Promise<'retry' | 'requeue' | 'drop'> {
     const message = toError(error).message
     let answers = true
     try {
@@ -502,28 +636,16 @@ export class Tracker {
       answers = false
     }
     if (!answers) {
+      // kept and retried for as long as it takes; close() gives up what is left when its time is up, and says so
+      this.#storeDown = true
       this.#reportStoreFailure(new Error(`could not store an event, the store is unreachable; events wait in the queue: ${message}`), 'down')
-      return this.#closing && attempts >= MAX_ATTEMPTS_WHILE_STORE_UP ? 'drop' : 'retry'
+      return 'retry'
     }
     if (attempts < MAX_ATTEMPTS_WHILE_STORE_UP) return 'requeue'
-    this.#reportStoreFailure(new Error(`gave up an event the store refused ${attempts} times: ${message}`), 'refused')
+    const lost = item.times - item.recorded
+    this.#stats.dropped += lost
+    this.#reportStoreFailure(new Error(`gave up ${lost === 1 ? 'an event' : `${lost} events`} the store refused ${attempts} times: ${message}`), 'refused')
     return 'drop'
-  }
-
-  #countDrops(count: number, reason: 'count' | 'bytes'): void {
-    this.#droppedSinceReport[reason] += count
-    this.#dropReportTimer ??= setTimeout(() => {
-      this.#dropReportTimer = null
-      const dropped = this.#droppedSinceReport
-      this.#droppedSinceReport = { count: 0, bytes: 0 }
-      if (dropped.count > 0) {
-        this.#report(new Error(`the capture queue is full (${this.options.maxQueueSize} events): ${dropped.count} events were dropped`))
-      }
-      if (dropped.bytes > 0) {
-        const mb = Number(((this.options.maxQueueSize * QUEUE_BYTES_PER_EVENT) / 1e6).toFixed(1))
-        this.#report(new Error(`the capture queue is full (${mb} MB of events): ${dropped.bytes} events were dropped`))
-      }
-    }, 1000).unref()
   }
 
   #fatalCapture(error: unknown, mechanism: 'uncaughtException' | 'unhandledRejection'): PendingCapture {
@@ -542,6 +664,7 @@ export class Tracker {
     try {
       if (!this.#wants(error, 'crash')) return
       if (typeof error === 'object' && error !== null) this.#crashed.add(error)
+      this.#stats.captured += 1
       this.#recordNowSync(this.#build(this.#fatalCapture(error, mechanism)))
       this.store.flushSync?.()
     } catch (err) {
@@ -560,11 +683,14 @@ export class Tracker {
     if (unsent > 0) this.#report(new Error(`${unsent} alerts were still being decided or sent when the process exited and are lost; call tracker.close() before exiting`))
     try {
       if (!this.store.recordSync) {
-        if (this.#queue.size > 0) this.#report(new Error(`${this.#queue.size} captured events were still queued when the process exited and are lost; call tracker.close() before exiting`))
+        const lost = this.#waiting()
+        this.#stats.dropped += lost
+        if (lost > 0) this.#report(new Error(`${lost} captured events were still queued when the process exited and are lost; call tracker.close() before exiting`))
         return
       }
       const { prepared, incoming } = this.#queue.takeWaiting()
-      const waiting: Array<QueuedEvent | PendingCapture> = [...prepared, ...incoming]
+      const folded = this.#overflow.take(Infinity).map(({ value, times }) => ({ ...value, times }))
+      const waiting: Array<QueuedEvent | PendingCapture> = [...prepared, ...incoming, ...folded]
       for (const item of waiting) {
         // the crash itself was recorded already, by the crash path
         const thrown = 'final' in item ? item.thrown?.deref() : item.error
@@ -576,7 +702,10 @@ export class Tracker {
         }
       }
       if (waiting.length > 0) this.store.flushSync?.()
-      if (this.#queue.size > 0) this.#report(new Error(`${this.#queue.size} captured events were being stored when the process exited and are lost`))
+      // records handed to the store are its own: its exit hook writes them
+      const lost = this.#waiting() - this.#atStore
+      this.#stats.dropped += lost
+      if (lost > 0) this.#report(new Error(`${lost} captured events were being stored when the process exited and are lost`))
     } catch (err) {
       this.#report(err)
     }
@@ -589,6 +718,7 @@ export class Tracker {
    */
   #recordNowSync(item: QueuedEvent): void {
     let event = item.event
+    const grouped = item.final ? item.grouping : undefined
     if (!item.final && this.options.beforeSend && event) {
       const json = eventJson(event)
       try {
@@ -601,15 +731,28 @@ export class Tracker {
         event = this.#keptUnchanged(json, `threw (${toError(err).message})`, 'threw')
       }
     }
-    if (!event) return
-    const result = this.store.recordSync!({ event, grouping: groupEvent(event), userKey: userKey(event.user) })
-    if (this.options.rules.length > 0) this.store.deferAlertSync?.({ result, event })
+    if (!event) {
+      this.#stats.discarded += item.times - item.recorded
+      return
+    }
+    const grouping = grouped ?? groupEvent(event)
+    const user = userKey(event.user)
+    let last: { result: RecordResult; event: FaultlineEvent } | null = null
+    while (item.recorded < item.times) {
+      const own = item.recorded === 0 ? event : { ...event, event_id: foldedEventId(event.event_id, item.recorded) }
+      last = { result: this.store.recordSync!({ event: own, grouping, userKey: user, shed: item.shed }), event: own }
+      item.recorded += 1
+      if (item.shed) this.#stats.shed += 1
+      else this.#stats.stored += 1
+    }
+    if (last !== null && this.options.rules.length > 0) this.store.deferAlertSync?.(last)
   }
 
   /** The crash path for asynchronous stores: the process hooks keep the process alive until this resolves. */
   async #recordFatal(error: unknown, mechanism: 'uncaughtException' | 'unhandledRejection'): Promise<void> {
     try {
       if (!this.#wants(error, 'crash')) return
+      this.#stats.captured += 1
       const item = this.#build(this.#fatalCapture(error, mechanism))
       await this.#als.run(this.#internal, () => this.#store(item))
       await this.#queue.drain(500)
@@ -653,6 +796,17 @@ export class Tracker {
       // onInternalError is the last stop: nothing may escape into the host app
     }
   }
+}
+
+/** How many records may wait on the store at once: what it asks for, within reason, else 8. */
+function recordConcurrency(store: Store): number {
+  const asked = store.recordConcurrency
+  return typeof asked === 'number' && Number.isInteger(asked) && asked >= 1 ? Math.min(asked, 100_000) : STORE_CONCURRENCY
+}
+
+/** The id of the n-th of several folded errors: the first one's, with its last 8 digits standing for n. */
+function foldedEventId(first: string, n: number): string {
+  return `${first.slice(0, 24)}${(n >>> 0).toString(16).padStart(8, '0')}`
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -141,6 +141,8 @@ export interface Issue {
   /** events and distinct users since the issue was first seen or last regressed; thresholds count these */
   countSinceRegression: number
   usersSinceRegression: number
+  /** events counted (in `count`, users and tags) whose details were not kept: shed under load */
+  shed: number
 }
 
 /** What the tracker hands the store to record one event. */
@@ -149,6 +151,11 @@ export interface RecordInput {
   grouping: Grouping
   /** the distinct-user key (id, else email, else username, else ip_address), or null */
   userKey: string | null
+  /**
+   * count the event but do not keep it: under load the tracker sheds event bodies, never the
+   * fact that an error happened (its count, user, tags and time still count in full)
+   */
+  shed?: boolean
 }
 
 export interface RecordResult {
@@ -282,5 +289,10 @@ export interface Store {
   takeDeferredAlerts?(): Promise<DeferredAlert[]>
   /** resolves once everything accepted so far is durable */
   flush?(): Promise<void>
+  /**
+   * How many records the tracker may have waiting on the store at once (default 8). A store that
+   * gathers records into one write and answers them all when it lands (the file store) asks for many.
+   */
+  readonly recordConcurrency?: number
   close(): Promise<void>
 }

@@ -1,11 +1,12 @@
 /**
- * The lowdb adapter of the file store: it reads and writes the store's IssueIndex as one JSON
- * document, one issue a line. lowdb's own JSONFile would stringify the whole document in one go,
- * which for 10,000 issues blocks the event loop for far longer than a request should wait; this
- * adapter writes issue by issue (each issue's JSON is cached until it changes) in slices of a
- * few milliseconds, to a temp file that is renamed over the store only when complete.
+ * The lowdb adapter of the file store's checkpoint: the IssueIndex as one JSON document, one issue
+ * a line, with the journal generation that continues it (everything before that generation is in
+ * the document). lowdb's own JSONFile would stringify the whole document in one go, which for
+ * 10,000 issues blocks the event loop for far longer than a request should wait; this adapter
+ * writes issue by issue (each issue's JSON is cached until it changes) in slices of a few
+ * milliseconds, to a temp file that is renamed over the store only when complete.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -17,17 +18,29 @@ import { SliceMeter } from './meter.js'
 const SLICE_MS = 4
 const CHUNK_BYTES = 256 * 1024
 
+/** What the document holds: the issues, and where the journal takes over. */
+export interface Checkpoint {
+  index: IssueIndex
+  /** the journal generation that continues this document */
+  journal: number
+  /** spool files whose batches are in the journal already (see spool.ts) */
+  adopted: string[]
+  /** written before the journal existed (version 1): its events files were never checked against it */
+  legacy: boolean
+}
+
 /**
  * The layout, which is plain JSON with one issue and one claim a line, so that it can also be
  * read a line at a time, yielding between slices:
- *   {"version":1,"savedAt":"...","issues":[
+ *   {"version":2,"savedAt":"...","journal":3,"adopted":[],"issues":[
  *   {issue},
  *   {issue}
  *   ],"claims":[
  *   [claim]
  *   ]}
+ * Version 1 (before the journal) is the same without "journal" and "adopted".
  */
-const HEAD_START = '{"version":1,"savedAt":'
+const HEAD_START = '{"version":'
 const ISSUES_START = ',"issues":['
 const CLAIMS_START = '\n],"claims":['
 const END = '\n]}\n'
@@ -36,12 +49,21 @@ const FIRST = Buffer.from('\n')
 const NEXT = Buffer.from(',\n')
 const CLAIMS_START_BYTES = Buffer.from(CLAIMS_START)
 const END_BYTES = Buffer.from(END)
-const head = () => `${HEAD_START}${JSON.stringify(new Date().toISOString())}${ISSUES_START}`
+const head = (cp: Checkpoint) => `{"version":2,"savedAt":${JSON.stringify(new Date().toISOString())},"journal":${cp.journal},"adopted":${JSON.stringify(cp.adopted)}${ISSUES_START}`
+
+/** The fields of a document beside its issues and claims, whichever version wrote it. */
+function headFields(doc: { version?: unknown; journal?: unknown; adopted?: unknown }): Omit<Checkpoint, 'index'> {
+  if (doc.version === 1) return { journal: 1, adopted: [], legacy: true }
+  if (doc.version !== 2 || !Number.isInteger(doc.journal) || (doc.journal as number) < 1) throw new Error('no "version": 2 with a "journal" generation')
+  return { journal: doc.journal as number, adopted: Array.isArray(doc.adopted) ? doc.adopted.filter((a) => typeof a === 'string') : [], legacy: false }
+}
 
 /** Reads the line layout a slice at a time, decoding line by line; each issue's line becomes its cached JSON. */
-async function readLines(bytes: Buffer, buffers: Map<string, [string, Buffer]>): Promise<IssueIndex> {
+async function readLines(bytes: Buffer, buffers: Map<string, [string, Buffer]>): Promise<Checkpoint> {
   let start = bytes.indexOf(NEWLINE)
-  if (start < 0 || !bytes.toString('utf8', 0, start).endsWith(ISSUES_START)) return readWhole(bytes.toString('utf8'))
+  const first = start < 0 ? '' : bytes.toString('utf8', 0, start)
+  if (!first.endsWith(ISSUES_START)) return readWhole(bytes.toString('utf8'))
+  const fields = headFields(JSON.parse(`${first.slice(0, -ISSUES_START.length)}}`))
   const index = new IssueIndex()
   let slice = performance.now()
   let inClaims = false
@@ -75,14 +97,15 @@ async function readLines(bytes: Buffer, buffers: Map<string, [string, Buffer]>):
     }
   }
   if (!inClaims || !ended) throw new Error('the document ends early (no claims list or closing bracket)')
-  return index
+  return { index, ...fields }
 }
 
 /** Reads any other valid document (written by hand or by an older version) in one go. */
-function readWhole(text: string): IssueIndex {
+function readWhole(text: string): Checkpoint {
   const doc = JSON.parse(text) as { version?: unknown; issues?: unknown; claims?: unknown }
-  if (typeof doc !== 'object' || doc === null || doc.version !== 1) throw new Error('no "version": 1')
-  return IssueIndex.restore(doc.issues, doc.claims)
+  if (typeof doc !== 'object' || doc === null) throw new Error('not a JSON object')
+  const fields = headFields(doc)
+  return { index: IssueIndex.restore(doc.issues, doc.claims), ...fields }
 }
 
 /** The file exists but is not a store document. */
@@ -90,11 +113,9 @@ export class CorruptDocumentError extends Error {
   override name = 'CorruptDocumentError'
 }
 
-export class IndexDocument implements Adapter<IssueIndex> {
+export class IndexDocument implements Adapter<Checkpoint | null> {
   #path: string
   #tmp: string
-  #syncTmp: string
-  #syncWrites = 0
   /** each issue's JSON and its bytes, from the last write */
   #buffers = new Map<string, [string, Buffer]>()
   /** the meter the next write reports to (the store sets it to cover its whole write) */
@@ -103,11 +124,10 @@ export class IndexDocument implements Adapter<IssueIndex> {
   constructor(file: string) {
     this.#path = file
     this.#tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`)
-    this.#syncTmp = path.join(path.dirname(file), `.${path.basename(file)}.sync.tmp`)
   }
 
-  /** The stored index, null if there is no file yet; a CorruptDocumentError if the file is not one. */
-  async read(): Promise<IssueIndex | null> {
+  /** The checkpoint, null if there is no file yet; a CorruptDocumentError if the file is not one. */
+  async read(): Promise<Checkpoint | null> {
     let bytes: Buffer
     try {
       // bytes, not text: decoding 10 MB in one go would block for tens of milliseconds; lines are decoded one by one
@@ -124,7 +144,7 @@ export class IndexDocument implements Adapter<IssueIndex> {
   }
 
   /** `read`, in one synchronous go: for a crash that comes before the store finished opening. */
-  readSync(): IssueIndex | null {
+  readSync(): Checkpoint | null {
     let text: string
     try {
       text = readFileSync(this.#path, 'utf8')
@@ -140,10 +160,11 @@ export class IndexDocument implements Adapter<IssueIndex> {
     }
   }
 
-  /** Writes the index in slices that yield to the event loop, then renames the result over the store. */
-  async write(index: IssueIndex): Promise<void> {
+  /** Writes the checkpoint in slices that yield to the event loop, then renames the result over the store. */
+  async write(checkpoint: Checkpoint | null): Promise<void> {
+    if (checkpoint === null) return
+    const index = checkpoint.index
     const meter = this.meter ?? new SliceMeter()
-    const syncWritesBefore = this.#syncWrites
     meter.pause()
     const fh = await open(this.#tmp, 'w')
     meter.resume()
@@ -162,7 +183,7 @@ export class IndexDocument implements Adapter<IssueIndex> {
         await writeAll(fh, buffers)
         meter.resume()
       }
-      await put(Buffer.from(head()))
+      await put(Buffer.from(head(checkpoint)))
       let separator = FIRST
       // the id list is a snapshot: issues recorded during the write go in the next one
       const ids = index.ids()
@@ -196,11 +217,6 @@ export class IndexDocument implements Adapter<IssueIndex> {
     }
     meter.pause()
     await fh.close()
-    // a synchronous flush (the crash path) wrote newer data meanwhile: keep that
-    if (this.#syncWrites !== syncWritesBefore) {
-      await unlink(this.#tmp).catch(() => {})
-      return
-    }
     await rename(this.#tmp, this.#path)
     meter.resume()
   }
@@ -217,20 +233,6 @@ export class IndexDocument implements Adapter<IssueIndex> {
     const buffer = Buffer.from(json)
     this.#buffers.set(id, [json, buffer])
     return buffer
-  }
-
-  /** Writes the whole index synchronously (for the crash path, where blocking is the point). */
-  writeSync(index: IssueIndex): void {
-    const issues: string[] = []
-    for (const id of index.ids()) {
-      const json = index.serialize(id)
-      if (json !== null) issues.push(json)
-    }
-    const claims = index.claimRecords().map((c) => JSON.stringify(c))
-    const text = `${head()}\n${issues.join(',\n')}${CLAIMS_START}\n${claims.join(',\n')}${END}`
-    writeFileSync(this.#syncTmp, text)
-    renameSync(this.#syncTmp, this.#path)
-    this.#syncWrites += 1
   }
 }
 

@@ -1,19 +1,25 @@
 /**
  * Events of the file store: one JSON Lines file per issue, appended to, so recording an event
- * costs the same however big the store is. A file is rewritten (temp file and rename) only to
- * drop old events, which keeps it between maxEventsPerIssue and twice that.
+ * costs the same however big the store is. Only the holder of the write lock writes them. A file is
+ * rewritten (temp file and rename) only to drop old events, which keeps it between
+ * maxEventsPerIssue and twice that.
+ *
+ * An append that fails part-way (a full disk) is cut back to where the file ended before it, so
+ * a retry never leaves a line twice or torn; a long backlog goes in pieces, so what fits is kept
+ * when the disk has room for some of it. A line torn by a process killed mid-append is skipped
+ * when read, and the next append starts on a line of its own.
  */
-import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync } from 'node:fs'
-import { appendFile, mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises'
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, renameSync, writeSync } from 'node:fs'
+import { mkdir, open, readFile, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { parseEntry, sortEntries, type EventEntry } from '../shared/event-list.js'
 import type { SliceMeter } from './meter.js'
 
+/** an append of a long backlog goes in pieces of about this much */
+const PIECE_BYTES = 256 * 1024
+
 export class EventFiles {
   #dir: string
-  #madeDir = false
-  /** files known to end with a whole line: written by this process since it checked them */
-  #whole = new Set<string>()
 
   constructor(dir: string) {
     this.#dir = dir
@@ -23,93 +29,134 @@ export class EventFiles {
     return this.#dir
   }
 
-  #file(id: string): string {
+  file(id: string): string {
     return path.join(this.#dir, `${id}.jsonl`)
   }
 
-  /** The issue's events as stored, oldest first; lines torn by a crash are skipped. */
+  /** The issue's events as stored, oldest first; torn lines are skipped, a line written twice counts once. */
   async read(id: string, meter?: SliceMeter): Promise<EventEntry[]> {
+    return sortEntries(await this.readInFileOrder(id, meter))
+  }
+
+  /** `read`, in the order the events were appended. */
+  async readInFileOrder(id: string, meter?: SliceMeter): Promise<EventEntry[]> {
     let text: string
     try {
       meter?.pause()
-      text = await readFile(this.#file(id), 'utf8')
+      text = await readFile(this.file(id), 'utf8')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
       throw err
     } finally {
       meter?.resume()
     }
-    const entries: EventEntry[] = []
-    // an append retried after it failed part-way (a full disk) may have left some lines twice
-    const seen = new Set<string>()
-    for (const line of text.split('\n')) {
-      if (line === '') continue
-      const entry = parseEntry(line)
-      if (entry === null || seen.has(entry.id)) continue
-      seen.add(entry.id)
-      entries.push(entry)
-    }
-    return sortEntries(entries)
+    return parseLines(text)
   }
 
-  async #ensureDir(): Promise<void> {
-    if (this.#madeDir) return
-    await mkdir(this.#dir, { recursive: true })
-    this.#madeDir = true
-  }
-
-  async append(id: string, entries: EventEntry[], meter?: SliceMeter): Promise<void> {
-    meter?.pause()
+  /**
+   * Appends entries, oldest first, in pieces. Returns how many were written: all of them, or on a
+   * failure those before the piece that failed (which was cut back) along with the error.
+   */
+  async append(id: string, entries: EventEntry[]): Promise<{ written: number; error?: Error }> {
+    let fh: FileHandle
     try {
-      await this.#ensureDir()
-      const file = this.#file(id)
-      // (a one-byte read, once per file and process: not worth a second, asynchronous copy)
-      const text = (this.#whole.has(id) ? '' : endsTorn(file)) + lines(entries)
-      await appendFile(file, text)
-      this.#whole.add(id)
+      fh = await this.#open(id)
     } catch (err) {
-      // a failed append may have left a torn line; the directory may have been removed under us
-      this.#whole.delete(id)
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.#madeDir = false
-      throw err
+      return { written: 0, error: err as Error }
+    }
+    let written = 0
+    try {
+      let size = (await fh.stat()).size
+      let prefix = size > 0 && (await lastByte(fh, size)) !== 0x0a ? '\n' : ''
+      for (const piece of pieces(entries)) {
+        const bytes = Buffer.from(prefix + piece.text)
+        try {
+          await writeAllAt(fh, bytes)
+        } catch (err) {
+          await fh.truncate(size).catch(() => {})
+          return { written, error: err as Error }
+        }
+        size += bytes.length
+        prefix = ''
+        written += piece.count
+      }
+      return { written }
     } finally {
-      meter?.resume()
+      await fh.close().catch(() => {})
     }
   }
 
-  appendSync(id: string, entries: EventEntry[]): void {
-    mkdirSync(this.#dir, { recursive: true })
-    const file = this.#file(id)
-    appendFileSync(file, (this.#whole.has(id) ? '' : endsTorn(file)) + lines(entries))
-    this.#whole.add(id)
+  /** `append`, synchronously, for a process that is exiting. */
+  appendSync(id: string, entries: EventEntry[]): { written: number; error?: Error } {
+    let fd: number
+    try {
+      mkdirSync(this.#dir, { recursive: true })
+      fd = openSync(this.file(id), 'a+')
+    } catch (err) {
+      return { written: 0, error: err as Error }
+    }
+    let written = 0
+    try {
+      let size = fstatSync(fd).size
+      let prefix = ''
+      if (size > 0) {
+        const byte = Buffer.alloc(1)
+        readSync(fd, byte, 0, 1, size - 1)
+        if (byte[0] !== 0x0a) prefix = '\n'
+      }
+      for (const piece of pieces(entries)) {
+        const bytes = Buffer.from(prefix + piece.text)
+        try {
+          let done = 0
+          while (done < bytes.length) done += writeSync(fd, bytes, done)
+        } catch (err) {
+          try { ftruncateSync(fd, size) } catch { /* the next append starts a line of its own */ }
+          return { written, error: err as Error }
+        }
+        size += bytes.length
+        prefix = ''
+        written += piece.count
+      }
+      return { written }
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  async #open(id: string): Promise<FileHandle> {
+    try {
+      return await open(this.file(id), 'a+')
+    } catch (err) {
+      // the directory was removed under the store (or never made): make it again
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      await mkdir(this.#dir, { recursive: true })
+      return await open(this.file(id), 'a+')
+    }
   }
 
   /** Replaces the issue's file with these entries (none: removes it). */
   async rewrite(id: string, entries: EventEntry[], meter?: SliceMeter): Promise<void> {
-    const text = lines(entries)
+    const text = entries.map((e) => `${e.json}\n`).join('')
     meter?.pause()
     try {
       if (entries.length === 0) return await this.remove(id)
-      const file = this.#file(id)
+      const file = this.file(id)
       const tmp = `${file}.tmp`
-      await this.#ensureDir()
       try {
+        await mkdir(this.#dir, { recursive: true })
         await writeFile(tmp, text)
         await rename(tmp, file)
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.#madeDir = false
         await unlink(tmp).catch(() => {})
         throw err
       }
-      this.#whole.add(id)
     } finally {
       meter?.resume()
     }
   }
 
   async remove(id: string): Promise<void> {
-    this.#whole.delete(id)
-    await unlink(this.#file(id)).catch((err: NodeJS.ErrnoException) => {
+    await unlink(this.file(id)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err
     })
   }
@@ -118,8 +165,6 @@ export class EventFiles {
   async moveAside(to: string): Promise<boolean> {
     try {
       await rename(this.#dir, to)
-      this.#madeDir = false
-      this.#whole.clear()
       return true
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
@@ -131,8 +176,6 @@ export class EventFiles {
   moveAsideSync(to: string): boolean {
     try {
       renameSync(this.#dir, to)
-      this.#madeDir = false
-      this.#whole.clear()
       return true
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
@@ -141,35 +184,52 @@ export class EventFiles {
   }
 
   async removeAll(): Promise<void> {
-    this.#whole.clear()
     await rm(this.#dir, { recursive: true, force: true })
   }
 }
 
-/** JSON Lines: one event a line, each ending with a newline. */
-function lines(entries: EventEntry[]): string {
-  return entries.map((e) => `${e.json}\n`).join('')
+/** Events of a JSON Lines text in file order; torn lines skipped, repeats kept once. */
+function parseLines(text: string): EventEntry[] {
+  const entries: EventEntry[] = []
+  const seen = new Set<string>()
+  for (const line of text.split('\n')) {
+    if (line === '') continue
+    const entry = parseEntry(line)
+    if (entry === null || seen.has(entry.id)) continue
+    seen.add(entry.id)
+    entries.push(entry)
+  }
+  return entries
 }
 
-/**
- * What to write before appending to a file: a newline when its last line is torn (a crash cut a
- * write short, or an older layout), so that line stays on its own and the next one is whole.
- */
-function endsTorn(file: string): string {
-  let fd
-  try {
-    fd = openSync(file, 'r')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return ''
-    throw err
+/** Entries as JSON Lines in pieces of about PIECE_BYTES (one entry at least). */
+function* pieces(entries: EventEntry[]): Generator<{ text: string; count: number }> {
+  let parts: string[] = []
+  let bytes = 0
+  for (const entry of entries) {
+    if (parts.length > 0 && bytes + entry.json.length > PIECE_BYTES) {
+      yield { text: parts.join(''), count: parts.length }
+      parts = []
+      bytes = 0
+    }
+    parts.push(`${entry.json}\n`)
+    bytes += entry.json.length + 1
   }
-  try {
-    const { size } = fstatSync(fd)
-    if (size === 0) return ''
-    const byte = Buffer.alloc(1)
-    readSync(fd, byte, 0, 1, size - 1)
-    return byte[0] === 0x0a ? '' : '\n'
-  } finally {
-    closeSync(fd)
+  if (parts.length > 0) yield { text: parts.join(''), count: parts.length }
+}
+
+async function lastByte(fh: FileHandle, size: number): Promise<number> {
+  const byte = Buffer.alloc(1)
+  await fh.read(byte, 0, 1, size - 1)
+  return byte[0]
+}
+
+/** Writes every byte (a nearly full disk may take part of a write and say so only in its result). */
+async function writeAllAt(fh: FileHandle, bytes: Buffer): Promise<void> {
+  let done = 0
+  while (done < bytes.length) {
+    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done)
+    if (bytesWritten === 0) throw Object.assign(new Error('the disk took no more bytes'), { code: 'ENOSPC' })
+    done += bytesWritten
   }
 }

@@ -1,243 +1,219 @@
 /**
- * One process per store file. The lock is a file beside the store holding the owner's pid and
- * host. On the owner's host a lock whose process is gone (it crashed, or was restarted) is taken
- * over at once: its pid says so. A pid means nothing on another host, and two containers sharing a
- * volume are two hosts, so there the owner vouches for itself instead: it rewrites its lock every
- * `heartbeatMs`, and a lock from another host is taken over only once it has gone `staleMs` without
- * that (its owner died without releasing it, e.g. a container replaced after a crash, which comes
- * back under a new hostname). A lock from another host refreshed more recently is refused like a
- * live local pid.
+ * The write lock of a file store: a file beside it (`errors.json.lock`) that a process holds for
+ * the few milliseconds it takes to append a batch to the journal and its events to their files.
+ * Any number of processes share the store this way, one writing at a time. Taking it is a single
+ * exclusive create, so processes never wait at startup, only briefly before a write.
  *
- * Ages are measured on the file system's clock, never across two machines' clocks: the refresh is a
- * write, whose mtime the file system (the NFS server, or the kernel of a local volume) sets, and
- * "now" is the mtime of a file the newcomer has just written beside it. So a host whose clock is
- * minutes off neither takes a live lock nor waits for ever on a dead one.
- *
- * Taking the lock is synchronous so that `fileStore()` can fail at startup, not on the first error;
- * the heartbeat is asynchronous, off the event loop, on an unref'd timer.
+ * The file names its holder: pid, host, boot and pid namespace. A holder on this machine (same
+ * host, boot and pid namespace) whose process is gone (killed mid-write) loses the lock at once.
+ * A pid means nothing in another container on a shared volume, so there the holder vouches for
+ * itself instead: while it holds the lock longer than a moment (a checkpoint of a big store) it
+ * refreshes the file's mtime every second, and a lock unrefreshed for `staleMs` is taken over.
+ * Network file systems are refused (see file-system.ts), so every holder shares this kernel's clock.
  */
-import { closeSync, fstatSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { closeSync, fstatSync, linkSync, openSync, readFileSync, readlinkSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { utimes } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import os from 'node:os'
 
 /**
- * The owner refreshes its lock every 5 s, and a lock from another host is taken over after 30 s
- * without a refresh: a live owner keeps its store unless it misses five refreshes in a row (its
- * event loop or thread pool stuck for 25 s, or its machine paused), while a replacement for an
- * owner that died without releasing waits 30 s at most. A refresh is one small read and write off
- * the event loop. Tests shorten both.
+ * A holder refreshes its lock every second while it holds it; one from another container
+ * unrefreshed for 5 s is taken over (a writer that died there stalls the others that long at most).
+ * A live process here is waited for up to a minute: only a stuck one, or a reused pid, holds that
+ * long. Waiters poll from 1 ms up to every 20 ms. Tests shorten these.
  */
-export const lockTiming = { heartbeatMs: 5_000, staleMs: 30_000 }
+export const lockTiming = { refreshMs: 1_000, staleMs: 5_000, liveStaleMs: 60_000, maxPollMs: 20 }
 
-/** locks held by this process, so that a second store on the same file here is refused too */
-const held = new Map<string, Heartbeat>()
+export interface LockReports {
+  /** one-off notices: a lock taken over from another host, or lost to another process */
+  warn: (err: Error) => void
+}
 
 interface Holder {
   pid: number
   hostname: string
-  since: string
+  /** the kernel's boot id and the pid namespace: a pid is only meaningful where both match */
+  boot: string
+  ns: string
+  /** which store instance holds it: one process may open a store twice */
+  token: string
 }
 
-/** A lock file as read: its content and when it was last written, both from one open file. */
+/** A lock file as read: its content and when it was last written. */
 interface Seen {
   raw: string
   mtimeMs: number
 }
 
-export interface LockReports {
-  /** one-off notices: a lock taken over, made again, or lost to another process */
-  warn: (err: Error) => void
-  /** a refresh that failed; may come every heartbeat while the disk fails, so the store limits it */
-  failure: (err: Error) => void
-}
+/** tokens of the locks held by store instances of this process */
+const liveTokens = new Set<string>()
 
-/** Takes the lock at `lockPath` or throws an Error saying who holds it and what to do. */
-export function acquireLock(storePath: string, lockPath: string, reports: LockReports): void {
-  if (held.has(lockPath)) {
-    throw new Error(`faultline: the file store ${storePath} is already open in this process. Share one store (tracker.store) or close() the first one before opening it again.`)
+function readOr(read: () => string, fallback: string): string {
+  try {
+    return read().trim()
+  } catch {
+    return fallback
   }
-  const host = os.hostname()
-  const mine = JSON.stringify({ pid: process.pid, hostname: host, since: new Date().toISOString() } satisfies Holder)
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const made = createWithContent(lockPath, mine)
-    if (made.created) {
-      held.set(lockPath, new Heartbeat(storePath, lockPath, mine, reports))
-      return
-    }
-    const seen = observe(lockPath)
-    if (seen === null) continue
-    const holder = parseHolder(seen.raw)
-    let takingOver: Error | null = null
-    if (holder !== null && holder.hostname === host) {
-      if (isAlive(holder.pid)) {
-        throw new Error(
-          `faultline: the file store ${storePath} is in use by process ${holder.pid} (since ${holder.since}). ` +
-            'The file store serves one process; for several processes or machines use the postgres store ' +
-            "(postgresStore({ connectionString }) from 'faultline/adapters/postgres'), or give each process its own path. " +
-            `If process ${holder.pid} is not a faultline app, delete ${lockPath}.`,
-        )
-      }
-    } else if (holder !== null) {
-      // a clock step, or a coarse mtime, can put the lock a little in the future: that is fresh
-      const age = Math.max(0, made.now - seen.mtimeMs)
-      if (age < lockTiming.staleMs) {
-        throw new Error(
-          `faultline: the file store ${storePath} is in use by process ${holder.pid} on host ${holder.hostname} ` +
-            `(since ${holder.since}; it refreshed its lock ${seconds(age)} ago). ` +
-            'The file store serves one process; for several processes or machines use the postgres store ' +
-            "(postgresStore({ connectionString }) from 'faultline/adapters/postgres'), or give each process its own path. " +
-            `If host ${holder.hostname} is gone (a replaced container, a machine switched off), its lock is taken over once it has gone ` +
-            `${seconds(lockTiming.staleMs)} without a refresh: start again then, or delete ${lockPath} now.`,
-        )
-      }
-      takingOver = new Error(`faultline: took over the lock ${lockPath} of process ${holder.pid} on host ${holder.hostname}, not refreshed for ${seconds(age)}. ` +
-        `If that process still runs, two processes write to ${storePath}: stop one, or use the postgres store.`)
-    }
-    // stale: take it over, unless someone else replaced or refreshed it since we read it
-    if (takeAway(lockPath, seen) && takingOver !== null) reports.warn(takingOver)
+}
+
+/** This machine as a pid sees it; read once (tests may change os.hostname before the first lock). */
+let machine: { boot: string; ns: string } | null = null
+function thisMachine(): { hostname: string; boot: string; ns: string } {
+  machine ??= {
+    boot: readOr(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8'), ''),
+    ns: readOr(() => readlinkSync('/proc/self/ns/pid'), ''),
   }
-  throw new Error(`faultline: could not take the lock ${lockPath}; another process keeps replacing it. Use the postgres store for several processes.`)
+  return { hostname: os.hostname(), ...machine }
 }
 
-/** Removes the lock if this process holds it, and stops refreshing it; synchronous, for the exit path. */
-export function releaseLock(lockPath: string): void {
-  const lock = held.get(lockPath)
-  if (lock === undefined) return
-  held.delete(lockPath)
-  lock.stop()
-  // another process may have taken it over meanwhile (see Heartbeat): that lock is theirs
-  if (readText(lockPath) === lock.mine) removeFile(lockPath)
-}
-
-/**
- * Keeps a held lock fresh by writing its own bytes over it again: the content never changes, so a
- * reader never sees it half written, and the write sets the mtime that others judge it by. Through
- * an open file, so a refresh racing a takeover (which renames the lock) writes to the file moved
- * aside, never to the new owner's.
- */
-class Heartbeat {
-  readonly mine: string
-  #bytes: Buffer
-  #storePath: string
-  #lockPath: string
+export class WriteLock {
+  readonly path: string
+  #token = randomBytes(8).toString('hex')
+  #mine: string | null = null
   #reports: LockReports
-  #timer: NodeJS.Timeout | null = null
-  #stopped = false
-  #failing = false
+  #refresh: NodeJS.Timeout | null = null
 
-  constructor(storePath: string, lockPath: string, mine: string, reports: LockReports) {
-    this.mine = mine
-    this.#bytes = Buffer.from(mine)
-    this.#storePath = storePath
-    this.#lockPath = lockPath
+  constructor(lockPath: string, reports: LockReports) {
+    this.path = lockPath
     this.#reports = reports
-    this.#schedule()
+    liveTokens.add(this.#token)
   }
 
-  stop(): void {
-    this.#stopped = true
-    if (this.#timer !== null) clearTimeout(this.#timer)
-    this.#timer = null
+  get held(): boolean {
+    return this.#mine !== null
   }
 
-  /** The next refresh is timed from the end of this one, so a slow disk never stacks them up. */
-  #schedule(): void {
-    if (this.#stopped) return
-    this.#timer = setTimeout(() => {
-      this.#timer = null
-      void this.#beat()
-    }, lockTiming.heartbeatMs)
-    // the lock must not keep the app alive; the exit hook releases it
-    this.#timer.unref()
+  /** Waits for the lock; polls, as no portable file lock wakes a waiter. */
+  async acquire(): Promise<void> {
+    let wait = 1
+    while (!this.tryAcquire()) {
+      await new Promise((resolve) => setTimeout(resolve, wait))
+      wait = Math.min(wait * 2, lockTiming.maxPollMs)
+    }
   }
 
-  async #beat(): Promise<void> {
-    try {
-      const fine = await this.#refresh()
-      if (!fine) return // lost to another process: nothing of ours left to refresh
-      if (this.#failing && !this.#stopped) {
-        this.#failing = false
-        this.#reports.warn(new Error(`faultline: the lock ${this.#lockPath} is refreshed again`))
+  /** Waits for the lock synchronously, for at most `timeoutMs` (the crash path); false if it stayed taken. */
+  acquireSync(timeoutMs: number): boolean {
+    const deadline = Date.now() + timeoutMs
+    const sleeper = new Int32Array(new SharedArrayBuffer(4))
+    let wait = 1
+    while (!this.tryAcquire()) {
+      if (Date.now() >= deadline) return false
+      Atomics.wait(sleeper, 0, 0, wait)
+      wait = Math.min(wait * 2, lockTiming.maxPollMs)
+    }
+    return true
+  }
+
+  /** Takes the lock if it is free, or held by a process that is gone; never waits. */
+  tryAcquire(): boolean {
+    if (this.#mine !== null) throw new Error(`faultline: the lock ${this.path} is already held by this store`)
+    const mine = JSON.stringify({ pid: process.pid, ...thisMachine(), token: this.#token } satisfies Holder)
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (createExclusive(this.path, mine)) {
+        this.#held(mine)
+        return true
       }
-    } catch (err) {
-      if (!this.#stopped) {
-        this.#failing = true
-        const code = (err as NodeJS.ErrnoException).code ?? 'error'
-        this.#reports.failure(new Error(`faultline: could not refresh the lock ${this.#lockPath} (${code}: ${(err as Error).message}). ` +
-          `If this lasts ${seconds(lockTiming.staleMs)}, a process on another host may take over ${this.#storePath}.`, { cause: err }))
-      }
+      const seen = observe(this.path)
+      if (seen === null) continue
+      const stale = this.#staleness(seen)
+      if (stale === null) return false
+      if (takeAway(this.path, seen) && stale !== '') this.#reports.warn(new Error(stale))
     }
-    this.#schedule()
-  }
-
-  /** False when the lock is another process's now. */
-  async #refresh(): Promise<boolean> {
-    let file
-    try {
-      file = await open(this.#lockPath, 'r+')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      return this.#makeAgain()
-    }
-    try {
-      const raw = await file.readFile({ encoding: 'utf8' })
-      if (this.#stopped) return true
-      if (raw !== this.mine) {
-        this.#lost(raw)
-        return false
-      }
-      await file.write(this.#bytes, 0, this.#bytes.length, 0)
-      return true
-    } finally {
-      await file.close()
-    }
-  }
-
-  /** The lock file was deleted under a running store (by hand, or a cleanup): without it a second process would be let in. */
-  #makeAgain(): boolean {
-    // synchronous from here: a release between the check and the link would be undone otherwise
-    if (this.#stopped) return true
-    if (createWithContent(this.#lockPath, this.mine).created) {
-      this.#reports.warn(new Error(`faultline: the lock ${this.#lockPath} was deleted while ${this.#storePath} was open; made it again. ` +
-        'Leave it while the app runs: it keeps a second process from writing the same store.'))
-      return true
-    }
-    this.#lost(observe(this.#lockPath)?.raw ?? '')
     return false
   }
 
-  #lost(raw: string): void {
-    this.stop()
-    const holder = parseHolder(raw)
-    const who = holder === null ? 'it was overwritten with something else' : `process ${holder.pid} on host ${holder.hostname} holds it now`
-    this.#reports.warn(new Error(`faultline: this process no longer holds the lock ${this.#lockPath}: ${who}. ` +
-      `Two processes may now write to ${this.#storePath}; stop one of them, or use the postgres store for several processes or machines.`))
+  /** Frees the lock if this store still holds it. */
+  release(): void {
+    const mine = this.#mine
+    if (mine === null) return
+    this.#mine = null
+    if (this.#refresh !== null) clearInterval(this.#refresh)
+    this.#refresh = null
+    try {
+      if (observe(this.path)?.raw === mine) unlinkSync(this.path)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+  }
+
+  /** The store is closed for good: its token no longer vouches for a lock with this pid. */
+  retire(): void {
+    this.release()
+    liveTokens.delete(this.#token)
+  }
+
+  #held(mine: string): void {
+    this.#mine = mine
+    // a long hold (a checkpoint of a big store) must not look abandoned to another container
+    this.#refresh = setInterval(() => {
+      const now = new Date()
+      utimes(this.path, now, now).catch(() => {})
+    }, lockTiming.refreshMs)
+    this.#refresh.unref()
+  }
+
+  /**
+   * Null while the holder may still be writing; else why its lock may be taken: '' for a holder on
+   * this machine that is gone (usual after a crash), or a notice for one from elsewhere gone quiet.
+   */
+  #staleness(seen: Seen): string | null {
+    const holder = parseHolder(seen.raw)
+    const here = thisMachine()
+    let patience = lockTiming.staleMs
+    if (holder !== null && holder.hostname === here.hostname && holder.boot === here.boot && holder.ns === here.ns) {
+      if (!isAlive(holder)) return ''
+      patience = lockTiming.liveStaleMs
+    }
+    // a lock being written has no content yet; a holder elsewhere vouches for itself by refreshing
+    const age = Math.max(0, Date.now() - seen.mtimeMs)
+    if (age < patience) return null
+    const who = holder === null ? 'an unreadable lock' : `the lock of process ${holder.pid} on host ${holder.hostname}`
+    return `faultline: took over ${who} (${this.path}), not refreshed for ${(age / 1000).toFixed(1)} s. ` +
+      'If that process still runs, it was stalled for that long; the store stays consistent, but it should not happen again.'
   }
 }
 
-/**
- * Creates `file` holding `content`, atomically: another process never sees it empty (and judges it
- * stale). When the file exists already, `now` is the file system's time (see the top of this file).
- */
-function createWithContent(file: string, content: string): { created: true } | { created: false; now: number } {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`
-  writeFileSync(tmp, content)
+function isAlive(holder: Holder): boolean {
+  if (holder.pid === process.pid) return liveTokens.has(holder.token)
   try {
-    linkSync(tmp, file)
-    return { created: true }
+    process.kill(holder.pid, 0)
+    return true
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { created: false, now: statSync(tmp).mtimeMs }
-    throw err
-  } finally {
-    removeFile(tmp)
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
+}
+
+function parseHolder(raw: string): Holder | null {
+  try {
+    const holder = JSON.parse(raw) as Holder
+    return Number.isInteger(holder?.pid) && holder.pid > 0 && typeof holder.hostname === 'string' ? holder : null
+  } catch {
+    return null
+  }
+}
+
+/** Creates `file` with `content` unless it exists; a reader may briefly see it empty (and judges it by age). */
+function createExclusive(file: string, content: string): boolean {
+  let fd: number
+  try {
+    fd = openSync(file, 'wx')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw err
+  }
+  try {
+    writeSync(fd, content)
+  } finally {
+    closeSync(fd)
+  }
+  return true
 }
 
 /**
  * Removes a stale lock as it was `seen`. Moving it aside is atomic, so of several processes taking
  * it over at once one moves it; if what was moved is no longer the stale lock (another process took
- * over first, or its owner refreshed it after all), it is put back. True when it was removed.
+ * over first), it is put back. True when it was removed.
  */
 function takeAway(file: string, seen: Seen): boolean {
   const aside = `${file}.stale.${process.pid}.${randomBytes(4).toString('hex')}`
@@ -256,11 +232,11 @@ function takeAway(file: string, seen: Seen): boolean {
       // someone holds the name again; theirs stands
     }
   }
-  removeFile(aside)
+  try { unlinkSync(aside) } catch { /* gone already */ }
   return taken
 }
 
-/** Reads a lock and its mtime through one open file (which also makes NFS fetch fresh attributes); null if there is none. */
+/** Reads a lock and its mtime through one open file; null if there is none. */
 function observe(file: string): Seen | null {
   let fd: number
   try {
@@ -273,46 +249,5 @@ function observe(file: string): Seen | null {
     return { raw: readFileSync(fd, 'utf8'), mtimeMs: fstatSync(fd).mtimeMs }
   } finally {
     closeSync(fd)
-  }
-}
-
-function isAlive(pid: number): boolean {
-  // our own pid in a lock we do not hold is a previous run's (containers reuse pid 1)
-  if (pid === process.pid) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-function parseHolder(raw: string): Holder | null {
-  try {
-    const holder = JSON.parse(raw) as Holder
-    return Number.isInteger(holder?.pid) && holder.pid > 0 && typeof holder.hostname === 'string' ? holder : null
-  } catch {
-    return null
-  }
-}
-
-function seconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(1))} s`
-}
-
-function readText(file: string): string | null {
-  try {
-    return readFileSync(file, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw err
-  }
-}
-
-function removeFile(file: string): void {
-  try {
-    unlinkSync(file)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
 }

@@ -7,11 +7,11 @@
  * Lookups go through Maps only, so ids like `__proto__` are just unknown ids.
  */
 import { createHash } from 'node:crypto'
-import { LEVELS, type FaultlineEvent, type Issue, type IssuePage, type IssueUpdate, type ListIssuesOptions, type RecordInput, type RecordResult, type StatusCounts, type TagBreakdown, type HistogramOptions, type Level } from '../../lib/types.js'
+import { LEVELS, type Grouping, type Issue, type IssuePage, type IssueUpdate, type ListIssuesOptions, type RecordInput, type RecordResult, type StatusCounts, type TagBreakdown, type HistogramOptions, type Level } from '../../lib/types.js'
 import { matchesIssue, mentionsStatus, parseQuery, type IssueFacets } from '../../lib/search.js'
 import { BucketCounts } from './buckets.js'
 import { decodeCursor, encodeCursor, isAfter } from './cursor.js'
-import { checkDate, checkUpdate, histogramArguments, ignoreTargets, isIssueId, listArguments } from './arguments.js'
+import { checkDate, checkUpdate, histogramArguments, ignoreTargets, isIssueId, listArguments, type CheckedUpdate } from './arguments.js'
 
 const MINUTE = 60_000
 const HOUR = 3_600_000
@@ -104,18 +104,24 @@ export class IssueIndex {
 
   /** Upserts the issue for one event and updates every counter; see Store.record. */
   record(input: RecordInput, now = Date.now()): RecordResult {
-    checkRecordInput(input)
-    const { event, grouping } = input
-    const parsed = Date.parse(event.timestamp)
-    const t = Number.isNaN(parsed) ? now : parsed
-    const level = LEVELS.includes(event.level) ? event.level : grouping.level
-    let state = this.#issues.get(grouping.hash)
+    return this.apply(factsOf(input, now), now)
+  }
+
+  /**
+   * Counts one event from its facts: what `record` does, for a store that keeps the facts apart
+   * from the event (the file store's journal). Null when the issue is unknown and the facts do not
+   * say how to make it.
+   */
+  apply(facts: RecordFacts, now: number): RecordResult {
+    const { t, level } = facts
+    let state = this.#issues.get(facts.issueId)
     const isNew = state === undefined
     let isRegression = false
     let unignored = false
     if (state === undefined) {
-      state = newState(input, t, level)
-      this.#issues.set(grouping.hash, state)
+      if (facts.grouping === undefined) throw new Error(`issue ${facts.issueId} is unknown and the record does not say how to make it`)
+      state = newState(facts.issueId, facts.grouping, t, level)
+      this.#issues.set(facts.issueId, state)
     }
     const { issue } = state
     if (issue.status === 'resolved') {
@@ -129,12 +135,11 @@ export class IssueIndex {
     }
     issue.count += 1
     issue.countSinceRegression += 1
-    if (input.userKey !== null && input.userKey !== undefined && input.userKey !== '') {
-      const key = userHash(String(input.userKey))
-      const seenIn = state.users.get(key)
+    if (facts.user !== null) {
+      const seenIn = state.users.get(facts.user)
       if (seenIn === undefined) issue.userCount += 1
       if (seenIn !== state.epoch) issue.usersSinceRegression += 1
-      state.users.set(key, state.epoch)
+      state.users.set(facts.user, state.epoch)
     }
     if (t < state.first) {
       state.first = t
@@ -145,17 +150,22 @@ export class IssueIndex {
       issue.lastSeen = new Date(t).toISOString()
       issue.level = level
     }
-    noteRelease(state, event.release, t)
-    if (typeof event.environment === 'string' && event.environment !== '' && !issue.environments.includes(event.environment) && issue.environments.length < MAX_ENVIRONMENTS) {
-      issue.environments.push(event.environment)
+    noteRelease(state, facts.release, t)
+    const environment = facts.environment
+    if (environment !== undefined && environment !== '' && !issue.environments.includes(environment) && issue.environments.length < MAX_ENVIRONMENTS) {
+      issue.environments.push(environment)
     }
-    countTags(state, event, level)
+    countTags(state, facts)
     state.hours.add(t)
     state.days.add(t)
     state.minutes.add(t)
     this.#countSecond(issue.id, t, isNew)
-    state.stored += 1
-    state.oldestStored = state.oldestStored === null ? t : Math.min(state.oldestStored, t)
+    if (facts.shed) {
+      issue.shed += 1
+    } else {
+      state.stored += 1
+      state.oldestStored = state.oldestStored === null ? t : Math.min(state.oldestStored, t)
+    }
     const until = issue.ignoreUntil
     if (issue.status === 'ignored' && until !== null) {
       const ended =
@@ -219,7 +229,11 @@ export class IssueIndex {
 
   /** Changes the status; null for an unknown id; a TypeError for a bad update. */
   update(id: unknown, update: IssueUpdate, now = Date.now()): Issue | null {
-    const checked = checkUpdate(update)
+    return this.applyUpdate(id, checkUpdate(update), now)
+  }
+
+  /** `update`, with the update checked already (the file store journals it in this form). */
+  applyUpdate(id: unknown, checked: CheckedUpdate, now: number): Issue | null {
     const state = this.#state(id)
     if (!state) return null
     const { issue } = state
@@ -302,12 +316,15 @@ export class IssueIndex {
 
   /** True for the first claim of `key`, false while an unexpired claim stands. */
   claim(key: string, options: { issueId: string; expiresAt?: Date }, now = Date.now()): boolean {
-    if (typeof key !== 'string' || key === '' || key.length > 1000) throw new TypeError('alert key must be a non-empty string of at most 1000 characters')
-    if (typeof options !== 'object' || options === null || typeof options.issueId !== 'string') throw new TypeError('claimAlert needs { issueId } naming the issue the alert is about')
-    const expiresAt = options.expiresAt === undefined || options.expiresAt === null ? null : checkDate('expiresAt', options.expiresAt)
+    const claim = checkClaim(key, options)
+    return this.applyClaim(claim.key, claim.issueId, claim.expiresAt, now)
+  }
+
+  /** `claim`, with its arguments checked already; `expiresAt` in ms or null. */
+  applyClaim(key: string, issueId: string, expiresAt: number | null, now: number): boolean {
     const standing = this.#claims.get(key)
     if (standing !== undefined && (standing.expiresAt === null || standing.expiresAt > now)) return false
-    this.#claims.set(key, { issueId: options.issueId, expiresAt })
+    this.#claims.set(key, { issueId, expiresAt })
     return true
   }
 
@@ -348,11 +365,13 @@ export class IssueIndex {
     return state ? { count: state.stored, oldest: state.oldestStored } : { count: 0, oldest: null }
   }
 
-  /** Tells the index that the event just recorded was not stored after all (the store could not keep up). */
-  forgetStoredEvent(id: string): void {
+  /** Tells the index that `n` events it counted as stored were shed after all (a full disk). */
+  noteShed(id: string, n: number): void {
     const state = this.#state(id)
-    if (!state || state.stored === 0) return
-    state.stored -= 1
+    if (!state || n <= 0) return
+    const shed = Math.min(n, state.stored)
+    state.stored -= shed
+    state.issue.shed += shed
     state.json = null
   }
 
@@ -426,13 +445,73 @@ export function checkRecordInput(input: RecordInput): void {
   }
 }
 
-function newState(input: RecordInput, t: number, level: Level): IssueState {
-  const { grouping } = input
+/** How a new issue is named: the grouping without its hash (which is the issue id). */
+export type IssueGrouping = Omit<Grouping, 'hash'>
+
+/**
+ * What counting one event needs of it, and no more: the file store journals these (a few hundred
+ * bytes) rather than the event, and an event shed under load is counted from them alone.
+ */
+export interface RecordFacts {
+  issueId: string
+  /** the event's time in ms */
+  t: number
+  level: Level
+  /** the distinct-user key, hashed (see userHash), or null */
+  user: string | null
+  /** the event's own tags as strings */
+  tags: Array<[string, string]>
+  environment?: string
+  release?: string
+  serverName?: string
+  /** how to name the issue should this event create it */
+  grouping?: IssueGrouping
+  /** counted, but its body is not kept */
+  shed: boolean
+}
+
+/** The facts of one record input; an unparseable timestamp counts at `now`. */
+export function factsOf(input: RecordInput, now: number): RecordFacts {
+  checkRecordInput(input)
+  const { event, grouping } = input
+  const parsed = Date.parse(event.timestamp)
+  const tags: Array<[string, string]> = []
+  if (typeof event.tags === 'object' && event.tags !== null) {
+    for (const [key, value] of Object.entries(event.tags)) {
+      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') tags.push([key, String(value)])
+    }
+  }
+  const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined)
+  const { hash, ...naming } = grouping
+  return {
+    issueId: hash,
+    t: Number.isNaN(parsed) ? now : parsed,
+    level: LEVELS.includes(event.level) ? event.level : grouping.level,
+    user: input.userKey !== null && input.userKey !== undefined && input.userKey !== '' ? userHash(String(input.userKey)) : null,
+    tags,
+    environment: text(event.environment),
+    release: text(event.release),
+    serverName: text(event.server_name),
+    grouping: naming,
+    shed: input.shed === true,
+  }
+}
+
+/** Checks claimAlert's arguments; `expiresAt` in ms or null. */
+export function checkClaim(key: unknown, options: unknown): { key: string; issueId: string; expiresAt: number | null } {
+  if (typeof key !== 'string' || key === '' || key.length > 1000) throw new TypeError('alert key must be a non-empty string of at most 1000 characters')
+  const o = options as { issueId?: unknown; expiresAt?: unknown } | null
+  if (typeof o !== 'object' || o === null || typeof o.issueId !== 'string') throw new TypeError('claimAlert needs { issueId } naming the issue the alert is about')
+  const expiresAt = o.expiresAt === undefined || o.expiresAt === null ? null : checkDate('expiresAt', o.expiresAt)
+  return { key, issueId: o.issueId, expiresAt }
+}
+
+function newState(id: string, grouping: IssueGrouping, t: number, level: Level): IssueState {
   const iso = new Date(t).toISOString()
   const text = (value: unknown) => (typeof value === 'string' ? value : '')
   return {
     issue: {
-      id: grouping.hash,
+      id,
       fingerprint: Array.isArray(grouping.fingerprint) ? grouping.fingerprint.map(String) : [],
       title: text(grouping.title),
       culprit: text(grouping.culprit),
@@ -453,6 +532,7 @@ function newState(input: RecordInput, t: number, level: Level): IssueState {
       regressedAt: null,
       countSinceRegression: 0,
       usersSinceRegression: 0,
+      shed: 0,
     },
     first: t,
     last: t,
@@ -490,24 +570,21 @@ function noteRelease(state: IssueState, release: unknown, t: number): void {
   }
 }
 
-function countTags(state: IssueState, event: FaultlineEvent, level: Level): void {
-  const own = typeof event.tags === 'object' && event.tags !== null ? Object.entries(event.tags) : []
+function countTags(state: IssueState, facts: RecordFacts): void {
   const seen = new Set<string>()
-  for (const [key, value] of own) {
-    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
-      countTag(state, key, String(value))
-      seen.add(key)
-    }
+  for (const [key, value] of facts.tags) {
+    countTag(state, key, value)
+    seen.add(key)
   }
-  const implicit: Record<(typeof IMPLICIT_TAGS)[number], unknown> = {
-    environment: event.environment,
-    release: event.release,
-    server_name: event.server_name,
-    level,
+  const implicit: Record<(typeof IMPLICIT_TAGS)[number], string | undefined> = {
+    environment: facts.environment,
+    release: facts.release,
+    server_name: facts.serverName,
+    level: facts.level,
   }
   for (const key of IMPLICIT_TAGS) {
     const value = implicit[key]
-    if (!seen.has(key) && typeof value === 'string' && value !== '') countTag(state, key, value)
+    if (!seen.has(key) && value !== undefined && value !== '') countTag(state, key, value)
   }
 }
 
@@ -585,7 +662,8 @@ function fromRecord(record: IssueRecord): IssueState {
   const tagSearch = new Set<string>()
   for (const [key, tag] of tags) for (const value of tag.values.keys()) tagSearch.add(searchKey(key, value))
   return {
-    issue: copyIssue(issue),
+    // documents written before events could be shed have no count of them
+    issue: { ...copyIssue(issue), shed: typeof issue.shed === 'number' ? issue.shed : 0 },
     first,
     last,
     epoch: record.epoch ?? 0,

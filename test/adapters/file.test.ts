@@ -1,5 +1,5 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -10,7 +10,8 @@ import type { Store } from '../../lib/types.js'
 import { storeConformance, makeInput, issueId, DAY } from './conformance.js'
 import { fillFileStore } from './fill-file-store.js'
 import { writeAll } from '../../adapters/file/document.js'
-import { lockTiming } from '../../adapters/file/lock.js'
+import { IssueIndex } from '../../adapters/shared/issue-index.js'
+import { networkFileSystem } from '../../adapters/file/file-system.js'
 
 const CHILD = fileURLToPath(new URL('./fixtures/file-store-child.mjs', import.meta.url))
 const dirs: string[] = []
@@ -38,27 +39,19 @@ afterEach(async () => {
 })
 
 function runChild(mode: string, file: string) {
-  const result = spawnSync(process.execPath, [CHILD, mode, file], { encoding: 'utf8', timeout: 20_000 })
-  return result
+  return spawnSync(process.execPath, [CHILD, mode, file], { encoding: 'utf8', timeout: 20_000 })
 }
 
-/** `env` may set FAULTLINE_TEST_HOSTNAME and FAULTLINE_TEST_HEARTBEAT_MS (see the fixture). */
-function startHolder(file: string, env: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CHILD, 'hold', file], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (data: Buffer) => {
-      if (data.toString().includes('ready')) resolve(child)
-    })
-    child.on('exit', (code) => reject(new Error(`holder exited with ${code}`)))
-  })
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve())
-    child.kill('SIGKILL')
+/** The event ids in an issue's events file, torn lines left out. */
+function linesOf(dir: string, id: string): string[] {
+  const file = path.join(dir, 'errors.events', `${id}.jsonl`)
+  if (!existsSync(file)) return []
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).flatMap((line) => {
+    try {
+      return [JSON.parse(line).event_id as string]
+    } catch {
+      return []
+    }
   })
 }
 
@@ -76,6 +69,15 @@ describe('fileStore', () => {
     expect(() => fileStore({} as { path: string })).toThrow(/fileStore\(\{ path: '.faultline\/errors.json' \}\)/)
     expect(() => fileStore({ path: path.join(tempDir(), 'e.json'), retain: 5 } as unknown as { path: string })).toThrow(/no option "retain"/)
     expect(() => fileStore({ path: path.join(tempDir(), 'e.json'), writeDelayMs: -1 })).toThrow(/writeDelayMs/)
+  })
+
+  it('knows the network file systems it refuses, and says what to use instead', () => {
+    expect(networkFileSystem(0x6969)).toBe('NFS')
+    expect(networkFileSystem(0xff534d42 | 0)).toBe('CIFS')
+    expect(networkFileSystem(0xef53)).toBeNull() // ext4
+    expect(networkFileSystem(0x01021994)).toBeNull() // tmpfs
+    // this machine's temporary folder is local: a store opens there
+    expect(() => fileStore({ path: path.join(tempDir(), 'errors.json') }).close()).not.toThrow()
   })
 
   describe('persistence', () => {
@@ -135,39 +137,36 @@ describe('fileStore', () => {
       expect(await snapshot(fourth)).toEqual(after)
     })
 
-    it('coalesces records into one write shortly after, leaving valid JSON on disk at every moment', async () => {
+    it('gathers records into one journal line, and keeps the document whole at every moment', async () => {
       const file = path.join(tempDir(), 'errors.json')
-      const store = openStore({ path: file, writeDelayMs: 50 })
+      const journal = path.join(path.dirname(file), 'errors.journal')
+      let store = openStore({ path: file, writeDelayMs: 50 })
       await store.open()
       await Promise.all(Array.from({ length: 200 }, (_, i) => store.record(makeInput({ issue: `i${i % 20}` }))))
-      expect(existsSync(file)).toBe(false)
-      const deadline = Date.now() + 5000
-      let doc: { issues: Array<{ issue: { count: number } }> } | null = null
-      while (Date.now() < deadline) {
-        if (existsSync(file)) {
-          doc = JSON.parse(readFileSync(file, 'utf8'))
-          if (doc!.issues.length === 20) break
-        }
-        await new Promise((r) => setTimeout(r, 10))
-      }
-      expect(doc!.issues.map((r) => r.issue.count)).toEqual(Array(20).fill(10))
-      // while records keep coming, every read of the file parses
+      // the header and one batch: 200 records gathered for 50 ms went in one append
+      const lines = readFileSync(journal, 'utf8').split('\n').filter(Boolean)
+      expect(lines).toHaveLength(2)
+      expect(JSON.parse(lines[1]).ops).toHaveLength(200)
+      // each close saves the issues into the document; meanwhile every read of it parses
       let reads = 0
       const reader = setInterval(() => {
-        JSON.parse(readFileSync(file, 'utf8'))
+        if (existsSync(file)) JSON.parse(readFileSync(file, 'utf8'))
         reads++
       }, 1)
       try {
-        for (let round = 0; round < 30; round++) {
-          for (let k = 0; k < 20; k++) await store.record(makeInput({ issue: `i${k}` }))
-          await new Promise((r) => setTimeout(r, 5))
+        for (let round = 0; round < 3; round++) {
+          await Promise.all(Array.from({ length: 200 }, (_, i) => store.record(makeInput({ issue: `i${i % 20}` }))))
+          await store.close()
+          store = openStore({ path: file, writeDelayMs: 50 })
         }
-        await store.flush()
       } finally {
         clearInterval(reader)
       }
       expect(reads).toBeGreaterThan(10)
+      expect((await store.listIssues({ limit: 100 })).issues.map((i) => i.count)).toEqual(Array(20).fill(40))
       expect(JSON.parse(readFileSync(file, 'utf8')).issues.map((r: { issue: { count: number } }) => r.issue.count)).toEqual(Array(20).fill(40))
+      // after a close the journal holds nothing the document does not
+      expect(readFileSync(journal, 'utf8').split('\n').filter(Boolean)).toHaveLength(1)
     })
 
     it('keeps each issue file between the retention and twice it, newest events kept', async () => {
@@ -210,16 +209,18 @@ describe('fileStore', () => {
         .toEqual([a.event.event_id, 'torn', b.event.event_id])
     })
 
-    it('flushSync puts pending events and counts on disk before returning', async () => {
+    it('flushSync puts waiting records and their events on disk before returning', async () => {
       const dir = tempDir()
       const file = path.join(dir, 'errors.json')
       const store = openStore({ path: file, writeDelayMs: 60_000 })
       await store.open()
       const input = makeInput({ issue: 'fatal' })
-      await store.record(input)
+      const recorded = store.record(input)
       store.flushSync()
-      expect(JSON.parse(readFileSync(file, 'utf8')).issues[0].issue.count).toBe(1)
-      expect(readFileSync(path.join(dir, 'errors.events', `${issueId('fatal')}.jsonl`), 'utf8')).toContain(input.event.event_id)
+      expect(linesOf(dir, issueId('fatal'))).toEqual([input.event.event_id])
+      const other = openStore({ path: file })
+      expect((await other.getIssue(issueId('fatal')))!.count).toBe(1)
+      expect((await recorded).isNew).toBe(true)
     })
 
     it('keeps events whose write failed and writes them once the disk is back', async () => {
@@ -246,17 +247,19 @@ describe('fileStore', () => {
   })
 
   describe('crashes and exits (real child processes using dist/)', () => {
-    it('has the event that crashed the process on disk after it exits', () => {
-      const file = path.join(tempDir(), 'errors.json')
+    it('has the event that crashed the process on disk after it exits, and frees the lock', async () => {
+      const dir = tempDir()
+      const file = path.join(dir, 'errors.json')
       const result = runChild('crash', file)
       expect(result.status).toBe(1)
       expect(existsSync(`${file}.lock`)).toBe(false)
-      const doc = JSON.parse(readFileSync(file, 'utf8'))
-      expect(doc.issues[0].issue).toMatchObject({ title: 'Error: child crash', count: 1 })
-      expect(readFileSync(path.join(path.dirname(file), 'errors.events', `${'childcrash'.padEnd(16, '0')}.jsonl`), 'utf8')).toContain('child crash 1')
+      const store = openStore({ path: file })
+      const id = 'childcrash'.padEnd(16, '0')
+      expect((await store.getIssue(id))!).toMatchObject({ title: 'Error: childcrash', count: 1 })
+      expect(linesOf(dir, id)).toHaveLength(1)
     })
 
-    it('writes pending records and frees the lock when the process ends without close()', async () => {
+    it('writes waiting records and frees the lock when the process ends without close()', async () => {
       const file = path.join(tempDir(), 'errors.json')
       const result = runChild('exit', file)
       expect(result.status).toBe(0)
@@ -268,163 +271,85 @@ describe('fileStore', () => {
     })
   })
 
-  describe('the lock', () => {
-    it('refuses a second process at creation with an error that points to the postgres store', async () => {
+  describe('several stores on one path', () => {
+    it('share it within one process too: every record counted once, each issue new once', async () => {
       const file = path.join(tempDir(), 'errors.json')
-      const holder = await startHolder(file)
-      try {
-        expect(readFileSync(`${file}.lock`, 'utf8')).toContain(`"pid":${holder.pid}`)
-        expect(() => fileStore({ path: file })).toThrow(new RegExp(`in use by process ${holder.pid}.*postgres`, 's'))
-      } finally {
-        await stopChild(holder)
+      const a = openStore({ path: file })
+      const b = openStore({ path: file })
+      const results = await Promise.all(Array.from({ length: 400 }, (_, i) => (i % 2 ? a : b).record(makeInput({ issue: `i${i % 4}`, user: `u${Math.floor(i / 4) % 30}` }))))
+      expect(results.filter((r) => r.isNew)).toHaveLength(4)
+      // each sees what the other wrote within 100 ms
+      await new Promise((r) => setTimeout(r, 120))
+      for (const store of [a, b]) {
+        const { issues } = await store.listIssues({ limit: 10, sort: 'events' })
+        expect(issues.map((i) => [i.count, i.userCount])).toEqual(Array(4).fill([100, 30]))
       }
-      // the holder was killed, so its lock is stale now and is taken over
-      const store = openStore({ path: file })
-      await store.open()
-      expect(JSON.parse(readFileSync(`${file}.lock`, 'utf8')).pid).toBe(process.pid)
+      const claims = await Promise.all([a, b, a, b].map((store) => store.claimAlert('once', { issueId: issueId('i0') })))
+      expect(claims.filter(Boolean)).toHaveLength(1)
     })
 
-    it('takes over a lock whose process is dead, or which is unreadable', async () => {
+    it("see each other's changes within 100 ms without writing, and follow a checkpoint", async () => {
       const file = path.join(tempDir(), 'errors.json')
-      const dead = spawnSync(process.execPath, ['-e', 'process.pid'])
-      writeFileSync(`${file}.lock`, JSON.stringify({ pid: dead.pid, hostname: os.hostname(), since: new Date().toISOString() }))
+      const writer = openStore({ path: file })
+      const reader = openStore({ path: file })
+      await writer.record(makeInput({ issue: 'seen' }))
+      await new Promise((r) => setTimeout(r, 120))
+      expect((await reader.getIssue(issueId('seen')))!.count).toBe(1)
+      await writer.updateIssue(issueId('seen'), { status: 'resolved' })
+      await new Promise((r) => setTimeout(r, 120))
+      expect((await reader.getIssue(issueId('seen')))!.status).toBe('resolved')
+      // the writer closes: its close saves a checkpoint and starts the next journal generation
+      await writer.close()
+      const again = openStore({ path: file })
+      await again.record(makeInput({ issue: 'seen' }))
+      await new Promise((r) => setTimeout(r, 120))
+      expect((await reader.getIssue(issueId('seen')))!).toMatchObject({ count: 2, regressed: true })
+    })
+  })
+
+  describe('events files checked against the issues', () => {
+    it('restores the issue of an events file left without one, and counts what a crash of an older version left uncounted', async () => {
+      const dir = tempDir()
+      const file = path.join(dir, 'errors.json')
+      // a store as the version before the journal wrote it: counts saved after the events were appended
+      const index = new IssueIndex()
+      const counted = [makeInput({ issue: 'counted' }), makeInput({ issue: 'counted' })]
+      for (const input of counted) index.record(input)
+      const issues = [...index.ids()].map((id) => index.serialize(id))
+      writeFileSync(file, JSON.stringify({ version: 1, savedAt: new Date().toISOString(), issues: issues.map((j) => JSON.parse(j!)), claims: [] }))
+      mkdirSync(path.join(dir, 'errors.events'))
+      const uncounted = makeInput({ issue: 'counted', user: 'late' })
+      writeFileSync(path.join(dir, 'errors.events', `${issueId('counted')}.jsonl`), [...counted, uncounted].map((i) => `${JSON.stringify(i.event)}\n`).join(''))
+      const orphan = [makeInput({ issue: 'orphan', message: 'lost issue', user: 'a' }), makeInput({ issue: 'orphan', message: 'lost issue', user: 'b' })]
+      writeFileSync(path.join(dir, 'errors.events', `${issueId('orphan')}.jsonl`), orphan.map((i) => `${JSON.stringify(i.event)}\n`).join(''))
+
+      const warnings: string[] = []
+      const store = openStore({ path: file, onWarning: (err) => warnings.push(err.message) })
+      await store.flush()
+      expect((await store.getIssue(issueId('counted')))!).toMatchObject({ count: 3, userCount: 1 })
+      expect((await store.getIssue(issueId('orphan')))!).toMatchObject({ count: 2, userCount: 2, title: 'TypeError: lost issue' })
+      expect((await store.listEvents(issueId('orphan'))).events).toHaveLength(2)
+      expect(warnings.join('\n')).toMatch(/1 events files .* had no issue/)
+      expect(warnings.join('\n')).toMatch(/counted 1 events .* an earlier crash had left uncounted/)
+      await store.close()
+      // once only: the next process finds nothing to fix
+      const next = openStore({ path: file, onWarning: (err) => warnings.push(err.message) })
+      await next.flush()
+      expect((await next.getIssue(issueId('counted')))!.count).toBe(3)
+      expect(warnings).toHaveLength(2)
+    })
+
+    it('removes what a killed process left half written: a checkpoint, a rewrite, a spool file', async () => {
+      const dir = tempDir()
+      const file = path.join(dir, 'errors.json')
+      mkdirSync(path.join(dir, 'errors.events'))
+      mkdirSync(path.join(dir, 'errors.spool'))
+      const strays = ['.errors.json.tmp', 'errors.journal.tmp.4242', 'errors.json.lock.stale.4242.abcd', 'errors.events/0123456789abcdef.jsonl.tmp', 'errors.spool/.4242-1-ab.batch.tmp']
+      for (const stray of strays) writeFileSync(path.join(dir, stray), 'half')
       const store = openStore({ path: file })
       await store.record(makeInput())
-      expect(JSON.parse(readFileSync(`${file}.lock`, 'utf8')).pid).toBe(process.pid)
-      await store.close()
-      writeFileSync(`${file}.lock`, 'garbage')
-      const again = openStore({ path: file })
-      expect((await again.getIssue(issueId('checkout')))!.count).toBe(1)
-    })
-
-    it('refuses a lock from another host refreshed within 30 s, naming the host, and takes it over once older', () => {
-      const file = path.join(tempDir(), 'errors.json')
-      const lock = `${file}.lock`
-      writeFileSync(lock, JSON.stringify({ pid: 4242, hostname: 'web-7f9c', since: '2026-01-02T03:04:05.000Z' }))
-      const past = (s: number) => new Date(Date.now() - s * 1000)
-      utimesSync(lock, past(20), past(20))
-      expect(() => fileStore({ path: file })).toThrow(new RegExp(
-        'in use by process 4242 on host web-7f9c \\(since 2026-01-02T03:04:05.000Z; it refreshed its lock 2\\d(\\.\\d)? s ago\\)\\. ' +
-        '.*postgresStore.*If host web-7f9c is gone.*taken over once it has gone 30 s without a refresh.*delete .*errors\\.json\\.lock now', 's'))
-      expect(JSON.parse(readFileSync(lock, 'utf8')).pid).toBe(4242)
-
-      utimesSync(lock, past(31), past(31))
-      const warnings: Error[] = []
-      openStore({ path: file, onWarning: (err) => warnings.push(err) })
-      expect(JSON.parse(readFileSync(lock, 'utf8'))).toMatchObject({ pid: process.pid, hostname: os.hostname() })
-      expect(warnings.map((w) => w.message)).toEqual([expect.stringMatching(/took over the lock .* of process 4242 on host web-7f9c, not refreshed for 3\d(\.\d)? s/)])
-    })
-
-    it('refuses a live store on another host for as long as it runs, and takes its lock over once it stops refreshing it', async () => {
-      // a second container on a shared volume: a real process claiming another hostname
-      const file = path.join(tempDir(), 'errors.json')
-      const lock = `${file}.lock`
-      const saved = { ...lockTiming }
-      Object.assign(lockTiming, { staleMs: 1000 })
-      const holder = await startHolder(file, { FAULTLINE_TEST_HOSTNAME: 'container-a', FAULTLINE_TEST_HEARTBEAT_MS: '100' })
-      try {
-        expect(JSON.parse(readFileSync(lock, 'utf8'))).toMatchObject({ pid: holder.pid, hostname: 'container-a' })
-        const before = statSync(lock).mtimeMs
-        // longer than the stale period: only its refreshes keep it from being taken over
-        await sleep(1500)
-        expect(statSync(lock).mtimeMs).toBeGreaterThan(before + 1000)
-        expect(() => fileStore({ path: file })).toThrow(new RegExp(`in use by process ${holder.pid} on host container-a .*refreshed its lock 0(\\.\\d)? s ago.*postgres`, 's'))
-        await stopChild(holder)
-        // just killed: its lock is still fresh, as a replaced container finds it
-        expect(() => fileStore({ path: file })).toThrow(/on host container-a/)
-        await sleep(1200)
-        const warnings: Error[] = []
-        const store = openStore({ path: file, onWarning: (err) => warnings.push(err) })
-        await store.open()
-        expect(JSON.parse(readFileSync(lock, 'utf8')).pid).toBe(process.pid)
-        expect(warnings.map((w) => w.message)).toEqual([expect.stringMatching(new RegExp(`took over the lock .* of process ${holder.pid} on host container-a`))])
-      } finally {
-        Object.assign(lockTiming, saved)
-        if (holder.exitCode === null && holder.signalCode === null) await stopChild(holder)
-      }
-    })
-
-    it('keeps its lock fresh while open, and stops refreshing it on close', async () => {
-      const file = path.join(tempDir(), 'errors.json')
-      const lock = `${file}.lock`
-      const saved = { ...lockTiming }
-      lockTiming.heartbeatMs = 30
-      const warnings: Error[] = []
-      try {
-        const store = openStore({ path: file, onWarning: (err) => warnings.push(err) })
-        await store.open()
-        const content = readFileSync(lock, 'utf8')
-        const old = new Date(Date.now() - 60_000)
-        utimesSync(lock, old, old)
-        await sleep(200)
-        expect(statSync(lock).mtimeMs).toBeGreaterThan(Date.now() - 5000)
-        expect(readFileSync(lock, 'utf8')).toBe(content)
-        await store.close()
-        expect(existsSync(lock)).toBe(false)
-        // a lock at the same path after close is none of its business: not refreshed, not made again
-        writeFileSync(lock, content)
-        utimesSync(lock, old, old)
-        await sleep(200)
-        expect(Math.abs(statSync(lock).mtimeMs - old.getTime())).toBeLessThan(1)
-        unlinkSync(lock)
-        await sleep(200)
-        expect(existsSync(lock)).toBe(false)
-        expect(warnings).toEqual([])
-      } finally {
-        Object.assign(lockTiming, saved)
-      }
-    })
-
-    it('makes a deleted lock again, says a failing refresh once, and says when another process holds its lock', async () => {
-      const file = path.join(tempDir(), 'errors.json')
-      const lock = `${file}.lock`
-      const saved = { ...lockTiming }
-      lockTiming.heartbeatMs = 30
-      const warnings: string[] = []
-      try {
-        const store = openStore({ path: file, onWarning: (err) => warnings.push(err.message) })
-        await store.open()
-        const content = readFileSync(lock, 'utf8')
-        unlinkSync(lock)
-        await sleep(200)
-        expect(readFileSync(lock, 'utf8')).toBe(content)
-        expect(warnings).toEqual([expect.stringMatching(/the lock .*errors\.json\.lock was deleted while .* was open; made it again/)])
-
-        // a refresh that fails on every heartbeat (here: a folder in its place) is said once, then its end
-        unlinkSync(lock)
-        mkdirSync(lock)
-        await sleep(300)
-        expect(warnings.slice(1)).toEqual([expect.stringMatching(/could not refresh the lock .*\(EISDIR: .*another host may take over/)])
-        rmSync(lock, { recursive: true })
-        await sleep(200)
-        expect(readFileSync(lock, 'utf8')).toBe(content)
-        expect(warnings.slice(2)).toEqual([expect.stringMatching(/made it again/), expect.stringMatching(/refreshed again/)])
-
-        // taken over by a process on another host (say this one stalled for longer than 30 s)
-        const theirs = JSON.stringify({ pid: 4343, hostname: 'web-other', since: new Date().toISOString() })
-        writeFileSync(`${lock}.new`, theirs)
-        renameSync(`${lock}.new`, lock)
-        const old = new Date(Date.now() - 60_000)
-        utimesSync(lock, old, old)
-        await sleep(200)
-        expect(warnings.slice(4)).toEqual([expect.stringMatching(/no longer holds the lock .*: process 4343 on host web-other holds it now.*postgres/)])
-        expect(Math.abs(statSync(lock).mtimeMs - old.getTime())).toBeLessThan(1)
-        await store.close()
-        expect(readFileSync(lock, 'utf8')).toBe(theirs)
-      } finally {
-        Object.assign(lockTiming, saved)
-      }
-    })
-
-    it('refuses a second store on the same file in this process, and frees the lock on close', async () => {
-      const file = path.join(tempDir(), 'errors.json')
-      const store = openStore({ path: file })
-      expect(() => fileStore({ path: file })).toThrow(/already open in this process/)
-      await store.close()
-      expect(existsSync(`${file}.lock`)).toBe(false)
-      await expect(store.getIssue('x')).rejects.toThrow(/closed/)
-      openStore({ path: file })
-      expect(existsSync(`${file}.lock`)).toBe(true)
+      await store.flush()
+      for (const stray of strays) expect(existsSync(path.join(dir, stray)), stray).toBe(false)
     })
   })
 
@@ -464,7 +389,7 @@ describe('fileStore', () => {
   })
 
   describe('at scale: 10,000 issues and 100,000 stored events', () => {
-    it('never keeps the event loop busy for more than 20 ms in one stretch of a write', async () => {
+    it('never keeps the event loop busy for more than 20 ms in one stretch of a checkpoint or a sweep', async () => {
       const file = path.join(tempDir(), 'errors.json')
       const start = await fillFileStore(file, { issues: 10_000, eventsPerIssue: 10 })
       const store = openStore({ path: file, retention: { maxEventsPerIssue: 10, maxAgeMs: 90 * DAY } })
@@ -472,39 +397,33 @@ describe('fileStore', () => {
       expect((await store.countIssues()).all).toBe(10_000)
       expect((await store.listEvents(issueId('issue1234'), { limit: 100 })).events).toHaveLength(10)
 
-      const writes = []
-      // records spread over random issues, one issue growing past twice its retention (a trim), then a full save
-      for (let round = 0; round < 12; round++) {
-        for (let k = 0; k < 30; k++) await store.record(makeInput({ issue: `issue${1000 + Math.floor(Math.random() * 8999)}`, user: `u${k}` }))
-        for (let k = 0; k < 5; k++) await store.record(makeInput({ issue: 'issue9999' }))
+      // records spread over random issues until the journal is as large as the document: a checkpoint
+      const docBytes = readFileSync(file).length
+      let recorded = 0
+      while (store.lastWrite === null) {
+        await Promise.all(Array.from({ length: 2000 }, (_, k) => store.record(makeInput({ issue: `issue${1000 + Math.floor(Math.random() * 8999)}`, user: `u${k}` }))))
+        await Promise.all(Array.from({ length: 5 }, () => store.record(makeInput({ issue: 'issue9999' }))))
+        recorded += 2005
         await store.flush()
-        writes.push(store.lastWrite!)
       }
+      const checkpoint = store.lastWrite!
+      expect(checkpoint.bytes).toBeGreaterThan(docBytes)
       // events of the first 500 issues are older than maxAge: 5,000 events in 500 files go
       const swept = await store.maintain({ now: new Date(start + 2 * DAY), retention: { maxEventsPerIssue: 100, maxAgeMs: 2 * DAY - 5000 * 1000 } })
-      writes.push(store.lastWrite!)
+      const sweep = store.lastWrite!
 
-      const saves = writes.slice(0, -1)
-      expect(saves.every((w) => w.bytes > 5_000_000)).toBe(true)
       expect(swept.prunedEvents).toBe(5000)
       expect((await store.listEvents(issueId('issue499'))).events).toEqual([])
       expect((await store.listEvents(issueId('issue500'))).events).toHaveLength(10)
-      expect((await store.getIssue(issueId('issue9999')))!.count).toBe(70)
+      expect((await store.getIssue(issueId('issue9999')))!.count).toBe(10 + 5 * (recorded / 2005))
       expect((await store.listEvents(issueId('issue9999'), { limit: 100 })).events.length).toBeLessThanOrEqual(20)
-      const longestCpu = Math.max(...writes.map((w) => w.longestSliceCpuMs))
-      const longestWall = Math.max(...writes.map((w) => w.longestSliceMs))
-      console.log(`CPU ms of the longest stretch of each write: ${writes.map((w) => w.longestSliceCpuMs.toFixed(1)).join(' ')}`)
-      console.log(`file store at scale: ${saves.length} saves of ${(saves[0].bytes / 1e6).toFixed(1)} MB, median ${median(saves.map((w) => w.totalMs)).toFixed(0)} ms each; ` +
-        `maintain sweep over 500 files ${writes[writes.length - 1].totalMs.toFixed(0)} ms; longest stretch ${longestCpu.toFixed(1)} ms CPU, ${longestWall.toFixed(1)} ms wall clock`)
-      expect(longestCpu).toBeLessThan(20)
+      console.log(`file store at scale: a checkpoint of ${(checkpoint.bytes / 1e6).toFixed(1)} MB after ${recorded} records took ${checkpoint.totalMs.toFixed(0)} ms, ` +
+        `longest stretch ${checkpoint.longestSliceCpuMs.toFixed(1)} ms CPU (${checkpoint.longestSliceMs.toFixed(1)} ms wall clock); ` +
+        `a sweep over 500 files ${sweep.totalMs.toFixed(0)} ms, longest stretch ${sweep.longestSliceCpuMs.toFixed(1)} ms CPU`)
+      expect(Math.max(checkpoint.longestSliceCpuMs, sweep.longestSliceCpuMs)).toBeLessThan(20)
     }, 120_000)
   })
 })
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)]
-}
 
 describe('fileStore alerts deferred by a crash', () => {
   it('keeps them across a restart, hands them over once, and keeps only the newest 20', async () => {
@@ -533,39 +452,6 @@ describe('fileStore alerts deferred by a crash', () => {
   })
 })
 
-describe('fileStore lock under a race', () => {
-  /** Starts `count` processes on one store at the same moment; resolves how many took it (the rest are refused). */
-  async function race(file: string, count: number): Promise<{ holders: number; refused: number; stderr: string }> {
-    const children = Array.from({ length: count }, () => spawn(process.execPath, [CHILD, 'hold', file], { stdio: ['ignore', 'pipe', 'pipe'] }))
-    let stderr = ''
-    const outcomes = await Promise.all(children.map((child) => new Promise<'held' | 'refused'>((resolve) => {
-      child.stdout!.on('data', (data: Buffer) => {
-        if (data.toString().includes('ready')) resolve('held')
-      })
-      child.stderr!.on('data', (data: Buffer) => { stderr += data })
-      child.on('exit', () => resolve('refused'))
-    })))
-    // let every process that holds the lock say so before they are stopped
-    await new Promise((resolve) => setTimeout(resolve, 300))
-    await Promise.all(children.map((child) => (child.exitCode === null ? stopChild(child) : undefined)))
-    return { holders: outcomes.filter((o) => o === 'held').length, refused: outcomes.filter((o) => o === 'refused').length, stderr }
-  }
-
-  it('gives the store to exactly one of several processes starting at once, with or without a stale lock', async () => {
-    for (let round = 0; round < 3; round++) {
-      const fresh = path.join(tempDir(), 'errors.json')
-      const first = await race(fresh, 6)
-      expect(first.holders, first.stderr).toBe(1)
-      expect(first.stderr).toContain('is in use by process')
-
-      const stale = path.join(tempDir(), 'errors.json')
-      writeFileSync(`${stale}.lock`, JSON.stringify({ pid: 2 ** 22 + 7, hostname: os.hostname(), since: new Date().toISOString() }))
-      const second = await race(stale, 6)
-      expect(second.holders, second.stderr).toBe(1)
-    }
-  }, 60_000)
-})
-
 describe('fileStore when its files are taken away or the disk fills', () => {
   it('makes the events folder again when it was deleted while running', async () => {
     const file = path.join(tempDir(), 'errors.json')
@@ -589,19 +475,20 @@ describe('fileStore when its files are taken away or the disk fills', () => {
     const store = openStore({ path: file, writeDelayMs: 0, onWarning: (err) => warnings.push(err.message) })
     await store.record(makeInput())
     await store.flush()
-    // a file where the events folder should be: every write fails, for root too
+    // a file where the events folder should be: every event write fails, for root too
     rmSync(events, { recursive: true })
     writeFileSync(events, 'not a folder')
     const during = Array.from({ length: 20 }, () => makeInput())
-    for (const input of during) {
-      await store.record(input)
-      await new Promise((r) => setTimeout(r, 50))
-    }
+    const counted = Promise.all(during.map((input) => store.record(input)))
+    await new Promise((r) => setTimeout(r, 2000))
+    // counted meanwhile: the journal takes them, only their bodies wait
+    expect((await counted).at(-1)!.issue.count).toBe(21)
     const failures = warnings.filter((w) => w.includes('could not write'))
     expect(failures).toHaveLength(1)
-    expect(failures[0]).toMatch(/events wait in memory and are retried/)
+    expect(failures[0]).toMatch(/20 events and changes wait in memory and are retried/)
     rmSync(events)
-    for (let i = 0; i < 80 && !warnings.some((w) => w.includes('writes again')); i++) await new Promise((r) => setTimeout(r, 100))
+    for (let i = 0; i < 30 && !warnings.some((w) => w.includes('writes again')); i++) await new Promise((r) => setTimeout(r, 100))
+    // writing resumes within a second of the disk coming back
     expect(warnings.at(-1)).toContain('writes again')
     const { events: stored } = await store.listEvents(issueId('checkout'), { limit: 100 })
     for (const input of during) expect(stored.map((e) => e.event_id)).toContain(input.event.event_id)
@@ -625,27 +512,6 @@ describe('fileStore when its files are taken away or the disk fills', () => {
     expect(await second.countEventsSince(issueId('checkout'), new Date(m + 30_000))).toBe(2)
     await second.record(makeInput({ time: Date.now() }))
     expect(await second.countEventsSince(issueId('checkout'), new Date(Date.now() - 1000))).toBe(1)
-  })
-
-  it('lists the events waiting to be written while maintenance rewrites their file', async () => {
-    const store = openStore({ path: path.join(tempDir(), 'errors.json'), writeDelayMs: 60_000, retention: { maxEventsPerIssue: 5, maxAgeMs: DAY } })
-    const id = issueId('checkout')
-    // 8 events on disk, then 5 waiting in memory: the newest 5 are what retention keeps
-    for (let i = 0; i < 8; i++) await store.record(makeInput({ time: Date.now() - 1000 + i }))
-    await store.flush()
-    for (let i = 0; i < 5; i++) await store.record(makeInput())
-    const newest = (await store.listEvents(id, { limit: 5 })).events.map((e) => e.event_id)
-    let done = false
-    const maintained = store.maintain({}).then((r) => {
-      done = true
-      return r
-    })
-    const seen: string[][] = []
-    while (!done) seen.push((await store.listEvents(id, { limit: 5 })).events.map((e) => e.event_id))
-    expect((await maintained).prunedEvents).toBe(8)
-    expect(seen.length).toBeGreaterThan(0)
-    for (const ids of seen) expect(ids).toEqual(newest)
-    expect((await store.listEvents(id, { limit: 100 })).events.map((e) => e.event_id)).toEqual(newest)
   })
 
   it('lists an event once even when a retried append left its line twice', async () => {
