@@ -71,8 +71,6 @@ const MAX_RETRY_MS = 1000
 const MIN_CHECKPOINT_BYTES = 1 << 20
 /** after a failed checkpoint (a full disk) the next is tried this much later, not at every write */
 const CHECKPOINT_RETRY_MS = 10_000
-/** reads see what other processes wrote at most this long ago */
-const FRESH_MS = 100
 /** how long the crash path waits for the lock before leaving its batch in the spool */
 const CRASH_LOCK_WAIT_MS = 1000
 /** how long one stretch of applying the journal may keep the event loop busy */
@@ -129,8 +127,8 @@ class FileStoreImpl implements FileStore {
   /** disk work (writes, maintenance) runs one job at a time, in order */
   #disk: Promise<unknown> = Promise.resolve()
   #catchUps: Promise<unknown> = Promise.resolve()
-  #catchingUp = false
-  #lastCatchUp = 0
+  /** a catch-up waiting to start: reads join it, as it will see everything written before they asked */
+  #nextCatchUp: Promise<JournalState> | null = null
   /** orphaned and uncounted events files are checked by this process's first write */
   #reconciled = false
   #lastDocBytes = 0
@@ -263,11 +261,16 @@ class FileStoreImpl implements FileStore {
     return this.#replica!
   }
 
-  /** The issues as of at most FRESH_MS ago, with what other processes wrote since. */
+  /**
+   * The issues with everything any process wrote before this call: a panel action taken in one
+   * process shows in the next page any process serves. Catching up when nothing changed costs an
+   * open and a stat of the journal.
+   */
   async #view(): Promise<IssueIndex> {
-    const replica = await this.#use()
-    if (!this.#catchingUp && Date.now() - this.#lastCatchUp >= FRESH_MS) await this.#catchUp()
-    return this.#replica?.index ?? replica.index
+    await this.#use()
+    this.#nextCatchUp ??= this.#catchUp()
+    await this.#nextCatchUp
+    return this.#replica!.index
   }
 
   // -- reading the journal ----------------------------------------------------------------------
@@ -275,22 +278,17 @@ class FileStoreImpl implements FileStore {
   /** Applies what the journal holds beyond this process's position; one at a time, yielding between slices. */
   #catchUp(): Promise<JournalState> {
     const run = this.#catchUps.then(async () => {
-      this.#catchingUp = true
-      try {
-        for (;;) {
-          const step = this.#catchUpSlice(SLICE_MS)
-          if (step === 'reload') {
-            await this.#db.read()
-            this.#replica = this.#replica!.reloaded(this.#db.data)
-          } else if (step === 'more') {
-            await new Promise((resolve) => setImmediate(resolve))
-          } else {
-            this.#lastCatchUp = Date.now()
-            return step
-          }
+      this.#nextCatchUp = null
+      for (;;) {
+        const step = this.#catchUpSlice(SLICE_MS)
+        if (step === 'reload') {
+          await this.#db.read()
+          this.#replica = this.#replica!.reloaded(this.#db.data)
+        } else if (step === 'more') {
+          await new Promise((resolve) => setImmediate(resolve))
+        } else {
+          return step
         }
-      } finally {
-        this.#catchingUp = false
       }
     })
     this.#catchUps = run.catch(() => {})

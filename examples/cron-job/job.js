@@ -1,25 +1,21 @@
 // A cron job that captures and moves on: `node examples/cron-job/job.js` (after `npm run build`).
 // Each failing item is recorded with tags, the job carries on, and before exiting it waits
-// (flush) until every event is stored and every alert is handed to the mail transport.
+// (close) until every event is stored and every alert is handed to the mail transport.
 //
-// The job keeps its own store (.faultline/cron-errors.json: issues; .faultline/cron-errors.events/:
-// each issue's events, one JSON object a line), because a store file belongs to one process at a
-// time. The Express example's panel reads .faultline/errors.json, so it does not show these issues,
-// and this job serves no panel of its own: `panel: false` keeps links to one out of its alert emails.
-// In production, point the job and the web app at one postgresStore, keep the panel option at its
-// default and set mail.baseUrl to the app's address: the alerts then link to the app's panel, which
-// shows the job's issues too.
+// It records into the same store as the Express example (.faultline/errors.json under the working
+// directory), whether the web app is running or not: the job's issues show in the app's panel
+// (http://localhost:3000/errors), and its alerts link there (mail.baseUrl is the app's address; the
+// panel option keeps its default path, though this job serves no panel itself). On one machine any
+// number of processes may share a file store; for several machines, use one postgresStore.
 import path from 'node:path'
 import { createTracker } from 'faultline'
 import { exampleMail } from '../mail.js'
 
-// the examples' mail settings without baseUrl: there is no panel here to link to
-const { baseUrl, ...mail } = exampleMail().mail
-const store = path.resolve('.faultline/cron-errors.json')
+const { mail } = exampleMail()
+const store = path.resolve('.faultline/errors.json')
 const tracker = createTracker({
   store,
   appName: 'nightly-billing',
-  panel: false,
   mail,
   // only the billing job's failures page anyone; other jobs' errors and the run summary are recorded quietly
   rules: [{ when: 'new', filter: { tags: { job: 'billing' }, level: ['fatal', 'error'] } }],
@@ -46,6 +42,4 @@ for (const invoice of invoices) {
 tracker.captureMessage(`Billing run finished: charged ${charged}`, { tags: { job: 'billing' } })
 
 await tracker.close()
-console.log(`charged ${charged}; this job serves no panel, its issues are in its own store:`)
-console.log(`  issues: ${store}`)
-console.log(`  events: ${store.replace(/\.json$/, '.events')}${path.sep} (one JSON object a line)`)
+console.log(`charged ${charged}; the failures are in ${store}, and in the example app's panel: ${mail.baseUrl}/errors`)

@@ -1,8 +1,11 @@
 // The example app for `npm start`: an Express app with faultline on the embedded file store.
 // Run it with `npm start` (builds faultline, then runs this file), or with
 // `node examples/express-app/server.js` after `npm run build`. Another port: `PORT=3005 npm start`
-// (default 3000; the Koa example takes 3001). One copy at a time: the file store serves one process.
+// (default 3000; the Koa example takes 3001). Several processes may share the store: run
+// `node examples/cron-job/job.js` beside it and its issues show in this app's panel, or run this app
+// in 4 workers with `node examples/express-app/cluster.js`.
 // Open http://localhost:3000 for the failing routes and http://localhost:3000/errors for the panel.
+import cluster from 'node:cluster'
 import path from 'node:path'
 import express from 'express'
 import { createTracker } from 'faultline'
@@ -18,6 +21,13 @@ const tracker = createTracker({
 })
 
 const app = express()
+// in a cluster (cluster.js), which worker answered: they share one store and show the same panel
+if (cluster.isWorker) {
+  app.use((req, res, next) => {
+    res.setHeader('x-worker', String(process.pid))
+    next()
+  })
+}
 app.use(tracker.express())
 app.use(express.json())
 
@@ -102,7 +112,7 @@ setTimeout(syncInvoices, 2_000).unref()
 
 const port = Number(process.env.PORT ?? 3000)
 // Express 5 hands a listen error (a port already taken, say) to this callback instead of throwing it.
-app.listen(port, (err) => {
+const server = app.listen(port, (err) => {
   if (err) {
     console.error(err.code === 'EADDRINUSE'
       ? `example-shop: port ${port} is in use; set another port, e.g. PORT=${port + 1} npm start`
@@ -110,7 +120,20 @@ app.listen(port, (err) => {
     tracker.close().finally(() => process.exit(1))
     return
   }
-  console.log(`example-shop listening on http://localhost:${port}`)
-  console.log(`  the panel:  http://localhost:${port}/errors`)
+  const { port: actual } = server.address()
+  process.send?.({ listening: actual })
+  if (cluster.isWorker) return console.log(`worker ${process.pid} listening`)
+  console.log(`example-shop listening on http://localhost:${actual}`)
+  console.log(`  the panel:  http://localhost:${actual}/errors`)
   console.log(`  the store:  ${path.resolve('.faultline/errors.json')}`)
 })
+
+// A graceful stop (Ctrl-C, a deploy, a rolling restart): finish the requests under way, then store
+// what they captured before exiting.
+async function shutdown() {
+  server.close()
+  await tracker.close()
+  process.exit(0)
+}
+process.on('SIGTERM', shutdown)
+process.on('SIGINT', shutdown)
