@@ -61,17 +61,38 @@ const MAX_FIELD = 500
 /** Bidirectional overrides and direction marks: invisible, yet they reorder what follows (a subject reading 'gnp.exe'). */
 const BIDI = /[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
 
+/**
+ * The `=?` that opens an RFC 2047 encoded-word (`=?UTF-8?Q?...?=`, `=?utf-8?b?...?=`). Mail
+ * clients decode such words in a subject, so `=?UTF-8?Q?=0D=0ABcc:...?=` in an error message would
+ * show as a subject with a line break in it. Decoders differ in what they accept between the `?`s
+ * (spaces, odd charsets), so any `=?` followed by `charset?Q?` or `charset?B?` counts.
+ */
+const ENCODED_WORD_OPENER = /=\?(?=[^?]*\?[bq]\?)/gi
+
+/**
+ * Writes an encoded-word's opener as `= ?`, which no client decodes, so the text reads as it was
+ * written: a visible space rather than a zero-width character, which would hide what was changed,
+ * and plain ASCII, so the subject needs no encoding of its own. Every text taken from an event
+ * goes through this (by oneLine or printable), so neither a header nor a body carries one. It runs
+ * after invisible characters are removed, as removing one could join a `=` and a `?`.
+ */
+function neutraliseEncodedWords(text: string): string {
+  return text.replace(ENCODED_WORD_OPENER, '= ?')
+}
+
 /** Removes control characters (CR and LF included) and folds whitespace: header-safe, one line. */
 export function oneLine(value: unknown, max = MAX_FIELD): string {
   // eslint-disable-next-line no-control-regex
-  const s = String(value ?? '').replace(BIDI, '').replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim()
+  const folded = String(value ?? '').replace(BIDI, '').replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim()
+  const s = neutraliseEncodedWords(folded)
   return s.length > max ? s.slice(0, max - 1) + '…' : s
 }
 
 /** Removes control characters but keeps line breaks, for source lines shown as text. */
 function printable(value: unknown, max = MAX_FIELD): string {
   // eslint-disable-next-line no-control-regex
-  const s = String(value ?? '').replace(BIDI, '').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '').replace(/\t/g, '  ')
+  const kept = String(value ?? '').replace(BIDI, '').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '').replace(/\t/g, '  ')
+  const s = neutraliseEncodedWords(kept)
   return s.length > max ? s.slice(0, max - 1) + '…' : s
 }
 

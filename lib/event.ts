@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import os from 'node:os'
 import { addTruncated, describeThrown, normalize, safeMessage, tagText, truncateString, type ThrownDescription } from './normalize.js'
 import { scrub, scrubRequest, scrubText } from './scrub.js'
-import { parseStacktrace } from './stacktrace.js'
+import { cutStack, parseCutStack, type ParsedStack } from './stacktrace.js'
+import { ownCopy } from './own-copy.js'
 import { addSourceContext } from './source-context.js'
 import { DEFAULT_FINGERPRINT } from './fingerprint.js'
 import type { Breadcrumb, ExceptionInfo, FaultlineEvent, Level, RequestInfo, StackFrame, Stacktrace, User } from './types.js'
@@ -239,18 +240,22 @@ function describeOne(thrown: ThrownDescription, root: string, sourceContext: boo
   return out
 }
 
-type ParsedFrames = ReturnType<typeof parseStacktrace>
 /** Parsed frames (with source context) by stack text: one call site failing again and again parses once. */
-const frameCache = new Map<string, ParsedFrames>()
+const frameCache = new Map<string, ParsedStack>()
 const FRAME_CACHE_ENTRIES = 256
 const FRAME_CACHE_MAX_KEY = 32 * 1024
 
 /** The frames of a stack body, from the cache when this exact stack was seen. */
-function framesOf(body: string, root: string, sourceContext: boolean): ParsedFrames {
-  const key = body.length <= FRAME_CACHE_MAX_KEY ? `${sourceContext ? 1 : 0}${root}\0${body}` : null
+function framesOf(body: string, root: string, sourceContext: boolean): ParsedStack {
+  // Cut first: the key is made of the lines that are parsed, so a deep stack is never hashed or
+  // copied whole, nor kept alive by the key. Stacks that differ only in their dropped middle
+  // differ in its line count.
+  const cut = cutStack(body)
+  const keyed = cut.head.length + cut.tail.length <= FRAME_CACHE_MAX_KEY
+  const key = keyed ? ownCopy(`${sourceContext ? 1 : 0}${root}\0${cut.droppedLines}\0${cut.head}${cut.tail}`) : null
   let parsed = key === null ? undefined : frameCache.get(key)
   if (parsed === undefined) {
-    parsed = parseStacktrace(body, root)
+    parsed = parseCutStack(cut, root)
     if (sourceContext && parsed.frames.length > 0) addSourceContext(parsed.frames, root)
     if (key !== null) {
       if (frameCache.size >= FRAME_CACHE_ENTRIES) frameCache.delete(frameCache.keys().next().value!)
@@ -262,16 +267,16 @@ function framesOf(body: string, root: string, sourceContext: boolean): ParsedFra
     frameCache.set(key!, parsed)
   }
   // the frames are shared between events: nothing changes a frame in place (fitToSize replaces them)
-  const copy: ParsedFrames = { frames: [...parsed.frames] }
+  const copy: ParsedStack = { frames: [...parsed.frames] }
   if (parsed.frames_omitted) copy.frames_omitted = [...parsed.frames_omitted]
   framesSource.set(copy.frames, parsed)
   return copy
 }
 
 /** The cached parse a frames array was copied from; an array replaced since (fitToSize, unshareFrames) is not here. */
-const framesSource = new WeakMap<StackFrame[], ParsedFrames>()
+const framesSource = new WeakMap<StackFrame[], ParsedStack>()
 /** The JSON of a cached parse's frames, made once: a stack failing again and again is serialised once. */
-const framesJsonCache = new WeakMap<ParsedFrames, string>()
+const framesJsonCache = new WeakMap<ParsedStack, string>()
 
 function cachedFramesJson(frames: StackFrame[]): string | undefined {
   const parsed = framesSource.get(frames)

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildEvent, eventJson, MAX_EVENT_BYTES, MAX_MESSAGE, type BuildEventInput, type ScopeData } from '../lib/event.js'
 import { DEFAULT_SCRUB_FIELDS } from '../lib/options.js'
-import type { Breadcrumb, FaultlineEvent } from '../lib/types.js'
+import type { Breadcrumb, FaultlineEvent, StackFrame } from '../lib/types.js'
 
 const here = fileURLToPath(import.meta.url)
 const root = path.resolve(path.dirname(here), '..')
@@ -448,5 +448,61 @@ describe('buildEvent on internal failure', () => {
     const e = buildEvent({ eventId: EVENT_ID, error: new TypeError('kept'), scope: undefined as unknown as ScopeData, options: options() })
     expect(e).toMatchObject({ event_id: EVENT_ID, level: 'error', exception: { type: 'TypeError', value: 'kept' }, truncated: ['event'] })
     expect(String(e.extra.faultline_error)).toContain('event could not be built in full')
+  })
+})
+
+describe('buildEvent with stacks too deep to parse whole', () => {
+  /** An Error whose stack is `depth` written frame lines: the outermost 50 are main0..main49, whatever the depth. */
+  function writtenStack(depth: number): Error {
+    const lines = ['Error: written by hand']
+    for (let i = 0; i < depth - 50; i++) lines.push(`    at step${i} (/srv/app/steps.js:${i + 1}:3)`)
+    for (let i = 0; i < 50; i++) lines.push(`    at main${i} (/srv/app/main.js:${i + 1}:3)`)
+    return Object.assign(new Error('written by hand'), { stack: lines.join('\n') })
+  }
+  const names = (prefix: string, from: number) => Array.from({ length: 50 }, (_, i) => `${prefix}${from - i}`)
+
+  it('keeps the outermost and innermost 50 frames of a 100,000-line stack and counts the rest', () => {
+    const e = build({ error: writtenStack(100_000) })
+    const st = e.exception!.stacktrace!
+    // V8 writes the innermost call first: step0 threw, and main49 is the entry point
+    expect(st.frames.map((f) => f.function)).toEqual([...names('main', 49), ...names('step', 49)])
+    expect(st.frames_omitted).toEqual([50, 99_950])
+    expect(e.truncated).toContain('exception.stacktrace.frames')
+  })
+
+  it('parses a deep stack failing again and again once, as it does a shallow one', () => {
+    const first = build({ error: writtenStack(100_000) }).exception!.stacktrace!
+    const again = build({ error: writtenStack(100_000) }).exception!.stacktrace!
+    expect(again.frames[0]).toBe(first.frames[0])
+    // one frame deeper differs only in the lines between the ends it keeps: counted anew
+    const deeper = build({ error: writtenStack(100_001) }).exception!.stacktrace!
+    expect(deeper.frames.map((f) => f.function)).toEqual(first.frames.map((f) => f.function))
+    expect(deeper.frames_omitted).toEqual([50, 99_951])
+  })
+
+  it('keeps the outermost and innermost 50 frames of a recursion 10,000 calls deep and counts the rest', () => {
+    // deeper than this overflows Node's default stack in a test worker (about 11,200 calls here)
+    Error.stackTraceLimit = Infinity
+    const recurse = (n: number): never => {
+      if (n === 0) throw new Error('too deep')
+      return recurse(n - 1)
+    }
+    const err = caught(() => recurse(10_000)) as Error
+    Error.stackTraceLimit = savedLimit
+    const lines = err.stack!.split('\n').filter((line) => /^\s*at /.test(line))
+    expect(lines.length).toBeGreaterThan(10_000)
+
+    const e = build({ error: err })
+    const st = e.exception!.stacktrace!
+    expect(st.frames).toHaveLength(100)
+    expect(st.frames_omitted).toEqual([50, lines.length - 50])
+    // each kept frame is the one its line in the stack describes, oldest first
+    const written = (line: string) => line.match(/:(\d+):(\d+)\)?$/)?.slice(1).join(':') ?? 'none'
+    const parsed = (f: StackFrame) => (f.lineno === undefined ? 'none' : `${f.lineno}:${f.colno}`)
+    expect(st.frames.slice(0, 50).map(parsed)).toEqual(lines.slice(-50).reverse().map(written))
+    expect(st.frames.slice(50).map(parsed)).toEqual(lines.slice(0, 50).reverse().map(written))
+    expect(st.frames.slice(50).every((f) => f.function === 'recurse')).toBe(true)
+    expect(st.frames.at(-1)!.context_line).toBe("      if (n === 0) throw new Error('too deep')")
+    expect(build({ error: err }).exception!.stacktrace!.frames[0]).toBe(st.frames[0])
   })
 })

@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import ts from 'typescript'
-import { parseStack, parseStacktrace, MAX_FRAMES } from '../lib/stacktrace.js'
+import { cutStack, parseStack, parseStacktrace, MAX_FRAMES } from '../lib/stacktrace.js'
 
 const root = '/srv/app'
 const here = fileURLToPath(import.meta.url)
@@ -143,6 +143,32 @@ describe('parseStack', () => {
     const started = performance.now()
     expect(parseStack(stack, root)).toHaveLength(1)
     expect(performance.now() - started).toBeLessThan(500)
+  })
+})
+
+describe('cutStack', () => {
+  const frameLines = (n: number) => Array.from({ length: n }, (_, i) => `    at f${i} (/srv/app/a.js:${i + 1}:1)`)
+
+  it('keeps a stack of up to 250 lines whole', () => {
+    const stack = frameLines(250).join('\n')
+    expect(cutStack(stack)).toEqual({ head: stack, tail: '', droppedLines: 0 })
+  })
+
+  it('keeps the first 200 and the last 50 lines of a longer stack, and counts the lines between', () => {
+    const lines = frameLines(1000)
+    expect(cutStack(lines.join('\n'))).toEqual({
+      head: lines.slice(0, 200).join('\n') + '\n',
+      tail: lines.slice(-50).join('\n'),
+      droppedLines: 750,
+    })
+  })
+
+  it('looks back from the end no further than 50 frame lines reach', () => {
+    const lines = [...frameLines(300), 'x'.repeat(1_000_000), ...frameLines(10)]
+    const cut = cutStack(lines.join('\n'))
+    expect(cut.tail).toBe(frameLines(10).join('\n'))
+    // the lines between are counted, not read: the long line counts with the 100 frames
+    expect(cut.droppedLines).toBe(101)
   })
 })
 

@@ -24,6 +24,12 @@ describe('helpers', () => {
     // a right-to-left override would make 'invoice\u202Efdp.exe' read as 'invoiceexe.pdf'
     expect(alertSubject('[shop]', { kind: 'new', key: '' }, 'Error: invoice\u202Efdp.exe\u2066x\u200f')).toBe('[shop] New issue: Error: invoicefdp.exex')
   })
+  it('breaks the opener of an encoded-word in any case, also one joined by removing a hidden character', () => {
+    expect(oneLine('a =?utf-8?q?=0D=0A?= b =?UTF-8?B?DQo=?=')).toBe('a = ?utf-8?q?=0D=0A?= b = ?UTF-8?B?DQo=?=')
+    expect(oneLine('=\u202e?UTF-8?Q?=0A?=')).toBe('= ?UTF-8?Q?=0A?=')
+    // placeholders in SQL are no encoded-word: left as written
+    expect(oneLine('WHERE id=? AND name=?')).toBe('WHERE id=? AND name=?')
+  })
   it('writes durations in the largest whole unit', () => {
     expect(formatDuration(3_600_000)).toBe('1h')
     expect(formatDuration(90_000)).toBe('90s')

@@ -144,6 +144,28 @@ describe('what an attacker controls', () => {
     expect(mail.parsed.subject).not.toMatch(/[\r\n]/)
   })
 
+  it('cannot put a line break in the subject through an encoded-word', async () => {
+    const { alerter, record } = setup()
+    const quoted = '=?UTF-8?Q?=0D=0ABcc:_victim@example.com?='
+    // "\r\nBcc: victim@example.com" in base64
+    const base64 = '=?utf-8?b?DQpCY2M6IHZpY3RpbUBleGFtcGxlLmNvbQ==?='
+    await record({ error: new Error(`bad input ${quoted} ${base64}`), tags: { note: quoted }, request: { method: 'GET', url: `/a?q=${base64}` } })
+    expect(await alerter.flush(5000)).toBe(true)
+    const mail = smtp.messages[0]
+    // mailparser decodes encoded-words in headers, as a mail client does
+    expect(mail.parsed.subject).not.toMatch(/[\r\n]/)
+    expect(mail.parsed.subject).toBe('[shop] New issue: Error: bad input = ?UTF-8?Q?=0D=0ABcc:_victim@example.com?= = ?utf-8?b?DQpCY2M6IHZpY3RpbUBleGFtcGxlLmNvbQ==?=')
+    expect(mail.parsed.bcc).toBeUndefined()
+    const headerBlock = mail.raw.slice(0, mail.raw.indexOf('\r\n\r\n'))
+    expect(headerBlock).not.toMatch(/=\?[^?]*\?[bq]\?/i)
+    // encoded-words mean nothing in a body, but none is left there either
+    for (const body of [mail.parsed.text as string, mail.parsed.html as string]) {
+      expect(body).not.toContain(quoted)
+      expect(body).not.toContain(base64)
+    }
+    expect(mail.parsed.text).toContain('note = = ?UTF-8?Q?=0D=0ABcc:_victim@example.com?=')
+  })
+
   it('escapes attacker text in the HTML part', async () => {
     const { alerter, record } = setup()
     await record({
