@@ -17,8 +17,10 @@ export interface Tables {
   hourly: string
   recent: string
   alerts: string
-  /** the function that records one event (see migration 1) */
+  /** the function that records one event, as this release calls it (see migration 2) */
   record: string
+  /** the record function of migration 1, kept for instances still on the release before (see migration 2) */
+  recordV1: string
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,39}$/
@@ -44,7 +46,8 @@ export function tableNames(schema: string, prefix: string): Tables {
     hourly: name('issue_hourly'),
     recent: name('issue_recent'),
     alerts: name('alerts'),
-    record: name('record_v1'),
+    record: name('record_v2'),
+    recordV1: name('record_v1'),
   }
 }
 
@@ -166,7 +169,25 @@ export function migrations(t: Tables, limits: TagLimits): Array<{ version: numbe
           expires_at timestamptz
         )`,
         `CREATE INDEX ON ${t.alerts} (issue_id)`,
-        recordFunction(t, limits),
+        recordFunctionV1(t, limits),
+      ],
+    },
+    {
+      // Events shed under load: counted in full, body not kept. A shed event still leaves a row
+      // keyed by its event id, with no body, because that key is what makes a retry count once;
+      // a separate table of shed ids would miss a retry that comes back shed after a first try
+      // that was kept (or the other way round), so kept and shed share the one gate.
+      version: 2,
+      statements: [
+        `ALTER TABLE ${t.issues} ADD COLUMN shed bigint NOT NULL DEFAULT 0`,
+        // data IS NULL: a shed event, counted but never listed
+        `ALTER TABLE ${t.events} ALTER COLUMN data DROP NOT NULL`,
+        // in a storm most rows of a hot issue are shed: listing and pruning kept events must not walk past them
+        `CREATE INDEX ON ${t.events} (issue_id, ts, event_id) WHERE data IS NOT NULL`,
+        // maintain() drops shed rows once no retry can come; only they are in this index
+        `CREATE INDEX ON ${t.events} (ts) WHERE data IS NULL`,
+        recordFunctionV2(t, limits),
+        // record_v1 stays: during a rolling upgrade the instances still on the release before call it
       ],
     },
   ]
@@ -183,9 +204,11 @@ export interface TagLimits {
  * issue upsert takes the issue's row lock, so concurrent records of one issue run one after
  * the other from there on, and each sees the counts the previous one left. Returns
  * { issue, is_new, is_regression, unignored } as jsonb.
+ *
+ * Released in migration 1 and kept as it ran: recordFunctionV2 is the one this release calls.
  */
-function recordFunction(t: Tables, limits: TagLimits): string {
-  return `CREATE FUNCTION ${t.record}(
+function recordFunctionV1(t: Tables, limits: TagLimits): string {
+  return `CREATE FUNCTION ${t.recordV1}(
       p_event_id text, p_issue_id text, p_ts timestamptz, p_data jsonb, p_fingerprint jsonb, p_title text, p_culprit text,
       p_type text, p_message text, p_level text, p_release text, p_environment text, p_user text, p_tags jsonb,
       p_hour timestamptz, p_now timestamptz)
@@ -219,6 +242,122 @@ function recordFunction(t: Tables, limits: TagLimits): string {
           CASE WHEN p_environment IS NULL THEN '{}'::text[] ELSE ARRAY[p_environment] END, 1)
         ON CONFLICT (id) DO UPDATE SET
           count = i.count + 1,
+          first_seen = least(i.first_seen, p_ts),
+          last_seen = greatest(i.last_seen, p_ts),
+          level = CASE WHEN p_ts >= i.last_seen THEN p_level ELSE i.level END,
+          first_release = CASE WHEN p_release IS NOT NULL AND (i.first_release_at IS NULL OR p_ts < i.first_release_at) THEN p_release ELSE i.first_release END,
+          first_release_at = CASE WHEN p_release IS NOT NULL AND (i.first_release_at IS NULL OR p_ts < i.first_release_at) THEN p_ts ELSE i.first_release_at END,
+          last_release = CASE WHEN p_release IS NOT NULL AND (i.last_release_at IS NULL OR p_ts >= i.last_release_at) THEN p_release ELSE i.last_release END,
+          last_release_at = CASE WHEN p_release IS NOT NULL AND (i.last_release_at IS NULL OR p_ts >= i.last_release_at) THEN p_ts ELSE i.last_release_at END,
+          environments = CASE WHEN p_environment IS NULL OR p_environment = ANY (i.environments) OR cardinality(i.environments) >= 100
+            THEN i.environments ELSE i.environments || p_environment END,
+          status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END,
+          regressed = i.regressed OR i.status = 'resolved',
+          regressed_at = CASE WHEN i.status = 'resolved' THEN p_ts ELSE i.regressed_at END,
+          generation = i.generation + CASE WHEN i.status = 'resolved' THEN 1 ELSE 0 END,
+          count_since_regression = CASE WHEN i.status = 'resolved' THEN 1 ELSE i.count_since_regression + 1 END,
+          users_since_regression = CASE WHEN i.status = 'resolved' THEN 0 ELSE i.users_since_regression END
+        RETURNING * INTO v_issue;
+      -- count = 1 only for the insert; count_since_regression = 1 on an update only for a regression
+      v_new := v_issue.count = 1;
+      v_regression := v_issue.count > 1 AND v_issue.count_since_regression = 1;
+
+      -- distinct users: a row per issue and user; a row of an older generation counts again since the regression
+      IF p_user IS NOT NULL THEN
+        INSERT INTO ${t.users} AS u (issue_id, user_key, first_gen, generation)
+          VALUES (p_issue_id, p_user, v_issue.generation, v_issue.generation)
+          ON CONFLICT (issue_id, user_key) DO UPDATE SET generation = excluded.generation
+            WHERE u.generation < excluded.generation
+          RETURNING u.first_gen = u.generation INTO v_fresh;
+        IF FOUND THEN
+          v_users_since := 1;
+          v_users := CASE WHEN v_fresh THEN 1 ELSE 0 END;
+        END IF;
+      END IF;
+
+      -- tags: the issue row lock serialises this per issue, so plain reads and writes are safe
+      FOR v_key, v_value IN SELECT kv->>0, kv->>1 FROM jsonb_array_elements(p_tags) AS kv LOOP
+        UPDATE ${t.tagKeys} SET total = total + 1 WHERE issue_id = p_issue_id AND key = v_key RETURNING value_count INTO v_values;
+        IF NOT FOUND THEN
+          CONTINUE WHEN (SELECT count(*) FROM ${t.tagKeys} WHERE issue_id = p_issue_id) >= ${limits.keys};
+          INSERT INTO ${t.tagKeys} (issue_id, key, total, value_count) VALUES (p_issue_id, v_key, 1, 0);
+          v_values := 0;
+        END IF;
+        UPDATE ${t.tags} SET count = count + 1 WHERE issue_id = p_issue_id AND key = v_key AND value = v_value;
+        IF NOT FOUND AND v_values < ${limits.values} THEN
+          INSERT INTO ${t.tags} (issue_id, key, value, count) VALUES (p_issue_id, v_key, v_value, 1);
+          UPDATE ${t.tagKeys} SET value_count = value_count + 1 WHERE issue_id = p_issue_id AND key = v_key;
+        END IF;
+      END LOOP;
+
+      IF p_release IS NOT NULL THEN
+        INSERT INTO ${t.releases} (issue_id, release) VALUES (p_issue_id, p_release) ON CONFLICT DO NOTHING;
+      END IF;
+      INSERT INTO ${t.hourly} AS h (issue_id, hour, count) VALUES (p_issue_id, p_hour, 1)
+        ON CONFLICT (issue_id, hour) DO UPDATE SET count = h.count + 1;
+      INSERT INTO ${t.recent} AS r (issue_id, at, count) VALUES (p_issue_id, p_ts, 1)
+        ON CONFLICT (issue_id, at) DO UPDATE SET count = r.count + 1;
+
+      -- an ignore ends when its event or user target is reached, or its time has passed
+      v_ends := v_issue.status = 'ignored' AND coalesce(v_issue.count >= v_issue.until_count
+        OR v_issue.user_count + v_users >= v_issue.until_users OR v_issue.until_at <= greatest(p_ts, p_now), false);
+      IF v_users_since > 0 OR v_ends THEN
+        UPDATE ${t.issues} SET
+            user_count = user_count + v_users,
+            users_since_regression = users_since_regression + v_users_since,
+            status = CASE WHEN v_ends THEN 'unresolved' ELSE status END,
+            until_count = CASE WHEN v_ends THEN NULL ELSE until_count END,
+            until_users = CASE WHEN v_ends THEN NULL ELSE until_users END,
+            until_at = CASE WHEN v_ends THEN NULL ELSE until_at END
+          WHERE id = p_issue_id
+          RETURNING * INTO v_issue;
+      END IF;
+      RETURN jsonb_build_object('issue', to_jsonb(v_issue), 'is_new', v_new, 'is_regression', v_regression, 'unignored', v_ends);
+    END
+    $fn$`
+}
+
+/**
+ * The record function of migration 2: recordFunctionV1 with `p_shed`. A shed event counts in
+ * everything (count, users, tags, histograms, releases, ignore ends) exactly as a kept one, adds
+ * to the issue's `shed`, and leaves a row without its body, so that a retry of it counts once.
+ */
+function recordFunctionV2(t: Tables, limits: TagLimits): string {
+  return `CREATE FUNCTION ${t.record}(
+      p_event_id text, p_issue_id text, p_ts timestamptz, p_data jsonb, p_shed boolean, p_fingerprint jsonb, p_title text, p_culprit text,
+      p_type text, p_message text, p_level text, p_release text, p_environment text, p_user text, p_tags jsonb,
+      p_hour timestamptz, p_now timestamptz)
+    RETURNS jsonb LANGUAGE plpgsql AS $fn$
+    DECLARE
+      v_issue ${t.issues}%ROWTYPE;
+      v_new boolean;
+      v_regression boolean;
+      v_fresh boolean;
+      v_users integer := 0;
+      v_users_since integer := 0;
+      v_ends boolean;
+      v_key text;
+      v_value text;
+      v_values integer;
+    BEGIN
+      -- the event id is the gate: a retry of an event already stored counts nothing, shed or kept
+      INSERT INTO ${t.events} (event_id, issue_id, ts, data) VALUES (p_event_id, p_issue_id, p_ts, CASE WHEN p_shed THEN NULL ELSE p_data END)
+        ON CONFLICT (event_id) DO NOTHING;
+      IF NOT FOUND THEN
+        SELECT * INTO v_issue FROM ${t.issues} WHERE id = p_issue_id;
+        RETURN jsonb_build_object('issue', to_jsonb(v_issue), 'is_new', false, 'is_regression', false, 'unignored', false);
+      END IF;
+
+      -- new issue, or one more event: a resolved issue comes back as a regression and starts a new
+      -- generation; level and last release follow the latest event by time, first release the earliest
+      INSERT INTO ${t.issues} AS i (id, fingerprint, title, culprit, type, message, level, count, first_seen, last_seen,
+          first_release, last_release, first_release_at, last_release_at, environments, count_since_regression, shed)
+        VALUES (p_issue_id, p_fingerprint, p_title, p_culprit, p_type, p_message, p_level, 1, p_ts, p_ts,
+          p_release, p_release, CASE WHEN p_release IS NOT NULL THEN p_ts END, CASE WHEN p_release IS NOT NULL THEN p_ts END,
+          CASE WHEN p_environment IS NULL THEN '{}'::text[] ELSE ARRAY[p_environment] END, 1, CASE WHEN p_shed THEN 1 ELSE 0 END)
+        ON CONFLICT (id) DO UPDATE SET
+          count = i.count + 1,
+          shed = i.shed + CASE WHEN p_shed THEN 1 ELSE 0 END,
           first_seen = least(i.first_seen, p_ts),
           last_seen = greatest(i.last_seen, p_ts),
           level = CASE WHEN p_ts >= i.last_seen THEN p_level ELSE i.level END,

@@ -18,6 +18,7 @@ import { checkDate, checkRetention, checkUpdate, DEFAULT_RETENTION, histogramArg
 import { decodeCursor, encodeCursor } from './shared/cursor.js'
 import { checkRecordInput, MAX_TAG_KEYS, MAX_TAG_VALUES } from './shared/issue-index.js'
 import { migrations, tableNames, type Tables } from './postgres-schema.js'
+import { ReadShare, readShareOf } from './postgres-read-share.js'
 
 /** What this store needs of a `pg` result. */
 export interface PgResult {
@@ -40,6 +41,8 @@ export interface PgPoolLike {
   query(config: PgQuery): Promise<PgResult>
   connect(): Promise<PgClientLike>
   end(): Promise<void>
+  /** pg.Pool's settings: `max` tells the store how many connections it may count on */
+  options?: { max?: unknown }
 }
 
 export interface PostgresStoreOptions {
@@ -63,6 +66,8 @@ export interface PostgresStoreOptions {
 
 const OPTION_KEYS = ['connectionString', 'pool', 'schema', 'tablePrefix', 'statementTimeout', 'connectionTimeout', 'max', 'retention']
 const DEFAULT_TIMEOUT_MS = 5000
+/** pg.Pool's own default size, for the store's pool and for a pool handed in that does not say */
+const DEFAULT_POOL_SIZE = 10
 /** migrations may wait for another instance migrating, and DDL may take a while on big tables */
 const MIGRATION_TIMEOUT_MS = 60_000
 /** statements of maintain() delete at most this many rows each, so no lock is held for long */
@@ -73,6 +78,12 @@ const DAY = 86_400_000
 const RECENT_KEEP_MS = DAY + HOUR
 /** hourly counters feed the 30-day histogram, whatever the event retention */
 const HOURLY_KEEP_MS = 31 * DAY
+/**
+ * A shed event's body-less row is only there so that a retry of it counts once. Retries come from
+ * the capturing process's queue, which holds an event for as long as the database is down: a day
+ * covers any outage an app keeps running through, and a storm's rows do not pile up for longer.
+ */
+const SHED_KEEP_MS = DAY
 /** tags every event carries implicitly unless its own tags name them, and the length caps: as the other stores */
 const IMPLICIT_TAGS = ['environment', 'release', 'server_name', 'level'] as const
 const MAX_TAG_KEY_LENGTH = 64
@@ -99,7 +110,9 @@ interface RecordRow {
   eventId: string
   issueId: string
   at: Date
-  data: string
+  /** the event as JSON; null when its body is shed */
+  data: string | null
+  shed: boolean
   fingerprint: string
   title: string
   culprit: string
@@ -141,6 +154,10 @@ class PostgresStore implements Store {
   #retention: Retention
   #waiting: WaitingRecord[] = []
   #writers = 0
+  /** connections in the pool, the store's own or the one handed in */
+  #poolSize: number
+  /** the connections reads may hold; writes always find the rest (see postgres-read-share.ts) */
+  #reads: ReadShare
 
   constructor(options: PostgresStoreOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -171,6 +188,8 @@ class PostgresStore implements Store {
     this.#maintainLockKey = advisoryLockKey(`faultline maintenance:${this.#tables.issues}`)
     this.#pool = pool ?? null
     this.#ownsPool = pool === undefined
+    this.#poolSize = pool === undefined ? options.max ?? DEFAULT_POOL_SIZE : sizeOf(pool)
+    this.#reads = new ReadShare(readShareOf(this.#poolSize))
     this.#where = connectionString ? describeTarget(connectionString) : 'the given pool'
     this.#retention = options.retention === undefined ? DEFAULT_RETENTION : checkRetention(options.retention)
   }
@@ -206,7 +225,7 @@ class PostgresStore implements Store {
     const Pool = pg.Pool ?? pg.default?.Pool
     const pool = new Pool({
       connectionString: this.#options.connectionString,
-      max: this.#options.max ?? 10,
+      max: this.#poolSize,
       connectionTimeoutMillis: this.#connectTimeoutMs,
       // the server cancels a slow statement; the client gives up a second later if the network stalled
       statement_timeout: this.#timeoutMs,
@@ -261,6 +280,25 @@ class PostgresStore implements Store {
     }
   }
 
+  /**
+   * A read: one statement within the read share of the pool. A read that finds no slot in time
+   * fails as one that finds no free connection does, so the panel says the store is busy.
+   */
+  async #read(action: string, text: string, values: unknown[] = []): Promise<PgResult> {
+    await this.#ensureReady()
+    if (!(await this.#reads.acquire(this.#connectTimeoutMs))) {
+      const error = new Error(`faultline postgres store: ${action} found no free connection within ${this.#connectTimeoutMs} ms: ` +
+        `the ${this.#reads.size} of ${this.#poolSize} that reads may use are busy (the rest are kept for writing events); ` +
+        'the database is slow, or raise max or connectionTimeout')
+      throw Object.assign(error, { faultline: true })
+    }
+    try {
+      return await this.#query(action, text, values)
+    } finally {
+      this.#reads.release()
+    }
+  }
+
   /** Runs `fn` in one transaction on one connection; rolls back (or drops the connection) on failure. */
   async #transaction<T>(fn: (q: Querier) => Promise<T>, timeout = this.#timeoutMs + 1000): Promise<T> {
     const client = await this.#pool!.connect()
@@ -305,7 +343,7 @@ class PostgresStore implements Store {
       text = `${action} timed out after ${this.#timeoutMs} ms (${message}); the database is stalled or overloaded, or raise statementTimeout`
     } else if (/timeout exceeded when trying to connect/.test(message) && this.#poolIsFull()) {
       // pg-pool gives the same message for a busy pool as for a slow connect
-      text = `${action} found no free connection within ${this.#connectTimeoutMs} ms: all ${this.#options.max ?? 10} are busy; the database is slow, or raise max or connectionTimeout`
+      text = `${action} found no free connection within ${this.#connectTimeoutMs} ms: all ${this.#poolSize} are busy; the database is slow, or raise max or connectionTimeout`
     } else if (CONNECTION_CODES.has(e?.code ?? '') || /timeout exceeded when trying to connect|Connection terminated|connection timeout/i.test(message)) {
       text = `${action} failed: PostgreSQL at ${this.#where} is unreachable (${message}); check that it is running and that connectionString is right`
     } else {
@@ -318,7 +356,8 @@ class PostgresStore implements Store {
 
   #poolIsFull(): boolean {
     const pool = this.#pool as { totalCount?: number } | null
-    return this.#ownsPool && typeof pool?.totalCount === 'number' && pool.totalCount >= (this.#options.max ?? 10)
+    // a pool handed in is measured too: its size is known (see sizeOf), and the app's own queries fill it as well
+    return typeof pool?.totalCount === 'number' && pool.totalCount >= this.#poolSize
   }
 
   // -- writing ----------------------------------------------------------------------------------
@@ -372,12 +411,12 @@ class PostgresStore implements Store {
     const order = rows.map((_, i) => i).sort((a, b) => (rows[a].issueId < rows[b].issueId ? -1 : rows[a].issueId > rows[b].issueId ? 1 : a - b))
     const column = (key: keyof RecordRow) => order.map((i) => rows[i][key])
     const { rows: recorded } = await this.#query('record',
-      `SELECT x.n, ${this.#tables.record}(x.event_id, x.issue_id, x.ts, x.data, x.fingerprint, x.title, x.culprit, x.type, x.message,
-           x.level, x.release, x.environment, x.user_key, x.tags, x.hour, $16) AS r
-         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::jsonb[], $6::text[], $7::text[], $8::text[], $9::text[],
-           $10::text[], $11::text[], $12::text[], $13::text[], $14::jsonb[], $15::timestamptz[])
-           WITH ORDINALITY AS x(event_id, issue_id, ts, data, fingerprint, title, culprit, type, message, level, release, environment, user_key, tags, hour, n)`,
-      [column('eventId'), column('issueId'), column('at'), column('data'), column('fingerprint'), column('title'), column('culprit'),
+      `SELECT x.n, ${this.#tables.record}(x.event_id, x.issue_id, x.ts, x.data, x.shed, x.fingerprint, x.title, x.culprit, x.type, x.message,
+           x.level, x.release, x.environment, x.user_key, x.tags, x.hour, $17) AS r
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::boolean[], $6::jsonb[], $7::text[], $8::text[], $9::text[],
+           $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::jsonb[], $16::timestamptz[])
+           WITH ORDINALITY AS x(event_id, issue_id, ts, data, shed, fingerprint, title, culprit, type, message, level, release, environment, user_key, tags, hour, n)`,
+      [column('eventId'), column('issueId'), column('at'), column('data'), column('shed'), column('fingerprint'), column('title'), column('culprit'),
         column('type'), column('message'), column('level'), column('release'), column('environment'), column('user'), column('tags'),
         column('hour'), new Date()],
     )
@@ -494,18 +533,23 @@ class PostgresStore implements Store {
     result.unignoredIssues = unignored.rowCount ?? 0
 
     const max = retention.maxEventsPerIssue
-    // only issues that ever had more events than the cap can be over it; count at most cap+1 rows each
+    // the cap is on kept events (data IS NOT NULL); shed rows go by age below. Only issues that ever
+    // kept more events than the cap can be over it; count at most cap+1 rows each
     const { rows: over } = await run(
-      `SELECT id FROM ${t.issues} i WHERE i.count > $1
-         AND (SELECT count(*) FROM (SELECT 1 FROM ${t.events} e WHERE e.issue_id = i.id LIMIT $1 + 1) x) > $1`, [max])
+      `SELECT id FROM ${t.issues} i WHERE i.count - i.shed > $1
+         AND (SELECT count(*) FROM (SELECT 1 FROM ${t.events} e WHERE e.issue_id = i.id AND e.data IS NOT NULL LIMIT $1 + 1) x) > $1`, [max])
     for (const { id } of over) {
       result.prunedEvents += await this.#deleteInBatches(run,
         `DELETE FROM ${t.events} WHERE event_id IN (
-           SELECT event_id FROM ${t.events} WHERE issue_id = $1 ORDER BY ts DESC, event_id DESC OFFSET $2 LIMIT ${PRUNE_BATCH})`, [id, max])
+           SELECT event_id FROM ${t.events} WHERE issue_id = $1 AND data IS NOT NULL ORDER BY ts DESC, event_id DESC OFFSET $2 LIMIT ${PRUNE_BATCH})`, [id, max])
     }
     result.prunedEvents += await this.#deleteInBatches(run,
-      `DELETE FROM ${t.events} WHERE event_id IN (SELECT event_id FROM ${t.events} WHERE ts < $1 LIMIT ${PRUNE_BATCH})`,
+      `DELETE FROM ${t.events} WHERE event_id IN (SELECT event_id FROM ${t.events} WHERE ts < $1 AND data IS NOT NULL LIMIT ${PRUNE_BATCH})`,
       [new Date(now - retention.maxAgeMs)])
+    // shed rows counted their event already and hold no body: not pruned events, only the gate against retries
+    await this.#deleteInBatches(run,
+      `DELETE FROM ${t.events} WHERE event_id IN (SELECT event_id FROM ${t.events} WHERE ts < $1 AND data IS NULL LIMIT ${PRUNE_BATCH})`,
+      [new Date(now - SHED_KEEP_MS)])
     await this.#deleteInBatches(run,
       `DELETE FROM ${t.hourly} WHERE ctid = ANY (ARRAY (SELECT ctid FROM ${t.hourly} WHERE hour < $1 LIMIT ${PRUNE_BATCH}))`,
       [new Date(now - Math.max(retention.maxAgeMs, HOURLY_KEEP_MS))])
@@ -531,7 +575,7 @@ class PostgresStore implements Store {
 
   async getIssue(id: string): Promise<Issue | null> {
     if (!isIssueId(id)) return null
-    const { rows } = await this.#query('getIssue', `SELECT * FROM ${this.#tables.issues} WHERE id = $1`, [id])
+    const { rows } = await this.#read('getIssue', `SELECT * FROM ${this.#tables.issues} WHERE id = $1`, [id])
     return rows[0] ? toIssue(rows[0]) : null
   }
 
@@ -555,7 +599,7 @@ class PostgresStore implements Store {
     const text = args.status === 'all'
       ? `SELECT * FROM (${STATUSES.map((status) => `(${select(status)})`).join(' UNION ALL ')}) i ${order}`
       : select(args.status)
-    const { rows } = await this.#query('listIssues', text, values)
+    const { rows } = await this.#read('listIssues', text, values)
     const issues = rows.slice(0, args.limit).map(toIssue)
     let nextCursor: string | null = null
     if (rows.length > args.limit) {
@@ -570,7 +614,7 @@ class PostgresStore implements Store {
     if (q !== undefined && q !== null && typeof q !== 'string') throw new TypeError('q must be a string')
     const values: unknown[] = []
     const where = this.#searchConditions(parseQuery(q ?? '').terms, values)
-    const { rows } = await this.#query('countIssues',
+    const { rows } = await this.#read('countIssues',
       `SELECT status, count(*) AS n FROM ${this.#tables.issues} i ${where.length ? 'WHERE ' + where.join(' AND ') : ''} GROUP BY status`, values)
     const counts: StatusCounts = { unresolved: 0, resolved: 0, ignored: 0, all: 0 }
     for (const row of rows) {
@@ -624,8 +668,8 @@ class PostgresStore implements Store {
     const values: unknown[] = [issueId]
     let after = ''
     if (position) after = `AND (ts, event_id) < (${param(values, new Date(position.value))}, ${param(values, position.id)})`
-    const { rows } = await this.#query('listEvents',
-      `SELECT data, ts, event_id FROM ${this.#tables.events} WHERE issue_id = $1 ${after} ORDER BY ts DESC, event_id DESC LIMIT ${limit + 1}`, values)
+    const { rows } = await this.#read('listEvents',
+      `SELECT data, ts, event_id FROM ${this.#tables.events} WHERE issue_id = $1 AND data IS NOT NULL ${after} ORDER BY ts DESC, event_id DESC LIMIT ${limit + 1}`, values)
     const page = rows.slice(0, limit)
     const last = page[page.length - 1]
     return {
@@ -636,18 +680,19 @@ class PostgresStore implements Store {
 
   async getEvent(issueId: string, eventId: string): Promise<FaultlineEvent | null> {
     if (!isIssueId(issueId) || typeof eventId !== 'string') return null
-    const { rows } = await this.#query('getEvent', `SELECT data FROM ${this.#tables.events} WHERE event_id = $2 AND issue_id = $1`, [issueId, clean(eventId)])
+    const { rows } = await this.#read('getEvent', `SELECT data FROM ${this.#tables.events} WHERE event_id = $2 AND issue_id = $1 AND data IS NOT NULL`, [issueId, clean(eventId)])
     return rows[0]?.data ?? null
   }
 
   async eventNeighbors(issueId: string, eventId: string): Promise<{ older: string | null; newer: string | null } | null> {
     if (!isIssueId(issueId) || typeof eventId !== 'string') return null
     const e = this.#tables.events
-    const { rows } = await this.#query('eventNeighbors',
+    // shed events (data IS NULL) are counted but never shown, so they are nobody's neighbour
+    const { rows } = await this.#read('eventNeighbors',
       `SELECT
-         (SELECT o.event_id FROM ${e} o WHERE o.issue_id = $1 AND (o.ts, o.event_id) < (c.ts, c.event_id) ORDER BY o.ts DESC, o.event_id DESC LIMIT 1) AS older,
-         (SELECT n.event_id FROM ${e} n WHERE n.issue_id = $1 AND (n.ts, n.event_id) > (c.ts, c.event_id) ORDER BY n.ts, n.event_id LIMIT 1) AS newer
-       FROM ${e} c WHERE c.issue_id = $1 AND c.event_id = $2`, [issueId, clean(eventId)])
+         (SELECT o.event_id FROM ${e} o WHERE o.issue_id = $1 AND o.data IS NOT NULL AND (o.ts, o.event_id) < (c.ts, c.event_id) ORDER BY o.ts DESC, o.event_id DESC LIMIT 1) AS older,
+         (SELECT n.event_id FROM ${e} n WHERE n.issue_id = $1 AND n.data IS NOT NULL AND (n.ts, n.event_id) > (c.ts, c.event_id) ORDER BY n.ts, n.event_id LIMIT 1) AS newer
+       FROM ${e} c WHERE c.issue_id = $1 AND c.event_id = $2 AND c.data IS NOT NULL`, [issueId, clean(eventId)])
     return rows[0] ? { older: rows[0].older, newer: rows[0].newer } : null
   }
 
@@ -656,7 +701,7 @@ class PostgresStore implements Store {
     const out = new Array<number>(buckets).fill(0)
     if (!isIssueId(issueId)) return out
     const first = (Math.floor(now / size) - buckets + 1) * size
-    const { rows } = await this.#query('histogram',
+    const { rows } = await this.#read('histogram',
       `SELECT hour, count FROM ${this.#tables.hourly} WHERE issue_id = $1 AND hour >= $2 AND hour < $3`,
       [issueId, new Date(first), new Date(first + buckets * size)])
     for (const row of rows) out[Math.floor((toDate(row.hour).getTime() - first) / size)] += Number(row.count)
@@ -666,7 +711,7 @@ class PostgresStore implements Store {
   async countEventsSince(issueId: string, since: Date): Promise<number> {
     const from = checkDate('since', since)
     if (!isIssueId(issueId)) return 0
-    const { rows } = await this.#query('countEventsSince',
+    const { rows } = await this.#read('countEventsSince',
       `SELECT coalesce(sum(count), 0) AS n FROM ${this.#tables.recent} WHERE issue_id = $1 AND at >= $2`, [issueId, new Date(from)])
     return Number(rows[0].n)
   }
@@ -676,7 +721,7 @@ class PostgresStore implements Store {
     if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) throw new TypeError(`limit must be a positive integer, got ${String(limit)}`)
     if (!isIssueId(issueId)) return []
     const t = this.#tables
-    const { rows } = await this.#query('tagBreakdown',
+    const { rows } = await this.#read('tagBreakdown',
       `SELECT k.key, k.total, v.value, v.count
        FROM ${t.tagKeys} k
        LEFT JOIN LATERAL (SELECT value, count FROM ${t.tags} g WHERE g.issue_id = k.issue_id AND g.key = k.key
@@ -707,6 +752,12 @@ class PostgresStore implements Store {
 function param(values: unknown[], value: unknown): string {
   values.push(typeof value === 'string' ? clean(value) : value)
   return `$${values.length}`
+}
+
+/** The size of a pool handed in, as pg.Pool keeps it in `options.max`; pg's default when it does not say. */
+function sizeOf(pool: PgPoolLike): number {
+  const max = pool.options?.max
+  return typeof max === 'number' && Number.isInteger(max) && max >= 1 ? max : DEFAULT_POOL_SIZE
 }
 
 function timeoutOption(name: string, value: unknown): number {
@@ -832,8 +883,9 @@ function recordRow(input: RecordInput): RecordRow {
     eventId: clean(event.event_id),
     issueId: grouping.hash,
     at,
-    // the JSON made when the event was built, unless it changed since
-    data: jsonbSafe(eventJson(event)),
+    // the JSON made when the event was built, unless it changed since; a shed event's body is never serialised
+    data: input.shed === true ? null : jsonbSafe(eventJson(event)),
+    shed: input.shed === true,
     fingerprint: toJson(Array.isArray(grouping.fingerprint) ? grouping.fingerprint.map(String) : []),
     title: text(grouping.title),
     culprit: text(grouping.culprit),

@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { PanelAuth, ResolvedOptions } from '../options.js'
+import { limitReports, type Report } from '../report-limiter.js'
 import type { Store } from '../types.js'
 import { guardStore, StoreUnavailableError } from './store-guard.js'
 import { checkAccess, csrfToken, newNonce, setSecurityHeaders, type AccessResult } from './access.js'
@@ -45,6 +46,9 @@ export function createPanel(opts: { store: Store; options: ResolvedOptions }): P
   const store = guardStore(opts.store)
   const views = loadViews()
   const auth = options.panel ? options.panel.auth : null
+  // a store that is down fails every page an admin opens (and every refresh): said once per kind
+  // every 10 s with a count, as the tracker says its other repeating failures
+  const report = limitReports((err) => options.onInternalError(err))
 
   return {
     async handle(req, res, where) {
@@ -63,10 +67,10 @@ export function createPanel(opts: { store: Store; options: ResolvedOptions }): P
       }
       try {
         setSecurityHeaders(res, ctx.nonce)
-        await route(ctx, where.path, auth, where.authSubject ?? req)
+        await route(ctx, where.path, auth, where.authSubject ?? req, report)
       } catch (err) {
-        options.onInternalError(err instanceof Error ? err : new Error(String(err)))
         const unavailable = err instanceof StoreUnavailableError
+        report(err instanceof Error ? err : new Error(String(err)), unavailable ? 'store' : 'panel')
         try {
           if (res.headersSent) res.end()
           else if (unavailable && ctx.segments[0] === 'api') sendJsonError(res, 503, 'The store is unavailable; try again shortly.')
@@ -81,7 +85,7 @@ export function createPanel(opts: { store: Store; options: ResolvedOptions }): P
   }
 }
 
-async function route(ctx: PanelContext, path: string, auth: PanelAuth | null, authSubject: unknown): Promise<void> {
+async function route(ctx: PanelContext, path: string, auth: PanelAuth | null, authSubject: unknown, report: Report): Promise<void> {
   const segments = splitPath(path)
   if (segments === null) return errorPage(ctx, 404, 'Page not found', 'This address is not part of the panel.')
   ctx.segments = segments
@@ -93,7 +97,7 @@ async function route(ctx: PanelContext, path: string, auth: PanelAuth | null, au
     if (asset) return sendAsset(ctx.res, asset, ctx.query.get('v') === asset.version)
   }
 
-  const access: AccessResult = await checkAccess(ctx.req, auth, ctx.options.environment, ctx.options.onInternalError, authSubject)
+  const access: AccessResult = await checkAccess(ctx.req, auth, ctx.options.environment, (err) => report(err, 'auth'), authSubject)
   if (!access.ok) {
     if (first === 'api') {
       if (access.status === 401) ctx.res.setHeader('WWW-Authenticate', 'Basic realm="faultline", charset="UTF-8"')

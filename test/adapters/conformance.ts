@@ -140,6 +140,7 @@ export function storeConformance(name: string, makeStore: () => Promise<Store>, 
           regressedAt: null,
           countSinceRegression: 1,
           usersSinceRegression: 1,
+          shed: 0,
         })
         expect(await store.getIssue(issueId('a'))).toEqual(result.issue)
       })
@@ -229,6 +230,31 @@ export function storeConformance(name: string, makeStore: () => Promise<Store>, 
         const results = await recordAll([{ time: T(2), user: 'a' }, { time: T(3), user: 'b' }])
         expect(results.map((r) => [r.isRegression, r.unignored, r.issue.status])).toEqual([[false, false, 'ignored'], [false, false, 'ignored']])
         expect((await store.getIssue(issueId('checkout')))!).toMatchObject({ status: 'ignored', count: 3, userCount: 2 })
+      })
+
+      it('counts a shed record in full (count, users, tags, histogram, recent count, issue.shed) and keeps no event of it', async () => {
+        const m = Math.floor(Date.now() / MINUTE) * MINUTE
+        const id = issueId('checkout')
+        const kept = makeInput({ time: m - 2 * MINUTE, user: 'alice', tags: { browser: 'chrome' }, release: '1.0.0' })
+        const shed: RecordInput = { ...makeInput({ time: m - MINUTE, user: 'bob', tags: { browser: 'firefox' }, release: '2.0.0', level: 'fatal' }), shed: true }
+        await store.record(kept)
+        const result = await store.record(shed)
+        expect(result).toMatchObject({ isNew: false, isRegression: false })
+        expect(result.issue).toMatchObject({ count: 2, userCount: 2, shed: 1, level: 'fatal', lastSeen: iso(m - MINUTE), lastRelease: '2.0.0', countSinceRegression: 2 })
+        expect(await store.getIssue(id)).toEqual(result.issue)
+        expect((await store.tagBreakdown(id)).find((t) => t.key === 'browser')).toEqual({ key: 'browser', total: 2, values: [{ value: 'chrome', count: 1 }, { value: 'firefox', count: 1 }] })
+        expect((await store.histogram(id, { interval: 'day', buckets: 2 })).reduce((a, b) => a + b)).toBe(2)
+        expect(await store.countEventsSince(id, new Date(m - HOUR))).toBe(2)
+        expect(ids((await store.listIssues({ q: 'browser:firefox release:2.0.0' })).issues)).toEqual([id])
+        // counted, never shown
+        expect((await store.listEvents(id)).events.map((e) => e.event_id)).toEqual([kept.event.event_id])
+        expect(await store.getEvent(id, shed.event.event_id)).toBeNull()
+        expect(await store.eventNeighbors(id, kept.event.event_id)).toEqual({ older: null, newer: null })
+        expect(await store.eventNeighbors(id, shed.event.event_id)).toBeNull()
+        // a shed event reopens a resolved issue as any other does
+        await store.updateIssue(id, { status: 'resolved' })
+        const back = await store.record({ ...makeInput({ time: m, user: 'carol' }), shed: true })
+        expect(back).toMatchObject({ isRegression: true, issue: { status: 'unresolved', count: 3, userCount: 3, shed: 2, countSinceRegression: 1, usersSinceRegression: 1 } })
       })
 
       it('refuses an input without a grouping hash or event id', async () => {
@@ -540,6 +566,20 @@ export function storeConformance(name: string, makeStore: () => Promise<Store>, 
         // counting goes on exactly after pruning
         const next = await store.record(makeInput({ time: T(20), user: 'u1' }))
         expect(next.issue).toMatchObject({ count: 16, userCount: 5 })
+      })
+
+      it('counts only kept events against maxEventsPerIssue, never shed ones', async () => {
+        const inputs = Array.from({ length: 9 }, (_, i) => ({ ...makeInput({ time: T(i) }), shed: i % 3 !== 0 }))
+        for (const input of inputs) await store.record(input)
+        const retention = { maxEventsPerIssue: 3, maxAgeMs: 365 * DAY }
+        expect((await store.maintain({ retention })).prunedEvents).toBe(0)
+        const keptIds = inputs.filter((i) => !i.shed).map((i) => i.event.event_id).reverse()
+        expect((await store.listEvents(issueId('checkout'))).events.map((e) => e.event_id)).toEqual(keptIds)
+        const newest = makeInput({ time: T(20) })
+        await store.record(newest)
+        expect((await store.maintain({ retention })).prunedEvents).toBe(1)
+        expect((await store.listEvents(issueId('checkout'))).events.map((e) => e.event_id)).toEqual([newest.event.event_id, ...keptIds.slice(0, 2)])
+        expect(await store.getIssue(issueId('checkout'))).toMatchObject({ count: 10, shed: 6 })
       })
 
       it('prunes events older than maxAgeMs, in every issue', async () => {

@@ -1,7 +1,9 @@
 /** What only the PostgreSQL store has: its tables, migrations, SQL-side retention and input PostgreSQL refuses. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { postgresStore } from '../../adapters/postgres.js'
-import type { Store } from '../../lib/types.js'
+import { migrations, tableNames } from '../../adapters/postgres-schema.js'
+import { MAX_TAG_KEYS, MAX_TAG_VALUES } from '../../adapters/shared/issue-index.js'
+import type { RecordInput, Store } from '../../lib/types.js'
 import { testPostgres } from '../helpers/postgres.js'
 import { recordInput } from './postgres-fixtures.js'
 
@@ -22,7 +24,7 @@ describe.skipIf(!pg.available)('postgresStore', () => {
   it('creates its schema and tables on first use and records the migration once', async () => {
     await store.countIssues()
     const { rows } = await pg.query(`SELECT version FROM "${schema}".faultline_migrations ORDER BY version`)
-    expect(rows.map((r) => r.version)).toEqual([1])
+    expect(rows.map((r) => r.version)).toEqual([1, 2])
     const tables = await pg.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema])
     expect(tables.rows.map((r) => r.table_name)).toEqual([
       'faultline_alerts', 'faultline_events', 'faultline_issue_hourly', 'faultline_issue_recent', 'faultline_issue_releases',
@@ -141,6 +143,95 @@ describe.skipIf(!pg.available)('postgresStore', () => {
     const { rows } = await pg.query(`SELECT count(*)::int AS n FROM "${schema}".faultline_issue_tags WHERE issue_id = $1`, [hash])
     expect(rows[0].n).toBeLessThanOrEqual(50 * 200)
   }, 30_000)
+
+  it('counts a retried shed event once, whether its first try was shed or kept', async () => {
+    const hash = 'shedretry000001'
+    const shed: RecordInput = { ...recordInput({ hash, user: 'u1', tags: { browser: 'chrome' } }), shed: true }
+    await store.record(shed)
+    const retried = await store.record(shed)
+    expect(retried).toMatchObject({ isNew: false, issue: { count: 1, shed: 1, userCount: 1 } })
+    // kept first, then retried shed (the queue lightened it meanwhile): still one event, still listed
+    const kept = recordInput({ hash, user: 'u2' })
+    await store.record(kept)
+    await store.record({ ...kept, shed: true })
+    expect(await store.getIssue(hash)).toMatchObject({ count: 2, shed: 1, userCount: 2 })
+    expect((await store.listEvents(hash)).events.map((e) => e.event_id)).toEqual([kept.event.event_id])
+    expect((await store.tagBreakdown(hash)).find((t) => t.key === 'browser')).toMatchObject({ total: 1 })
+    // the shed row holds the event id and nothing of its body
+    const { rows } = await pg.query(`SELECT data FROM "${schema}".faultline_events WHERE event_id = $1`, [shed.event.event_id])
+    expect(rows).toEqual([{ data: null }])
+  })
+
+  it('passes shed per event when many are written in one statement', async () => {
+    const hash = 'shedbatch000001'
+    await store.record(recordInput({ hash }))
+    // recorded at once: they wait behind the first write and go together into the next statements
+    const inputs = Array.from({ length: 60 }, (_, i) => ({ ...recordInput({ hash, user: `u${i}` }), shed: i % 3 === 0 }))
+    await Promise.all(inputs.map((input) => store.record(input)))
+    expect(await store.getIssue(hash)).toMatchObject({ count: 61, shed: 20, userCount: 60 })
+    const listed = (await store.listEvents(hash, { limit: 100 })).events.map((e) => e.event_id).sort()
+    expect(listed).toHaveLength(41)
+    for (const input of inputs) expect(listed.includes(input.event.event_id)).toBe(!input.shed)
+  })
+
+  it('drops body-less rows of shed events a day old in maintain, not counting them as pruned events', async () => {
+    // a schema of its own: what maintain() prunes of the other tests' events must not count here
+    const own = pg.newSchema()
+    const fresh = postgresStore({ connectionString: pg.url, schema: own })
+    try {
+      const hash = 'shedprune000001'
+      const now = Date.now()
+      const old: RecordInput = { ...recordInput({ hash, at: new Date(now - 25 * 3_600_000) }), shed: true }
+      const recent: RecordInput = { ...recordInput({ hash, at: new Date(now - 23 * 3_600_000) }), shed: true }
+      const kept = recordInput({ hash, at: new Date(now - 25 * 3_600_000) })
+      for (const input of [old, recent, kept]) await fresh.record(input)
+      const result = await fresh.maintain({ now: new Date(now), retention: { maxEventsPerIssue: 100, maxAgeMs: 7 * 86_400_000 } })
+      expect(result.prunedEvents).toBe(0)
+      const { rows } = await pg.query(`SELECT event_id FROM "${own}".faultline_events ORDER BY ts`)
+      expect(rows.map((r) => r.event_id)).toEqual([kept.event.event_id, recent.event.event_id])
+      // a retry of the recent one still counts once; the counts stay exact after the old row went
+      await fresh.record(recent)
+      expect(await fresh.getIssue(hash)).toMatchObject({ count: 3, shed: 2 })
+    } finally {
+      await fresh.close()
+      await pg.dropSchema(own)
+    }
+  })
+
+  it('migrates a database of the release before: its events stay, its issues count shed events from then on', async () => {
+    const old = pg.newSchema()
+    const t = tableNames(old, 'faultline_')
+    try {
+      // the schema as the release before left it: migration 1 only, and an event its record_v1 wrote
+      await pg.query(`CREATE SCHEMA "${old}"`)
+      await pg.query(`CREATE TABLE ${t.migrations} (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)
+      for (const statement of migrations(t, { keys: MAX_TAG_KEYS, values: MAX_TAG_VALUES })[0].statements) await pg.query(statement)
+      await pg.query(`INSERT INTO ${t.migrations} (version) VALUES (1)`)
+      const before = recordInput({ hash: 'upgraded0000001', user: 'u1' })
+      await pg.query(`SELECT ${t.recordV1}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, 'production', 'k1', '[]', date_trunc('hour', $3::timestamptz), now())`, [
+        before.event.event_id, 'upgraded0000001', before.event.timestamp, JSON.stringify(before.event), JSON.stringify(before.grouping.fingerprint),
+        before.grouping.title, before.grouping.culprit, before.grouping.type, before.grouping.message, 'error'])
+
+      const upgraded = postgresStore({ connectionString: pg.url, schema: old })
+      try {
+        expect(await upgraded.getIssue('upgraded0000001')).toMatchObject({ count: 1, shed: 0 })
+        const { rows } = await pg.query(`SELECT version FROM ${t.migrations} ORDER BY version`)
+        expect(rows.map((r) => r.version)).toEqual([1, 2])
+        await upgraded.record({ ...recordInput({ hash: 'upgraded0000001', user: 'u2' }), shed: true })
+        expect(await upgraded.getIssue('upgraded0000001')).toMatchObject({ count: 2, shed: 1, userCount: 2 })
+        expect((await upgraded.listEvents('upgraded0000001')).events.map((e) => e.event_id)).toEqual([before.event.event_id])
+        // an instance still on the release before keeps recording through record_v1
+        const during = recordInput({ hash: 'upgraded0000001' })
+        await pg.query(`SELECT ${t.recordV1}($1, $2, now(), $3, '[]', 't', 'c', 'T', 'm', 'error', NULL, NULL, NULL, '[]', date_trunc('hour', now()), now())`,
+          [during.event.event_id, 'upgraded0000001', JSON.stringify(during.event)])
+        expect(await upgraded.getIssue('upgraded0000001')).toMatchObject({ count: 3, shed: 1 })
+      } finally {
+        await upgraded.close()
+      }
+    } finally {
+      await pg.dropSchema(old)
+    }
+  })
 
   it('gives each alert key to one claimer until its claim expires', async () => {
     const until = new Date(Date.now() + 200)
