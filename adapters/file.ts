@@ -45,7 +45,7 @@ export interface FileStoreOptions {
   retention?: Retention
   /** told about recoverable trouble: a corrupt file moved aside, a failed write and its recovery, a lock taken over */
   onWarning?: (err: Error) => void
-  /** how long records gather before one write; default 20 ms */
+  /** how long records gather before one write; default 100 ms */
   writeDelayMs?: number
 }
 
@@ -127,6 +127,8 @@ class FileStoreImpl implements FileStore {
   /** disk work (writes, maintenance) runs one job at a time, in order */
   #disk: Promise<unknown> = Promise.resolve()
   #catchUps: Promise<unknown> = Promise.resolve()
+  /** this process's position no longer matches the journal: the next write reads the document again */
+  #lost = false
   /** a catch-up waiting to start: reads join it, as it will see everything written before they asked */
   #nextCatchUp: Promise<JournalState> | null = null
   /** orphaned and uncounted events files are checked by this process's first write */
@@ -144,7 +146,7 @@ class FileStoreImpl implements FileStore {
       if (!OPTION_KEYS.has(key)) throw new TypeError(`fileStore has no option ${JSON.stringify(key)}; it takes ${[...OPTION_KEYS].join(', ')}`)
     }
     if (options.onWarning !== undefined && typeof options.onWarning !== 'function') throw new TypeError('fileStore onWarning must be a function (err) => void')
-    const delay = options.writeDelayMs ?? 20
+    const delay = options.writeDelayMs ?? 100
     if (typeof delay !== 'number' || !(delay >= 0 && delay <= 60_000)) throw new TypeError(`fileStore writeDelayMs must be from 0 to 60000 ms, got ${String(delay)}`)
     this.path = path.resolve(options.path)
     this.#retention = options.retention === undefined ? DEFAULT_RETENTION : checkRetention(options.retention)
@@ -386,7 +388,7 @@ class FileStoreImpl implements FileStore {
       await this.#lock.acquire()
       try {
         await this.#readyToAppend()
-        if (this.#appendPending()) await this.#catchUp()
+        if (await this.#appendPendingCaughtUp()) await this.#catchUp()
         await this.#writeEvents()
         await this.#trimOversized()
         await this.#shedBacklog()
@@ -399,6 +401,12 @@ class FileStoreImpl implements FileStore {
 
   /** Catches up, makes sure a journal of this generation is there, and takes in orphans and spooled batches. */
   async #readyToAppend(): Promise<void> {
+    if (this.#lost) {
+      // this process lost its place in the journal (see #appendPending): start again from the document
+      this.#lost = false
+      await this.#db.read()
+      this.#replica = this.#replica!.reloaded(this.#db.data)
+    }
     let state: JournalState
     try {
       state = await this.#catchUp()
@@ -412,7 +420,7 @@ class FileStoreImpl implements FileStore {
     if (state !== 'ok') {
       // no journal yet, or one the document already holds (a checkpoint died before replacing it)
       const replica = this.#replica!
-      replica.position = { gen: replica.position.gen, offset: this.#journal.start(replica.position.gen, '', null) }
+      replica.position = { gen: replica.position.gen, offset: this.#journal.start(replica.position.gen, null) }
     }
     if (!this.#reconciled) await this.#reconcile(state === 'missing')
     await this.#adoptSpool()
@@ -439,16 +447,33 @@ class FileStoreImpl implements FileStore {
     for (const line of encodeBatches(batch.map((p) => p.op), replica.index, newBatchId)) {
       const members = batch.slice(from, from + line.ops.length)
       try {
-        end = this.#journal.append(line.text, end)
+        end = this.#journal.append(line.text, { gen: replica.position.gen, offset: end })
       } catch (err) {
         // what did not go in waits for the next write, before anything submitted since
         this.#pending.unshift(...batch.slice(from))
+        if ((err as NodeJS.ErrnoException).code === 'ECHANGED') this.#lost = true
         throw err
       }
       this.#expect(line.id, members)
       from += line.ops.length
     }
     return true
+  }
+
+  /**
+   * `#appendPending`, catching up again when another writer appended meanwhile (only possible when
+   * the lock file was deleted by hand): its lines are read first, then these go after them.
+   */
+  async #appendPendingCaughtUp(): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return this.#appendPending()
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EBEHIND' || attempt >= 20) throw err
+        await new Promise((resolve) => setTimeout(resolve, attempt))
+        await this.#catchUp()
+      }
+    }
   }
 
   #expect(batchId: string, members: PendingOp[]): void {
@@ -470,13 +495,31 @@ class FileStoreImpl implements FileStore {
     this.#unwrittenBytes += entry.json.length
   }
 
+  /** Forgets the issue's `count` oldest unwritten events (all by default). */
   #forgetUnwritten(id: string, count = Infinity): void {
     const list = this.#unwritten.get(id)
     if (list === undefined) return
-    const gone = list.splice(0, count)
+    list.sort((a, b) => a.t - b.t)
+    this.#forgetEntries(id, list.slice(0, count))
+  }
+
+  #forgetEntries(id: string, gone: EventEntry[]): void {
+    const list = this.#unwritten.get(id)
+    if (list === undefined || gone.length === 0) return
+    const leaving = new Set(gone)
+    const left = list.filter((entry) => !leaving.has(entry))
     for (const entry of gone) this.#unwrittenBytes -= entry.json.length
-    this.#unwrittenCount -= gone.length
-    if (list.length === 0) this.#unwritten.delete(id)
+    this.#unwrittenCount -= list.length - left.length
+    if (left.length === 0) this.#unwritten.delete(id)
+    else this.#unwritten.set(id, left)
+  }
+
+  /**
+   * The events to write for an issue, newest first: on a disk with room for part of them the
+   * newest are kept, and what is left over (shed if it never fits) is the oldest.
+   */
+  #toWrite(id: string): EventEntry[] {
+    return [...(this.#unwritten.get(id) ?? [])].sort((a, b) => b.t - a.t)
   }
 
   /** Appends counted events to their files, a few files at a time; what fails stays for the next write. */
@@ -490,9 +533,9 @@ class FileStoreImpl implements FileStore {
           this.#forgetUnwritten(id)
           continue
         }
-        const entries = [...(this.#unwritten.get(id) ?? [])]
+        const entries = this.#toWrite(id)
         const { written, error } = await this.#files.append(id, entries)
-        this.#forgetUnwritten(id, written)
+        this.#forgetEntries(id, entries.slice(0, written))
         if (error) failure ??= error
       }
     }
@@ -502,11 +545,32 @@ class FileStoreImpl implements FileStore {
 
   /** `#writeEvents`, synchronously, for a process that is exiting. */
   #writeEventsSync(): void {
-    for (const [id, entries] of [...this.#unwritten]) {
-      const { written, error } = this.#files.appendSync(id, [...entries])
-      this.#forgetUnwritten(id, written)
+    for (const id of [...this.#unwritten.keys()]) {
+      const entries = this.#toWrite(id)
+      const { written, error } = this.#files.appendSync(id, entries)
+      this.#forgetEntries(id, entries.slice(0, written))
       if (error) throw error
     }
+  }
+
+  /**
+   * Events that can no longer wait (the store closes, the process exits) and could not be written:
+   * counted as shed in the journal, so their issues say how many of their events were not kept.
+   */
+  #shedUnwrittenSync(why: string): void {
+    if (this.#unwrittenCount === 0) return
+    const done = () => {}
+    const total = this.#unwrittenCount
+    for (const [id, list] of this.#unwritten) this.#pending.push({ op: { o: 'x', i: id, c: list.length }, entry: null, done, fail: done })
+    this.#unwritten.clear()
+    this.#unwrittenCount = 0
+    this.#unwrittenBytes = 0
+    try {
+      this.#commitSync()
+    } catch {
+      // the disk takes nothing at all: the counts stand, the issues just do not say these were shed
+    }
+    this.#warn(new Error(`faultline: ${total} events of ${this.path} could not be written (${why}); they stay counted, as shed`))
   }
 
   /** Files that grew past twice the retention go back to it, newest kept. */
@@ -531,7 +595,7 @@ class FileStoreImpl implements FileStore {
     if (ops.length === 0) return
     const done = () => {}
     this.#pending.unshift(...ops.map((op) => ({ op, entry: null, done, fail: done })))
-    if (this.#appendPending()) await this.#catchUp()
+    if (await this.#appendPendingCaughtUp()) await this.#catchUp()
   }
 
   /**
@@ -562,14 +626,18 @@ class FileStoreImpl implements FileStore {
     await this.#appendInternal([...shed].map(([id, n]) => ({ o: 'x', i: id, c: n })))
   }
 
-  /** Saves every issue into the document and starts the next journal generation. */
+  /**
+   * Saves every issue into the document, with how far into the journal that is, and starts the
+   * next journal generation. This process's position stays in the generation it sealed: its next
+   * catch-up reads the rest of it (a line another writer appended meanwhile) and goes on.
+   */
   async #checkpoint(): Promise<void> {
     const replica = this.#replica!
-    const gen = replica.position.gen
+    const { gen, offset } = replica.position
     const adopted = [...replica.adopted].filter((name) => this.#spool.has(name))
     const meter = new SliceMeter()
     this.#document.meter = meter
-    this.#db.data = { index: replica.index, journal: gen + 1, adopted, legacy: false }
+    this.#db.data = { index: replica.index, journal: gen, offset, adopted, legacy: false }
     try {
       await this.#db.write()
     } catch (err) {
@@ -579,7 +647,7 @@ class FileStoreImpl implements FileStore {
         'the journal keeps them meanwhile and it is tried again in 10 s', { cause: err }), `checkpoint ${code}`)
       return
     }
-    replica.position = { gen: gen + 1, offset: this.#journal.start(gen + 1, '', gen) }
+    this.#journal.start(gen + 1, gen)
     replica.adopted = new Set(adopted)
     replica.legacy = false
     this.#lastDocBytes = meter.bytes
@@ -635,7 +703,7 @@ class FileStoreImpl implements FileStore {
       }
       const replica = this.#replica!
       if (!replica.adopted.has(name)) {
-        this.#journal.append(`${JSON.stringify({ id: read.batch.id, ops: read.batch.ops, spool: name })}\n`, replica.position.offset)
+        this.#journal.append(`${JSON.stringify({ id: read.batch.id, ops: read.batch.ops, spool: name })}\n`, replica.position)
         await this.#catchUp()
       }
       for (const [id, entry] of read.bodies) this.#addUnwritten(id, entry)
@@ -659,7 +727,7 @@ class FileStoreImpl implements FileStore {
     try {
       if (this.#catchUpSync() !== 'ok') {
         const replica = this.#replica!
-        replica.position = { gen: replica.position.gen, offset: this.#journal.start(replica.position.gen, '', null) }
+        replica.position = { gen: replica.position.gen, offset: this.#journal.start(replica.position.gen, null) }
       }
       if (this.#appendPending()) this.#catchUpSync()
       this.#writeEventsSync()
@@ -843,9 +911,10 @@ class FileStoreImpl implements FileStore {
         if (journal > 0 && (this.#lastDocBytes < MIN_CHECKPOINT_BYTES || journal > this.#lastDocBytes / 10)) await this.#underLock(() => this.#checkpoint())
       }
     } catch (err) {
-      const lost = this.#pending.length + this.#unwrittenCount
+      const lost = this.#pending.length
       for (const p of this.#pending.splice(0)) p.fail(err as Error)
       if (lost > 0) this.#warn(new Error(`faultline: closing the file store ${this.path}: ${lost} events and changes could not be written (${(err as Error).message})`))
+      this.#shedUnwrittenSync((err as Error).message)
     } finally {
       openStores.delete(this)
       this.#lock.retire()
@@ -857,7 +926,10 @@ class FileStoreImpl implements FileStore {
     try {
       if (!this.#closed) this.flushSync()
     } catch (err) {
-      try { this.#warn(err as Error) } catch { /* exiting anyway */ }
+      try {
+        this.#warn(err as Error)
+        this.#shedUnwrittenSync((err as Error).message)
+      } catch { /* exiting anyway */ }
     }
     try {
       this.#lock.retire()

@@ -58,6 +58,8 @@ export class CaptureQueue<T, P> {
   #backoff = MIN_BACKOFF_MS
   #timer: NodeJS.Timeout | null = null
   #scheduled = false
+  /** stopped: nothing more is tried, even by a store attempt that fails after the stop */
+  #stopped = false
   /** when the current slice of work began (see SLICE_MS) */
   #sliceStarted = 0
   #idle: Array<() => void> = []
@@ -120,8 +122,9 @@ export class CaptureQueue<T, P> {
     return { prepared: waiting.map((entry) => entry.item), incoming }
   }
 
-  /** Stops retry timers; items still queued stay where they are. */
+  /** Stops retrying for good; items still queued stay where they are (the caller reports them). */
   stop(): void {
+    this.#stopped = true
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = null
   }
@@ -136,7 +139,7 @@ export class CaptureQueue<T, P> {
   }
 
   #schedule(): void {
-    if (this.#scheduled) return
+    if (this.#scheduled || this.#stopped) return
     this.#scheduled = true
     // off the caller's path: the request that captured returns before anything is built or stored
     setImmediate(() => {
@@ -174,6 +177,7 @@ export class CaptureQueue<T, P> {
   }
 
   #pump(): void {
+    if (this.#stopped) return
     this.#prepareIncoming()
     const wait = this.#pausedUntil - Date.now()
     if (wait > 0) {

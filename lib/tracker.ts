@@ -157,6 +157,8 @@ export class Tracker {
   #reportBeforeSend: Report
   /** store failures repeat while it is down: said once per kind every 10 s, with a count */
   #reportStoreFailure: Report
+  /** a panel that cannot load fails every page: said the same way */
+  #reportPanelFailure: Report
   /** the alerts of earlier crashes, handed to the alerter at start (never rejects) */
   #deferredAlerts: Promise<void>
   #panel: Promise<Panel> | null = null
@@ -190,6 +192,7 @@ export class Tracker {
     this.#internal = new Scope(this.#global, 0)
     this.#reportBeforeSend = limitReports((err) => this.#report(err), 60_000)
     this.#reportStoreFailure = limitReports((err) => this.#report(err))
+    this.#reportPanelFailure = limitReports((err) => this.#report(err))
     this.#budget = new BodyBudget(options.retention.maxEventsPerIssue)
     this.#queue = new CaptureQueue<PendingCapture, QueuedEvent>({
       maxBytes: options.maxQueueSize * QUEUE_BYTES_PER_EVENT,
@@ -415,7 +418,7 @@ export class Tracker {
     this.#panel
       .then((panel) => panel.handle(req, res, where))
       .catch((err) => {
-        this.#report(err)
+        this.#reportPanelFailure(toError(err), 'panel')
         if (!res.headersSent) {
           res.statusCode = 500
           res.setHeader('content-type', 'text/plain; charset=utf-8')

@@ -94,14 +94,20 @@ describe('the example app in 4 cluster workers on one file store, with the cron 
     // 4 workers, then 4 more from the restart
     expect(workers.size, output).toBeGreaterThanOrEqual(6)
 
-    // the panel of the workers now running, read through the API
+    // read from the store like any other process; a worker writes what its last requests captured
+    // within its write delay (100 ms), so the count is given a second to get there
     const store = fileStore({ path: path.join(cwd, '.faultline', 'errors.json') })
     try {
-      const { issues } = await store.listIssues({ status: 'all', limit: 100 })
+      const counted = async () => (await store.listIssues({ status: 'all', limit: 100 })).issues
+      let issues = await counted()
+      for (const deadline = Date.now() + 1000; Date.now() < deadline; issues = await counted()) {
+        if (issues.find((i) => i.title.includes('User 42'))?.count === REQUESTS) break
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
       const byTitle = (text: string) => issues.filter((i) => i.title.includes(text))
       const users = byTitle('User 42 not found')
       expect(users, JSON.stringify(issues.map((i) => [i.title, i.count]))).toHaveLength(1)
-      expect(users[0]).toMatchObject({ count: REQUESTS, userCount: USERS })
+      expect(users[0], output).toMatchObject({ count: REQUESTS, userCount: USERS })
       // the cron job's issues, from 20 runs
       expect(byTitle('Invoice 2 has no amount')[0]).toMatchObject({ count: CRON_RUNS })
       expect(byTitle('Billing run finished')[0]).toMatchObject({ count: CRON_RUNS })

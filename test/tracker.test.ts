@@ -6,6 +6,10 @@ import express from 'express'
 import request from 'supertest'
 import { createTracker, type Tracker, type TrackerOptions } from '../lib/index.js'
 import { memoryStore } from '../adapters/memory.js'
+import { fileStore } from '../adapters/file.js'
+import { mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { eventJson } from '../lib/event.js'
 
 const trackers: Tracker[] = []
@@ -417,6 +421,32 @@ describe('the queue', () => {
     expect(internal).toEqual([])
   })
 
+  it('gives up what the store never took when close() runs out of time, says how many, and tries no more', async () => {
+    const store = memoryStore()
+    let attempts = 0
+    const down = { ...store,
+      record: async () => {
+        attempts++
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        throw new Error('connection refused')
+      },
+      getIssue: () => Promise.reject(new Error('connection refused')),
+    }
+    const { tracker, internal } = newTracker({ store: down })
+    for (let i = 0; i < 30; i++) tracker.captureException(new Error(`while down ${i}`))
+    const started = Date.now()
+    await tracker.close(1500)
+    // close() used its time, retrying, rather than giving up early
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400)
+    expect(internal.map((e) => e.message)).toContain('close(): 30 captured events were not stored within 1500 ms and are lost; the store is down or slow (pass close() a longer timeout)')
+    expect(tracker.stats()).toMatchObject({ captured: 30, stored: 0, dropped: 30, queued: 0 })
+    const after = attempts
+    const reports = internal.length
+    await new Promise((resolve) => setTimeout(resolve, 2500))
+    expect(attempts).toBe(after)
+    expect(internal).toHaveLength(reports)
+  })
+
   it('backs off once for records that fail together, so it stores soon after the store is back', async () => {
     const inner = memoryStore()
     const upAt = Date.now() + 300
@@ -583,6 +613,34 @@ describe('breadcrumbs', () => {
 })
 
 describe('maintenance', () => {
+  it('applies the configured retention from the first write, whatever the store and however it is opened', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'faultline-retention-'))
+    try {
+      const stores: Array<[string, () => TrackerOptions['store']]> = [
+        ['the default file store (a path)', () => path.join(dir, 'a.json')],
+        ['fileStore({ path })', () => fileStore({ path: path.join(dir, 'b.json') })],
+        ['memoryStore()', () => memoryStore()],
+      ]
+      for (const [name, store] of stores) {
+        const { tracker } = newTracker({ store: store(), retention: { maxEventsPerIssue: 1000 } })
+        // one call site: one issue, 500 events, as a short script would capture them
+        for (let i = 0; i < 500; i++) tracker.captureException(new Error(`row ${i} failed`))
+        expect(await tracker.flush()).toBe(true)
+        const [issue] = (await tracker.store.listIssues()).issues
+        let kept = 0
+        for (let cursor: string | null = null, first = true; first || cursor; first = false) {
+          const page = await tracker.store.listEvents(issue.id, { limit: 100, cursor })
+          kept += page.events.length
+          cursor = page.nextCursor
+        }
+        expect([name, issue.count, kept]).toEqual([name, 500, 500])
+        await tracker.close()
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('auto-resolves issues not seen for the autoResolve period, checked at start', async () => {
     const store = memoryStore()
     const old = createTracker({ store, panel: false, captureUncaught: false, captureUnhandledRejections: false })

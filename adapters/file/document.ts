@@ -18,11 +18,12 @@ import { SliceMeter } from './meter.js'
 const SLICE_MS = 4
 const CHUNK_BYTES = 256 * 1024
 
-/** What the document holds: the issues, and where the journal takes over. */
+/** What the document holds: the issues, and where in the journal it takes over. */
 export interface Checkpoint {
   index: IssueIndex
-  /** the journal generation that continues this document */
+  /** the journal generation and the bytes of it this document holds: readers go on from there */
   journal: number
+  offset: number
   /** spool files whose batches are in the journal already (see spool.ts) */
   adopted: string[]
   /** written before the journal existed (version 1): its events files were never checked against it */
@@ -32,13 +33,13 @@ export interface Checkpoint {
 /**
  * The layout, which is plain JSON with one issue and one claim a line, so that it can also be
  * read a line at a time, yielding between slices:
- *   {"version":2,"savedAt":"...","journal":3,"adopted":[],"issues":[
+ *   {"version":2,"savedAt":"...","journal":3,"offset":5120,"adopted":[],"issues":[
  *   {issue},
  *   {issue}
  *   ],"claims":[
  *   [claim]
  *   ]}
- * Version 1 (before the journal) is the same without "journal" and "adopted".
+ * Version 1 (before the journal) is the same without "journal", "offset" and "adopted".
  */
 const HEAD_START = '{"version":'
 const ISSUES_START = ',"issues":['
@@ -49,13 +50,14 @@ const FIRST = Buffer.from('\n')
 const NEXT = Buffer.from(',\n')
 const CLAIMS_START_BYTES = Buffer.from(CLAIMS_START)
 const END_BYTES = Buffer.from(END)
-const head = (cp: Checkpoint) => `{"version":2,"savedAt":${JSON.stringify(new Date().toISOString())},"journal":${cp.journal},"adopted":${JSON.stringify(cp.adopted)}${ISSUES_START}`
+const head = (cp: Checkpoint) => `{"version":2,"savedAt":${JSON.stringify(new Date().toISOString())},"journal":${cp.journal},"offset":${cp.offset},"adopted":${JSON.stringify(cp.adopted)}${ISSUES_START}`
 
 /** The fields of a document beside its issues and claims, whichever version wrote it. */
-function headFields(doc: { version?: unknown; journal?: unknown; adopted?: unknown }): Omit<Checkpoint, 'index'> {
-  if (doc.version === 1) return { journal: 1, adopted: [], legacy: true }
+function headFields(doc: { version?: unknown; journal?: unknown; offset?: unknown; adopted?: unknown }): Omit<Checkpoint, 'index'> {
+  if (doc.version === 1) return { journal: 1, offset: 0, adopted: [], legacy: true }
   if (doc.version !== 2 || !Number.isInteger(doc.journal) || (doc.journal as number) < 1) throw new Error('no "version": 2 with a "journal" generation')
-  return { journal: doc.journal as number, adopted: Array.isArray(doc.adopted) ? doc.adopted.filter((a) => typeof a === 'string') : [], legacy: false }
+  const offset = Number.isInteger(doc.offset) && (doc.offset as number) >= 0 ? (doc.offset as number) : 0
+  return { journal: doc.journal as number, offset, adopted: Array.isArray(doc.adopted) ? doc.adopted.filter((a) => typeof a === 'string') : [], legacy: false }
 }
 
 /** Reads the line layout a slice at a time, decoding line by line; each issue's line becomes its cached JSON. */

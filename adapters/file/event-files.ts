@@ -4,12 +4,14 @@
  * rewritten (temp file and rename) only to drop old events, which keeps it between
  * maxEventsPerIssue and twice that.
  *
- * An append that fails part-way (a full disk) is cut back to where the file ended before it, so
- * a retry never leaves a line twice or torn; a long backlog goes in pieces, so what fits is kept
- * when the disk has room for some of it. A line torn by a process killed mid-append is skipped
- * when read, and the next append starts on a line of its own.
+ * Each event is written after a newline rather than before one: a line torn by a process killed
+ * mid-append then stays on a line of its own, skipped when read, without the next append having to
+ * look at how the file ends (an append is an open, a write and a close). An append that fails
+ * part-way (a full disk) is cut back to where the file ended before it, so a retry never leaves a
+ * line twice or torn; a long backlog goes in pieces, so what fits is kept when the disk has room
+ * for some of it.
  */
-import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, renameSync, writeSync } from 'node:fs'
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs'
 import { mkdir, open, readFile, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { parseEntry, sortEntries, type EventEntry } from '../shared/event-list.js'
@@ -66,18 +68,19 @@ export class EventFiles {
     }
     let written = 0
     try {
-      let size = (await fh.stat()).size
-      let prefix = size > 0 && (await lastByte(fh, size)) !== 0x0a ? '\n' : ''
       for (const piece of pieces(entries)) {
-        const bytes = Buffer.from(prefix + piece.text)
+        let done = 0
         try {
-          await writeAllAt(fh, bytes)
+          while (done < piece.bytes.length) {
+            const { bytesWritten } = await fh.write(piece.bytes, done, piece.bytes.length - done)
+            if (bytesWritten === 0) throw Object.assign(new Error('the disk took no more bytes'), { code: 'ENOSPC' })
+            done += bytesWritten
+          }
         } catch (err) {
-          await fh.truncate(size).catch(() => {})
+          // the writer holds the lock: what the file grew by since the piece began is the piece's
+          if (done > 0) await fh.stat().then(({ size }) => fh.truncate(size - done)).catch(() => {})
           return { written, error: err as Error }
         }
-        size += bytes.length
-        prefix = ''
         written += piece.count
       }
       return { written }
@@ -91,30 +94,20 @@ export class EventFiles {
     let fd: number
     try {
       mkdirSync(this.#dir, { recursive: true })
-      fd = openSync(this.file(id), 'a+')
+      fd = openSync(this.file(id), 'a')
     } catch (err) {
       return { written: 0, error: err as Error }
     }
     let written = 0
     try {
-      let size = fstatSync(fd).size
-      let prefix = ''
-      if (size > 0) {
-        const byte = Buffer.alloc(1)
-        readSync(fd, byte, 0, 1, size - 1)
-        if (byte[0] !== 0x0a) prefix = '\n'
-      }
       for (const piece of pieces(entries)) {
-        const bytes = Buffer.from(prefix + piece.text)
+        let done = 0
         try {
-          let done = 0
-          while (done < bytes.length) done += writeSync(fd, bytes, done)
+          while (done < piece.bytes.length) done += writeSync(fd, piece.bytes, done)
         } catch (err) {
-          try { ftruncateSync(fd, size) } catch { /* the next append starts a line of its own */ }
+          if (done > 0) try { ftruncateSync(fd, fstatSync(fd).size - done) } catch { /* a torn line is skipped when read */ }
           return { written, error: err as Error }
         }
-        size += bytes.length
-        prefix = ''
         written += piece.count
       }
       return { written }
@@ -125,12 +118,12 @@ export class EventFiles {
 
   async #open(id: string): Promise<FileHandle> {
     try {
-      return await open(this.file(id), 'a+')
+      return await open(this.file(id), 'a')
     } catch (err) {
       // the directory was removed under the store (or never made): make it again
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
       await mkdir(this.#dir, { recursive: true })
-      return await open(this.file(id), 'a+')
+      return await open(this.file(id), 'a')
     }
   }
 
@@ -202,34 +195,18 @@ function parseLines(text: string): EventEntry[] {
   return entries
 }
 
-/** Entries as JSON Lines in pieces of about PIECE_BYTES (one entry at least). */
-function* pieces(entries: EventEntry[]): Generator<{ text: string; count: number }> {
+/** Entries as JSON Lines, each after a newline, in pieces of about PIECE_BYTES (one entry at least). */
+function* pieces(entries: EventEntry[]): Generator<{ bytes: Buffer; count: number }> {
   let parts: string[] = []
-  let bytes = 0
+  let size = 0
   for (const entry of entries) {
-    if (parts.length > 0 && bytes + entry.json.length > PIECE_BYTES) {
-      yield { text: parts.join(''), count: parts.length }
+    if (parts.length > 0 && size + entry.json.length > PIECE_BYTES) {
+      yield { bytes: Buffer.from(parts.join('')), count: parts.length }
       parts = []
-      bytes = 0
+      size = 0
     }
-    parts.push(`${entry.json}\n`)
-    bytes += entry.json.length + 1
+    parts.push(`\n${entry.json}`)
+    size += entry.json.length + 1
   }
-  if (parts.length > 0) yield { text: parts.join(''), count: parts.length }
-}
-
-async function lastByte(fh: FileHandle, size: number): Promise<number> {
-  const byte = Buffer.alloc(1)
-  await fh.read(byte, 0, 1, size - 1)
-  return byte[0]
-}
-
-/** Writes every byte (a nearly full disk may take part of a write and say so only in its result). */
-async function writeAllAt(fh: FileHandle, bytes: Buffer): Promise<void> {
-  let done = 0
-  while (done < bytes.length) {
-    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done)
-    if (bytesWritten === 0) throw Object.assign(new Error('the disk took no more bytes'), { code: 'ENOSPC' })
-    done += bytesWritten
-  }
+  if (parts.length > 0) yield { bytes: Buffer.from(parts.join('')), count: parts.length }
 }

@@ -6,9 +6,9 @@
  *
  * A batch is one line, written in one append: a process killed mid-write leaves a line without its
  * newline, which no reader applies and the next writer cuts off. The first line names the
- * journal's generation; a checkpoint saves everything into the document and starts the next
- * generation, keeping the previous one (`errors.journal.<gen>`) so that a process a little behind
- * can still read the end of it.
+ * journal's generation; a checkpoint saves everything into the document, noting how far into the
+ * journal that is, and starts the next generation, keeping the previous one (`errors.journal.<gen>`)
+ * so that a process a little behind, or one opening from that document, reads the rest of it.
  *
  * The I/O is synchronous and bounded (at most READ_CHUNK bytes a call, batches of at most
  * MAX_LINE_BYTES): the crash path needs it, and callers that can wait yield between chunks.
@@ -36,6 +36,8 @@ export const READ_CHUNK = 1 << 20
 /** a batch larger than this is written as several lines (each one atomic) */
 export const MAX_LINE_BYTES = 256 * 1024
 const HEADER_MAX = 256
+/** the start of a line left this long is a killed writer's, not one being written */
+const TORN_AFTER_MS = 1000
 
 /** The journal file is there but is not one (damaged by hand or by the disk). */
 export class JournalHeaderError extends Error {
@@ -48,8 +50,6 @@ export function journalHeader(gen: number): string {
 
 export class Journal {
   readonly file: string
-  /** the header of the file last read, by inode: a rotation replaces the file */
-  #header: { ino: number; gen: number; end: number } | null = null
 
   constructor(file: string) {
     this.file = file
@@ -65,7 +65,10 @@ export class Journal {
     if (fd === null) return { kind: 'missing' }
     let current: { gen: number; end: number; size: number }
     try {
-      current = { ...this.#headerOf(fd), size: fstatSync(fd).size }
+      // read every time: a checkpoint replaces the file, and a new file may take an old one's inode
+      const header = headerEnd(fd)
+      if (header === null) throw new JournalHeaderError(`${this.file} does not start with a journal header`)
+      current = { ...header, size: fstatSync(fd).size }
       if (current.gen === from.gen) return readLines(fd, from, current.end, current.size, false)
     } finally {
       closeSync(fd)
@@ -97,16 +100,31 @@ export class Journal {
   }
 
   /**
-   * Appends `text` (whole lines) at `end`, where the writer read up to: anything after it is a line
-   * torn by a writer that died, and is cut off first. A failed write (a full disk) is cut back to
-   * `end`, so a retry never leaves a line twice or torn. Returns the new end.
+   * Appends `text` (whole lines) at `at`, where the writer read up to. What may follow it:
+   * - whole lines another writer appended since (the lock was deleted by hand): EBEHIND, so the
+   *   writer catches up and tries again, never writing over them;
+   * - the start of a line a writer left when it was killed, not touched for TORN_AFTER_MS: cut off;
+   *   one touched more recently may still be being written: EBEHIND too.
+   * A journal of another generation (a writer that lost its place) is left alone: ECHANGED. A failed
+   * write (a full disk) is cut back, so a retry never leaves a line twice or torn. Returns the new end.
    */
-  append(text: string, end: number): number {
-    const fd = openSync(this.file, 'a')
+  append(text: string, at: JournalPosition): number {
+    const end = at.offset
+    const fd = openSync(this.file, 'a+')
     try {
-      const size = fstatSync(fd).size
-      if (size < end) throw Object.assign(new Error(`the journal ${this.file} is shorter than read (${size} < ${end} bytes)`), { code: 'ECHANGED' })
-      if (size > end) ftruncateSync(fd, end)
+      const { size, mtimeMs } = fstatSync(fd)
+      const header = headerEnd(fd)
+      if (header?.gen !== at.gen || size < end || end < header.end) {
+        throw Object.assign(new Error(`the journal ${this.file} is not where this process read up to (generation ${header?.gen ?? '?'} of ${size} bytes, not ${at.gen} at ${end})`), { code: 'ECHANGED' })
+      }
+      if (size > end) {
+        const tail = Buffer.alloc(Math.min(size - end, READ_CHUNK))
+        readSync(fd, tail, 0, tail.length, end)
+        if (tail.includes(10) || Date.now() - mtimeMs < TORN_AFTER_MS) {
+          throw Object.assign(new Error(`the journal ${this.file} has lines this process has not read yet`), { code: 'EBEHIND' })
+        }
+        ftruncateSync(fd, end)
+      }
       const bytes = Buffer.from(text)
       try {
         writeFully(fd, bytes)
@@ -121,16 +139,16 @@ export class Journal {
   }
 
   /**
-   * Starts generation `gen` with `carry` as its first lines, replacing the journal atomically.
-   * With `seal`, the journal it replaces is kept as `errors.journal.<its gen>` (and the one
-   * before that removed), for readers that have not finished it yet.
+   * Starts generation `gen`, replacing the journal atomically. With `seal`, the journal it
+   * replaces is kept as `errors.journal.<its gen>` (and the one before that removed), for readers
+   * that have not finished it yet.
    */
-  start(gen: number, carry: string, seal: number | null): number {
+  start(gen: number, seal: number | null): number {
     const tmp = `${this.file}.tmp.${process.pid}`
     const header = journalHeader(gen)
     const fd = openSync(tmp, 'w')
     try {
-      writeFully(fd, Buffer.from(header + carry))
+      writeFully(fd, Buffer.from(header))
     } catch (err) {
       closeSync(fd)
       removeIfThere(tmp)
@@ -150,17 +168,7 @@ export class Journal {
       }
     }
     renameSync(tmp, this.file)
-    this.#header = null
     return Buffer.byteLength(header)
-  }
-
-  #headerOf(fd: number): { gen: number; end: number } {
-    const { ino } = fstatSync(fd)
-    if (this.#header?.ino === ino) return this.#header
-    const end = headerEnd(fd)
-    if (end === null) throw new JournalHeaderError(`${this.file} does not start with a journal header`)
-    this.#header = { ino, ...end }
-    return this.#header
   }
 }
 

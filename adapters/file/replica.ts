@@ -22,7 +22,7 @@ export class Replica {
 
   constructor(checkpoint: Checkpoint | null, onBadLine: (line: string) => void, waiting = new Map<string, (results: OpResult[]) => void>()) {
     this.index = checkpoint?.index ?? new IssueIndex()
-    this.position = { gen: checkpoint?.journal ?? 1, offset: 0 }
+    this.position = { gen: checkpoint?.journal ?? 1, offset: checkpoint?.offset ?? 0 }
     this.adopted = new Set(checkpoint?.adopted ?? [])
     this.legacy = checkpoint?.legacy ?? false
     this.#onBadLine = onBadLine

@@ -31,7 +31,7 @@ export async function fillFileStore(file: string, { issues, eventsPerIssue }: { 
     files.push([issueId(`issue${i}`), lines.join('')])
     index.setStoredEvents(issueId(`issue${i}`), eventsPerIssue, oldest)
   }
-  await new IndexDocument(file).write({ index, journal: 1, adopted: [], legacy: false })
+  await new IndexDocument(file).write({ index, journal: 1, offset: 0, adopted: [], legacy: false })
   const queue = [...files]
   await Promise.all(Array.from({ length: 8 }, async () => {
     for (let f = queue.pop(); f !== undefined; f = queue.pop()) await writeFile(path.join(dir, `${f[0]}.jsonl`), f[1])
