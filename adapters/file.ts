@@ -4,19 +4,20 @@
  * process started before the old one exits.
  *
  * Beside the document (a lowdb checkpoint of every issue, see file/document.ts) a journal holds
- * every change since (file/journal.ts): each process appends its batches under a short write lock
+ * every change since (file/journal.ts): each process appends its batches under a short lock
  * (file/lock.ts) and applies everyone's batches in journal order to its own copy of the issues
  * (file/replica.ts), so every process counts every event once and gets the same answers (is this
  * issue new, who sent this alert). Events go to one JSON Lines file per issue
  * (`.faultline/errors.events/<issue id>.jsonl`), written only once they are counted, so a crash
- * can cost an event its body but never its count. A checkpoint saves the issues into the document
- * and starts the journal again once it has grown as large as the document.
+ * can cost an event its body but never its count; a second lock orders the writes of those files,
+ * so counting never waits for them. A checkpoint saves the issues into the document and starts the
+ * journal again once it has grown as large as the document.
  *
  * `recordSync` and `flushSync` are for the crash path: they write before returning, or, when
  * another process holds the lock too long, leave the batch in the spool (file/spool.ts).
  */
 import { mkdirSync, renameSync, statSync } from 'node:fs'
-import { readdir, unlink } from 'node:fs/promises'
+import { readdir, stat, unlink } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -67,6 +68,8 @@ const MAX_UNWRITTEN_BYTES = 64 * 1024 * 1024
 const EVENT_FILE_CONCURRENCY = 8
 /** the longest pause between retries of a failing write: writing resumes within a second of the disk coming back */
 const MAX_RETRY_MS = 1000
+/** retries that keep the process alive (about 1.5 s of them) before a failing disk is left to the exit hook */
+const KEEP_ALIVE_RETRIES = 5
 /** the journal is saved into the document once it is this large, or as large as the document */
 const MIN_CHECKPOINT_BYTES = 1 << 20
 /** after a failed checkpoint (a full disk) the next is tried this much later, not at every write */
@@ -75,6 +78,8 @@ const CHECKPOINT_RETRY_MS = 10_000
 const CRASH_LOCK_WAIT_MS = 1000
 /** how long one stretch of applying the journal may keep the event loop busy */
 const SLICE_MS = 4
+/** a temporary file left this long is a killed process's */
+const STRAY_AFTER_MS = 60_000
 /** records the tracker may have waiting for one write: the store batches them itself */
 const RECORD_CONCURRENCY = 4096
 
@@ -104,7 +109,10 @@ class FileStoreImpl implements FileStore {
   #db: Low<Checkpoint | null>
   #document: IndexDocument
   #journal: Journal
+  /** orders the journal: held to catch up, append and apply */
   #lock: WriteLock
+  /** orders the events files: held to append to, trim or remove them (taken before #lock when both are needed) */
+  #eventsLock: WriteLock
   #files: EventFiles
   #spool: Spool
   #deferred: DeferredAlerts
@@ -124,8 +132,14 @@ class FileStoreImpl implements FileStore {
   #timer: NodeJS.Timeout | null = null
   /** failed writes in a row: retries back off, up to MAX_RETRY_MS */
   #failedWrites = 0
-  /** disk work (writes, maintenance) runs one job at a time, in order */
+  /** journal work (commits, checkpoints) runs one job at a time, in order */
   #disk: Promise<unknown> = Promise.resolve()
+  /** events-file work runs one job at a time too, beside the journal's */
+  #eventsWork: Promise<unknown> = Promise.resolve()
+  /** issues whose file was cut back to the retention, until the journal says so (no second cut meanwhile) */
+  #trimmed = new Set<string>()
+  /** spool files taken in, removed once their events are in their files */
+  #spooledBodies: string[] = []
   #catchUps: Promise<unknown> = Promise.resolve()
   /** this process's position no longer matches the journal: the next write reads the document again */
   #lost = false
@@ -163,6 +177,7 @@ class FileStoreImpl implements FileStore {
     this.#spool = new Spool(sibling('.spool'))
     this.#deferred = new DeferredAlerts(sibling('.deferred-alerts.json'))
     this.#lock = new WriteLock(`${this.path}.lock`, { warn: (err) => this.#warn(err) })
+    this.#eventsLock = new WriteLock(sibling('.events.lock'), { warn: (err) => this.#warn(err) })
     try {
       mkdirSync(path.dirname(this.path), { recursive: true })
     } catch (err) {
@@ -346,9 +361,10 @@ class FileStoreImpl implements FileStore {
         this.#schedule(Math.min(MAX_RETRY_MS, 50 * 2 ** this.#failedWrites))
       })
     }, delay)
-    // a write soon keeps the process alive, as whoever awaits a record expects; retries of a failing
-    // disk do not (the exit hook then writes what it can, synchronously)
-    if (this.#failedWrites > 0) this.#timer.unref()
+    // a write soon keeps the process alive, as whoever awaits a record expects, and so do the first
+    // retries (a transient failure must not end a script mid-way); retries of a disk that keeps
+    // failing do not (the exit hook then writes what it can, synchronously)
+    if (this.#failedWrites > KEEP_ALIVE_RETRIES) this.#timer.unref()
   }
 
   #exclusive<T>(job: () => Promise<T>): Promise<T> {
@@ -357,7 +373,7 @@ class FileStoreImpl implements FileStore {
     return run
   }
 
-  /** Runs `job` holding the write lock (and nothing else: no catching up). */
+  /** Runs `job` holding the journal lock (and nothing else: no catching up). */
   #underLockOnly<T>(job: () => Promise<T>): Promise<T> {
     return this.#exclusive(async () => {
       await this.#lock.acquire()
@@ -369,33 +385,62 @@ class FileStoreImpl implements FileStore {
     })
   }
 
-  /** Runs `job` holding the write lock, with every earlier batch applied and the journal ready for appends. */
-  #underLock<T>(job: () => Promise<T>): Promise<T> {
-    return this.#underLockOnly(async () => {
+  /** Runs `job` holding the journal lock, with every earlier batch applied and the journal ready for appends. */
+  async #withJournalLock<T>(job: () => Promise<T>): Promise<T> {
+    await this.#lock.acquire()
+    try {
       await this.#readyToAppend()
-      return job()
+      return await job()
+    } finally {
+      this.#lock.release()
+    }
+  }
+
+  /** Runs `job` on the events files, after the events jobs before it, holding the events lock. */
+  #withEventsLock<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.#eventsWork.then(async () => {
+      await this.#eventsLock.acquire()
+      try {
+        return await job()
+      } finally {
+        this.#eventsLock.release()
+      }
     })
+    this.#eventsWork = run.catch(() => {})
+    return run
   }
 
   #hasWork(): boolean {
     return this.#pending.length > 0 || this.#unwrittenCount > 0 || !this.#reconciled
   }
 
-  /** Writes what waits: changes into the journal, then events into their files. */
+  /**
+   * Writes what waits: changes into the journal (their callers have their answers then), then the
+   * events they counted into their files. The next commit's changes may go in while those files are
+   * still being written: counting never waits for them.
+   */
   #commit(): Promise<void> {
-    return this.#exclusive(async () => {
-      if (!this.#hasWork()) return
-      await this.#lock.acquire()
-      try {
-        await this.#readyToAppend()
+    const counted = this.#exclusive(async () => {
+      if (this.#pending.length === 0 && this.#reconciled) return
+      const append = () => this.#withJournalLock(async () => {
         if (await this.#appendPendingCaughtUp()) await this.#catchUp()
-        await this.#writeEvents()
-        await this.#trimOversized()
-        await this.#shedBacklog()
         if (this.#journal.size() > Math.max(MIN_CHECKPOINT_BYTES, this.#lastDocBytes) && Date.now() >= this.#checkpointAfter) await this.#checkpoint()
-      } finally {
-        this.#lock.release()
-      }
+      })
+      // a deleted issue's events file goes before the change that deletes it, with no events write under way
+      if (this.#pending.some((p) => p.op.o === 'd')) await this.#withEventsLock(append)
+      else await append()
+    })
+    return counted.then(() => this.#writeEventsSoon())
+  }
+
+  /** The events counted so far, into their files, after the events writes before them. */
+  #writeEventsSoon(): Promise<void> {
+    if (this.#unwrittenCount === 0 && this.#spooledBodies.length === 0) return this.#eventsWork.then(() => {})
+    return this.#withEventsLock(async () => {
+      await this.#writeEvents()
+      for (const name of this.#spooledBodies.splice(0)) this.#spool.remove(name)
+      await this.#trimOversized()
+      this.#shedBacklog()
     })
   }
 
@@ -580,29 +625,35 @@ class FileStoreImpl implements FileStore {
     const ops: Op[] = []
     const meter = new SliceMeter()
     for (const id of replica.index.ids()) {
-      if (replica.index.storedEvents(id).count <= 2 * max) continue
+      if (replica.index.storedEvents(id).count <= 2 * max || this.#trimmed.has(id)) continue
       const all = mergeEntries(await this.#files.read(id, meter), this.#unwritten.get(id) ?? [])
       const keep = all.slice(Math.max(0, all.length - max))
       await this.#files.rewrite(id, keep, meter)
       this.#forgetUnwritten(id)
+      this.#trimmed.add(id)
       ops.push({ o: 's', i: id, c: keep.length, t: keep.length > 0 ? keep[0].t : null })
     }
-    await this.#appendInternal(ops)
+    this.#queueInternal(ops)
   }
 
-  /** Changes of the store's own (file sizes after a rewrite, bodies shed): appended and applied, nobody waits on them. */
-  async #appendInternal(ops: Op[]): Promise<void> {
+  /**
+   * Changes of the store's own (a file's events after a rewrite, bodies shed), for the next commit:
+   * nobody waits on them.
+   */
+  #queueInternal(ops: Op[]): void {
     if (ops.length === 0) return
-    const done = () => {}
-    this.#pending.unshift(...ops.map((op) => ({ op, entry: null, done, fail: done })))
-    if (await this.#appendPendingCaughtUp()) await this.#catchUp()
+    const settled = (op: Op) => () => {
+      if (op.o === 's') this.#trimmed.delete(op.i)
+    }
+    this.#pending.unshift(...ops.map((op) => ({ op, entry: null, done: settled(op), fail: settled(op) })))
+    this.#schedule(this.#writeDelayMs)
   }
 
   /**
    * Events that could not be written (a full disk) wait in memory up to a bound; beyond it the
    * oldest are shed: still counted, their bodies given up and counted as shed.
    */
-  async #shedBacklog(): Promise<void> {
+  #shedBacklog(): void {
     if (this.#unwrittenCount <= MAX_UNWRITTEN_EVENTS && this.#unwrittenBytes <= MAX_UNWRITTEN_BYTES) return
     const all: Array<[string, EventEntry]> = []
     for (const [id, entries] of this.#unwritten) for (const entry of entries) all.push([id, entry])
@@ -623,7 +674,7 @@ class FileStoreImpl implements FileStore {
     }
     const total = [...shed.values()].reduce((a, b) => a + b, 0)
     this.#warn(new Error(`faultline: the file store ${this.path} could not write ${total} events for too long; their bodies were shed, oldest first (they stay counted, as shed)`))
-    await this.#appendInternal([...shed].map(([id, n]) => ({ o: 'x', i: id, c: n })))
+    this.#queueInternal([...shed].map(([id, n]) => ({ o: 'x', i: id, c: n })))
   }
 
   /**
@@ -663,26 +714,33 @@ class FileStoreImpl implements FileStore {
     const uncounted = replica.legacy && journalWasMissing ? await uncountedRecords(this.#files, replica.index, now) : []
     this.#reconciled = true
     if (orphans.ops.length + uncounted.length === 0) return
-    await this.#appendInternal([...orphans.ops, ...uncounted])
+    const done = () => {}
+    this.#pending.unshift(...[...orphans.ops, ...uncounted].map((op) => ({ op, entry: null, done, fail: done })))
+    if (await this.#appendPendingCaughtUp()) await this.#catchUp()
     if (orphans.issues.length > 0) {
       this.#warn(new Error(`faultline: ${orphans.issues.length} events files of ${this.path} had no issue (${orphans.issues.slice(0, 5).join(', ')}); their issues were restored from their events`))
     }
     if (uncounted.length > 0) this.#warn(new Error(`faultline: counted ${uncounted.length} events of ${this.path} that an earlier crash had left uncounted`))
   }
 
-  /** Temporary files a killed process left (a checkpoint, a rewrite, a spool file half written). */
+  /**
+   * Temporary files a killed process left (a checkpoint, a rewrite, a spool file half written). Only
+   * old ones: a fresh one may belong to a process writing it right now (a rewrite under the events
+   * lock, a dying process spooling).
+   */
   async #removeStrays(): Promise<void> {
     const dir = path.dirname(this.path)
     const base = path.basename(this.path)
     const journal = path.basename(this.#journal.file)
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
-      if (name === `.${base}.tmp` || name.startsWith(`${journal}.tmp.`) || name.startsWith(`${base}.lock.stale.`)) await unlink(path.join(dir, name)).catch(() => {})
-    }
-    for (const name of await readdir(this.#files.dir).catch(() => [] as string[])) {
-      if (name.endsWith('.jsonl.tmp')) await unlink(path.join(this.#files.dir, name)).catch(() => {})
-    }
-    for (const name of await readdir(this.#spool.dir).catch(() => [] as string[])) {
-      if (name.startsWith('.') && name.endsWith('.tmp')) await unlink(path.join(this.#spool.dir, name)).catch(() => {})
+    const stray = (name: string) => name === `.${base}.tmp` || name.startsWith(`${journal}.tmp.`) || name.includes('.lock.stale.') ||
+      name.endsWith('.jsonl.tmp') || (name.startsWith('.') && name.endsWith('.batch.tmp'))
+    for (const folder of [dir, this.#files.dir, this.#spool.dir]) {
+      for (const name of await readdir(folder).catch(() => [] as string[])) {
+        if (!stray(name)) continue
+        const file = path.join(folder, name)
+        const { mtimeMs } = await stat(file).catch(() => ({ mtimeMs: Date.now() }))
+        if (Date.now() - mtimeMs > STRAY_AFTER_MS) await unlink(file).catch(() => {})
+      }
     }
   }
 
@@ -706,9 +764,9 @@ class FileStoreImpl implements FileStore {
         this.#journal.append(`${JSON.stringify({ id: read.batch.id, ops: read.batch.ops, spool: name })}\n`, replica.position)
         await this.#catchUp()
       }
+      // the file goes once its events are in their files (a crash before: the next writer takes them again)
       for (const [id, entry] of read.bodies) this.#addUnwritten(id, entry)
-      await this.#writeEvents()
-      this.#spool.remove(name)
+      this.#spooledBodies.push(name)
     }
   }
 
@@ -719,10 +777,17 @@ class FileStoreImpl implements FileStore {
    * holds the lock for longer than CRASH_LOCK_WAIT_MS, the batch goes to the spool instead.
    */
   #commitSync(): void {
-    const heldAlready = this.#lock.held
-    if (!heldAlready && !this.#lock.acquireSync(CRASH_LOCK_WAIT_MS)) {
-      this.#spoolPending()
-      return
+    // both locks, the events lock first as everywhere; one this process holds already (an async write
+    // under way when the process dies) is used as it is
+    const taken: WriteLock[] = []
+    for (const lock of [this.#eventsLock, this.#lock]) {
+      if (lock.held) continue
+      if (!lock.acquireSync(CRASH_LOCK_WAIT_MS)) {
+        for (const held of taken) held.release()
+        this.#spoolPending()
+        return
+      }
+      taken.push(lock)
     }
     try {
       if (this.#catchUpSync() !== 'ok') {
@@ -731,8 +796,9 @@ class FileStoreImpl implements FileStore {
       }
       if (this.#appendPending()) this.#catchUpSync()
       this.#writeEventsSync()
+      for (const name of this.#spooledBodies.splice(0)) this.#spool.remove(name)
     } finally {
-      if (!heldAlready) this.#lock.release()
+      for (const held of taken) held.release()
     }
   }
 
@@ -862,7 +928,8 @@ class FileStoreImpl implements FileStore {
     this.#retention = args.retention
     await this.#use()
     const swept = (await this.#submit({ o: 'm', b: args.autoResolveBefore, n: args.now }, null)) as ReturnType<IssueIndex['maintain']>
-    const prunedEvents = await this.#underLock(() => this.#prune(args.retention, args.now))
+    await this.#commit()
+    const prunedEvents = await this.#withEventsLock(() => this.#prune(args.retention, args.now))
     return { prunedEvents, resolvedIssues: swept.resolvedIssues, unignoredIssues: swept.unignoredIssues }
   }
 
@@ -885,7 +952,7 @@ class FileStoreImpl implements FileStore {
       ops.push({ o: 's', i: id, c: keep.length, t: keep.length > 0 ? keep[0].t : null })
       pruned += drop
     }
-    await this.#appendInternal(ops)
+    this.#queueInternal(ops)
     this.#lastWrite = meter.stats()
     return pruned
   }
@@ -908,7 +975,9 @@ class FileStoreImpl implements FileStore {
         await this.#commit()
         // the document is complete after a close when that is cheap: a small store, or a journal grown large
         const journal = this.#journal.size() - journalHeader(this.#replica.position.gen).length
-        if (journal > 0 && (this.#lastDocBytes < MIN_CHECKPOINT_BYTES || journal > this.#lastDocBytes / 10)) await this.#underLock(() => this.#checkpoint())
+        if (journal > 0 && (this.#lastDocBytes < MIN_CHECKPOINT_BYTES || journal > this.#lastDocBytes / 10)) {
+          await this.#exclusive(() => this.#withJournalLock(() => this.#checkpoint()))
+        }
       }
     } catch (err) {
       const lost = this.#pending.length
@@ -918,6 +987,7 @@ class FileStoreImpl implements FileStore {
     } finally {
       openStores.delete(this)
       this.#lock.retire()
+      this.#eventsLock.retire()
     }
   }
 
@@ -933,6 +1003,7 @@ class FileStoreImpl implements FileStore {
     }
     try {
       this.#lock.retire()
+      this.#eventsLock.retire()
     } catch (err) {
       try { this.#warn(err as Error) } catch { /* exiting anyway */ }
     }

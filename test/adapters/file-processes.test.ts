@@ -231,6 +231,8 @@ describe('the spool: a dying process that cannot get the lock', () => {
 
     const next = openStore({ path: file })
     await next.record(makeInput({ issue: 'later' }))
+    // the spool file goes once its events are in their files
+    await next.flush()
     expect((await next.getIssue(issueId('crash')))!).toMatchObject({ count: 1, userCount: 1 })
     expect((await next.listEvents(issueId('crash'))).events.map((e) => e.event_id)).toEqual([crash.event.event_id])
     expect(readdirSync(path.join(dir, 'errors.spool')).filter((n) => n.endsWith('.batch'))).toEqual([])
@@ -254,6 +256,7 @@ describe('the spool: a dying process that cannot get the lock', () => {
     const warnings: string[] = []
     const store = openStore({ path: file, onWarning: (err) => warnings.push(err.message) })
     await store.record(makeInput({ issue: 'other' }))
+    await store.flush()
     expect((await store.getIssue(issueId('spooled')))!.count).toBe(1)
     expect((await store.listEvents(issueId('spooled'))).events.map((e) => e.event_id)).toEqual([good.event.event_id])
     expect(warnings.filter((w) => /is not a batch/.test(w))).toHaveLength(3)

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -345,11 +345,18 @@ describe('fileStore', () => {
       mkdirSync(path.join(dir, 'errors.events'))
       mkdirSync(path.join(dir, 'errors.spool'))
       const strays = ['.errors.json.tmp', 'errors.journal.tmp.4242', 'errors.json.lock.stale.4242.abcd', 'errors.events/0123456789abcdef.jsonl.tmp', 'errors.spool/.4242-1-ab.batch.tmp']
-      for (const stray of strays) writeFileSync(path.join(dir, stray), 'half')
+      // left by a process killed two minutes ago (fresh ones may be being written right now)
+      const then = new Date(Date.now() - 120_000)
+      for (const stray of strays) {
+        writeFileSync(path.join(dir, stray), 'half')
+        utimesSync(path.join(dir, stray), then, then)
+      }
+      writeFileSync(path.join(dir, 'errors.spool', '.4242-2-cd.batch.tmp'), 'being written')
       const store = openStore({ path: file })
       await store.record(makeInput())
       await store.flush()
       for (const stray of strays) expect(existsSync(path.join(dir, stray)), stray).toBe(false)
+      expect(existsSync(path.join(dir, 'errors.spool', '.4242-2-cd.batch.tmp'))).toBe(true)
     })
   })
 
