@@ -68,6 +68,11 @@ export class CaptureQueue<T, P> {
     this.#options = options
   }
 
+  /** items pushed and not yet prepared: what still holds the caller's objects */
+  get unprepared(): number {
+    return this.#incoming.length
+  }
+
   /** items waiting or being handled */
   get size(): number {
     return this.#incoming.length + this.#items.length - this.#head + this.#inFlight

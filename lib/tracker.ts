@@ -20,8 +20,11 @@ import { fileStore } from '../adapters/file.js'
 import type { Alerter } from './alerts.js'
 import type { Panel, PanelWhere } from './panel/index.js'
 
-/** One capture as taken from the caller synchronously: it holds the app's objects until it is built. */
-type PendingCapture = Omit<BuildEventInput, 'options'> & { timestamp: Date }
+/**
+ * One capture as taken from the caller synchronously: it holds the app's objects until it is built.
+ * `grouping` when its issue was found already, and its budget granted a full event (see #countOnly).
+ */
+type PendingCapture = Omit<BuildEventInput, 'options'> & { timestamp: Date; grouping?: Grouping }
 
 /**
  * A capture once built, as it waits for the store: the event (normalised and cut to at most
@@ -104,6 +107,12 @@ const FACTS_BYTES = 600
 const FIRST_SWEEP_WAIT_MS = 2000
 /** how often what the full queue counted moves into it as room frees up */
 const OVERFLOW_MOVE_MS = 10
+/**
+ * Captures waiting to be built hold the app's objects (the error, the request's headers and body):
+ * past this many, a capture is counted from its facts at once instead, so a storm that outruns the
+ * queue's slices costs tens of megabytes, not hundreds.
+ */
+const MAX_UNBUILT = 1000
 
 /** Alerts decided or about to be, not yet handed to the mail transport or the webhook. */
 function unsentAlerts(alerter: Alerter | null): number {
@@ -414,7 +423,7 @@ export class Tracker {
   }
 
   #servePanel(req: IncomingMessage, res: ServerResponse, where: PanelWhere): void {
-    this.#panel ??= import('./panel/index.js').then((m) => m.createPanel({ store: this.store, options: this.options }))
+    this.#panel ??= import('./panel/index.js').then((m) => m.createPanel({ store: this.store, options: this.options, stats: () => this.stats() }))
     this.#panel
       .then((panel) => panel.handle(req, res, where))
       .catch((err) => {
@@ -480,17 +489,24 @@ export class Tracker {
       return
     }
     this.#stats.captured += 1
-    if (this.#queue.size + this.#overflow.size < this.options.maxQueueSize) this.#queue.push(item)
-    else this.#countOnly(item)
+    const full = this.#queue.size + this.#overflow.size >= this.options.maxQueueSize || this.#queue.unprepared >= MAX_UNBUILT
+    if (full) this.#countOnly(item)
+    else this.#queue.push(item)
   }
 
   /**
-   * The queue is full: the error is counted from its facts, here and now (a few microseconds), and
-   * folded with identical ones; nothing of the app's objects is kept. beforeSend does not see it.
+   * The queue is full, or has more than it builds in time: the error is counted from its facts,
+   * here and now (some tens of microseconds, the work its building would begin with), and folded
+   * with identical ones; nothing of the app's objects is kept, and beforeSend does not see it. An
+   * issue whose budget still wants full events (a new issue's first) waits to be built after all.
    */
   #countOnly(item: PendingCapture): void {
     const event = buildEventFacts({ ...item, options: this.options })
     const grouping = groupEvent(event)
+    if (!this.options.beforeSend && this.#queue.size < this.options.maxQueueSize && this.#budget.take(grouping.hash)) {
+      this.#queue.push({ ...item, grouping })
+      return
+    }
     const key = JSON.stringify([grouping.hash, userKey(event.user), event.level, event.tags, event.transaction, Math.floor(Date.parse(event.timestamp) / 1000)])
     this.#overflow.add(key, () => ({ eventId: item.eventId, event, final: true, grouping, shed: true, times: 0, recorded: 0 }))
     this.#scheduleOverflow()
@@ -538,22 +554,26 @@ export class Tracker {
    */
   #prepare(item: PendingCapture): { value: QueuedEvent; bytes: number } | null {
     try {
+      if (item.grouping) return this.#prepareFull({ ...this.#build(item), grouping: item.grouping })
       if (!this.options.beforeSend) {
         const facts = buildEventFacts({ ...item, options: this.options })
         const grouping = groupEvent(facts)
         if (!this.#budget.take(grouping.hash)) {
           return { value: { eventId: item.eventId, event: facts, final: true, grouping, shed: true, times: 1, recorded: 0 }, bytes: FACTS_BYTES }
         }
-        const queued = { ...this.#build(item), grouping }
-        return { value: queued, bytes: eventJson(queued.event!).length }
+        return this.#prepareFull({ ...this.#build(item), grouping })
       }
-      const queued = this.#build(item)
-      return { value: queued, bytes: queued.event ? eventJson(queued.event).length : 0 }
+      return this.#prepareFull(this.#build(item))
     } catch (err) {
       this.#report(err)
       this.#stats.dropped += 1
       return null
     }
+  }
+
+  /** A built event waiting for the store, and its size as JSON (made once, and kept for the store). */
+  #prepareFull(queued: QueuedEvent): { value: QueuedEvent; bytes: number } {
+    return { value: queued, bytes: queued.event ? eventJson(queued.event).length : 0 }
   }
 
   /** An event the queue has no room for in bytes: its facts are kept, its body shed (beforeSend does not see it). */

@@ -7,6 +7,7 @@
 // PORT           where to listen (127.0.0.1)
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 
 let failures = 0
 
@@ -63,6 +64,8 @@ export function serve(server, variant) {
   // counted here rather than from autocannon's answers, which miss the requests still in flight when a load ends
   let requests = 0
   let profiler = null
+  /** during a storm (storm.js): the event loop's delay, and the highest RSS sampled every 100 ms */
+  let watch = null
   server.on('request', () => requests++)
   const port = Number(process.env.PORT ?? 0)
   server.listen(port, '127.0.0.1', () => process.send?.({ type: 'listening', port: server.address().port }))
@@ -82,6 +85,20 @@ export function serve(server, variant) {
         }
         const { rss, heapUsed } = process.memoryUsage()
         process.send({ type: 'memory', rss, heapUsed })
+      } else if (msg.cmd === 'watch-start') {
+        const delay = monitorEventLoopDelay({ resolution: 10 })
+        delay.enable()
+        let peakRss = process.memoryUsage().rss
+        const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100)
+        watch = { delay, sampler, peak: () => peakRss }
+        process.send({ type: 'watching' })
+      } else if (msg.cmd === 'watch-stop') {
+        watch.delay.disable()
+        clearInterval(watch.sampler)
+        const ms = (ns) => ns / 1e6
+        process.send({ type: 'watched', p50: ms(watch.delay.percentile(50)), p99: ms(watch.delay.percentile(99)), max: ms(watch.delay.max), peakRss: watch.peak() })
+      } else if (msg.cmd === 'stats') {
+        process.send({ type: 'stats', stats: variant.tracker?.stats() ?? null })
       } else if (msg.cmd === 'profile-start') {
         profiler = await startProfile()
         process.send({ type: 'profiling' })

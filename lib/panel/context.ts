@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ResolvedOptions } from '../options.js'
 import type { Store } from '../types.js'
+import type { TrackerStats } from '../tracker.js'
 import type { Views } from './render.js'
 
 export interface PanelContext {
@@ -20,6 +21,8 @@ export interface PanelContext {
   method: string
   nonce: string
   now: Date
+  /** the counts of the tracker serving the panel, when there is one */
+  stats: (() => TrackerStats) | null
 }
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/

@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { PanelAuth, ResolvedOptions } from '../options.js'
 import { limitReports, type Report } from '../report-limiter.js'
 import type { Store } from '../types.js'
+import type { TrackerStats } from '../tracker.js'
 import { guardStore, StoreUnavailableError } from './store-guard.js'
 import { checkAccess, csrfToken, newNonce, setSecurityHeaders, type AccessResult } from './access.js'
 import { bulkAction, issueAction } from './actions.js'
@@ -38,8 +39,8 @@ export interface PanelWhere {
 
 const READ = new Set(['GET', 'HEAD'])
 
-/** Creates the panel over a store; templates are compiled here, once. */
-export function createPanel(opts: { store: Store; options: ResolvedOptions }): Panel {
+/** Creates the panel over a store; templates are compiled here, once. `stats`: the serving tracker's counts. */
+export function createPanel(opts: { store: Store; options: ResolvedOptions; stats?: () => TrackerStats }): Panel {
   if (!opts || typeof opts.store?.listIssues !== 'function') throw new TypeError('createPanel needs { store, options }: store must be a faultline store')
   if (!opts.options || typeof opts.options.onInternalError !== 'function') throw new TypeError('createPanel needs { store, options }: options must come from resolveOptions()')
   const { options } = opts
@@ -64,6 +65,7 @@ export function createPanel(opts: { store: Store; options: ResolvedOptions }): P
         method: (req.method ?? 'GET').toUpperCase(),
         nonce: newNonce(),
         now: new Date(),
+        stats: opts.stats ?? null,
       }
       try {
         setSecurityHeaders(res, ctx.nonce)

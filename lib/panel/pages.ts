@@ -154,6 +154,7 @@ export async function listPage(ctx: PanelContext, csrf: string): Promise<void> {
     back: listSearch(query),
     nextHref: page.nextCursor ? withQuery(ctx.base, { ...state, cursor: page.nextCursor }) : null,
     firstHref: cursor ? withQuery(ctx.base, state) : null,
+    stats: ctx.stats?.() ?? null,
   })
 }
 

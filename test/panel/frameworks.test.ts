@@ -128,3 +128,27 @@ describe.each(apps)('the panel in %s', (_name, build) => {
     await request(open.server).get(open.base).set('X-Forwarded-For', '198.51.100.4').expect(403)
   })
 })
+
+describe('what the panel says about load', () => {
+  it('shows how many of an issue’s events were shed, and the counts of the process serving it', async () => {
+    const tracker = newTracker({ retention: { maxEventsPerIssue: 100 } })
+    const app = express5()
+    app.use(tracker.express())
+    const server = http.createServer(app)
+    // 150 errors of one issue at once: the issue's budget is 100 full events a minute
+    for (let i = 0; i < 150; i++) {
+      try {
+        checkoutFailed()
+      } catch (err) {
+        tracker.captureException(err)
+      }
+    }
+    expect(await tracker.flush()).toBe(true)
+    const [issue] = (await tracker.store.listIssues()).issues
+    expect(issue).toMatchObject({ count: 150, shed: 50 })
+    const list = await request(server).get('/errors').expect(200)
+    expect(list.text).toContain('This process since it started: 150 captured, 100 stored in full, 50 counted without details (shed), <span class="">0 given up</span>, 0 waiting.')
+    const page = await request(server).get(`/errors/issues/${issue.id}`).expect(200)
+    expect(page.text).toContain('50 counted without details (shed under load)')
+  })
+})
