@@ -5,6 +5,8 @@
 //   BENCH_QUICK=1 npm run bench        a smoke run (1 round, 2 s loads)
 //   npm run bench -- --only express:fail[:faultline]    one round of one route (and variant), to debug or profile
 //   npm run bench -- --startup         only startup and idle memory (BENCH_STARTUPS=n starts per variant, default 9)
+//   npm run bench -- --storm           only the error storm (bench/storm.js)
+//   npm run bench -- --processes       only many processes on one file store (bench/processes.js)
 //   npm run bench -- --all             also bench/build-event.js, panel.js and postgres.js when present
 //                                      (alone: npm run bench:panel, npm run bench:pg)
 //   BENCH_PROFILE=dir npm run bench -- --only ...       CPU profiles of each measured load (not startup) to dir
@@ -44,6 +46,8 @@ const PROFILE_DIR = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_P
 if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true })
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null
 const startupOnly = args.includes('--startup')
+/** sections run alone; the full run has them all */
+const alone = ['--storm', '--processes'].filter((flag) => args.includes(flag))
 
 const FRAMEWORKS = ['express', 'koa']
 const ROUTES = ['ok', 'fail']
@@ -240,7 +244,7 @@ function captureThroughput() {
 function runScript(file) {
   return new Promise((resolve) => {
     console.log(`\n## ${path.basename(file)}`)
-    const child = spawn(process.execPath, [file], { stdio: 'inherit', env: { ...process.env, BENCH_SECONDS: QUICK ? '2' : (process.env.BENCH_SECONDS ?? '') } })
+    const child = spawn(process.execPath, [file], { stdio: 'inherit', env: { ...process.env, BENCH_SECONDS: QUICK ? '2' : (process.env.BENCH_SECONDS ?? ''), BENCH_QUICK: QUICK ? '1' : '' } })
     child.on('exit', (code) => {
       if (code !== 0) console.log(`${path.basename(file)} exited with ${code}`)
       resolve()
@@ -251,20 +255,27 @@ function runScript(file) {
 const started = Date.now()
 console.log(`faultline bench: node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`)
 console.log(`${ROUNDS} rounds; in each, fresh servers per variant, ${WARMUP_SECONDS} s warm-up, then ${SECONDS} s of load each in ${SLICES} slices alternating between the variants; ${CONNECTIONS} connections\n`)
-try {
+/** The throughput rounds, startup and memory, capture into the file store, the storm, many processes. */
+async function fullRun() {
   if (!startupOnly) {
     const results = await throughputRounds()
     console.log('\n## Throughput and server CPU per request (medians; ratios are medians of per-round ratios to bare)')
     console.log(summarise(results))
   }
-  if (!only) {
-    console.log('\n## Startup (spawn to first answered request) and idle memory (after 220 requests, flush and GC)')
-    console.log(await startupAndMemory())
-    if (!startupOnly) {
-      console.log('\n## captureException into the file store (one process, until flushed)')
-      console.log(await captureThroughput())
-    }
-  }
+  if (only) return
+  console.log('\n## Startup (spawn to first answered request) and idle memory (after 220 requests, flush and GC)')
+  console.log(await startupAndMemory())
+  if (startupOnly) return
+  console.log('\n## captureException into the file store (one process, until flushed)')
+  console.log(await captureThroughput())
+  await runScript(path.join(here, 'storm.js'))
+  await runScript(path.join(here, 'processes.js'))
+}
+
+try {
+  if (alone.includes('--storm')) await runScript(path.join(here, 'storm.js'))
+  if (alone.includes('--processes')) await runScript(path.join(here, 'processes.js'))
+  if (alone.length === 0) await fullRun()
   if (args.includes('--all')) {
     for (const name of ['build-event.js', 'panel.js', 'postgres.js']) {
       const file = path.join(here, name)

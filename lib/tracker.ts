@@ -48,6 +48,8 @@ interface QueuedEvent {
   /** identical errors it stands for (folded while the queue was full), and those recorded so far */
   times: number
   recorded: number
+  /** which of several folded errors are recorded: a retry records only the others */
+  done?: Set<number>
 }
 
 /** What tracker.stats() returns: counts since the tracker started. */
@@ -603,9 +605,13 @@ export class Tracker {
     }
     const grouping = item.grouping ?? groupEvent(event)
     const user = userKey(event.user)
-    while (item.recorded < item.times) {
-      // each folded error is an event of its own; its id is fixed, so a retry counts it once
-      const own = item.recorded === 0 ? event : { ...event, event_id: foldedEventId(event.event_id, item.recorded) }
+    // each folded error is an event of its own, and they go to the store together (it batches them);
+    // an error's id is fixed by its place in the fold, so a retry records only those not done, once
+    item.done ??= new Set()
+    const waiting: number[] = []
+    for (let k = 0; k < item.times; k++) if (!item.done.has(k)) waiting.push(k)
+    const outcomes = await Promise.allSettled(waiting.map(async (k) => {
+      const own = k === 0 ? event : { ...event, event_id: foldedEventId(event.event_id, k) }
       this.#atStore += 1
       let result
       try {
@@ -613,12 +619,15 @@ export class Tracker {
       } finally {
         this.#atStore -= 1
       }
+      item.done!.add(k)
       item.recorded += 1
       if (item.shed) this.#stats.shed += 1
       else this.#stats.stored += 1
       // without rules there is no alerter to wait for, and every event would pay for the wait
       if (this.options.rules.length > 0) (await this.#alerter)?.onRecorded(result, own)
-    }
+    }))
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')
+    if (failed) throw failed.reason
     if (this.#storeDown) {
       this.#storeDown = false
       this.#report(new Error('the store answers again; the events that waited are being stored'))
