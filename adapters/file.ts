@@ -23,7 +23,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Low } from 'lowdb'
 import type { DeferredAlert, EventPage, FaultlineEvent, Issue, IssuePage, IssueUpdate, ListIssuesOptions, MaintainOptions, MaintainResult, RecordInput, RecordResult, Retention, StatusCounts, Store, TagBreakdown, HistogramOptions } from '../lib/types.js'
-import { checkClaim, copyIssue, factsOf, type IssueIndex, type RecordFacts } from './shared/issue-index.js'
+import { checkClaim, copyIssue, factsOf, type IssueIndex } from './shared/issue-index.js'
 import { checkRetention, checkUpdate, DEFAULT_RETENTION, isIssueId, maintainArguments } from './shared/arguments.js'
 import { findEntry, mergeEntries, neighborsOf, pageEntries, prunable, toEntry, type EventEntry } from './shared/event-list.js'
 import { CorruptDocumentError, IndexDocument, type Checkpoint } from './file/document.js'
@@ -296,11 +296,12 @@ class FileStoreImpl implements FileStore {
   #catchUp(): Promise<JournalState> {
     const run = this.#catchUps.then(async () => {
       this.#nextCatchUp = null
-      for (;;) {
+      for (let reloads = 0; ; ) {
         const step = this.#catchUpSlice(SLICE_MS)
         if (step === 'reload') {
           await this.#db.read()
           this.#replica = this.#replica!.reloaded(this.#db.data)
+          if (reloads++ > 0) this.#skipToCurrentJournal()
         } else if (step === 'more') {
           await new Promise((resolve) => setImmediate(resolve))
         } else {
@@ -313,11 +314,27 @@ class FileStoreImpl implements FileStore {
   }
 
   #catchUpSync(): JournalState {
-    for (;;) {
+    for (let reloads = 0; ; ) {
       const step = this.#catchUpSlice(Infinity)
-      if (step === 'reload') this.#replica = this.#replica!.reloaded(this.#document.readSync())
-      else if (step !== 'more') return step
+      if (step === 'reload') {
+        this.#replica = this.#replica!.reloaded(this.#document.readSync())
+        if (reloads++ > 0) this.#skipToCurrentJournal()
+      } else if (step !== 'more') return step
     }
+  }
+
+  /**
+   * The document read again still leaves this process behind the journal (it was deleted or
+   * replaced by hand while processes ran): go on from the start of the journal there now, and say
+   * that the changes between were not read, rather than reading the document again and again.
+   */
+  #skipToCurrentJournal(): void {
+    const replica = this.#replica!
+    const gen = this.#journal.currentGen()
+    if (gen === null) return
+    replica.position = { gen, offset: 0 }
+    this.#warn(new Error(`faultline: the document of ${this.path} is older than its journal (generation ${gen}); ` +
+      'the changes between could not be read, and the counts miss them. Was the document replaced while the app ran?'))
   }
 
   /** Applies journal lines for up to `budgetMs`; says whether there is more, or the document must be read again. */

@@ -62,12 +62,17 @@ async function fill(file) {
   const started = Date.now()
   const now = Date.now()
   const perIssue = Math.floor(EVENTS / ISSUES)
-  for (let i = 0; i < ISSUES; i++) {
-    for (let n = 0; n < perIssue; n++) {
-      const e = event(i, n, now)
-      await store.record({ event: e, grouping: groupEvent(e), userKey: userKey(e.user) })
+  // a thousand issues at a time: the store gathers what is recorded together into one write
+  for (let first = 0; first < ISSUES; first += 1000) {
+    const recorded = []
+    for (let i = first; i < Math.min(ISSUES, first + 1000); i++) {
+      for (let n = 0; n < perIssue; n++) {
+        const e = event(i, n, now)
+        recorded.push(store.record({ event: e, grouping: groupEvent(e), userKey: userKey(e.user) }))
+      }
     }
-    if (i % 1000 === 999) await store.flush()
+    await Promise.all(recorded)
+    await store.flush()
   }
   await store.flush()
   await store.close()

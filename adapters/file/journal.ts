@@ -88,6 +88,17 @@ export class Journal {
     }
   }
 
+  /** The generation of the journal there now, or null when there is none (or it is not one). */
+  currentGen(): number | null {
+    const fd = openIfThere(this.file, 'r')
+    if (fd === null) return null
+    try {
+      return headerEnd(fd)?.gen ?? null
+    } finally {
+      closeSync(fd)
+    }
+  }
+
   /** The journal's size, or 0 when there is none. */
   size(): number {
     const fd = openIfThere(this.file, 'r')

@@ -383,6 +383,26 @@ describe('fileStore', () => {
       expect(warnings).toHaveLength(1)
     })
 
+    it('does not read the document again and again when it was deleted by hand behind two checkpoints', async () => {
+      const dir = tempDir()
+      const file = path.join(dir, 'errors.json')
+      // two closes: two checkpoints, so the first journal generation is gone
+      for (const issue of ['first', 'second']) {
+        const store = openStore({ path: file })
+        await store.record(makeInput({ issue }))
+        await store.close()
+      }
+      const after = openStore({ path: file })
+      await after.record(makeInput({ issue: 'third' }))
+      await after.flush()
+      rmSync(file)
+      const warnings: string[] = []
+      const late = openStore({ path: file, onWarning: (err) => warnings.push(err.message) })
+      // it opens, and says what it could not read
+      expect((await late.getIssue(issueId('third')))!.count).toBe(1)
+      expect(warnings.join('\n')).toMatch(/the document of .* is older than its journal/)
+    })
+
     it('treats valid JSON that is not a store document as corrupt too', async () => {
       const dir = tempDir()
       const file = path.join(dir, 'errors.json')
