@@ -605,6 +605,7 @@ export class Tracker {
     }
     const grouping = item.grouping ?? groupEvent(event)
     const user = userKey(event.user)
+    if (item.times === 1) return this.#recordOne(item, event, grouping, user)
     // each folded error is an event of its own, and they go to the store together (it batches them);
     // an error's id is fixed by its place in the fold, so a retry records only those not done, once
     item.done ??= new Set()
@@ -612,22 +613,27 @@ export class Tracker {
     for (let k = 0; k < item.times; k++) if (!item.done.has(k)) waiting.push(k)
     const outcomes = await Promise.allSettled(waiting.map(async (k) => {
       const own = k === 0 ? event : { ...event, event_id: foldedEventId(event.event_id, k) }
-      this.#atStore += 1
-      let result
-      try {
-        result = await this.store.record({ event: own, grouping, userKey: user, shed: item.shed })
-      } finally {
-        this.#atStore -= 1
-      }
+      await this.#recordOne(item, own, grouping, user)
       item.done!.add(k)
-      item.recorded += 1
-      if (item.shed) this.#stats.shed += 1
-      else this.#stats.stored += 1
-      // without rules there is no alerter to wait for, and every event would pay for the wait
-      if (this.options.rules.length > 0) (await this.#alerter)?.onRecorded(result, own)
     }))
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')
     if (failed) throw failed.reason
+  }
+
+  /** Records one event of a queued capture, counts it, and hands it to the alert rules. */
+  async #recordOne(item: QueuedEvent, event: FaultlineEvent, grouping: Grouping, user: string | null): Promise<void> {
+    this.#atStore += 1
+    let result
+    try {
+      result = await this.store.record({ event, grouping, userKey: user, shed: item.shed })
+    } finally {
+      this.#atStore -= 1
+    }
+    item.recorded += 1
+    if (item.shed) this.#stats.shed += 1
+    else this.#stats.stored += 1
+    // without rules there is no alerter to wait for, and every event would pay for the wait
+    if (this.options.rules.length > 0) (await this.#alerter)?.onRecorded(result, event)
     if (this.#storeDown) {
       this.#storeDown = false
       this.#report(new Error('the store answers again; the events that waited are being stored'))
