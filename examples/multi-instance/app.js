@@ -1,6 +1,7 @@
-// One instance of an app that runs on several processes or machines: every instance records into
-// the same PostgreSQL, so the panel on any of them shows every error with exact counts, and each
-// alert is sent once. Run one with `node examples/multi-instance/app.js` (after `npm run build`;
+// One instance of an app that runs on several machines: every instance records into the same
+// PostgreSQL, so the panel on any of them shows every error with exact counts, and each alert is
+// sent once. (Several processes on one machine can share the default file store instead: see
+// examples/express-app/cluster.js.) Run one with `node examples/multi-instance/app.js` (after `npm run build`;
 // several on different ports: `PORT=3001 node examples/multi-instance/app.js`), or several on one
 // port with `node examples/multi-instance/cluster.js`.
 //
