@@ -81,6 +81,8 @@ export interface Glue {
   captureRequestError(error: unknown, scope: Scope, mechanism: string): void
   /** the tracker this glue belongs to: a second `express()` of the same tracker shares the request's scope */
   owner: object
+  /** says a mistake in how the app set faultline up (once per kind, through onInternalError) */
+  warn(err: Error): void
 }
 
 /**
@@ -170,6 +172,8 @@ export class Tracker {
   #reportStoreFailure: Report
   /** a panel that cannot load fails every page: said the same way */
   #reportPanelFailure: Report
+  /** a mistake in how the app set faultline up: said once an hour at most */
+  #reportSetup: Report
   /** the alerts of earlier crashes, handed to the alerter at start (never rejects) */
   #deferredAlerts: Promise<void>
   #panel: Promise<Panel> | null = null
@@ -204,6 +208,7 @@ export class Tracker {
     this.#reportBeforeSend = limitReports((err) => this.#report(err), 60_000)
     this.#reportStoreFailure = limitReports((err) => this.#report(err))
     this.#reportPanelFailure = limitReports((err) => this.#report(err))
+    this.#reportSetup = limitReports((err) => this.#report(err), 3_600_000)
     this.#budget = new BodyBudget(options.retention.maxEventsPerIssue)
     this.#queue = new CaptureQueue<PendingCapture, QueuedEvent>({
       maxBytes: options.maxQueueSize * QUEUE_BYTES_PER_EVENT,
@@ -421,6 +426,7 @@ export class Tracker {
         this.#captureError(error, scope, { type: mechanism, handled: false })
       },
       owner: this,
+      warn: (err) => this.#reportSetup(err, err.message),
     }
   }
 

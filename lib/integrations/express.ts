@@ -5,9 +5,19 @@ import type { Glue } from '../tracker.js'
 import { matchPanel } from './panel-path.js'
 import { captureOnce, type RequestState as BaseState } from './request-state.js'
 
+/** An Express router as faultline reads it (Express 4's and 5's have these alike). */
+interface ExpressRouter {
+  stack?: object[]
+  use?: (fn: ErrorHandler) => unknown
+  strict?: boolean
+  caseSensitive?: boolean
+}
+
+type ErrorHandler = (err: unknown, req: ExpressRequest, res: ServerResponse, next: Next) => void
+
 /** The bits of an Express request faultline reads; typed loosely so Express 4 and 5 both fit. */
 export interface ExpressRequest extends IncomingMessage {
-  app?: { _router?: { stack?: object[] }; router?: { stack?: object[] } }
+  app?: { _router?: ExpressRouter; router?: ExpressRouter; enabled?: (setting: string) => boolean }
   baseUrl?: string
   originalUrl?: string
   protocol?: string
@@ -26,6 +36,11 @@ interface RequestState extends BaseState {
    * in a later middleware must not be named after it.
    */
   passedRoute?: unknown
+  /**
+   * The route last entered and the mount path it was entered under: an error is seen after the
+   * router it came from has put req.baseUrl back, and the name keeps the path it happened under.
+   */
+  entered?: { route: unknown; baseUrl: string }
 }
 
 type Next = (err?: unknown) => void
@@ -40,18 +55,6 @@ function isError(err: unknown): boolean {
 }
 
 /**
- * The `next` a layer hands its handler: it captures what is passed to it, then goes on as Express
- * would. For a route's layer, going on without an error means the route is done.
- */
-function capturingNext(state: RequestState, next: Next, route: unknown): Next {
-  return function faultlineNext(this: unknown, err?: unknown) {
-    if (isError(err)) captureOnce(state, err, 'express')
-    else if (route !== undefined) state.passedRoute = route
-    return next.apply(this, arguments as unknown as [unknown])
-  }
-}
-
-/**
  * Whether a layer must be run in the request's scope again. It is current already unless a
  * middleware called next from an event emitter's callback (a body or multipart parser, a session
  * store), which loses it; then a tag set by the route would land on the global scope, in every
@@ -62,11 +65,14 @@ function lostScope(state: RequestState): boolean {
 }
 
 /**
- * Express routes every error through the `next` its Layer passes to a handler (thrown errors and
- * rejected promises are caught by the Layer and passed to that same `next`). Wrapping that `next`
- * on the Layer prototype lets one middleware placed before the routes see every error from the
- * layers after it, even when the app's own error handler answers the request, without changing
- * what Express does with the error. Requests faultline did not open are passed through untouched.
+ * Express hands an error (passed to `next` or `req.next`, thrown, rejected, from `res.render`,
+ * `res.sendFile` or `app.param`) to the next layer that matches, through that layer's error path
+ * (handleError, or handle_error in Express 4), whether or not the layer is an error handler. Seeing
+ * it there, on the Layer prototype, lets one middleware placed before the routes capture every
+ * error from the layers after it, even when the app's own error handler answers the request, while
+ * every handler gets the very `next` Express gives it (`next === req.next`). A catch-all layer of
+ * faultline's, kept last on the app's router, gives an error with no layer after it such a layer.
+ * Requests faultline did not open are passed through untouched.
  */
 function patchLayer(proto: Record<string | symbol, unknown>): void {
   if (proto[kPatched]) return
@@ -76,37 +82,92 @@ function patchLayer(proto: Record<string | symbol, unknown>): void {
   const handleRequest = proto[requestName] as LayerMethod
   const handleError = proto[errorName] as LayerMethod
   if (typeof handleRequest === 'function') {
-    proto[requestName] = function faultlineHandleRequest(this: unknown, req: ExpressRequest, res: unknown, next: Next) {
+    proto[requestName] = function faultlineHandleRequest(this: LayerLike, req: ExpressRequest, res: unknown, next: Next) {
       const state = req?.[kCapture]
       if (!state) return handleRequest.call(this, req, res, next)
-      const wrapped = capturingNext(state, next, (this as { route?: unknown }).route)
-      if (lostScope(state)) return state.glue.runInScope(state.scope, () => handleRequest.call(this, req, res, wrapped))
-      return handleRequest.call(this, req, res, wrapped)
+      if (this.route !== undefined) state.entered = { route: this.route, baseUrl: req.baseUrl ?? '' }
+      // a router-level layer entered while req.route is set: that route passed the request on with next()
+      else if (this.method === undefined && req.route !== undefined) state.passedRoute = req.route
+      if (lostScope(state)) return state.glue.runInScope(state.scope, () => handleRequest.call(this, req, res, next))
+      return handleRequest.call(this, req, res, next)
     }
   }
   if (typeof handleError === 'function') {
-    proto[errorName] = function faultlineHandleError(this: unknown, error: unknown, req: ExpressRequest, res: unknown, next: Next) {
+    proto[errorName] = function faultlineHandleError(this: LayerLike, error: unknown, req: ExpressRequest, res: unknown, next: Next) {
       const state = req?.[kCapture]
       if (!state) return handleError.call(this, error, req, res, next)
-      // an error can reach an error handler without passing a wrapped next (one thrown in app.param)
       if (isError(error)) captureOnce(state, error, 'express')
-      const wrapped = capturingNext(state, next, undefined)
-      if (lostScope(state)) return state.glue.runInScope(state.scope, () => handleError.call(this, error, req, res, wrapped))
-      return handleError.call(this, error, req, res, wrapped)
+      if (lostScope(state)) return state.glue.runInScope(state.scope, () => handleError.call(this, error, req, res, next))
+      return handleError.call(this, error, req, res, next)
     }
   }
 }
 
-function layerPrototype(req: ExpressRequest): Record<string | symbol, unknown> | null {
-  const stack = req.app?._router?.stack ?? req.app?.router?.stack
-  const layer = stack?.[0]
+/** A Layer as faultline reads it: a route's own layer has `route`, a layer inside a route has `method`. */
+interface LayerLike {
+  route?: unknown
+  method?: unknown
+}
+
+/** faultline's catch-all on each app's router, and the router's layer for it. */
+const catchAlls = new WeakMap<ExpressRouter, object>()
+
+/** The error passes on as it came; the error path of its layer captured it (see patchLayer). */
+function faultlineCatchAll(err: unknown, _req: ExpressRequest, _res: ServerResponse, next: Next): void {
+  next(err)
+}
+
+/**
+ * Keeps faultline's catch-all the last layer of the app's router: added on the first request (the
+ * routes are there by then), moved back to the end when the app adds layers later.
+ */
+function keepCatchAllLast(router: ExpressRouter): void {
+  const stack = router.stack
+  if (!Array.isArray(stack) || typeof router.use !== 'function') return
+  let layer = catchAlls.get(router)
+  if (layer === undefined) {
+    router.use(faultlineCatchAll)
+    layer = stack[stack.length - 1]
+    catchAlls.set(router, layer)
+    return
+  }
+  if (stack[stack.length - 1] === layer) return
+  const at = stack.indexOf(layer)
+  if (at !== -1) stack.splice(at, 1)
+  stack.push(layer)
+}
+
+/**
+ * Express builds an app's router on its first use, with the routing settings of that moment: a
+ * `strict routing` or `case sensitive routing` set after `app.use(...)` is ignored, silently. When
+ * that happened, it is said once, with the fix.
+ */
+function checkRoutingSettings(req: ExpressRequest, router: ExpressRouter, warn: (err: Error) => void): void {
+  const enabled = req.app?.enabled
+  if (typeof enabled !== 'function') return
+  for (const [setting, built] of [['strict routing', router.strict], ['case sensitive routing', router.caseSensitive]] as const) {
+    if (typeof built !== 'boolean' || enabled.call(req.app, setting) === built) continue
+    warn(new Error(`app.set('${setting}', ${!built}) came after the app's router was built, so Express ignores it ` +
+      `(Express builds the router on the first app.use, such as app.use(tracker.express())). Call app.set('${setting}', ...) before the first app.use.`))
+  }
+}
+
+function appRouter(req: ExpressRequest): ExpressRouter | undefined {
+  return req.app?._router ?? req.app?.router
+}
+
+function layerPrototype(router: ExpressRouter | undefined): Record<string | symbol, unknown> | null {
+  const layer = router?.stack?.[0]
   return layer ? (Object.getPrototypeOf(layer) as Record<string | symbol, unknown>) : null
 }
 
 function transaction(req: ExpressRequest): string {
-  const route = req.route !== req[kCapture]?.passedRoute ? req.route : undefined
+  const state = req[kCapture]
+  const route = req.route !== state?.passedRoute ? req.route : undefined
   const routePath = route && typeof route.path === 'string' ? route.path : null
-  const path = routePath !== null ? `${req.baseUrl ?? ''}${routePath}` : (req.originalUrl ?? req.url ?? '/').split('?')[0]
+  const entered = state?.entered
+  const base = entered !== undefined && entered.route === route ? entered.baseUrl : req.baseUrl ?? ''
+  const path = routePath !== null ? `${base}${routePath}` : (req.originalUrl ?? req.url ?? '/').split('?')[0]
   return `${req.method} ${path}`
 }
 
@@ -130,11 +191,14 @@ export function expressMiddleware(glue: Glue) {
         return
       }
     }
+    const router = appRouter(req)
     if (!patched) {
-      const proto = layerPrototype(req)
+      const proto = layerPrototype(router)
       if (proto) patchLayer(proto)
+      if (router) checkRoutingSettings(req, router, glue.warn)
       patched = true
     }
+    if (router) keepCatchAllLast(router)
     // a second faultline middleware of the same tracker (a sub-app's) keeps the request's scope
     if (req[kCapture]?.glue.owner === glue.owner) return next()
     const scope = openScope(glue, req)

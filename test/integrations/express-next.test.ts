@@ -1,0 +1,180 @@
+/**
+ * Express exactly as without faultline: every handler gets the very `next` Express gives it, and
+ * every error Express passes on is captured once, whether or not the app has an error handler of
+ * its own (Express 4 and 5).
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import request from 'supertest'
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import express5 from 'express'
+import express4 from 'express4'
+import { createTracker, type Tracker } from '../../lib/index.js'
+import { memoryStore } from '../../adapters/memory.js'
+
+const views = fileURLToPath(new URL('./fixtures/views', import.meta.url))
+// a file Express cannot send, and answers 500 for (a missing file is a 404, which faultline skips by default)
+const loops = mkdtempSync(path.join(os.tmpdir(), 'faultline-send-'))
+symlinkSync(path.join(loops, 'b'), path.join(loops, 'a'))
+symlinkSync(path.join(loops, 'a'), path.join(loops, 'b'))
+afterAll(() => rmSync(loops, { recursive: true, force: true }))
+const trackers: Tracker[] = []
+afterEach(async () => {
+  await Promise.all(trackers.splice(0).map((t) => t.close()))
+})
+
+function newTracker(internal: Error[] = []) {
+  const tracker = createTracker({
+    store: memoryStore(), panel: false, captureUncaught: false, captureUnhandledRejections: false,
+    onInternalError: (err) => internal.push(err),
+  })
+  trackers.push(tracker)
+  return tracker
+}
+
+/** Titles of the issues and their counts, once everything captured is stored. */
+async function recorded(tracker: Tracker): Promise<Record<string, number>> {
+  expect(await tracker.flush()).toBe(true)
+  const { issues } = await tracker.store.listIssues({ status: 'all' })
+  return Object.fromEntries(issues.map((i) => [i.title, i.count]))
+}
+
+const versions = [['Express 4', express4], ['Express 5', express5]] as const
+
+for (const [name, express] of versions) {
+  describe(`${name}: the same next`, () => {
+    it('hands every middleware and route the next Express gives it: in middleware, next === req.next', async () => {
+      const build = (tracker: Tracker | null) => {
+        const app = express()
+        if (tracker) app.use(tracker.express())
+        app.use((req, res, next) => {
+          res.locals.middleware = next === req.next
+          next()
+        })
+        // a route's handlers get the route's own next, with faultline or without
+        app.get('/same', (req, res, next) => {
+          res.json({ middleware: res.locals.middleware, route: next === req.next })
+        })
+        return app
+      }
+      const bare = await request(build(null)).get('/same').expect(200)
+      const withFaultline = await request(build(newTracker())).get('/same').expect(200)
+      expect(withFaultline.body).toEqual(bare.body)
+      expect(withFaultline.body.middleware).toBe(true)
+    })
+
+    it('lets res.format call the handler it picks with req.next, as without faultline', async () => {
+      const tracker = newTracker()
+      const app = express()
+      app.use(tracker.express())
+      app.get('/format', (req, res, next) => {
+        res.format({
+          'application/json': () => res.json({ picked: 'json' }),
+          default: () => next(Object.assign(new Error('cannot answer that'), { status: 406 })),
+        })
+      })
+      app.use((err: Error & { status?: number }, req: unknown, res: express5.Response, next: unknown) => {
+        res.status(err.status ?? 500).json({ error: err.message })
+      })
+      await request(app).get('/format').set('accept', 'application/json').expect(200, { picked: 'json' })
+      await request(app).get('/format').set('accept', 'image/png').expect(406, { error: 'cannot answer that' })
+    })
+  })
+
+  describe(`${name}: every error Express passes on is captured once, with no error handler of the app's`, () => {
+    function build(tracker: Tracker) {
+      const app = express()
+      app.set('views', views)
+      app.set('view engine', 'ejs')
+      app.use(tracker.express())
+      app.param('order', (req, res, next, id) => {
+        if (id === 'bad') throw new Error('bad order id')
+        next()
+      })
+      app.get('/orders/:order', (req, res) => res.send('order'))
+      app.get('/req-next', (req) => req.next!(new Error('passed to req.next')))
+      app.get('/render', (req, res) => res.render('hello', { name: 'Ada' }))
+      app.get('/render-broken', (req, res) => res.render('broken'))
+      app.get('/send-missing', (req, res) => res.sendFile(path.join(views, 'no-such-file.txt')))
+      app.get('/send-loop', (req, res) => res.sendFile(path.join(loops, 'a')))
+      app.get('/download-loop', (req, res) => res.download(path.join(loops, 'b')))
+      const router = express.Router()
+      router.get('/inner', () => {
+        throw new Error('inside a router')
+      })
+      app.use('/router', router)
+      const sub = express()
+      sub.get('/inner', () => {
+        throw new Error('inside a sub-app')
+      })
+      app.use('/sub', sub)
+      app.get('/string', () => {
+        throw 'a thrown string'
+      })
+      return app
+    }
+
+    it('captures req.next(err), a template error, files it cannot send, app.param, routers and sub-apps; Express answers as before', async () => {
+      const tracker = newTracker()
+      const app = build(tracker)
+      await request(app).get('/render').expect(200, '<p>Hello Ada</p>\n')
+      // a missing file is Express's 404, not recorded (shouldCapture skips what is below 500)
+      await request(app).get('/send-missing').expect(404)
+      for (const url of ['/req-next', '/render-broken', '/send-loop', '/download-loop', '/orders/bad', '/router/inner', '/sub/inner', '/string']) {
+        await request(app).get(url).expect(500)
+      }
+      const issues = await recorded(tracker)
+      expect(issues['Error: passed to req.next']).toBe(1)
+      expect(issues[`ReferenceError: ${path.join(views, 'broken.ejs')}:1`]).toBe(1)
+      expect(Object.entries(issues).filter(([t]) => /ELOOP/.test(t)).reduce((sum, [, n]) => sum + n, 0)).toBe(2)
+      expect(issues['Error: bad order id']).toBe(1)
+      expect(issues['Error: inside a router']).toBe(1)
+      expect(issues['Error: inside a sub-app']).toBe(1)
+      expect(issues['Error: a thrown string']).toBe(1)
+      // each failing request once: eight of them, the two ELOOP errors in one issue (they fail in one place)
+      expect(Object.values(issues).reduce((sum, n) => sum + n, 0)).toBe(8)
+    })
+
+    it('keeps its catch-all the last layer when the app adds routes after its first request', async () => {
+      const tracker = newTracker()
+      const app = express()
+      app.use(tracker.express())
+      app.get('/first', (req, res) => res.send('first'))
+      await request(app).get('/first').expect(200)
+      app.get('/later', (req) => req.next!(new Error('from a route added later')))
+      await request(app).get('/later').expect(500)
+      expect(await recorded(tracker)).toEqual({ 'Error: from a route added later': 1 })
+    })
+  })
+
+  describe(`${name}: routing settings set after faultline's line`, () => {
+    it('says once that Express ignores them, with the fix', async () => {
+      const internal: Error[] = []
+      const tracker = newTracker(internal)
+      const app = express()
+      app.use(tracker.express())
+      app.set('strict routing', true)
+      app.get('/path/', (req, res) => res.send('with slash'))
+      await request(app).get('/path/').expect(200)
+      await request(app).get('/path/').expect(200)
+      const said = internal.map((e) => e.message).filter((m) => m.includes('strict routing'))
+      expect(said).toHaveLength(1)
+      expect(said[0]).toMatch(/app\.set\('strict routing', true\) came after the app's router was built, so Express ignores it .*before the first app\.use/)
+    })
+
+    it('says nothing when the settings come first', async () => {
+      const internal: Error[] = []
+      const tracker = newTracker(internal)
+      const app = express()
+      app.set('strict routing', true)
+      app.set('case sensitive routing', true)
+      app.use(tracker.express())
+      app.get('/path/', (req, res) => res.send('with slash'))
+      await request(app).get('/path/').expect(200)
+      await request(app).get('/path').expect(404)
+      expect(internal).toEqual([])
+    })
+  })
+}
