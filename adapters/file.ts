@@ -66,6 +66,8 @@ const OPTION_KEYS = new Set(['path', 'retention', 'onWarning', 'writeDelayMs'])
 const MAX_UNWRITTEN_EVENTS = 20_000
 const MAX_UNWRITTEN_BYTES = 64 * 1024 * 1024
 const EVENT_FILE_CONCURRENCY = 8
+/** a backlog of events is written newest first in windows of about this much (see #windows) */
+const WINDOW_BYTES = 256 * 1024
 /** the longest pause between retries of a failing write: writing resumes within a second of the disk coming back */
 const MAX_RETRY_MS = 1000
 /** retries that keep the process alive (about 1.5 s of them) before a failing disk is left to the exit hook */
@@ -577,41 +579,64 @@ class FileStoreImpl implements FileStore {
   }
 
   /**
-   * The events to write for an issue, newest first: on a disk with room for part of them the
-   * newest are kept, and what is left over (shed if it never fits) is the oldest.
+   * The events waiting to be written, newest first across all issues, in windows of about
+   * WINDOW_BYTES, each as the events of each issue: on a disk with room for part of a backlog the
+   * newest land first, and what is left over (shed if it never fits) is the oldest. A write of an
+   * ordinary batch is one window.
    */
-  #toWrite(id: string): EventEntry[] {
-    return [...(this.#unwritten.get(id) ?? [])].sort((a, b) => b.t - a.t)
+  #windows(): Array<Map<string, EventEntry[]>> {
+    const index = this.#replica!.index
+    const all: Array<[string, EventEntry]> = []
+    for (const [id, entries] of this.#unwritten) {
+      if (!index.has(id)) this.#forgetUnwritten(id)
+      else for (const entry of entries) all.push([id, entry])
+    }
+    all.sort((a, b) => b[1].t - a[1].t)
+    const windows: Array<Map<string, EventEntry[]>> = []
+    let window = new Map<string, EventEntry[]>()
+    let bytes = 0
+    for (const [id, entry] of all) {
+      if (bytes > 0 && bytes + entry.json.length > WINDOW_BYTES) {
+        windows.push(window)
+        window = new Map()
+        bytes = 0
+      }
+      const list = window.get(id)
+      if (list === undefined) window.set(id, [entry])
+      else list.push(entry)
+      bytes += entry.json.length
+    }
+    if (window.size > 0) windows.push(window)
+    return windows
   }
 
   /** Appends counted events to their files, a few files at a time; what fails stays for the next write. */
   async #writeEvents(): Promise<void> {
-    const index = this.#replica!.index
-    const work = [...this.#unwritten.keys()]
-    let failure: Error | null = null
-    const worker = async () => {
-      for (let id = work.pop(); id !== undefined; id = work.pop()) {
-        if (!index.has(id)) {
-          this.#forgetUnwritten(id)
-          continue
+    for (const window of this.#windows()) {
+      const work = [...window]
+      let failure: Error | null = null
+      const worker = async () => {
+        for (let next = work.pop(); next !== undefined; next = work.pop()) {
+          const [id, entries] = next
+          const { written, error } = await this.#files.append(id, entries)
+          this.#forgetEntries(id, entries.slice(0, written))
+          if (error) failure ??= error
         }
-        const entries = this.#toWrite(id)
-        const { written, error } = await this.#files.append(id, entries)
-        this.#forgetEntries(id, entries.slice(0, written))
-        if (error) failure ??= error
       }
+      await Promise.all(Array.from({ length: Math.min(EVENT_FILE_CONCURRENCY, work.length) }, worker))
+      // what did not fit waits, older than what did
+      if (failure) throw failure
     }
-    await Promise.all(Array.from({ length: Math.min(EVENT_FILE_CONCURRENCY, work.length) }, worker))
-    if (failure) throw failure
   }
 
   /** `#writeEvents`, synchronously, for a process that is exiting. */
   #writeEventsSync(): void {
-    for (const id of [...this.#unwritten.keys()]) {
-      const entries = this.#toWrite(id)
-      const { written, error } = this.#files.appendSync(id, entries)
-      this.#forgetEntries(id, entries.slice(0, written))
-      if (error) throw error
+    for (const window of this.#windows()) {
+      for (const [id, entries] of window) {
+        const { written, error } = this.#files.appendSync(id, entries)
+        this.#forgetEntries(id, entries.slice(0, written))
+        if (error) throw error
+      }
     }
   }
 
