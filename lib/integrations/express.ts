@@ -17,7 +17,7 @@ type ErrorHandler = (err: unknown, req: ExpressRequest, res: ServerResponse, nex
 
 /** The bits of an Express request faultline reads; typed loosely so Express 4 and 5 both fit. */
 export interface ExpressRequest extends IncomingMessage {
-  app?: { _router?: ExpressRouter; router?: ExpressRouter; enabled?: (setting: string) => boolean }
+  app?: { _router?: ExpressRouter; router?: ExpressRouter; enabled?: (setting: string) => boolean; settings?: object }
   baseUrl?: string
   originalUrl?: string
   protocol?: string
@@ -144,9 +144,12 @@ function keepCatchAllLast(router: ExpressRouter): void {
  */
 function checkRoutingSettings(req: ExpressRequest, router: ExpressRouter, warn: (err: Error) => void): void {
   const enabled = req.app?.enabled
-  if (typeof enabled !== 'function') return
+  const settings = req.app?.settings
+  if (typeof enabled !== 'function' || typeof settings !== 'object' || settings === null) return
   for (const [setting, built] of [['strict routing', router.strict], ['case sensitive routing', router.caseSensitive]] as const) {
-    if (typeof built !== 'boolean' || enabled.call(req.app, setting) === built) continue
+    // a mounted sub-app inherits its parent's settings, which Express never meant for its router
+    if (typeof built !== 'boolean' || !Object.hasOwn(settings, setting)) continue
+    if (enabled.call(req.app, setting) === built) continue
     warn(new Error(`app.set('${setting}', ${!built}) came after the app's router was built, so Express ignores it ` +
       `(Express builds the router on the first app.use, such as app.use(tracker.express())). Call app.set('${setting}', ...) before the first app.use.`))
   }

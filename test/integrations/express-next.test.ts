@@ -137,6 +137,19 @@ for (const [name, express] of versions) {
       expect(Object.values(issues).reduce((sum, n) => sum + n, 0)).toBe(8)
     })
 
+    it('shows a template error of an app without an error handler as an issue in the panel', async () => {
+      const tracker = createTracker({
+        store: memoryStore(), panel: { auth: { username: 'admin', password: 'pw' } },
+        captureUncaught: false, captureUnhandledRejections: false,
+      })
+      trackers.push(tracker)
+      const app = build(tracker)
+      await request(app).get('/render-broken').expect(500)
+      expect(await tracker.flush()).toBe(true)
+      const panel = await request(app).get('/errors').auth('admin', 'pw').expect(200)
+      expect(panel.text).toContain(`ReferenceError: ${path.join(views, 'broken.ejs')}:1`)
+    })
+
     it('keeps its catch-all the last layer when the app adds routes after its first request', async () => {
       const tracker = newTracker()
       const app = express()
@@ -174,6 +187,20 @@ for (const [name, express] of versions) {
       app.get('/path/', (req, res) => res.send('with slash'))
       await request(app).get('/path/').expect(200)
       await request(app).get('/path').expect(404)
+      expect(internal).toEqual([])
+    })
+
+    it('says nothing about a sub-app that inherits them from its parent', async () => {
+      const internal: Error[] = []
+      const tracker = newTracker(internal)
+      const app = express()
+      app.set('strict routing', true)
+      app.use(tracker.express())
+      const admin = express()
+      admin.use(tracker.express())
+      admin.get('/home', (req, res) => res.send('admin home'))
+      app.use('/admin', admin)
+      await request(app).get('/admin/home').expect(200, 'admin home')
       expect(internal).toEqual([])
     })
   })
