@@ -613,6 +613,7 @@ class FileStoreImpl implements FileStore {
   /** Appends counted events to their files, a few files at a time; what fails stays for the next write. */
   async #writeEvents(): Promise<void> {
     for (const window of this.#windows()) {
+      await this.#files.ensureRoom(windowBytes(window))
       const work = [...window]
       let failure: Error | null = null
       const worker = async () => {
@@ -632,6 +633,7 @@ class FileStoreImpl implements FileStore {
   /** `#writeEvents`, synchronously, for a process that is exiting. */
   #writeEventsSync(): void {
     for (const window of this.#windows()) {
+      this.#files.ensureRoomSync(windowBytes(window))
       for (const [id, entries] of window) {
         const { written, error } = this.#files.appendSync(id, entries)
         this.#forgetEntries(id, entries.slice(0, written))
@@ -1050,6 +1052,13 @@ class FileStoreImpl implements FileStore {
       try { this.#warn(err as Error) } catch { /* exiting anyway */ }
     }
   }
+}
+
+/** What a window of events takes on disk, a newline each included. */
+function windowBytes(window: Map<string, EventEntry[]>): number {
+  let bytes = 0
+  for (const entries of window.values()) for (const entry of entries) bytes += entry.json.length + 1
+  return bytes
 }
 
 /**

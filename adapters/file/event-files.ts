@@ -9,16 +9,19 @@
  * look at how the file ends (an append is an open, a write and a close). An append that fails
  * part-way (a full disk) is cut back to where the file ended before it, so a retry never leaves a
  * line twice or torn; a long backlog goes in pieces, so what fits is kept when the disk has room
- * for some of it.
+ * for some of it. Bodies never take the last JOURNAL_RESERVE_BYTES of the disk: those are kept for
+ * the journal, whose counts (and the count of bodies shed) matter more than any one body.
  */
-import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs'
-import { mkdir, open, readFile, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises'
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync, statfsSync, writeSync } from 'node:fs'
+import { mkdir, open, readFile, rename, rm, statfs, unlink, writeFile, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { parseEntry, sortEntries, type EventEntry } from '../shared/event-list.js'
 import type { SliceMeter } from './meter.js'
 
 /** an append of a long backlog goes in pieces of about this much */
 const PIECE_BYTES = 256 * 1024
+/** free space event bodies leave to the journal: its lines for a few hundred events, and the shed counts */
+const JOURNAL_RESERVE_BYTES = 64 * 1024
 
 export class EventFiles {
   #dir: string
@@ -116,6 +119,20 @@ export class EventFiles {
     }
   }
 
+  /** Throws ENOSPC when `bytes` of events would leave the journal less than its reserve. */
+  async ensureRoom(bytes: number): Promise<void> {
+    leavesReserve(await statfs(this.#dir).catch(() => null), bytes)
+  }
+
+  /** `ensureRoom`, synchronously, for a process that is exiting. */
+  ensureRoomSync(bytes: number): void {
+    let space: FreeSpace = null
+    try {
+      space = statfsSync(this.#dir)
+    } catch { /* unknown: go ahead */ }
+    leavesReserve(space, bytes)
+  }
+
   async #open(id: string): Promise<FileHandle> {
     try {
       return await open(this.file(id), 'a')
@@ -178,6 +195,17 @@ export class EventFiles {
 
   async removeAll(): Promise<void> {
     await rm(this.#dir, { recursive: true, force: true })
+  }
+}
+
+type FreeSpace = { bavail: number; bsize: number } | null
+
+/** Throws ENOSPC when writing `bytes` would leave the journal less than its reserve (unknown space: goes ahead). */
+function leavesReserve(space: FreeSpace, bytes: number): void {
+  if (space === null) return
+  const free = space.bavail * space.bsize
+  if (free - bytes < JOURNAL_RESERVE_BYTES) {
+    throw Object.assign(new Error(`ENOSPC: ${free} bytes free on the disk, and the last ${JOURNAL_RESERVE_BYTES} are kept for the journal`), { code: 'ENOSPC' })
   }
 }
 

@@ -103,6 +103,8 @@ describe.skipIf(!mounted)('the file store on a full disk (a real 2 MB file syste
     // it drained in pieces that fit: much of it written, not all
     expect(kept).toBeGreaterThan(300)
     expect(kept).toBeLessThan(601)
+    // bodies left the last 64 KB to the journal, so the count of those shed still fits when the store closes
+    expect(free()).toBeGreaterThan(48 * 1024)
     await store.close()
     expect(warnings.join('\n')).toMatch(/events of .* could not be written .*; they stay counted, as shed/)
 
