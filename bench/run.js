@@ -7,10 +7,13 @@
 //   npm run bench -- --startup         only startup and idle memory (BENCH_STARTUPS=n starts per variant, default 9)
 //   npm run bench -- --storm           only the error storm (bench/storm.js)
 //   npm run bench -- --processes       only many processes on one file store (bench/processes.js)
+//   npm run bench -- --overhead        only faultline's own work per request, in-process (bench/request-overhead.js)
 //   npm run bench -- --all             also bench/build-event.js, panel.js and postgres.js when present
 //                                      (alone: npm run bench:panel, npm run bench:pg)
 //   BENCH_PROFILE=dir npm run bench -- --only ...       CPU profiles of each measured load (not startup) to dir
 //   node bench/profile-top.js dir                       the top self-time functions in them
+//   npm run bench -- --node path/to/node                the whole run on that Node.js binary (for example
+//                                      one from `npm install --prefix .ci/node-24 node@24`); BENCH_NODE=path too
 //
 // Each round starts a fresh server process per variant, warms each up, then loads one route with
 // autocannon in short slices that alternate between the variants (in rotated order), so that a
@@ -34,6 +37,14 @@ import { median, fmt, table } from './stats.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const args = process.argv.slice(2)
+
+// another Node.js binary: the whole run again under it (servers and scripts are forked from process.execPath)
+const nodeAt = args.includes('--node') ? args.splice(args.indexOf('--node'), 2)[1] : process.env.BENCH_NODE
+if (nodeAt && path.resolve(nodeAt) !== process.execPath) {
+  const child = spawn(path.resolve(nodeAt), [fileURLToPath(import.meta.url), ...args], { stdio: 'inherit', env: { ...process.env, BENCH_NODE: '' } })
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)))
+  await new Promise(() => {})
+}
 const QUICK = process.env.BENCH_QUICK === '1' || args.includes('--quick')
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 5))
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 2.5))
@@ -47,12 +58,12 @@ if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true })
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null
 const startupOnly = args.includes('--startup')
 /** sections run alone; the full run has them all */
-const alone = ['--storm', '--processes'].filter((flag) => args.includes(flag))
+const alone = ['--storm', '--processes', '--overhead'].filter((flag) => args.includes(flag))
 
 const FRAMEWORKS = ['express', 'koa']
 const ROUTES = ['ok', 'fail']
 // BENCH_VARIANTS=bare,noop,als,faultline adds references: an empty middleware, and one that opens an AsyncLocalStorage
-const VARIANTS = (process.env.BENCH_VARIANTS ?? 'bare,faultline,sentry').split(',')
+const VARIANTS = (process.env.BENCH_VARIANTS ?? 'bare,als,faultline,sentry').split(',')
 
 const sink = await startSink()
 const startServer = (framework, variant) => startBenchServer(framework, variant, { sinkPort: sink.port })
@@ -268,6 +279,7 @@ async function fullRun() {
   if (startupOnly) return
   console.log('\n## captureException into the file store (one process, until flushed)')
   console.log(await captureThroughput())
+  await runScript(path.join(here, 'request-overhead.js'))
   await runScript(path.join(here, 'storm.js'))
   await runScript(path.join(here, 'processes.js'))
 }
@@ -275,6 +287,7 @@ async function fullRun() {
 try {
   if (alone.includes('--storm')) await runScript(path.join(here, 'storm.js'))
   if (alone.includes('--processes')) await runScript(path.join(here, 'processes.js'))
+  if (alone.includes('--overhead')) await runScript(path.join(here, 'request-overhead.js'))
   if (alone.length === 0) await fullRun()
   if (args.includes('--all')) {
     for (const name of ['build-event.js', 'panel.js', 'postgres.js']) {

@@ -3,6 +3,17 @@ import { safeText, tagText } from './normalize.js'
 import type { Breadcrumb, Level, RequestInfo, User } from './types.js'
 
 /**
+ * Where a request scope reads its request from, only when an event is captured: the framework
+ * glue's per-request state, so a request that captures nothing allocates nothing more.
+ */
+export interface RequestSource {
+  request(): RequestInfo | null
+  transaction(): string | null
+  /** the signed-in user as the request carries it; stands in when no scope set a user */
+  user(): User | null
+}
+
+/**
  * Data attached to captured events: tags, extra, user, contexts, level, fingerprint, breadcrumbs.
  * A child scope reads through to its parent and keeps its own changes, so opening one per
  * request costs one small object; the merge happens only when an event is captured.
@@ -20,16 +31,16 @@ export class Scope {
   #level: Level | null = null
   #fingerprint: string[] | null = null
   #breadcrumbs: Breadcrumb[] | null = null
-  /** the parent's breadcrumbs newer than this belong to other requests */
+  /** how many breadcrumbs were ever added to this scope itself */
+  #added = 0
+  /** the parent's breadcrumbs added after this one (its `#added` when this scope opened) belong to other requests */
   #forkedAt: number
-  #request: (() => RequestInfo | null) | null = null
-  #transaction: (() => string | null) | null = null
-  #requestUser: (() => User | null) | null = null
+  #requestSource: RequestSource | null = null
 
   constructor(parent: Scope | null, maxBreadcrumbs: number) {
     this.#parent = parent
     this.#maxBreadcrumbs = maxBreadcrumbs
-    this.#forkedAt = Date.now()
+    this.#forkedAt = parent === null ? 0 : parent.#added
   }
 
   /** `undefined` or `null` removes the tag. */
@@ -91,6 +102,7 @@ export class Scope {
     }
     this.#breadcrumbs ??= []
     this.#breadcrumbs.push(entry)
+    this.#added++
     if (this.#breadcrumbs.length > this.#maxBreadcrumbs) this.#breadcrumbs.shift()
     return this
   }
@@ -105,14 +117,9 @@ export class Scope {
     return this
   }
 
-  /**
-   * Request context is built lazily: only a request that captures something pays for it. The
-   * request's signed-in user stands in when no scope set a user.
-   */
-  setRequest(request: () => RequestInfo | null, transaction: () => string | null, user?: () => User | null): this {
-    this.#request = request
-    this.#transaction = transaction
-    this.#requestUser = user ?? null
+  /** Request context is built lazily: only a request that captures something pays for it. */
+  setRequest(source: RequestSource): this {
+    this.#requestSource = source
     return this
   }
 
@@ -121,9 +128,10 @@ export class Scope {
     const base: ScopeData = this.#parent
       ? this.#parent.snapshot()
       : { tags: {}, extra: {}, user: null, contexts: {}, level: null, fingerprint: null, breadcrumbs: [], request: null, transaction: null }
-    if (this.#parent && base.breadcrumbs.length > 0) {
-      const forkedAt = new Date(this.#forkedAt).toISOString()
-      base.breadcrumbs = base.breadcrumbs.filter((crumb) => crumb.timestamp <= forkedAt)
+    if (this.#parent) {
+      // the parent's own breadcrumbs come last in its list; those added since this scope opened go
+      const later = Math.min(this.#parent.#added - this.#forkedAt, this.#parent.#breadcrumbs?.length ?? 0)
+      if (later > 0) base.breadcrumbs = base.breadcrumbs.slice(0, Math.max(0, base.breadcrumbs.length - later))
     }
     if (this.#tags) Object.assign(base.tags, this.#tags)
     if (this.#extra) Object.assign(base.extra, this.#extra)
@@ -132,11 +140,12 @@ export class Scope {
     if (this.#level) base.level = this.#level
     if (this.#fingerprint) base.fingerprint = this.#fingerprint
     if (this.#breadcrumbs) base.breadcrumbs = [...base.breadcrumbs, ...this.#breadcrumbs].slice(-this.#maxBreadcrumbs)
-    if (this.#request) {
+    const source = this.#requestSource
+    if (source) {
       // read from the app's request objects, whose getters may throw: the event goes on without
-      base.request = readSafely(this.#request)
-      base.transaction = (this.#transaction && readSafely(this.#transaction)) ?? base.transaction
-      if (this.#requestUser && !this.#userSet()) base.user = readSafely(this.#requestUser)
+      base.request = readSafely(() => source.request())
+      base.transaction = readSafely(() => source.transaction()) ?? base.transaction
+      if (!this.#userSet()) base.user = readSafely(() => source.user())
     }
     return base
   }

@@ -13,8 +13,8 @@ import { koaMiddleware } from './integrations/koa.js'
 import { defaultShouldCapture, resolveOptions, type ResolvedOptions, type TrackerOptions } from './options.js'
 import { limitReports, type Report } from './report-limiter.js'
 import { attachProcessHooks, detachProcessHooks, type FatalRecorder } from './process-hooks.js'
-import { Scope } from './scope.js'
-import type { Breadcrumb, FaultlineEvent, Grouping, Level, RecordResult, RequestInfo, Store, User } from './types.js'
+import { Scope, type RequestSource } from './scope.js'
+import type { Breadcrumb, FaultlineEvent, Grouping, Level, RecordResult, Store, User } from './types.js'
 import { LEVELS } from './types.js'
 import { fileStore } from '../adapters/file.js'
 import type { Alerter } from './alerts.js'
@@ -72,7 +72,7 @@ export interface TrackerStats {
 export interface Glue {
   panelPath: string | null
   servePanel(req: IncomingMessage, res: ServerResponse, where: PanelWhere): void
-  openRequestScope(request: () => RequestInfo | null, transaction: () => string | null, user: () => User | null): Scope
+  openRequestScope(source: RequestSource): Scope
   runInScope<T>(scope: Scope, fn: () => T): T
   /** makes `scope` current for the rest of what runs from here, as a request that has just arrived */
   enterScope(scope: Scope): void
@@ -418,7 +418,7 @@ export class Tracker {
     return {
       panelPath: panel ? panel.path : null,
       servePanel: (req, res, where) => this.#servePanel(req, res, where),
-      openRequestScope: (request, transaction, user) => new Scope(this.#global, this.options.maxBreadcrumbs).setRequest(request, transaction, user),
+      openRequestScope: (source) => new Scope(this.#global, this.options.maxBreadcrumbs).setRequest(source),
       runInScope: (scope, fn) => this.#als.run(scope, fn),
       enterScope: (scope) => this.#als.enterWith(scope),
       isCurrent: (scope) => this.#als.getStore() === scope,

@@ -610,6 +610,40 @@ describe('breadcrumbs', () => {
     const event = await onlyEvent(tracker)
     expect(event.breadcrumbs.map((c) => c.message)).toEqual(['step 7', 'step 8', 'step 9'])
   })
+
+  it("shows a scope the outer breadcrumbs from before it opened, and none added outside it since (another request's)", async () => {
+    const { tracker } = newTracker({ maxBreadcrumbs: 4 })
+    tracker.addBreadcrumb({ message: 'boot 1' })
+    tracker.addBreadcrumb({ message: 'boot 2' })
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const request = tracker.withScope(async () => {
+      tracker.addBreadcrumb({ message: 'inside 1' })
+      await held
+      // a scope opened inside this one sees what this one had, and not what it adds later
+      await tracker.withScope(async () => {
+        await held
+        tracker.captureException(new Error('nested'))
+      })
+      tracker.addBreadcrumb({ message: 'inside 2' })
+      tracker.captureException(new Error('in the request'))
+    })
+    // meanwhile, outside the scope: these belong to someone else
+    tracker.addBreadcrumb({ message: 'outside 1' })
+    tracker.addBreadcrumb({ message: 'outside 2' })
+    release()
+    await request
+    tracker.captureException(new Error('outside'))
+    await tracker.flush()
+    const crumbsOf = async (title: string) => {
+      const { issues } = await tracker.store.listIssues({})
+      const issue = issues.find((i) => i.title === `Error: ${title}`)!
+      return (await tracker.store.listEvents(issue.id)).events[0].breadcrumbs.map((c) => c.message)
+    }
+    expect(await crumbsOf('in the request')).toEqual(['boot 1', 'boot 2', 'inside 1', 'inside 2'])
+    expect(await crumbsOf('nested')).toEqual(['boot 1', 'boot 2', 'inside 1'])
+    expect(await crumbsOf('outside')).toEqual(['boot 1', 'boot 2', 'outside 1', 'outside 2'])
+  })
 })
 
 describe('maintenance', () => {

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { requestInfo, requestUser } from '../request.js'
-import type { Scope } from '../scope.js'
+import type { RequestSource, Scope } from '../scope.js'
 import type { Glue } from '../tracker.js'
 import { matchPanel } from './panel-path.js'
-import { captureOnce, type RequestState as BaseState } from './request-state.js'
+import { captureOnce, NOTHING_YET, type RequestState as BaseState } from './request-state.js'
 
 /** An Express router as faultline reads it (Express 4's and 5's have these alike). */
 interface ExpressRouter {
@@ -30,17 +30,50 @@ export interface ExpressRequest extends IncomingMessage {
   [kCapture]?: RequestState
 }
 
-interface RequestState extends BaseState {
+/**
+ * What faultline keeps on a request it opened a scope for. The scope reads the request through
+ * it, and only when something is captured: one object a request.
+ */
+class RequestState implements BaseState, RequestSource {
+  readonly glue: Glue
+  readonly scope: Scope
+  primitive: unknown = NOTHING_YET
   /**
    * A route that passed the request on with next(): Express leaves it in req.route, so an error
    * in a later middleware must not be named after it.
    */
-  passedRoute?: unknown
+  passedRoute: unknown = undefined
   /**
    * The route last entered and the mount path it was entered under: an error is seen after the
    * router it came from has put req.baseUrl back, and the name keeps the path it happened under.
    */
-  entered?: { route: unknown; baseUrl: string }
+  enteredRoute: unknown = undefined
+  enteredBase = ''
+  readonly #req: ExpressRequest
+
+  constructor(glue: Glue, req: ExpressRequest) {
+    this.glue = glue
+    this.#req = req
+    this.scope = glue.openRequestScope(this)
+  }
+
+  request() {
+    const req = this.#req
+    return requestInfo(req, { originalUrl: req.originalUrl, protocol: req.protocol, query: req.query, body: req.body, ip: req.ip })
+  }
+
+  transaction(): string {
+    const req = this.#req
+    const route = req.route !== this.passedRoute ? req.route : undefined
+    const routePath = route && typeof route.path === 'string' ? route.path : null
+    const base = this.enteredRoute !== undefined && this.enteredRoute === route ? this.enteredBase : req.baseUrl ?? ''
+    const path = routePath !== null ? `${base}${routePath}` : (req.originalUrl ?? req.url ?? '/').split('?')[0]
+    return `${req.method} ${path}`
+  }
+
+  user() {
+    return requestUser(this.#req.user)
+  }
 }
 
 type Next = (err?: unknown) => void
@@ -85,7 +118,10 @@ function patchLayer(proto: Record<string | symbol, unknown>): void {
     proto[requestName] = function faultlineHandleRequest(this: LayerLike, req: ExpressRequest, res: unknown, next: Next) {
       const state = req?.[kCapture]
       if (!state) return handleRequest.call(this, req, res, next)
-      if (this.route !== undefined) state.entered = { route: this.route, baseUrl: req.baseUrl ?? '' }
+      if (this.route !== undefined) {
+        state.enteredRoute = this.route
+        state.enteredBase = req.baseUrl ?? ''
+      }
       // a router-level layer entered while req.route is set: that route passed the request on with next()
       else if (this.method === undefined && req.route !== undefined) state.passedRoute = req.route
       if (lostScope(state)) return state.glue.runInScope(state.scope, () => handleRequest.call(this, req, res, next))
@@ -164,25 +200,6 @@ function layerPrototype(router: ExpressRouter | undefined): Record<string | symb
   return layer ? (Object.getPrototypeOf(layer) as Record<string | symbol, unknown>) : null
 }
 
-function transaction(req: ExpressRequest): string {
-  const state = req[kCapture]
-  const route = req.route !== state?.passedRoute ? req.route : undefined
-  const routePath = route && typeof route.path === 'string' ? route.path : null
-  const entered = state?.entered
-  const base = entered !== undefined && entered.route === route ? entered.baseUrl : req.baseUrl ?? ''
-  const path = routePath !== null ? `${base}${routePath}` : (req.originalUrl ?? req.url ?? '/').split('?')[0]
-  return `${req.method} ${path}`
-}
-
-/** A request scope whose request context is read from `req` only if something is captured. */
-function openScope(glue: Glue, req: ExpressRequest): Scope {
-  return glue.openRequestScope(
-    () => requestInfo(req, { originalUrl: req.originalUrl, protocol: req.protocol, query: req.query, body: req.body, ip: req.ip }),
-    () => transaction(req),
-    () => requestUser(req.user),
-  )
-}
-
 /** `app.use(tracker.express())`: serves the panel, opens a request scope, captures errors from later layers. */
 export function expressMiddleware(glue: Glue) {
   let patched = false
@@ -204,9 +221,9 @@ export function expressMiddleware(glue: Glue) {
     if (router) keepCatchAllLast(router)
     // a second faultline middleware of the same tracker (a sub-app's) keeps the request's scope
     if (req[kCapture]?.glue.owner === glue.owner) return next()
-    const scope = openScope(glue, req)
-    req[kCapture] = { glue, scope }
-    glue.runInScope(scope, next)
+    const state = new RequestState(glue, req)
+    req[kCapture] = state
+    glue.runInScope(state.scope, next)
   }
 }
 
@@ -218,16 +235,16 @@ export function expressMiddleware(glue: Glue) {
  */
 export function enterRequestScope(glue: Glue, req: ExpressRequest): void {
   if (req[kCapture]) return
-  const scope = openScope(glue, req)
-  req[kCapture] = { glue, scope }
-  glue.enterScope(scope)
+  const state = new RequestState(glue, req)
+  req[kCapture] = state
+  glue.enterScope(state.scope)
 }
 
 /** For apps that place capture explicitly: `app.use(tracker.expressErrorHandler())` after the routes. */
 export function expressErrorHandler(glue: Glue) {
   return function faultlineExpressErrorHandler(err: unknown, req: ExpressRequest, _res: ServerResponse, next: Next): void {
     const state = req[kCapture]
-    const scope = state?.glue.owner === glue.owner ? state.scope : openScope(glue, req)
+    const scope = state?.glue.owner === glue.owner ? state.scope : new RequestState(glue, req).scope
     if (isError(err)) glue.captureRequestError(err, scope, 'express')
     next(err)
   }

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { requestInfo, requestUser } from '../request.js'
+import type { RequestSource, Scope } from '../scope.js'
 import type { Glue } from '../tracker.js'
 import { matchPanel } from './panel-path.js'
-import { captureOnce, type RequestState as BaseState } from './request-state.js'
+import { captureOnce, NOTHING_YET, type RequestState as BaseState } from './request-state.js'
 
 /** The bits of a Koa context faultline reads; typed loosely so Koa 2 and 3 both fit. */
 export interface KoaContext {
@@ -22,13 +23,42 @@ export interface KoaContext {
   mountPath?: string
   _matchedRoute?: unknown
   onerror(err: unknown): void
-  app?: { on?(event: 'error', listener: (err: unknown, ctx?: KoaContext) => void): unknown }
+  app?: { on?(event: 'error', listener: (err: unknown, ctx?: KoaContext) => void): unknown; middleware?: unknown[] }
   [kCapture]?: RequestState
 }
 
-interface RequestState extends BaseState {
+/**
+ * What faultline keeps on a request it opened a scope for. The scope reads the request through
+ * it, and only when something is captured: one object a request.
+ */
+class RequestState implements BaseState, RequestSource {
+  readonly glue: Glue
+  readonly scope: Scope
+  primitive: unknown = NOTHING_YET
   /** Koa's own onerror is running: the 'error' event it emits was captured already */
-  inOnerror?: boolean
+  inOnerror = false
+  readonly #ctx: KoaContext
+
+  constructor(glue: Glue, ctx: KoaContext) {
+    this.glue = glue
+    this.#ctx = ctx
+    this.scope = glue.openRequestScope(this)
+  }
+
+  request() {
+    const ctx = this.#ctx
+    return requestInfo(ctx.req, { originalUrl: ctx.originalUrl, protocol: ctx.protocol, query: ctx.query, body: ctx.request.body, ip: ctx.ip })
+  }
+
+  transaction(): string {
+    const ctx = this.#ctx
+    const route = typeof ctx._matchedRoute === 'string' ? ctx._matchedRoute : ctx.originalUrl.split('?')[0]
+    return `${ctx.method} ${route}`
+  }
+
+  user() {
+    return requestUser(this.#ctx.state?.user)
+  }
 }
 
 const kCapture = Symbol('faultline.koa')
@@ -47,9 +77,8 @@ function patchOnerror(ctx: KoaContext): void {
   proto[kPatched] = true
   proto.onerror = function faultlineOnerror(this: KoaContext, err: unknown) {
     const state = this[kCapture]
-    if (!state) return onerror.call(this, err)
-    // thrown values that are not objects were captured by the middleware already, and have no identity to tell
-    if (typeof err === 'object' && err !== null) captureOnce(state, err, 'koa')
+    if (!state || ((err === null || err === undefined) && !thrownNothing(this))) return onerror.call(this, err)
+    captureOnce(state, err, 'koa')
     state.inOnerror = true
     try {
       // Koa calls this after the middleware chain, outside the request's scope: what the app logs
@@ -59,6 +88,15 @@ function patchOnerror(ctx: KoaContext): void {
       state.inOnerror = false
     }
   }
+}
+
+/**
+ * Koa calls ctx.onerror with null when a response has ended (or its connection closed), and with
+ * what the middleware threw, which may be null or undefined: that one leaves the request
+ * unanswered, so it is worth an issue. Told apart by the response: not begun, on a live connection.
+ */
+function thrownNothing(ctx: KoaContext): boolean {
+  return !ctx.res.headersSent && ctx.req.socket?.destroyed === false
 }
 
 /**
@@ -77,11 +115,6 @@ function listenForAppErrors(ctx: KoaContext): void {
   })
 }
 
-function transaction(ctx: KoaContext): string {
-  const route = typeof ctx._matchedRoute === 'string' ? ctx._matchedRoute : ctx.originalUrl.split('?')[0]
-  return `${ctx.method} ${route}`
-}
-
 /**
  * `app.use(tracker.koa())` as the first middleware: serves the panel, opens a request scope, and
  * captures what the rest of the app throws, then rethrows it unchanged so Koa (status, `app.on('error')`)
@@ -97,20 +130,17 @@ export function koaMiddleware(glue: Glue) {
         return Promise.resolve()
       }
     }
-    const scope = glue.openRequestScope(
-      () => requestInfo(ctx.req, { originalUrl: ctx.originalUrl, protocol: ctx.protocol, query: ctx.query, body: ctx.request.body, ip: ctx.ip }),
-      () => transaction(ctx),
-      () => requestUser(ctx.state?.user),
-    )
     patchOnerror(ctx)
     listenForAppErrors(ctx)
-    const state: RequestState = { glue, scope }
+    const state = new RequestState(glue, ctx)
     ctx[kCapture] = state
-    return glue.runInScope(scope, () =>
-      next().catch((err: unknown) => {
-        captureOnce(state, err, 'koa')
-        throw err
-      }),
-    )
+    // first in the app: what leaves this middleware goes straight to Koa's ctx.onerror, which
+    // captures it (patchOnerror), so the request needs no promise of its own to catch it on
+    if (ctx.app?.middleware?.[0] === faultlineKoa) return glue.runInScope(state.scope, next)
+    return glue.runInScope(state.scope, next).catch((err: unknown) => {
+      // a middleware before this one may answer the error itself
+      captureOnce(state, err, 'koa')
+      throw err
+    })
   }
 }

@@ -5,9 +5,12 @@ import type { Glue } from '../tracker.js'
 export interface RequestState {
   glue: Glue
   scope: Scope
-  /** the last thrown value that is not an object (a string), which no WeakSet can remember */
-  primitive?: unknown
+  /** the last thrown value that is not an object (a string), which no WeakSet can remember; NOTHING_YET at first */
+  primitive: unknown
 }
+
+/** what `primitive` holds before anything is thrown (`undefined` can be thrown) */
+export const NOTHING_YET = Symbol('nothing thrown yet')
 
 /**
  * Hands an error of the request to its tracker, once: an object may reach several of the glue's

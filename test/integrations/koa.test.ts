@@ -165,6 +165,38 @@ for (const [name, Koa] of versions) {
       expect((await issues(tracker)).map((i) => [i.title, i.count]).sort()).toEqual([['Error: a thrown string', 1], ['Error: koa sync', 1]])
     })
 
+    it('records a thrown undefined, which leaves the request unanswered, and nothing for a request the client gave up on', async () => {
+      const tracker = newTracker()
+      const app = new Koa()
+      app.silent = true
+      app.use(tracker.koa())
+      let arrived!: () => void
+      const slowArrived = new Promise<void>((resolve) => (arrived = resolve))
+      app.use(async (ctx) => {
+        if (ctx.path === '/undefined') throw undefined
+        arrived()
+        await new Promise((resolve) => setTimeout(resolve, 200))
+        ctx.body = 'late'
+      })
+      const server = app.listen(0, '127.0.0.1')
+      await new Promise((resolve) => server.once('listening', resolve))
+      const { port } = server.address() as { port: number }
+      try {
+        // Koa never answers it: the client times out
+        await expect(fetch(`http://127.0.0.1:${port}/undefined`, { signal: AbortSignal.timeout(300) })).rejects.toThrow()
+        const abort = new AbortController()
+        const slow = fetch(`http://127.0.0.1:${port}/slow`, { signal: abort.signal })
+        await slowArrived
+        abort.abort()
+        await expect(slow).rejects.toThrow()
+        await new Promise((resolve) => setTimeout(resolve, 300))
+      } finally {
+        server.closeAllConnections()
+        server.close()
+      }
+      expect((await issues(tracker)).map((i) => [i.count, i.culprit])).toEqual([[1, 'GET /undefined']])
+    })
+
     it("keeps what the app logs in app.on('error') on that request, out of other requests' events", async () => {
       const log = vi.spyOn(console, 'log').mockImplementation(() => {})
       try {
