@@ -240,31 +240,34 @@ function describeOne(thrown: ThrownDescription, root: string, sourceContext: boo
   return out
 }
 
-/** Parsed frames (with source context) by stack text: one call site failing again and again parses once. */
-const frameCache = new Map<string, ParsedStack>()
+/**
+ * Parsed frames (with source context) by stack body, for each root and source-context setting:
+ * one call site failing again and again parses once. Bodies longer than FRAME_CACHE_MAX_KEY are
+ * keyed by the lines that are parsed (see framesOf).
+ */
+const frameCaches = new Map<string, Map<string, ParsedStack>>()
 const FRAME_CACHE_ENTRIES = 256
 const FRAME_CACHE_MAX_KEY = 32 * 1024
 
 /** The frames of a stack body, from the cache when this exact stack was seen. */
 function framesOf(body: string, root: string, sourceContext: boolean): ParsedStack {
-  // Cut first: the key is made of the lines that are parsed, so a deep stack is never hashed or
-  // copied whole, nor kept alive by the key. Stacks that differ only in their dropped middle
-  // differ in its line count.
-  const cut = cutStack(body)
-  const keyed = cut.head.length + cut.tail.length <= FRAME_CACHE_MAX_KEY
-  const key = keyed ? ownCopy(`${sourceContext ? 1 : 0}${root}\0${cut.droppedLines}\0${cut.head}${cut.tail}`) : null
-  let parsed = key === null ? undefined : frameCache.get(key)
+  const setting = `${sourceContext ? 1 : 0}${root}`
+  let cache = frameCaches.get(setting)
+  if (cache === undefined) frameCaches.set(setting, (cache = new Map()))
+  // A deep stack is cut first, so that it is never hashed or copied whole, nor kept alive by its
+  // key; stacks that differ only in their dropped middle differ in its line count.
+  const cut = body.length > FRAME_CACHE_MAX_KEY ? cutStack(body) : null
+  const key = cut === null ? body : cut.head.length + cut.tail.length <= FRAME_CACHE_MAX_KEY ? `${cut.droppedLines}\0${cut.head}${cut.tail}` : null
+  let parsed = key === null ? undefined : cache.get(key)
   if (parsed === undefined) {
-    parsed = parseCutStack(cut, root)
+    parsed = parseCutStack(cut ?? cutStack(body), root)
     if (sourceContext && parsed.frames.length > 0) addSourceContext(parsed.frames, root)
     if (key !== null) {
-      if (frameCache.size >= FRAME_CACHE_ENTRIES) frameCache.delete(frameCache.keys().next().value!)
-      frameCache.set(key, parsed)
+      // the oldest parsed goes first; a call site still failing is parsed again, once
+      if (cache.size >= FRAME_CACHE_ENTRIES) cache.delete(cache.keys().next().value!)
+      // a copy of its own: the body is a slice of the whole stack, message included
+      cache.set(ownCopy(key), parsed)
     }
-  } else {
-    // most recently used last, so the oldest goes first
-    frameCache.delete(key!)
-    frameCache.set(key!, parsed)
   }
   // the frames are shared between events: nothing changes a frame in place (fitToSize replaces them)
   const copy: ParsedStack = { frames: [...parsed.frames] }

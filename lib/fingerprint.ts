@@ -23,7 +23,7 @@ export function groupEvent(event: FaultlineEvent): Grouping {
   const defaults = exception ? exceptionComponents(type, message, frames) : ['message', normalizeMessage(message)]
   const fingerprint = expand(event.fingerprint, defaults)
   return {
-    hash: hashComponents(fingerprint),
+    hash: fingerprint === defaults && exception && frames.length > 0 ? hashOfFrames(type, frames, defaults) : hashComponents(fingerprint),
     fingerprint,
     title: exception ? titleFor(type, message) : firstLine(message) || '(empty message)',
     culprit: culpritFor(frames, event.transaction),
@@ -34,10 +34,41 @@ export function groupEvent(event: FaultlineEvent): Grouping {
 }
 
 function exceptionComponents(type: string, message: string, frames: StackFrame[]): string[] {
+  if (frames.length === 0) return [type, normalizeMessage(message)]
+  return [type, ...described(frames).parts]
+}
+
+/**
+ * What grouping reads of a list of frames, kept by its first frame: the frames of a call site that
+ * fails again and again are the same objects every time (the event builder parses a stack once),
+ * so they are described, and their hash computed, once.
+ */
+interface DescribedFrames {
+  frames: StackFrame[]
+  parts: string[]
+  /** the default fingerprint's hash, by error type */
+  hashes: Map<string, string>
+}
+const describedFrames = new WeakMap<StackFrame, DescribedFrames>()
+
+function described(frames: StackFrame[]): DescribedFrames {
+  const known = describedFrames.get(frames[0])
+  if (known !== undefined && known.frames.length === frames.length && known.frames.every((f, i) => f === frames[i])) return known
   const inApp = frames.filter((f) => f.in_app)
   const chosen = inApp.length > 0 ? inApp : frames
-  if (chosen.length === 0) return [type, normalizeMessage(message)]
-  return [type, ...chosen.map((f) => `${frameFile(f)} ${frameName(f)}`)]
+  const made: DescribedFrames = { frames: [...frames], parts: chosen.map((f) => `${frameFile(f)} ${frameName(f)}`), hashes: new Map() }
+  describedFrames.set(frames[0], made)
+  return made
+}
+
+function hashOfFrames(type: string, frames: StackFrame[], components: string[]): string {
+  const { hashes } = described(frames)
+  let hash = hashes.get(type)
+  if (hash === undefined) {
+    hash = hashComponents(components)
+    if (hashes.size < 16) hashes.set(type, hash)
+  }
+  return hash
 }
 
 /**
