@@ -2,7 +2,8 @@
 // 200 connections for 20 s, bare and with faultline on its default file store. It shows what the
 // overload rule promises: every error counted (the issue's count against the errors thrown), how
 // many full events were kept and how many shed, memory before, at the peak and after the storm
-// (after a GC), and the event loop's delay during it.
+// (after a GC): the process's RSS, and V8's heap (heapTotal: what the heap holds from the system),
+// and the event loop's delay during it.
 //
 //   npm run bench -- --storm          (or node bench/storm.js after npm run build)
 //   BENCH_STORM_SECONDS=5 BENCH_STORM_CONNECTIONS=100   shorter or lighter
@@ -26,6 +27,9 @@ export async function storm(variant, { seconds = SECONDS, connections = CONNECTI
     await autocannon({ url: `http://127.0.0.1:${server.port}/fail`, connections, duration: seconds, ...(rate > 0 ? { connectionRate: rate / connections } : {}) })
     const watched = await ask(server, 'watch-stop', 'watched')
     const flush = await ask(server, 'flush', 'flushed')
+    await ask(server, 'memory', 'memory')
+    // V8 shrinks its heap a moment after the collections that emptied it
+    await new Promise((resolve) => setTimeout(resolve, 2000))
     const after = await ask(server, 'memory', 'memory')
     const { stats } = await ask(server, 'stats', 'stats')
     const closed = await stopServer(server)
@@ -40,7 +44,7 @@ export async function storm(variant, { seconds = SECONDS, connections = CONNECTI
 const MB = (bytes) => (bytes / 1e6).toFixed(1)
 
 export function stormTable(results) {
-  return table(['variant', 'errors thrown', 'counted in issues', 'events kept', 'shed (counted, body not kept)', 'RSS MB before / peak / after (after GC)', 'event loop delay p99 / max ms'],
+  return table(['variant', 'errors thrown', 'counted in issues', 'events kept', 'shed (counted, body not kept)', 'RSS MB before / peak / after (after GC)', 'V8 heap MB before / after', 'event loop delay p99 / max ms'],
     results.map((r) => [
       r.variant,
       fmt(r.thrown),
@@ -48,6 +52,7 @@ export function stormTable(results) {
       r.stats ? fmt(r.stats.stored) : '',
       r.stats ? fmt(r.stats.shed) : '',
       `${MB(r.before.rss)} / ${MB(r.watched.peakRss)} / ${MB(r.after.rss)} (${r.after.rss >= r.before.rss ? '+' : ''}${MB(r.after.rss - r.before.rss)})`,
+      `${MB(r.before.heapTotal)} / ${MB(r.after.heapTotal)}`,
       `${r.watched.p99.toFixed(1)} / ${r.watched.max.toFixed(1)}`,
     ]))
 }

@@ -83,8 +83,8 @@ export function serve(server, variant) {
           globalThis.gc?.()
           await new Promise((resolve) => setTimeout(resolve, 20))
         }
-        const { rss, heapUsed } = process.memoryUsage()
-        process.send({ type: 'memory', rss, heapUsed })
+        const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage()
+        process.send({ type: 'memory', rss, heapUsed, heapTotal, external, arrayBuffers })
       } else if (msg.cmd === 'watch-start') {
         const delay = monitorEventLoopDelay({ resolution: 10 })
         delay.enable()
