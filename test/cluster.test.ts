@@ -64,8 +64,13 @@ describe('the example app in 4 cluster workers on one file store, with the cron 
     const workers = new Set<string>()
     let next = 0
     let failed = 0
+    let reloaded!: () => void
+    const restarted = new Promise<void>((resolve) => (reloaded = resolve))
     async function client() {
       while (next < REQUESTS) {
+        // the second half goes to the new workers, however fast the first half went
+        if (next >= REQUESTS / 2) await restarted
+        if (next >= REQUESTS) break
         const i = next++
         const res = await get(`http://127.0.0.1:${port}/users/42?as=user-${i % USERS}`)
         workers.add(res.headers.get('x-worker') ?? '?')
@@ -82,12 +87,13 @@ describe('the example app in 4 cluster workers on one file store, with the cron 
         expect(await new Promise((resolve) => job.on('exit', resolve)), text).toBe(0)
       }
     })()
-    // a rolling restart two seconds in: each new worker starts while the old one still runs
+    // a rolling restart a tenth of the way in, under the load: each new worker starts while the old one still runs
     const reload = (async () => {
-      await new Promise((resolve) => setTimeout(resolve, 2000))
+      while (next < REQUESTS / 10) await new Promise((resolve) => setTimeout(resolve, 10))
       const done = new Promise((resolve) => primary.on('message', (m: { reloaded?: boolean }) => m.reloaded && resolve(true)))
       primary.kill('SIGUSR2')
       await done
+      reloaded()
     })()
     await Promise.all([...Array.from({ length: 32 }, client), cronRuns, reload])
     expect(failed).toBe(REQUESTS)
