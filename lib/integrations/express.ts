@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { requestInfo, requestUser } from '../request.js'
-import type { RequestSource, Scope } from '../scope.js'
 import type { Glue } from '../tracker.js'
 import { matchPanel } from './panel-path.js'
-import { captureOnce, NOTHING_YET, type RequestState as BaseState } from './request-state.js'
+import { captureOnce, RequestState } from './request-state.js'
 
 /** An Express router as faultline reads it (Express 4's and 5's have these alike). */
 interface ExpressRouter {
@@ -27,17 +26,10 @@ export interface ExpressRequest extends IncomingMessage {
   /** the signed-in user, as Passport sets it */
   user?: unknown
   route?: { path?: unknown }
-  [kCapture]?: RequestState
+  [kCapture]?: ExpressRequestState
 }
 
-/**
- * What faultline keeps on a request it opened a scope for. The scope reads the request through
- * it, and only when something is captured: one object a request.
- */
-class RequestState implements BaseState, RequestSource {
-  readonly glue: Glue
-  readonly scope: Scope
-  primitive: unknown = NOTHING_YET
+class ExpressRequestState extends RequestState {
   /**
    * A route that passed the request on with next(): Express leaves it in req.route, so an error
    * in a later middleware must not be named after it.
@@ -52,9 +44,8 @@ class RequestState implements BaseState, RequestSource {
   readonly #req: ExpressRequest
 
   constructor(glue: Glue, req: ExpressRequest) {
-    this.glue = glue
+    super(glue)
     this.#req = req
-    this.scope = glue.openRequestScope(this)
   }
 
   request() {
@@ -221,7 +212,7 @@ export function expressMiddleware(glue: Glue) {
     if (router) keepCatchAllLast(router)
     // a second faultline middleware of the same tracker (a sub-app's) keeps the request's scope
     if (req[kCapture]?.glue.owner === glue.owner) return next()
-    const state = new RequestState(glue, req)
+    const state = new ExpressRequestState(glue, req)
     req[kCapture] = state
     glue.runInScope(state.scope, next)
   }
@@ -235,7 +226,7 @@ export function expressMiddleware(glue: Glue) {
  */
 export function enterRequestScope(glue: Glue, req: ExpressRequest): void {
   if (req[kCapture]) return
-  const state = new RequestState(glue, req)
+  const state = new ExpressRequestState(glue, req)
   req[kCapture] = state
   glue.enterScope(state.scope)
 }
@@ -244,7 +235,7 @@ export function enterRequestScope(glue: Glue, req: ExpressRequest): void {
 export function expressErrorHandler(glue: Glue) {
   return function faultlineExpressErrorHandler(err: unknown, req: ExpressRequest, _res: ServerResponse, next: Next): void {
     const state = req[kCapture]
-    const scope = state?.glue.owner === glue.owner ? state.scope : new RequestState(glue, req).scope
+    const scope = state?.glue.owner === glue.owner ? state.scope : new ExpressRequestState(glue, req).scope
     if (isError(err)) glue.captureRequestError(err, scope, 'express')
     next(err)
   }

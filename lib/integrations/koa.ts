@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { requestInfo, requestUser } from '../request.js'
-import type { RequestSource, Scope } from '../scope.js'
 import type { Glue } from '../tracker.js'
 import { matchPanel } from './panel-path.js'
-import { captureOnce, NOTHING_YET, type RequestState as BaseState } from './request-state.js'
+import { captureOnce, RequestState } from './request-state.js'
 
 /** The bits of a Koa context faultline reads; typed loosely so Koa 2 and 3 both fit. */
 export interface KoaContext {
@@ -24,25 +23,17 @@ export interface KoaContext {
   _matchedRoute?: unknown
   onerror(err: unknown): void
   app?: { on?(event: 'error', listener: (err: unknown, ctx?: KoaContext) => void): unknown; middleware?: unknown[] }
-  [kCapture]?: RequestState
+  [kCapture]?: KoaRequestState
 }
 
-/**
- * What faultline keeps on a request it opened a scope for. The scope reads the request through
- * it, and only when something is captured: one object a request.
- */
-class RequestState implements BaseState, RequestSource {
-  readonly glue: Glue
-  readonly scope: Scope
-  primitive: unknown = NOTHING_YET
+class KoaRequestState extends RequestState {
   /** Koa's own onerror is running: the 'error' event it emits was captured already */
   inOnerror = false
   readonly #ctx: KoaContext
 
   constructor(glue: Glue, ctx: KoaContext) {
-    this.glue = glue
+    super(glue)
     this.#ctx = ctx
-    this.scope = glue.openRequestScope(this)
   }
 
   request() {
@@ -132,7 +123,7 @@ export function koaMiddleware(glue: Glue) {
     }
     patchOnerror(ctx)
     listenForAppErrors(ctx)
-    const state = new RequestState(glue, ctx)
+    const state = new KoaRequestState(glue, ctx)
     ctx[kCapture] = state
     // first in the app: what leaves this middleware goes straight to Koa's ctx.onerror, which
     // captures it (patchOnerror), so the request needs no promise of its own to catch it on
