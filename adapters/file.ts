@@ -582,9 +582,9 @@ class FileStoreImpl implements FileStore {
    * The events waiting to be written, newest first across all issues, in windows of about
    * WINDOW_BYTES, each as the events of each issue: on a disk with room for part of a backlog the
    * newest land first, and what is left over (shed if it never fits) is the oldest. A write of an
-   * ordinary batch is one window.
+   * ordinary batch is one window. Each comes with the bytes it takes on disk.
    */
-  #windows(): Array<Map<string, EventEntry[]>> {
+  #windows(): Array<{ events: Map<string, EventEntry[]>; bytes: number }> {
     const index = this.#replica!.index
     const all: Array<[string, EventEntry]> = []
     for (const [id, entries] of this.#unwritten) {
@@ -592,29 +592,29 @@ class FileStoreImpl implements FileStore {
       else for (const entry of entries) all.push([id, entry])
     }
     all.sort((a, b) => b[1].t - a[1].t)
-    const windows: Array<Map<string, EventEntry[]>> = []
-    let window = new Map<string, EventEntry[]>()
-    let bytes = 0
+    const windows: Array<{ events: Map<string, EventEntry[]>; bytes: number }> = []
+    let window = { events: new Map<string, EventEntry[]>(), bytes: 0 }
     for (const [id, entry] of all) {
-      if (bytes > 0 && bytes + entry.json.length > WINDOW_BYTES) {
+      // each entry goes in after a newline
+      const size = entry.json.length + 1
+      if (window.bytes > 0 && window.bytes + size > WINDOW_BYTES) {
         windows.push(window)
-        window = new Map()
-        bytes = 0
+        window = { events: new Map(), bytes: 0 }
       }
-      const list = window.get(id)
-      if (list === undefined) window.set(id, [entry])
+      const list = window.events.get(id)
+      if (list === undefined) window.events.set(id, [entry])
       else list.push(entry)
-      bytes += entry.json.length
+      window.bytes += size
     }
-    if (window.size > 0) windows.push(window)
+    if (window.bytes > 0) windows.push(window)
     return windows
   }
 
   /** Appends counted events to their files, a few files at a time; what fails stays for the next write. */
   async #writeEvents(): Promise<void> {
     for (const window of this.#windows()) {
-      await this.#files.ensureRoom(windowBytes(window))
-      const work = [...window]
+      await this.#files.ensureRoom(window.bytes)
+      const work = [...window.events]
       let failure: Error | null = null
       const worker = async () => {
         for (let next = work.pop(); next !== undefined; next = work.pop()) {
@@ -633,8 +633,8 @@ class FileStoreImpl implements FileStore {
   /** `#writeEvents`, synchronously, for a process that is exiting. */
   #writeEventsSync(): void {
     for (const window of this.#windows()) {
-      this.#files.ensureRoomSync(windowBytes(window))
-      for (const [id, entries] of window) {
+      this.#files.ensureRoomSync(window.bytes)
+      for (const [id, entries] of window.events) {
         const { written, error } = this.#files.appendSync(id, entries)
         this.#forgetEntries(id, entries.slice(0, written))
         if (error) throw error
@@ -1052,13 +1052,6 @@ class FileStoreImpl implements FileStore {
       try { this.#warn(err as Error) } catch { /* exiting anyway */ }
     }
   }
-}
-
-/** What a window of events takes on disk, a newline each included. */
-function windowBytes(window: Map<string, EventEntry[]>): number {
-  let bytes = 0
-  for (const entries of window.values()) for (const entry of entries) bytes += entry.json.length + 1
-  return bytes
 }
 
 /**
