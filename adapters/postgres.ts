@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto'
 import { parseDuration } from '../lib/duration.js'
 import { eventJson } from '../lib/event.js'
+import { foldedEventId } from '../lib/event-id.js'
 import { mentionsStatus, parseQuery, type SearchTerm } from '../lib/search.js'
 import {
   LEVELS, STATUSES, type EventPage, type FaultlineEvent, type HistogramOptions, type IgnoreUntil, type Issue, type IssuePage, type IssueSort,
@@ -369,6 +370,15 @@ class PostgresStore implements Store {
    */
   async record(input: RecordInput): Promise<RecordResult> {
     const row = recordRow(input)
+    const times = input.times ?? 1
+    if (times === 1) return this.#enqueueRow(row)
+    // folded errors get a row each, as if recorded one by one: a retry of the fold counts each once
+    const results = await Promise.all(Array.from({ length: times }, (_, k) => this.#enqueueRow({ ...row, eventId: foldedEventId(row.eventId, k) })))
+    const last = results.reduce((a, b) => (b.issue.count > a.issue.count ? b : a))
+    return { issue: last.issue, isNew: results.some((r) => r.isNew), isRegression: results.some((r) => r.isRegression), unignored: results.some((r) => r.unignored) }
+  }
+
+  #enqueueRow(row: RecordRow): Promise<RecordResult> {
     return new Promise((resolve, reject) => {
       this.#waiting.push({ row, resolve, reject })
       this.#writeWaiting()

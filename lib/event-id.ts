@@ -18,3 +18,11 @@ export function newEventId(): string {
   const start = ID_BYTES * next++
   return pool.toString('hex', start, start + ID_BYTES)
 }
+
+/**
+ * The id of the n-th (from 0) of several errors folded into one record (RecordInput.times): the
+ * first one's, with its last 8 hex digits standing for n.
+ */
+export function foldedEventId(first: string, n: number): string {
+  return n === 0 ? first : `${first.slice(0, 24)}${(n >>> 0).toString(16).padStart(8, '0')}`
+}

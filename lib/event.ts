@@ -3,7 +3,7 @@ import os from 'node:os'
 import { addTruncated, describeThrown, normalize, safeMessage, tagText, truncateString, type ThrownDescription } from './normalize.js'
 import { scrub, scrubRequest, scrubText } from './scrub.js'
 import { cutStack, parseCutStack, type ParsedStack } from './stacktrace.js'
-import { ownCopy } from './own-copy.js'
+import { StackCache } from './stack-cache.js'
 import { addSourceContext } from './source-context.js'
 import { DEFAULT_FINGERPRINT } from './fingerprint.js'
 import type { Breadcrumb, ExceptionInfo, FaultlineEvent, Level, RequestInfo, StackFrame, Stacktrace, User } from './types.js'
@@ -245,7 +245,7 @@ function describeOne(thrown: ThrownDescription, root: string, sourceContext: boo
  * one call site failing again and again parses once. Bodies longer than FRAME_CACHE_MAX_KEY are
  * keyed by the lines that are parsed (see framesOf).
  */
-const frameCaches = new Map<string, Map<string, ParsedStack>>()
+const frameCaches = new Map<string, StackCache<ParsedStack>>()
 const FRAME_CACHE_ENTRIES = 256
 const FRAME_CACHE_MAX_KEY = 32 * 1024
 
@@ -253,7 +253,7 @@ const FRAME_CACHE_MAX_KEY = 32 * 1024
 function framesOf(body: string, root: string, sourceContext: boolean): ParsedStack {
   const setting = `${sourceContext ? 1 : 0}${root}`
   let cache = frameCaches.get(setting)
-  if (cache === undefined) frameCaches.set(setting, (cache = new Map()))
+  if (cache === undefined) frameCaches.set(setting, (cache = new StackCache(FRAME_CACHE_ENTRIES)))
   // A deep stack is cut first, so that it is never hashed or copied whole, nor kept alive by its
   // key; stacks that differ only in their dropped middle differ in its line count.
   const cut = body.length > FRAME_CACHE_MAX_KEY ? cutStack(body) : null
@@ -262,12 +262,8 @@ function framesOf(body: string, root: string, sourceContext: boolean): ParsedSta
   if (parsed === undefined) {
     parsed = parseCutStack(cut ?? cutStack(body), root)
     if (sourceContext && parsed.frames.length > 0) addSourceContext(parsed.frames, root)
-    if (key !== null) {
-      // the oldest parsed goes first; a call site still failing is parsed again, once
-      if (cache.size >= FRAME_CACHE_ENTRIES) cache.delete(cache.keys().next().value!)
-      // a copy of its own: the body is a slice of the whole stack, message included
-      cache.set(ownCopy(key), parsed)
-    }
+    // the oldest parsed goes first; a call site still failing is parsed again, once
+    if (key !== null) cache.set(key, parsed)
   }
   // the frames are shared between events: nothing changes a frame in place (fitToSize replaces them)
   const copy: ParsedStack = { frames: [...parsed.frames] }
@@ -426,9 +422,15 @@ function pickFingerprint(...candidates: Array<string[] | null | undefined>): str
 }
 
 function isoTime(date: Date | undefined): string {
-  const d = date instanceof Date && !Number.isNaN(date.getTime()) ? date : new Date()
-  return d.toISOString()
+  const ms = date instanceof Date && !Number.isNaN(date.getTime()) ? date.getTime() : Date.now()
+  // errors in a burst share their millisecond: the text is made once for it
+  if (ms !== lastIso.ms) {
+    lastIso.ms = ms
+    lastIso.text = new Date(ms).toISOString()
+  }
+  return lastIso.text
 }
+const lastIso = { ms: Number.NaN, text: '' }
 
 function isRecord(value: unknown): value is Record<string, any> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)

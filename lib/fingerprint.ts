@@ -95,6 +95,8 @@ function frameFile(frame: StackFrame): string {
 
 function expand(configured: string[] | undefined, defaults: string[]): string[] {
   if (!Array.isArray(configured) || configured.length === 0) return defaults
+  // every event carries the default unless the app set one: its hash is the one kept per call site
+  if (configured.length === 1 && isDefaultMarker(configured[0])) return defaults
   const out: string[] = []
   for (const part of configured) {
     if (isDefaultMarker(part)) out.push(...defaults)
@@ -104,7 +106,7 @@ function expand(configured: string[] | undefined, defaults: string[]): string[] 
 }
 
 function isDefaultMarker(part: unknown): boolean {
-  return typeof part === 'string' && part.replace(/\s+/g, '') === '{{default}}'
+  return typeof part === 'string' && (part === DEFAULT_FINGERPRINT || part.replace(/\s+/g, '') === '{{default}}')
 }
 
 /** First 16 hex characters of sha256 over the components. */

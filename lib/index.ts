@@ -1,6 +1,7 @@
 /** faultline: an embedded error tracker for Express and Koa. */
 export { createTracker, Tracker } from './tracker.js'
 export { Scope } from './scope.js'
+export { foldedEventId } from './event-id.js'
 export { OptionError, DEFAULT_SCRUB_FIELDS } from './options.js'
 export type {
   TrackerOptions, ResolvedOptions, Rule, RuleWhen, RuleFilter, MailOptions, PanelAuth, EventHint,

@@ -14,7 +14,7 @@ import { defaultShouldCapture, resolveOptions, type ResolvedOptions, type Tracke
 import { limitReports, type Report } from './report-limiter.js'
 import { attachProcessHooks, detachProcessHooks, type FatalRecorder } from './process-hooks.js'
 import { Scope, type RequestSource } from './scope.js'
-import type { Breadcrumb, FaultlineEvent, Grouping, Level, RecordResult, Store, User } from './types.js'
+import type { Breadcrumb, FaultlineEvent, Grouping, Level, RecordInput, Store, User } from './types.js'
 import { LEVELS } from './types.js'
 import { fileStore } from '../adapters/file.js'
 import type { Alerter } from './alerts.js'
@@ -45,11 +45,9 @@ interface QueuedEvent {
   grouping?: Grouping
   /** counted only: the event is its facts, its body not kept */
   shed: boolean
-  /** identical errors it stands for (folded while the queue was full), and those recorded so far */
+  /** identical errors it stands for (folded while the queue was full, and recorded as one), and those recorded so far */
   times: number
   recorded: number
-  /** which of several folded errors are recorded: a retry records only the others */
-  done?: Set<number>
 }
 
 /** What tracker.stats() returns: counts since the tracker started. */
@@ -610,34 +608,14 @@ export class Tracker {
       return
     }
     const grouping = item.grouping ?? groupEvent(event)
-    const user = userKey(event.user)
-    if (item.times === 1) return this.#recordOne(item, event, grouping, user)
-    // each folded error is an event of its own, and they go to the store together (it batches them);
-    // an error's id is fixed by its place in the fold, so a retry records only those not done, once
-    item.done ??= new Set()
-    const waiting: number[] = []
-    for (let k = 0; k < item.times; k++) if (!item.done.has(k)) waiting.push(k)
-    const outcomes = await Promise.allSettled(waiting.map(async (k) => {
-      const own = k === 0 ? event : { ...event, event_id: foldedEventId(event.event_id, k) }
-      await this.#recordOne(item, own, grouping, user)
-      item.done!.add(k)
-    }))
-    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')
-    if (failed) throw failed.reason
-  }
-
-  /** Records one event of a queued capture, counts it, and hands it to the alert rules. */
-  async #recordOne(item: QueuedEvent, event: FaultlineEvent, grouping: Grouping, user: string | null): Promise<void> {
     this.#atStore += 1
     let result
     try {
-      result = await this.store.record({ event, grouping, userKey: user, shed: item.shed })
+      result = await this.store.record(recordInput(item, event, grouping))
     } finally {
       this.#atStore -= 1
     }
-    item.recorded += 1
-    if (item.shed) this.#stats.shed += 1
-    else this.#stats.stored += 1
+    this.#counted(item)
     // without rules there is no alerter to wait for, and every event would pay for the wait
     if (this.options.rules.length > 0) (await this.#alerter)?.onRecorded(result, event)
     if (this.#storeDown) {
@@ -779,17 +757,17 @@ export class Tracker {
       this.#stats.discarded += item.times - item.recorded
       return
     }
-    const grouping = grouped ?? groupEvent(event)
-    const user = userKey(event.user)
-    let last: { result: RecordResult; event: FaultlineEvent } | null = null
-    while (item.recorded < item.times) {
-      const own = item.recorded === 0 ? event : { ...event, event_id: foldedEventId(event.event_id, item.recorded) }
-      last = { result: this.store.recordSync!({ event: own, grouping, userKey: user, shed: item.shed }), event: own }
-      item.recorded += 1
-      if (item.shed) this.#stats.shed += 1
-      else this.#stats.stored += 1
-    }
-    if (last !== null && this.options.rules.length > 0) this.store.deferAlertSync?.(last)
+    const result = this.store.recordSync!(recordInput(item, event, grouped ?? groupEvent(event)))
+    this.#counted(item)
+    if (this.options.rules.length > 0) this.store.deferAlertSync?.({ result, event })
+  }
+
+  /** A queued capture is recorded: all the errors it stands for at once. */
+  #counted(item: QueuedEvent): void {
+    const times = item.times - item.recorded
+    item.recorded = item.times
+    if (item.shed) this.#stats.shed += times
+    else this.#stats.stored += times
   }
 
   /** The crash path for asynchronous stores: the process hooks keep the process alive until this resolves. */
@@ -848,9 +826,11 @@ function recordConcurrency(store: Store): number {
   return typeof asked === 'number' && Number.isInteger(asked) && asked >= 1 ? Math.min(asked, 100_000) : STORE_CONCURRENCY
 }
 
-/** The id of the n-th of several folded errors: the first one's, with its last 8 digits standing for n. */
-function foldedEventId(first: string, n: number): string {
-  return `${first.slice(0, 24)}${(n >>> 0).toString(16).padStart(8, '0')}`
+/** What the store records for a queued capture: one record for the errors folded into it. */
+function recordInput(item: QueuedEvent, event: FaultlineEvent, grouping: Grouping): RecordInput {
+  const input: RecordInput = { event, grouping, userKey: userKey(event.user), shed: item.shed }
+  if (item.times > 1) input.times = item.times
+  return input
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -156,6 +156,13 @@ export interface RecordInput {
    * fact that an error happened (its count, user, tags and time still count in full)
    */
   shed?: boolean
+  /**
+   * how many errors this one record counts, 1 when absent. Under load the tracker folds shed
+   * errors that count alike (same issue, user, tags and level, in the same second) into one
+   * record; above 1 only with `shed`. The event id is the first error's; a store that keeps a row
+   * per error names the others with `foldedEventId`.
+   */
+  times?: number
 }
 
 export interface RecordResult {

@@ -25,6 +25,8 @@ export interface FactsOp {
   g?: RecordFacts['grouping']
   /** shed: counted, body not kept */
   x?: 1
+  /** how many errors it counts, when more than one (RecordFacts.times) */
+  c?: number
   /** when it was recorded (ignore ends are judged by it) */
   n: number
 }
@@ -57,6 +59,7 @@ export function factsOp(facts: RecordFacts, now: number): FactsOp {
   if (facts.serverName !== undefined) op.s = facts.serverName
   if (facts.grouping !== undefined) op.g = facts.grouping
   if (facts.shed) op.x = 1
+  if (facts.times > 1) op.c = facts.times
   return op
 }
 
@@ -72,6 +75,7 @@ function factsOf(op: FactsOp): RecordFacts {
     serverName: op.s,
     grouping: op.g,
     shed: op.x === 1,
+    times: Number.isSafeInteger(op.c) && op.c! > 1 ? op.c! : 1,
   }
 }
 

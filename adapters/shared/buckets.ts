@@ -18,16 +18,16 @@ export class BucketCounts {
     }
   }
 
-  /** Counts one event at time `t` (ms); too old for the window, it is not counted here. */
-  add(t: number): void {
+  /** Counts `n` events at time `t` (ms); too old for the window, they are not counted here. */
+  add(t: number, n = 1): void {
     const key = Math.floor(t / this.#size)
     if (key <= this.#newest - this.#keep) return
     const count = this.#counts.get(key)
     if (count !== undefined) {
-      this.#counts.set(key, count + 1)
+      this.#counts.set(key, count + n)
       return
     }
-    this.#counts.set(key, 1)
+    this.#counts.set(key, n)
     if (key > this.#newest) {
       this.#newest = key
       // a new newest bucket may push old ones out of the window; this runs once per bucket, not per event

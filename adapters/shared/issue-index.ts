@@ -133,8 +133,9 @@ export class IssueIndex {
       state.epoch += 1
       isRegression = true
     }
-    issue.count += 1
-    issue.countSinceRegression += 1
+    const times = facts.times
+    issue.count += times
+    issue.countSinceRegression += times
     if (facts.user !== null) {
       const seenIn = state.users.get(facts.user)
       if (seenIn === undefined) issue.userCount += 1
@@ -156,12 +157,12 @@ export class IssueIndex {
       issue.environments.push(environment)
     }
     countTags(state, facts)
-    state.hours.add(t)
-    state.days.add(t)
-    state.minutes.add(t)
-    this.#countSecond(issue.id, t, isNew)
+    state.hours.add(t, times)
+    state.days.add(t, times)
+    state.minutes.add(t, times)
+    this.#countSecond(issue.id, t, isNew, times)
     if (facts.shed) {
-      issue.shed += 1
+      issue.shed += times
     } else {
       state.stored += 1
       state.oldestStored = state.oldestStored === null ? t : Math.min(state.oldestStored, t)
@@ -253,14 +254,14 @@ export class IssueIndex {
     return copyIssue(issue)
   }
 
-  #countSecond(id: string, t: number, isNew: boolean): void {
+  #countSecond(id: string, t: number, isNew: boolean, times: number): void {
     let recent = this.#seconds.get(id)
     if (recent === undefined) {
       // an issue from the document had events before this process counted seconds
       recent = { counts: new BucketCounts(SECOND, KEEP_SECONDS), from: isNew ? -Infinity : this.#openedAt, last: t }
       this.#seconds.set(id, recent)
     }
-    recent.counts.add(t)
+    recent.counts.add(t, times)
     recent.last = Math.max(recent.last, t)
   }
 
@@ -443,6 +444,10 @@ export function checkRecordInput(input: RecordInput): void {
   if (typeof grouping !== 'object' || grouping === null || !isIssueId(grouping.hash)) {
     throw new TypeError('record needs grouping.hash: 1 to 64 letters, digits, _ or - (the issue id)')
   }
+  const times = input.times
+  if (times !== undefined && !(Number.isSafeInteger(times) && times >= 1 && (times === 1 || input.shed === true))) {
+    throw new TypeError('record times must be a whole number of at least 1, and above 1 only for a shed event')
+  }
 }
 
 /** How a new issue is named: the grouping without its hash (which is the issue id). */
@@ -468,6 +473,8 @@ export interface RecordFacts {
   grouping?: IssueGrouping
   /** counted, but its body is not kept */
   shed: boolean
+  /** how many errors these facts count (see RecordInput.times) */
+  times: number
 }
 
 /** The facts of one record input; an unparseable timestamp counts at `now`. */
@@ -494,6 +501,7 @@ export function factsOf(input: RecordInput, now: number): RecordFacts {
     serverName: text(event.server_name),
     grouping: naming,
     shed: input.shed === true,
+    times: input.times ?? 1,
   }
 }
 
@@ -573,7 +581,7 @@ function noteRelease(state: IssueState, release: unknown, t: number): void {
 function countTags(state: IssueState, facts: RecordFacts): void {
   const seen = new Set<string>()
   for (const [key, value] of facts.tags) {
-    countTag(state, key, value)
+    countTag(state, key, value, facts.times)
     seen.add(key)
   }
   const implicit: Record<(typeof IMPLICIT_TAGS)[number], string | undefined> = {
@@ -584,11 +592,11 @@ function countTags(state: IssueState, facts: RecordFacts): void {
   }
   for (const key of IMPLICIT_TAGS) {
     const value = implicit[key]
-    if (!seen.has(key) && value !== undefined && value !== '') countTag(state, key, value)
+    if (!seen.has(key) && value !== undefined && value !== '') countTag(state, key, value, facts.times)
   }
 }
 
-function countTag(state: IssueState, rawKey: string, rawValue: string): void {
+function countTag(state: IssueState, rawKey: string, rawValue: string, times: number): void {
   const key = rawKey.slice(0, MAX_TAG_KEY_LENGTH)
   const value = rawValue.slice(0, MAX_TAG_VALUE_LENGTH)
   let tag = state.tags.get(key)
@@ -597,11 +605,11 @@ function countTag(state: IssueState, rawKey: string, rawValue: string): void {
     tag = { total: 0, values: new Map() }
     state.tags.set(key, tag)
   }
-  tag.total += 1
+  tag.total += times
   const count = tag.values.get(value)
-  if (count !== undefined) tag.values.set(value, count + 1)
+  if (count !== undefined) tag.values.set(value, count + times)
   else if (tag.values.size < MAX_TAG_VALUES) {
-    tag.values.set(value, 1)
+    tag.values.set(value, times)
     state.tagSearch.add(searchKey(key, value))
   }
 }

@@ -257,6 +257,33 @@ export function storeConformance(name: string, makeStore: () => Promise<Store>, 
         expect(back).toMatchObject({ isRegression: true, issue: { status: 'unresolved', count: 3, userCount: 3, shed: 2, countSinceRegression: 1, usersSinceRegression: 1 } })
       })
 
+      it('counts a folded shed record (times) as that many errors, and reopens a resolved issue once', async () => {
+        const m = Math.floor(Date.now() / MINUTE) * MINUTE
+        const id = issueId('checkout')
+        await store.record(makeInput({ time: m - 2 * MINUTE, user: 'alice', tags: { browser: 'chrome' } }))
+        await store.updateIssue(id, { status: 'resolved' })
+        const folded: RecordInput = { ...makeInput({ time: m - MINUTE, user: 'bob', tags: { browser: 'firefox' } }), shed: true, times: 40 }
+        const result = await store.record(folded)
+        expect(result).toMatchObject({ isNew: false, isRegression: true })
+        expect(result.issue).toMatchObject({ status: 'unresolved', count: 41, userCount: 2, shed: 40, countSinceRegression: 40, usersSinceRegression: 1 })
+        expect(await store.getIssue(id)).toEqual(result.issue)
+        expect((await store.tagBreakdown(id)).find((t) => t.key === 'browser')).toEqual({ key: 'browser', total: 41, values: [{ value: 'firefox', count: 40 }, { value: 'chrome', count: 1 }] })
+        expect((await store.histogram(id, { interval: 'day', buckets: 2 })).reduce((a, b) => a + b)).toBe(41)
+        expect(await store.countEventsSince(id, new Date(m - HOUR))).toBe(41)
+        expect((await store.listEvents(id)).events).toHaveLength(1)
+        // a fold that creates its issue is new, and counts in full
+        const fresh = await store.record({ ...makeInput({ issue: 'refund', time: m }), shed: true, times: 7 })
+        expect(fresh).toMatchObject({ isNew: true, issue: { count: 7, shed: 7, userCount: 0 } })
+      })
+
+      it('refuses times that is not a whole number of at least 1, or above 1 on a kept event', async () => {
+        for (const times of [0, -2, 1.5, Number.NaN, '3' as unknown as number]) {
+          await expect(store.record({ ...makeInput(), shed: true, times })).rejects.toThrow(TypeError)
+        }
+        await expect(store.record({ ...makeInput(), times: 2 })).rejects.toThrow(TypeError)
+        expect((await store.listIssues()).issues).toEqual([])
+      })
+
       it('refuses an input without a grouping hash or event id', async () => {
         const input = makeInput()
         await expect(store.record({ ...input, grouping: { ...input.grouping, hash: '' } })).rejects.toThrow(TypeError)
