@@ -264,15 +264,14 @@ function framesOf(body: string, root: string, sourceContext: boolean): ParsedSta
     if (sourceContext && parsed.frames.length > 0) addSourceContext(parsed.frames, root)
     // the oldest parsed goes first; a call site still failing is parsed again, once
     if (key !== null) cache.set(key, parsed)
+    framesSource.set(parsed.frames, parsed)
   }
-  // the frames are shared between events: nothing changes a frame in place (fitToSize replaces them)
-  const copy: ParsedStack = { frames: [...parsed.frames] }
-  if (parsed.frames_omitted) copy.frames_omitted = [...parsed.frames_omitted]
-  framesSource.set(copy.frames, parsed)
-  return copy
+  // the frames, and the array of them, are shared between events: nothing in faultline changes
+  // them in place (fitToSize replaces them), and beforeSend gets copies (unshareCached)
+  return parsed
 }
 
-/** The cached parse a frames array was copied from; an array replaced since (fitToSize, unshareFrames) is not here. */
+/** The cached parse a frames array is; an array replaced since (fitToSize, unshareCached) is not here. */
 const framesSource = new WeakMap<StackFrame[], ParsedStack>()
 /** The JSON of a cached parse's frames, made once: a stack failing again and again is serialised once. */
 const framesJsonCache = new WeakMap<ParsedStack, string>()

@@ -17,17 +17,14 @@ export interface RequestExtras {
 export function requestInfo(req: IncomingMessage, extras: RequestExtras = {}): RequestInfo {
   const headers: Record<string, string> = {}
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue
-    const text = Array.isArray(value) ? value.join(', ') : String(value)
-    headers[name] = text.length > MAX_HEADER_VALUE ? text.slice(0, MAX_HEADER_VALUE) + '...[truncated]' : text
+    const text = headerText(value)
+    if (text !== undefined) headers[name] = text
   }
   const path = extras.originalUrl ?? req.url ?? '/'
-  const protocol = extras.protocol ?? ((req.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http')
-  const host = headers.host ?? 'localhost'
   const queryIndex = path.indexOf('?')
   const info: RequestInfo = {
     method: req.method,
-    url: `${protocol}://${host}${path}`,
+    url: requestUrl(req, extras),
     headers,
     query_string: isNonEmptyObject(extras.query) ? (extras.query as Record<string, unknown>) : queryIndex >= 0 ? path.slice(queryIndex + 1) : '',
   }
@@ -35,6 +32,22 @@ export function requestInfo(req: IncomingMessage, extras: RequestExtras = {}): R
   const ip = extras.ip ?? req.socket?.remoteAddress
   if (ip) info.env = { REMOTE_ADDR: ip }
   return info
+}
+
+/** The method and URL alone, as requestInfo gives them: what counting an event reads of its request. */
+export function requestLine(req: IncomingMessage, extras: Pick<RequestExtras, 'originalUrl' | 'protocol'>): RequestInfo {
+  return { method: req.method, url: requestUrl(req, extras) }
+}
+
+function requestUrl(req: IncomingMessage, extras: Pick<RequestExtras, 'originalUrl' | 'protocol'>): string {
+  const protocol = extras.protocol ?? ((req.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http')
+  return `${protocol}://${headerText(req.headers.host) ?? 'localhost'}${extras.originalUrl ?? req.url ?? '/'}`
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  if (value === undefined) return undefined
+  const text = Array.isArray(value) ? value.join(', ') : String(value)
+  return text.length > MAX_HEADER_VALUE ? text.slice(0, MAX_HEADER_VALUE) + '...[truncated]' : text
 }
 
 function isNonEmptyObject(value: unknown): boolean {

@@ -8,6 +8,8 @@ import type { Breadcrumb, Level, RequestInfo, User } from './types.js'
  */
 export interface RequestSource {
   request(): RequestInfo | null
+  /** the request's method and URL alone: what counting an event needs of it */
+  requestLine(): RequestInfo | null
   transaction(): string | null
   /** the signed-in user as the request carries it; stands in when no scope set a user */
   user(): User | null
@@ -125,28 +127,42 @@ export class Scope {
 
   /** A copy of everything visible from this scope, for one event. */
   snapshot(): ScopeData {
+    return this.#collect(false)
+  }
+
+  /**
+   * What counting an event reads of this scope (tags, user, level, fingerprint, transaction, the
+   * request's method and URL), for an error whose details are shed under load: no breadcrumbs,
+   * extra or contexts, and no headers or body read from the request.
+   */
+  snapshotFacts(): ScopeData {
+    return this.#collect(true)
+  }
+
+  #collect(factsOnly: boolean): ScopeData {
     const base: ScopeData = this.#parent
-      ? this.#parent.snapshot()
+      ? this.#parent.#collect(factsOnly)
       : { tags: {}, extra: {}, user: null, contexts: {}, level: null, fingerprint: null, breadcrumbs: [], request: null, transaction: null }
+    if (this.#tags) Object.assign(base.tags, this.#tags)
+    if (this.#user !== undefined) base.user = this.#user
+    if (this.#level) base.level = this.#level
+    if (this.#fingerprint) base.fingerprint = this.#fingerprint
+    const source = this.#requestSource
+    if (source) {
+      // read from the app's request objects, whose getters may throw: the event goes on without
+      base.request = readSafely(() => (factsOnly ? source.requestLine() : source.request()))
+      base.transaction = readSafely(() => source.transaction()) ?? base.transaction
+      if (!this.#userSet()) base.user = readSafely(() => source.user())
+    }
+    if (factsOnly) return base
     if (this.#parent) {
       // the parent's own breadcrumbs come last in its list; those added since this scope opened go
       const later = Math.min(this.#parent.#added - this.#forkedAt, this.#parent.#breadcrumbs?.length ?? 0)
       if (later > 0) base.breadcrumbs = base.breadcrumbs.slice(0, Math.max(0, base.breadcrumbs.length - later))
     }
-    if (this.#tags) Object.assign(base.tags, this.#tags)
     if (this.#extra) Object.assign(base.extra, this.#extra)
     if (this.#contexts) Object.assign(base.contexts, this.#contexts)
-    if (this.#user !== undefined) base.user = this.#user
-    if (this.#level) base.level = this.#level
-    if (this.#fingerprint) base.fingerprint = this.#fingerprint
     if (this.#breadcrumbs) base.breadcrumbs = [...base.breadcrumbs, ...this.#breadcrumbs].slice(-this.#maxBreadcrumbs)
-    const source = this.#requestSource
-    if (source) {
-      // read from the app's request objects, whose getters may throw: the event goes on without
-      base.request = readSafely(() => source.request())
-      base.transaction = readSafely(() => source.transaction()) ?? base.transaction
-      if (!this.#userSet()) base.user = readSafely(() => source.user())
-    }
     return base
   }
 

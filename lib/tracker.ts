@@ -25,6 +25,8 @@ import type { Panel, PanelWhere } from './panel/index.js'
  * `grouping` when its issue was found already, and its budget granted a full event (see #countOnly).
  */
 type PendingCapture = Omit<BuildEventInput, 'options'> & { timestamp: Date; grouping?: Grouping }
+/** A capture before its scope is read: how much of the scope is read depends on the queue's room. */
+type Capture = Omit<PendingCapture, 'scope'>
 
 /**
  * A capture once built, as it waits for the store: the event (normalised and cut to at most
@@ -252,7 +254,7 @@ export class Tracker {
     try {
       // shouldCapture is for what faultline catches on its own; an explicit captureException is recorded as asked
       const caught = mechanism.type !== 'generic'
-      if (this.#wants(error, caught ? 'request' : 'explicit')) this.#enqueue({ eventId, timestamp: new Date(), error, ctx, scope: scope.snapshot(), mechanism })
+      if (this.#wants(error, caught ? 'request' : 'explicit')) this.#enqueue({ eventId, timestamp: new Date(), error, ctx, mechanism }, scope)
     } catch (err) {
       this.#report(err)
     }
@@ -274,7 +276,7 @@ export class Tracker {
       const text = printable(message)
       if (this.#ignoredMessage(text)) return eventId
       if (this.options.sampleRate < 1 && Math.random() >= this.options.sampleRate) return eventId
-      this.#enqueue({ eventId, timestamp: new Date(), message: text, level, ctx, scope: this.getScope().snapshot() })
+      this.#enqueue({ eventId, timestamp: new Date(), message: text, level, ctx }, this.getScope())
     } catch (err) {
       this.#report(err)
     }
@@ -489,15 +491,15 @@ export class Tracker {
     })
   }
 
-  #enqueue(item: PendingCapture): void {
+  #enqueue(capture: Capture, scope: Scope): void {
     if (this.#closing) {
-      this.#report(new Error(`an event was captured after close() and was not stored (${item.eventId})`))
+      this.#report(new Error(`an event was captured after close() and was not stored (${capture.eventId})`))
       return
     }
     this.#stats.captured += 1
     const full = this.#queue.size + this.#overflow.size >= this.options.maxQueueSize || this.#queue.unprepared >= MAX_UNBUILT
-    if (full) this.#countOnly(item)
-    else this.#queue.push(item)
+    if (full) this.#countOnly(capture, scope)
+    else this.#queue.push({ ...capture, scope: scope.snapshot() })
   }
 
   /**
@@ -506,15 +508,15 @@ export class Tracker {
    * with identical ones; nothing of the app's objects is kept, and beforeSend does not see it. An
    * issue whose budget still wants full events (a new issue's first) waits to be built after all.
    */
-  #countOnly(item: PendingCapture): void {
-    const event = buildEventFacts({ ...item, options: this.options })
+  #countOnly(capture: Capture, scope: Scope): void {
+    const event = buildEventFacts({ ...capture, scope: scope.snapshotFacts(), options: this.options })
     const grouping = groupEvent(event)
     if (!this.options.beforeSend && this.#queue.size < this.options.maxQueueSize && this.#budget.take(grouping.hash)) {
-      this.#queue.push({ ...item, grouping })
+      this.#queue.push({ ...capture, scope: scope.snapshot(), grouping })
       return
     }
     const key = JSON.stringify([grouping.hash, userKey(event.user), event.level, event.tags, event.transaction, Math.floor(Date.parse(event.timestamp) / 1000)])
-    this.#overflow.add(key, () => ({ eventId: item.eventId, event, final: true, grouping, shed: true, times: 0, recorded: 0 }))
+    this.#overflow.add(key, () => ({ eventId: capture.eventId, event, final: true, grouping, shed: true, times: 0, recorded: 0 }))
     this.#scheduleOverflow()
   }
 

@@ -300,6 +300,38 @@ describe('the queue', () => {
     expect(internal).toEqual([])
   })
 
+  it("counts a request's errors past the queue's room with its user and route, reading no more of the request than its method and URL", async () => {
+    const store = memoryStore()
+    const slow = { ...store, record: async (input: Parameters<typeof store.record>[0]) => {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      return store.record(input)
+    } }
+    const { tracker, internal } = newTracker({ store: slow, maxQueueSize: 10 })
+    const app = express()
+    app.use(tracker.express())
+    let bodyReads = 0
+    app.use((req, _res, next) => {
+      ;(req as unknown as { user: object }).user = { id: `u${Number(req.query.n) % 5}` }
+      Object.defineProperty(req, 'body', { get: () => (bodyReads++, { card: '4111 1111 1111 1111' }) })
+      next()
+    })
+    app.get('/orders/:id', () => {
+      throw new Error('storm')
+    })
+    for (let n = 0; n < 60; n++) await request(app).get(`/orders/${n}?n=${n}`).expect(500)
+    expect(await tracker.flush()).toBe(true)
+    const [issue] = (await store.listIssues({ status: 'all' })).issues
+    const stats = tracker.stats()
+    expect(issue).toMatchObject({ count: 60, userCount: 5, culprit: 'GET /orders/:id (test/tracker.test.ts)' })
+    expect(stats.shed).toBeGreaterThanOrEqual(10)
+    // the events kept read the request in full; those counted while the queue was full read its method and URL alone
+    expect(bodyReads).toBeGreaterThanOrEqual(stats.stored)
+    expect(bodyReads).toBeLessThan(60)
+    const kept = (await store.listEvents(issue.id, { limit: 100 })).events
+    expect(kept.every((e) => e.request?.data !== undefined && e.request.url!.startsWith('http://127.0.0.1'))).toBe(true)
+    expect(internal).toEqual([])
+  })
+
   it('keeps events while the store is down and writes them when it is back', async () => {
     const store = memoryStore()
     let down = true

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { requestInfo, requestUser } from '../request.js'
+import { requestInfo, requestLine, requestUser } from '../request.js'
 import type { Glue } from '../tracker.js'
 import { matchPanel } from './panel-path.js'
 import { captureOnce, RequestState } from './request-state.js'
@@ -51,6 +51,11 @@ class ExpressRequestState extends RequestState {
   request() {
     const req = this.#req
     return requestInfo(req, { originalUrl: req.originalUrl, protocol: req.protocol, query: req.query, body: req.body, ip: req.ip })
+  }
+
+  requestLine() {
+    const req = this.#req
+    return requestLine(req, { originalUrl: req.originalUrl, protocol: req.protocol })
   }
 
   transaction(): string {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { requestInfo, requestUser } from '../request.js'
+import { requestInfo, requestLine, requestUser } from '../request.js'
 import type { Glue } from '../tracker.js'
 import { matchPanel } from './panel-path.js'
 import { captureOnce, RequestState } from './request-state.js'
@@ -39,6 +39,11 @@ class KoaRequestState extends RequestState {
   request() {
     const ctx = this.#ctx
     return requestInfo(ctx.req, { originalUrl: ctx.originalUrl, protocol: ctx.protocol, query: ctx.query, body: ctx.request.body, ip: ctx.ip })
+  }
+
+  requestLine() {
+    const ctx = this.#ctx
+    return requestLine(ctx.req, { originalUrl: ctx.originalUrl, protocol: ctx.protocol })
   }
 
   transaction(): string {

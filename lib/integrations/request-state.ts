@@ -21,6 +21,7 @@ export abstract class RequestState implements RequestSource {
   }
 
   abstract request(): RequestInfo | null
+  abstract requestLine(): RequestInfo | null
   abstract transaction(): string | null
   abstract user(): User | null
 }
