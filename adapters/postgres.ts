@@ -18,6 +18,7 @@ import {
 import { checkDate, checkRetention, checkUpdate, DEFAULT_RETENTION, histogramArguments, isIssueId, listArguments, maintainArguments, pageLimit } from './shared/arguments.js'
 import { decodeCursor, encodeCursor } from './shared/cursor.js'
 import { checkRecordInput, MAX_TAG_KEYS, MAX_TAG_VALUES } from './shared/issue-index.js'
+import { ownTags, withImplicitTags } from './shared/counted-tags.js'
 import { migrations, tableNames, type Tables } from './postgres-schema.js'
 import { ReadShare, readShareOf } from './postgres-read-share.js'
 
@@ -85,10 +86,6 @@ const HOURLY_KEEP_MS = 31 * DAY
  * covers any outage an app keeps running through, and a storm's rows do not pile up for longer.
  */
 const SHED_KEEP_MS = DAY
-/** tags every event carries implicitly unless its own tags name them, and the length caps: as the other stores */
-const IMPLICIT_TAGS = ['environment', 'release', 'server_name', 'level'] as const
-const MAX_TAG_KEY_LENGTH = 64
-const MAX_TAG_VALUE_LENGTH = 200
 
 /** record statements in flight at once, and the most events one of them carries */
 const MAX_WRITERS = 2
@@ -787,25 +784,11 @@ function describeTarget(connectionString: string): string {
   }
 }
 
-/** The event's tags to count, its own first, then the implicit ones it does not name itself; cut to the length caps. */
+/** The tags the event counts under (see counted-tags.ts), with what PostgreSQL's text cannot hold replaced. */
 function tagList(event: FaultlineEvent, level: Level): Array<[string, string]> {
-  const list: Array<[string, string]> = []
-  const seen = new Set<string>()
-  const own = typeof event.tags === 'object' && event.tags !== null ? Object.entries(event.tags) : []
-  for (const [key, value] of own) {
-    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') continue
-    const k = clean(key.slice(0, MAX_TAG_KEY_LENGTH))
-    if (seen.has(k)) continue
-    seen.add(key)
-    seen.add(k)
-    list.push([k, clean(String(value).slice(0, MAX_TAG_VALUE_LENGTH))])
-  }
-  const implicit: Record<(typeof IMPLICIT_TAGS)[number], unknown> = { environment: event.environment, release: event.release, server_name: event.server_name, level }
-  for (const key of IMPLICIT_TAGS) {
-    const value = implicit[key]
-    if (!seen.has(key) && typeof value === 'string' && value !== '') list.push([key, clean(value.slice(0, MAX_TAG_VALUE_LENGTH))])
-  }
-  return list
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined)
+  const implicit = { environment: text(event.environment), release: text(event.release), server_name: text(event.server_name), level }
+  return withImplicitTags(ownTags(event.tags), implicit).map(([key, value]) => [clean(key), clean(value)])
 }
 
 /** Distinct users are kept as short hashes, as in the other stores: exact in practice, and no emails or ips in the counters. */

@@ -7,7 +7,7 @@ import { StackCache } from './stack-cache.js'
 import { addSourceContext } from './source-context.js'
 import { DEFAULT_FINGERPRINT } from './fingerprint.js'
 import type { Breadcrumb, ExceptionInfo, FaultlineEvent, Level, RequestInfo, StackFrame, Stacktrace, User } from './types.js'
-import { LEVELS } from './types.js'
+import { LEVELS, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH } from './types.js'
 import type { ResolvedOptions } from './options.js'
 
 /** What a scope holds when an event is captured. */
@@ -52,8 +52,6 @@ export const MAX_MESSAGE = 8192
 /** The serialised event is kept under this by dropping its least useful parts first. */
 export const MAX_EVENT_BYTES = 256 * 1024
 const MAX_CAUSES = 5
-const MAX_TAG_KEY = 32
-const MAX_TAG_VALUE = 200
 const MAX_TAGS = 100
 const MAX_FINGERPRINT_PARTS = 20
 
@@ -342,7 +340,7 @@ function buildTags(raw: Record<string, unknown>, fields: string[]): Record<strin
     if (n++ >= MAX_TAGS) break
     if (value === undefined || value === null) continue
     const text = tagText(value)
-    tags[truncateString(key, MAX_TAG_KEY).slice(0, MAX_TAG_KEY)] = scrubText(text.length > MAX_TAG_VALUE ? text.slice(0, MAX_TAG_VALUE) : text, fields)
+    tags[truncateString(key, TAG_KEY_MAX_LENGTH).slice(0, TAG_KEY_MAX_LENGTH)] = scrubText(text.length > TAG_VALUE_MAX_LENGTH ? text.slice(0, TAG_VALUE_MAX_LENGTH) : text, fields)
   }
   return tags
 }

@@ -290,9 +290,12 @@ export interface ThrownDescription {
 /**
  * Describes any thrown value the way Sentry does: Errors (and error-like objects) by name and
  * message; strings become the message of an 'Error'; other objects are named by their keys.
- * Never throws, even for Proxies or objects whose `name`/`message`/`stack` getters throw.
+ * Never throws, even for Proxies or objects whose `name`/`message`/`stack` getters throw. The one
+ * description of a thrown value: the event shows it, and the capture filters (ignoreErrors) match
+ * it. Without `details`, only the type and message are read: an Error's stack is not formatted
+ * for an error the filters may drop.
  */
-export function describeThrown(value: unknown): ThrownDescription {
+export function describeThrown(value: unknown, details = true): ThrownDescription {
   try {
     if (typeof value === 'string') return { type: 'Error', value }
     if (value === null || typeof value !== 'object') {
@@ -308,6 +311,7 @@ export function describeThrown(value: unknown): ThrownDescription {
       // `class NotFound extends Error {}` inherits name 'Error'; its class says more.
       const type = name && name !== 'Error' ? name : ctor && ctor !== 'Object' ? ctor : name || 'Error'
       const described: ThrownDescription = { type: truncateString(type, 200), value: message ?? '' }
+      if (!details) return described
       const stack = readString(obj, 'stack')
       if (stack !== undefined) described.stack = stack
       const cause = read(obj, 'cause')
@@ -316,17 +320,17 @@ export function describeThrown(value: unknown): ThrownDescription {
     }
     if (message !== undefined) {
       // Error-like objects from other realms or libraries ({ name, message } without a stack).
-      return { type: truncateString(name || 'Error', 200), value: message, data: normalize(value, { depth: 3 }) }
+      const described: ThrownDescription = { type: truncateString(name || 'Error', 200), value: message }
+      if (details) described.data = normalize(value, { depth: 3 })
+      return described
     }
     const keys = safe(() => Object.keys(obj), [] as string[])
     const ctor = constructorName(obj)
     const what = ctor && ctor !== 'Object' ? `'${ctor}' object` : 'Non-Error exception'
     const listed = keys.length === 0 ? '[object has no keys]' : keys.slice(0, 20).map((k) => truncateString(k, 40)).join(', ') + (keys.length > 20 ? ', ...' : '')
-    return {
-      type: 'Error',
-      value: `${what} captured with keys: ${listed}`,
-      data: normalize(value, { depth: 3 }),
-    }
+    const described: ThrownDescription = { type: 'Error', value: `${what} captured with keys: ${listed}` }
+    if (details) described.data = normalize(value, { depth: 3 })
+    return described
   } catch (err) {
     return { type: 'Error', value: `Non-Error exception captured (unreadable: ${safeMessage(err)})` }
   }

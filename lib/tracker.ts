@@ -5,6 +5,7 @@ import { subscribeBreadcrumbs } from './breadcrumbs.js'
 import { CaptureQueue } from './capture-queue.js'
 import { buildEvent, buildEventFacts, eventChanged, eventFacts, eventJson, parseEvent, unshareCached, type BuildEventInput, type CaptureContext } from './event.js'
 import { groupEvent, userKey } from './fingerprint.js'
+import { describeThrown } from './normalize.js'
 import { BodyBudget } from './body-budget.js'
 import { Overflow } from './overflow.js'
 import { enterRequestScope, expressErrorHandler, expressMiddleware } from './integrations/express.js'
@@ -124,6 +125,10 @@ function unsentAlerts(alerter: Alerter | null): number {
   return stats ? stats.pendingChecks + (stats.mail?.pending ?? 0) + stats.webhooks.pending : 0
 }
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}
+
 function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value))
 }
@@ -134,17 +139,6 @@ function printable(value: unknown): string {
   } catch {
     return '[unprintable message]'
   }
-}
-
-/** The error's type and message, read without trusting the value (getters may throw, Proxies may trap). */
-function describe(error: unknown): { type: string; message: string } {
-  try {
-    if (error instanceof Error) return { type: String(error.name ?? 'Error'), message: String(error.message ?? '') }
-    if (typeof error === 'string') return { type: 'Error', message: error }
-  } catch {
-    // fall through
-  }
-  return { type: 'Error', message: '' }
 }
 
 export class Tracker {
@@ -470,8 +464,9 @@ export class Tracker {
 
   #ignored(error: unknown): boolean {
     if (this.options.ignoreErrors.length === 0) return false
-    const { type, message } = describe(error)
-    return this.#matchesIgnore(message, type, error)
+    // as the event will show it: `class NotFound extends Error {}` is type NotFound here too
+    const { type, value } = describeThrown(error, false)
+    return this.#matchesIgnore(value, type, error)
   }
 
   /** A captureMessage text passes ignoreErrors' strings and RegExps too, as in Sentry. */
@@ -626,25 +621,42 @@ export class Tracker {
     }
   }
 
-  /** The event as beforeSend leaves it: changed, replaced, null (dropped), or as built when beforeSend fails. */
+  /** The event as beforeSend leaves it, awaited (in the queue's worker). */
   async #beforeSend(item: QueuedEvent): Promise<FaultlineEvent | null> {
-    const built = item.event
-    if (!this.options.beforeSend || built === null) return built
-    // the event as built, should beforeSend throw after changing it in place
+    if (!this.options.beforeSend || item.event === null) return item.event
+    return this.#runBeforeSend(item, item.event, true)
+  }
+
+  /**
+   * Runs beforeSend once on a built event, in either of two ways of waiting: awaited in the
+   * queue's worker, or not at all on the crash path, where an async answer cannot be waited for
+   * (the event then stays as built). Either way the same rules: null drops the event, an object
+   * is the event kept; anything else, or a throw, keeps the event as built (from its JSON, without
+   * what was changed in place) and is reported.
+   */
+  #runBeforeSend(item: QueuedEvent, built: FaultlineEvent, wait: boolean): FaultlineEvent | null | Promise<FaultlineEvent | null> {
     const json = eventJson(built)
-    let event: FaultlineEvent | null
     unshareCached(built)
-    try {
-      event = await this.options.beforeSend(built, { originalException: item.error, event_id: item.eventId })
-    } catch (err) {
-      return this.#keptUnchanged(json, `threw (${toError(err).message})`, 'threw')
-    } finally {
+    const verdict = (answer: unknown, threw: boolean): FaultlineEvent | null => {
       // it may have changed the event in place: the JSON kept from building it no longer holds
       eventChanged(built)
+      if (threw) return this.#keptUnchanged(json, `threw (${toError(answer).message})`, 'threw')
+      if (answer === null) return null
+      if (isThenable(answer)) return parseEvent(json)
+      if (typeof answer !== 'object') return this.#keptUnchanged(json, 'returned neither the event nor null', 'returned')
+      return answer as FaultlineEvent
     }
-    if (event === null) return null
-    if (typeof event !== 'object') return this.#keptUnchanged(json, 'returned neither the event nor null', 'returned')
-    return event
+    let answer: unknown
+    try {
+      answer = this.options.beforeSend!(built, { originalException: item.error, event_id: item.eventId })
+    } catch (err) {
+      return verdict(err, true)
+    }
+    if (!isThenable(answer)) return verdict(answer, false)
+    if (wait) return Promise.resolve(answer).then((event) => verdict(event, false), (err: unknown) => verdict(err, true))
+    // not waited for; its failure later must not become an unhandled rejection of the app's
+    Promise.resolve(answer).catch(() => {})
+    return verdict(answer, false)
   }
 
   /**
@@ -743,18 +755,7 @@ export class Tracker {
   #recordNowSync(item: QueuedEvent): void {
     let event = item.event
     const grouped = item.final ? item.grouping : undefined
-    if (!item.final && this.options.beforeSend && event) {
-      const json = eventJson(event)
-      try {
-        unshareCached(event)
-        const changed = this.options.beforeSend(event, { originalException: item.error, event_id: item.eventId })
-        eventChanged(event)
-        if (changed === null) event = null
-        else if (changed && typeof (changed as Promise<unknown>).then !== 'function') event = changed as FaultlineEvent
-      } catch (err) {
-        event = this.#keptUnchanged(json, `threw (${toError(err).message})`, 'threw')
-      }
-    }
+    if (!item.final && this.options.beforeSend && event) event = this.#runBeforeSend(item, event, false) as FaultlineEvent | null
     if (!event) {
       this.#stats.discarded += item.times - item.recorded
       return

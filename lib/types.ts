@@ -6,6 +6,10 @@
 export type Level = 'fatal' | 'error' | 'warning' | 'log' | 'info' | 'debug'
 export const LEVELS: readonly Level[] = ['fatal', 'error', 'warning', 'log', 'info', 'debug']
 
+/** Tag keys and values are cut to these lengths, as Sentry's are; events carry them so, and stores count them so. */
+export const TAG_KEY_MAX_LENGTH = 32
+export const TAG_VALUE_MAX_LENGTH = 200
+
 export type IssueStatus = 'unresolved' | 'resolved' | 'ignored'
 export const STATUSES: readonly IssueStatus[] = ['unresolved', 'resolved', 'ignored']
 

@@ -57,6 +57,21 @@ describe('process hooks (real child processes)', () => {
     expect(await storedIssues(ignored.store)).toEqual([])
   })
 
+  it('treats a beforeSend that returns nothing at a crash as in the queue: the event as built, and a word said', async () => {
+    const crashed = await run('uncaught', false, undefined, { FAULTLINE_BEFORE_SEND: 'in-place' })
+    expect(crashed.code).toBe(1)
+    expect(crashed.stderr).toContain('beforeSend returned neither the event nor null; the event was kept unchanged')
+    const [issue] = await storedIssues(crashed.store)
+    expect(issue).toMatchObject({ title: 'Error: Card processor exploded', count: 1 })
+    const store = fileStore({ path: crashed.store })
+    try {
+      const [event] = (await store.listEvents(issue.id)).events
+      expect(event.tags.changed).toBeUndefined()
+    } finally {
+      await store.close()
+    }
+  })
+
   it('stores what was captured just before process.exit(), with the exit code the app chose', async () => {
     const result = await run('capture-then-exit')
     expect(result.code).toBe(3)

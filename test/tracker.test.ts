@@ -178,6 +178,16 @@ describe('filters', () => {
     expect((await allIssues(tracker)).map((i) => i.title).sort()).toEqual(['Error: kept', 'queue drained'])
   })
 
+  it('matches ignoreErrors against the type and message the event shows', async () => {
+    class NotFound extends Error {}
+    const { tracker } = newTracker({ ignoreErrors: ['NotFound', 'Non-Error exception captured: 404'] })
+    tracker.captureException(new NotFound('no such order'))
+    tracker.captureException(404)
+    tracker.captureException(new Error('no such page'))
+    // shown as type NotFound, so ignored as NotFound
+    expect((await allIssues(tracker)).map((i) => i.title)).toEqual(['Error: no such page'])
+  })
+
   it('keeps nothing with sampleRate 0', async () => {
     const { tracker } = newTracker({ sampleRate: 0 })
     tracker.captureException(new Error('sampled out'))

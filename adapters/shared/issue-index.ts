@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto'
 import { LEVELS, type Grouping, type Issue, type IssuePage, type IssueUpdate, type ListIssuesOptions, type RecordInput, type RecordResult, type StatusCounts, type TagBreakdown, type HistogramOptions, type Level } from '../../lib/types.js'
 import { matchesIssue, mentionsStatus, parseQuery, type IssueFacets } from '../../lib/search.js'
+import { ownTags, withImplicitTags } from './counted-tags.js'
 import { BucketCounts } from './buckets.js'
 import { decodeCursor, encodeCursor, isAfter } from './cursor.js'
 import { checkDate, checkUpdate, histogramArguments, ignoreTargets, isIssueId, listArguments, type CheckedUpdate } from './arguments.js'
@@ -26,12 +27,8 @@ const KEEP_SECONDS = 10 * 60
 /** tags are counted for at most this many keys per issue and values per key (the key total stays exact) */
 export const MAX_TAG_KEYS = 50
 export const MAX_TAG_VALUES = 200
-const MAX_TAG_KEY_LENGTH = 64
-const MAX_TAG_VALUE_LENGTH = 200
 const MAX_RELEASES = 1000
 const MAX_ENVIRONMENTS = 100
-/** tags every event carries implicitly, unless its own tags already name them */
-const IMPLICIT_TAGS = ['environment', 'release', 'server_name', 'level'] as const
 
 interface TagCount {
   total: number
@@ -482,12 +479,7 @@ export function factsOf(input: RecordInput, now: number): RecordFacts {
   checkRecordInput(input)
   const { event, grouping } = input
   const parsed = Date.parse(event.timestamp)
-  const tags: Array<[string, string]> = []
-  if (typeof event.tags === 'object' && event.tags !== null) {
-    for (const [key, value] of Object.entries(event.tags)) {
-      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') tags.push([key, String(value)])
-    }
-  }
+  const tags = ownTags(event.tags)
   const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined)
   const { hash, ...naming } = grouping
   return {
@@ -579,26 +571,11 @@ function noteRelease(state: IssueState, release: unknown, t: number): void {
 }
 
 function countTags(state: IssueState, facts: RecordFacts): void {
-  const seen = new Set<string>()
-  for (const [key, value] of facts.tags) {
-    countTag(state, key, value, facts.times)
-    seen.add(key)
-  }
-  const implicit: Record<(typeof IMPLICIT_TAGS)[number], string | undefined> = {
-    environment: facts.environment,
-    release: facts.release,
-    server_name: facts.serverName,
-    level: facts.level,
-  }
-  for (const key of IMPLICIT_TAGS) {
-    const value = implicit[key]
-    if (!seen.has(key) && value !== undefined && value !== '') countTag(state, key, value, facts.times)
-  }
+  const implicit = { environment: facts.environment, release: facts.release, server_name: facts.serverName, level: facts.level }
+  for (const [key, value] of withImplicitTags(facts.tags, implicit)) countTag(state, key, value, facts.times)
 }
 
-function countTag(state: IssueState, rawKey: string, rawValue: string, times: number): void {
-  const key = rawKey.slice(0, MAX_TAG_KEY_LENGTH)
-  const value = rawValue.slice(0, MAX_TAG_VALUE_LENGTH)
+function countTag(state: IssueState, key: string, value: string, times: number): void {
   let tag = state.tags.get(key)
   if (tag === undefined) {
     if (state.tags.size >= MAX_TAG_KEYS) return

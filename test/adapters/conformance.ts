@@ -276,6 +276,14 @@ export function storeConformance(name: string, makeStore: () => Promise<Store>, 
         expect(fresh).toMatchObject({ isNew: true, issue: { count: 7, shed: 7, userCount: 0 } })
       })
 
+      it('counts tags cut to the lengths events carry (keys 32, values 200), the same in every store', async () => {
+        const key = 'k'.repeat(40)
+        await store.record(makeInput({ tags: { [key]: 'v'.repeat(250), [`${'k'.repeat(32)}-other`]: 'second', plan: 'pro' } }))
+        const tags = await store.tagBreakdown(issueId('checkout'))
+        expect(tags.find((t) => t.key === 'k'.repeat(32))).toEqual({ key: 'k'.repeat(32), total: 1, values: [{ value: 'v'.repeat(200), count: 1 }] })
+        expect(tags.map((t) => t.key).sort()).toEqual(['environment', 'k'.repeat(32), 'level', 'plan', 'server_name'].sort())
+      })
+
       it('refuses times that is not a whole number of at least 1, or above 1 on a kept event', async () => {
         for (const times of [0, -2, 1.5, Number.NaN, '3' as unknown as number]) {
           await expect(store.record({ ...makeInput(), shed: true, times })).rejects.toThrow(TypeError)
