@@ -6,7 +6,7 @@
  * makes its own pool.
  */
 import { createHash } from 'node:crypto'
-import { parseDuration } from '../lib/duration.js'
+import { DAY, HOUR, parseDuration } from '../lib/duration.js'
 import { eventJson } from '../lib/event.js'
 import { foldedEventId } from '../lib/event-id.js'
 import { mentionsStatus, parseQuery, type SearchTerm } from '../lib/search.js'
@@ -18,7 +18,7 @@ import {
 import { checkDate, checkRetention, checkUpdate, DEFAULT_RETENTION, histogramArguments, isIssueId, listArguments, maintainArguments, pageLimit } from './shared/arguments.js'
 import { decodeCursor, encodeCursor } from './shared/cursor.js'
 import { checkRecordInput, MAX_TAG_KEYS, MAX_TAG_VALUES } from './shared/issue-index.js'
-import { ownTags, withImplicitTags } from './shared/counted-tags.js'
+import { countedUser, ownTags, withImplicitTags } from './shared/counted-facts.js'
 import { migrations, tableNames, type Tables } from './postgres-schema.js'
 import { ReadShare, readShareOf } from './postgres-read-share.js'
 
@@ -74,8 +74,6 @@ const DEFAULT_POOL_SIZE = 10
 const MIGRATION_TIMEOUT_MS = 60_000
 /** statements of maintain() delete at most this many rows each, so no lock is held for long */
 const PRUNE_BATCH = 1000
-const HOUR = 3_600_000
-const DAY = 86_400_000
 /** countEventsSince is exact for windows up to a day; an hour more of margin is kept */
 const RECENT_KEEP_MS = DAY + HOUR
 /** hourly counters feed the 30-day histogram, whatever the event retention */
@@ -784,16 +782,11 @@ function describeTarget(connectionString: string): string {
   }
 }
 
-/** The tags the event counts under (see counted-tags.ts), with what PostgreSQL's text cannot hold replaced. */
+/** The tags the event counts under (see shared/counted-facts.ts), with what PostgreSQL's text cannot hold replaced. */
 function tagList(event: FaultlineEvent, level: Level): Array<[string, string]> {
   const text = (value: unknown) => (typeof value === 'string' ? value : undefined)
   const implicit = { environment: text(event.environment), release: text(event.release), server_name: text(event.server_name), level }
   return withImplicitTags(ownTags(event.tags), implicit).map(([key, value]) => [clean(key), clean(value)])
-}
-
-/** Distinct users are kept as short hashes, as in the other stores: exact in practice, and no emails or ips in the counters. */
-function userHash(key: string): string {
-  return createHash('sha256').update(key).digest('base64url').slice(0, 16)
 }
 
 /** PostgreSQL text refuses NUL characters (and lone surrogates cannot be UTF-8); attacker-controlled strings may hold them. */
@@ -864,7 +857,7 @@ function toIssue(r: any): Issue {
 /** Checks one record input and turns it into the record function's arguments. */
 function recordRow(input: RecordInput): RecordRow {
   checkRecordInput(input)
-  const { grouping, userKey } = input
+  const { grouping } = input
   let event = input.event
   const parsed = Date.parse(event.timestamp)
   // an unreadable time becomes the time of recording, as in every store
@@ -887,7 +880,7 @@ function recordRow(input: RecordInput): RecordRow {
     level,
     release: typeof event.release === 'string' && event.release !== '' ? clean(event.release) : null,
     environment: typeof event.environment === 'string' && event.environment !== '' ? clean(event.environment) : null,
-    user: userKey === null || userKey === undefined || userKey === '' ? null : userHash(String(userKey)),
+    user: countedUser(input),
     tags: toJson(tagList(event, level)),
     hour: new Date(Math.floor(at.getTime() / HOUR) * HOUR),
   }

@@ -1,6 +1,8 @@
 import type { ResolvedOptions, ResolvedRule } from './options.js'
 import type { Firing } from './rules.js'
 import type { FaultlineEvent, Issue } from './types.js'
+import { formatDuration } from './duration.js'
+import { plural } from './panel/format.js'
 
 /** One decided alert: the rule that fired, why, and the issue and event it fired for. */
 export interface Alert {
@@ -94,19 +96,6 @@ function printable(value: unknown, max = MAX_FIELD): string {
   const kept = String(value ?? '').replace(BIDI, '').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '').replace(/\t/g, '  ')
   const s = neutraliseEncodedWords(kept)
   return s.length > max ? s.slice(0, max - 1) + '…' : s
-}
-
-/** 3600000 -> '1h', 90000 -> '90s': the largest unit that divides evenly. */
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['w', 604_800_000], ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`
-  }
-  return `${ms}ms`
-}
-
-/** '1 event', '2 events' */
-export function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`
 }
 
 /** The short name of what happened, used in the subject and the first line of the body. */

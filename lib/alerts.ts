@@ -5,6 +5,8 @@ import { limitReports, type Report } from './report-limiter.js'
 import { decide, ruleKeys, throttleKey, type Firing } from './rules.js'
 import type { FaultlineEvent, RecordResult, Store } from './types.js'
 import { WebhookSender, type WebhookTuning } from './webhook.js'
+import { DEFAULT_ALERTS_PER_HOUR } from './options.js'
+import { IdleWaiters } from './idle-waiters.js'
 
 /** Decides alerts for recorded events and hands them to the mail transport and webhooks. */
 export interface Alerter {
@@ -126,7 +128,7 @@ class RuleAlerter implements Alerter {
   #claims: ClaimCache
   #checks: Check[] = []
   #workers = 0
-  #checksIdle: Array<() => void> = []
+  #checksIdle = new IdleWaiters()
   #mailer: Mailer | null
   #webhooks: WebhookSender
   #closed = false
@@ -148,7 +150,7 @@ class RuleAlerter implements Alerter {
     this.#webhooks = new WebhookSender({
       appName: options.appName,
       report: this.#report,
-      tuning: { maxPerHour: options.mail?.maxPerHour ?? 20, ...tuning.webhook },
+      tuning: { maxPerHour: options.mail?.maxPerHour ?? DEFAULT_ALERTS_PER_HOUR, ...tuning.webhook },
     })
   }
 
@@ -228,24 +230,13 @@ class RuleAlerter implements Alerter {
       }
     } finally {
       this.#workers--
-      if (this.#workers === 0 && this.#checks.length === 0) {
-        const waiters = this.#checksIdle
-        this.#checksIdle = []
-        for (const w of waiters) w()
-      }
+      if (this.#workers === 0 && this.#checks.length === 0) this.#checksIdle.settle()
     }
   }
 
   #checksDone(timeoutMs: number): Promise<boolean> {
     if (this.#workers === 0 && this.#checks.length === 0) return Promise.resolve(true)
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs)
-      timer.unref()
-      this.#checksIdle.push(() => {
-        clearTimeout(timer)
-        resolve(true)
-      })
-    })
+    return this.#checksIdle.wait(timeoutMs)
   }
 
   async #check(check: Check, { rule, ruleKey, firing }: Candidate): Promise<void> {

@@ -7,6 +7,7 @@
  * in bytes as well: an item that does not fit is made lighter (`lighten`). Failed items are retried
  * with backoff while `onFailure` says so, so a store that is down for a while loses nothing.
  */
+import { IdleWaiters } from './idle-waiters.js'
 export interface CaptureQueueOptions<T, P> {
   /**
    * the bytes prepared items may hold in all; one that does not fit is lightened. An empty queue
@@ -62,7 +63,7 @@ export class CaptureQueue<T, P> {
   #stopped = false
   /** when the current slice of work began (see SLICE_MS) */
   #sliceStarted = 0
-  #idle: Array<() => void> = []
+  #idle = new IdleWaiters()
 
   constructor(options: CaptureQueueOptions<T, P>) {
     this.#options = options
@@ -94,23 +95,10 @@ export class CaptureQueue<T, P> {
   /** Resolves true once the queue is empty, false if `timeoutMs` passes first. */
   drain(timeoutMs = Infinity): Promise<boolean> {
     if (this.size === 0) return Promise.resolve(true)
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined
-      const done = () => {
-        clearTimeout(timer)
-        resolve(true)
-      }
-      this.#idle.push(done)
-      if (Number.isFinite(timeoutMs)) {
-        timer = setTimeout(() => {
-          this.#idle = this.#idle.filter((fn) => fn !== done)
-          resolve(false)
-        }, timeoutMs)
-        timer.unref()
-      }
-      // a paused queue (store down) is retried now rather than after its backoff
-      this.#wake()
-    })
+    const drained = this.#idle.wait(timeoutMs)
+    // a paused queue (store down) is retried now rather than after its backoff
+    this.#wake()
+    return drained
   }
 
   /**
@@ -250,9 +238,6 @@ export class CaptureQueue<T, P> {
   }
 
   #checkIdle(): void {
-    if (this.size !== 0) return
-    const waiters = this.#idle
-    this.#idle = []
-    for (const resolve of waiters) resolve()
+    if (this.size === 0) this.#idle.settle()
   }
 }

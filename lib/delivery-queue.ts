@@ -1,3 +1,6 @@
+import { IdleWaiters } from './idle-waiters.js'
+import { withTimeout } from './timeout.js'
+
 /** How a queue delivers: its bound, its pace, and how hard it tries. */
 export interface DeliveryOptions {
   /** names the deliveries in error messages, e.g. 'alert email' */
@@ -32,7 +35,7 @@ export class DeliveryQueue<T> {
   #waiting: Job<T>[] = []
   #active = 0
   #retrying = new Set<NodeJS.Timeout>()
-  #idleWaiters: Array<() => void> = []
+  #idle = new IdleWaiters()
   #closed = false
   /** jobs refused because the queue was full */
   dropped = 0
@@ -66,21 +69,7 @@ export class DeliveryQueue<T> {
   /** Resolves true once nothing is pending, false if `timeoutMs` passes first. */
   idle(timeoutMs = Infinity): Promise<boolean> {
     if (this.pending === 0) return Promise.resolve(true)
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined
-      const done = (): void => {
-        if (timer) clearTimeout(timer)
-        resolve(true)
-      }
-      this.#idleWaiters.push(done)
-      if (Number.isFinite(timeoutMs)) {
-        timer = setTimeout(() => {
-          this.#idleWaiters = this.#idleWaiters.filter((w) => w !== done)
-          resolve(false)
-        }, Math.max(0, timeoutMs))
-        timer.unref()
-      }
-    })
+    return this.#idle.wait(timeoutMs)
   }
 
   /** Drops what is still waiting (counted as dropped) and stops retry timers. */
@@ -115,19 +104,14 @@ export class DeliveryQueue<T> {
   }
 
   #withTimeout(job: Job<T>): Promise<unknown> {
-    let timer: NodeJS.Timeout | undefined
     const abort = new AbortController()
-    const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => {
-        const err = new Error(`timed out after ${this.#o.attemptTimeoutMs}ms`)
-        abort.abort(err)
-        reject(err)
-      }, this.#o.attemptTimeoutMs)
-      timer.unref()
-    })
     // a send that throws synchronously is a failed attempt too
     const sending = new Promise((resolve) => resolve(this.#send(job.payload, abort.signal)))
-    return Promise.race([sending, timeout]).finally(() => clearTimeout(timer))
+    return withTimeout(sending, this.#o.attemptTimeoutMs, () => {
+      const err = new Error(`timed out after ${this.#o.attemptTimeoutMs}ms`)
+      abort.abort(err)
+      return err
+    })
   }
 
   #failedAttempt(job: Job<T>, err: unknown): void {
@@ -152,9 +136,6 @@ export class DeliveryQueue<T> {
   }
 
   #checkIdle(): void {
-    if (this.pending !== 0) return
-    const waiters = this.#idleWaiters
-    this.#idleWaiters = []
-    for (const w of waiters) w()
+    if (this.pending === 0) this.#idle.settle()
   }
 }

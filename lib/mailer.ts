@@ -5,6 +5,7 @@ import type { AlertView } from './alert-message.js'
 import { DeliveryQueue } from './delivery-queue.js'
 import type { Report } from './report-limiter.js'
 import type { ResolvedMail } from './options.js'
+import { HOUR } from './duration.js'
 
 /** The part of a nodemailer transporter faultline uses. */
 export interface MailTransporter {
@@ -27,7 +28,7 @@ export interface MailerTuning {
   attemptTimeoutMs?: number
 }
 
-export const DEFAULT_MAILER_TUNING: MailerTuning = { tries: 3, backoffMs: 1000, maxQueue: 50, concurrency: 2, periodMs: 3_600_000 }
+export const DEFAULT_MAILER_TUNING: MailerTuning = { tries: 3, backoffMs: 1000, maxQueue: 50, concurrency: 2, periodMs: HOUR }
 
 function hasFunction(value: unknown, name: string): boolean {
   return typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[name] === 'function'

@@ -1,7 +1,8 @@
 import os from 'node:os'
 import path from 'node:path'
 import { readFileSync } from 'node:fs'
-import { parseDuration } from './duration.js'
+import { DAY, formatDuration, parseDuration } from './duration.js'
+import { DEFAULT_RETENTION } from '../adapters/shared/arguments.js'
 import { LEVELS, type FaultlineEvent, type Level, type Retention, type Store } from './types.js'
 import { limitReports } from './report-limiter.js'
 
@@ -163,6 +164,26 @@ function suggest(name: string, known: string[]): string {
   return best && best[1] <= 3 ? `Did you mean \`${best[0]}\`?` : `Known options: ${known.join(', ')}.`
 }
 
+/**
+ * The options' plain defaults, in one place: resolveOptions fills them in, and a test checks the
+ * options table in docs/options.md against them.
+ */
+export const DEFAULTS = {
+  sampleRate: 1,
+  ignoreErrors: [],
+  scrubFields: [],
+  maxBreadcrumbs: 100,
+  maxQueueSize: 10_000,
+  captureUncaught: true,
+  captureUnhandledRejections: true,
+  sourceContext: true,
+  panel: { path: '/errors' },
+  retention: { maxEventsPerIssue: DEFAULT_RETENTION.maxEventsPerIssue, maxAge: formatDuration(DEFAULT_RETENTION.maxAgeMs) },
+} as const
+
+/** alerts sent an hour, by mail and by each webhook, before the rest wait for a summary */
+export const DEFAULT_ALERTS_PER_HOUR = 20
+
 /** What faultline calls on every store (the optional ones it checks for before calling). */
 const STORE_METHODS = [
   'record', 'getIssue', 'listIssues', 'countIssues', 'listEvents', 'getEvent', 'eventNeighbors', 'updateIssue',
@@ -236,7 +257,7 @@ function resolveRule(rule: unknown, index: number, mail: ResolvedMail | null): R
     if (when.within !== undefined) {
       if (when.events === undefined || Array.isArray(when.events)) fail(`${at}.when.within`, 'needs a single `events` count', "Write { events: 50, within: '1h' }.")
       withinMs = duration(`${at}.when.within`, when.within)
-      if (withinMs > 86_400_000) fail(`${at}.when.within`, 'is longer than 24 hours', "Use a window of at most '24h'.")
+      if (withinMs > DAY) fail(`${at}.when.within`, 'is longer than 24 hours', "Use a window of at most '24h'.")
     }
   }
   let filter: RuleFilter | null = null
@@ -303,7 +324,7 @@ function resolveMail(mail: unknown): ResolvedMail | null {
     }
     baseUrl = url.href.replace(/\/$/, '')
   }
-  const maxPerHour = mail.maxPerHour === undefined ? 20 : positiveInteger('mail.maxPerHour', mail.maxPerHour)
+  const maxPerHour = mail.maxPerHour === undefined ? DEFAULT_ALERTS_PER_HOUR : positiveInteger('mail.maxPerHour', mail.maxPerHour)
   if (mail.subjectPrefix !== undefined && typeof mail.subjectPrefix !== 'string') fail('mail.subjectPrefix', 'must be a string', "Write '[my-app]'.")
   return { transport: t, from, to, baseUrl, subjectPrefix: (mail.subjectPrefix as string | undefined) ?? '', maxPerHour }
 }
@@ -319,10 +340,10 @@ function sender(from: unknown): string {
 
 function resolvePanel(panel: unknown): ResolvedOptions['panel'] {
   if (panel === false) return false
-  if (panel === undefined || panel === true) return { path: '/errors', auth: null }
+  if (panel === undefined || panel === true) return { path: DEFAULTS.panel.path, auth: null }
   if (!isPlainObject(panel)) fail('panel', 'must be an object or false', "Write { path: '/errors', auth: { username, password } }, or false to turn the panel off.")
   checkKeys(panel, ['path', 'auth'], 'panel.')
-  const p = panel.path === undefined ? '/errors' : panel.path
+  const p = panel.path === undefined ? DEFAULTS.panel.path : panel.path
   if (typeof p !== 'string' || !/^\/[A-Za-z0-9._~\-/]*$/.test(p) || p.includes('//') || p === '/') {
     fail('panel.path', `must be a URL path like '/errors', got ${JSON.stringify(p)}`, "Use a path that starts with '/' and is not '/' alone.")
   }
@@ -373,19 +394,19 @@ export function resolveOptions(input: unknown = {}): ResolvedOptions {
     }
   }
 
-  const sampleRate = o.sampleRate === undefined ? 1 : o.sampleRate
+  const sampleRate = o.sampleRate === undefined ? DEFAULTS.sampleRate : o.sampleRate
   if (typeof sampleRate !== 'number' || !(sampleRate >= 0 && sampleRate <= 1)) fail('sampleRate', `must be a number from 0 to 1, got ${String(sampleRate)}`, 'Use 1 to keep every event, 0.5 to keep half.')
 
-  const ignoreErrors = o.ignoreErrors === undefined ? [] : o.ignoreErrors
+  const ignoreErrors = o.ignoreErrors === undefined ? [...DEFAULTS.ignoreErrors] : o.ignoreErrors
   if (!Array.isArray(ignoreErrors) || !ignoreErrors.every((e) => typeof e === 'string' || e instanceof RegExp || typeof e === 'function')) {
     fail('ignoreErrors', 'must be a list of strings, RegExps or error classes', "Write ['ECONNRESET', /timeout/i, MyExpectedError].")
   }
-  const scrubFields = o.scrubFields === undefined ? [] : o.scrubFields
+  const scrubFields = o.scrubFields === undefined ? [...DEFAULTS.scrubFields] : o.scrubFields
   if (!Array.isArray(scrubFields) || !scrubFields.every((f) => typeof f === 'string' && f)) {
     fail('scrubFields', 'must be a list of non-empty strings', "Write ['ssn', 'card'].")
   }
 
-  const maxBreadcrumbs = o.maxBreadcrumbs === undefined ? 100 : o.maxBreadcrumbs
+  const maxBreadcrumbs = o.maxBreadcrumbs === undefined ? DEFAULTS.maxBreadcrumbs : o.maxBreadcrumbs
   if (!Number.isInteger(maxBreadcrumbs) || (maxBreadcrumbs as number) < 0) fail('maxBreadcrumbs', `must be a whole number, got ${String(maxBreadcrumbs)}`, 'Use 0 to keep none, 100 by default.')
 
   const mail = resolveMail(o.mail)
@@ -394,12 +415,12 @@ export function resolveOptions(input: unknown = {}): ResolvedOptions {
   if (mail && mail.to.length === 0 && o.rules === undefined) fail('mail.to', 'is missing', "Say who gets alerts: to: 'team@example.com'.")
   const rules = rawRules.map((r, i) => resolveRule(r, i, mail))
 
-  let retention: Retention = { maxEventsPerIssue: 100, maxAgeMs: 90 * 86_400_000 }
+  let retention: Retention = { ...DEFAULT_RETENTION }
   if (o.retention !== undefined) {
     if (!isPlainObject(o.retention)) fail('retention', 'must be an object', "Write { maxEventsPerIssue: 100, maxAge: '90d' }.")
     checkKeys(o.retention, ['maxEventsPerIssue', 'maxAge'], 'retention.')
     retention = {
-      maxEventsPerIssue: o.retention.maxEventsPerIssue === undefined ? 100 : positiveInteger('retention.maxEventsPerIssue', o.retention.maxEventsPerIssue),
+      maxEventsPerIssue: o.retention.maxEventsPerIssue === undefined ? retention.maxEventsPerIssue : positiveInteger('retention.maxEventsPerIssue', o.retention.maxEventsPerIssue),
       maxAgeMs: o.retention.maxAge === undefined ? retention.maxAgeMs : duration('retention.maxAge', o.retention.maxAge),
     }
   }
@@ -417,10 +438,10 @@ export function resolveOptions(input: unknown = {}): ResolvedOptions {
     sampleRate,
     scrubFields: [...new Set([...DEFAULT_SCRUB_FIELDS, ...(scrubFields as string[]).map((f) => f.toLowerCase())])],
     maxBreadcrumbs: maxBreadcrumbs as number,
-    maxQueueSize: o.maxQueueSize === undefined ? 10_000 : positiveInteger('maxQueueSize', o.maxQueueSize),
-    captureUncaught: bool('captureUncaught', o.captureUncaught, true),
-    captureUnhandledRejections: bool('captureUnhandledRejections', o.captureUnhandledRejections, true),
-    sourceContext: bool('sourceContext', o.sourceContext, true),
+    maxQueueSize: o.maxQueueSize === undefined ? DEFAULTS.maxQueueSize : positiveInteger('maxQueueSize', o.maxQueueSize),
+    captureUncaught: bool('captureUncaught', o.captureUncaught, DEFAULTS.captureUncaught),
+    captureUnhandledRejections: bool('captureUnhandledRejections', o.captureUnhandledRejections, DEFAULTS.captureUnhandledRejections),
+    sourceContext: bool('sourceContext', o.sourceContext, DEFAULTS.sourceContext),
     panel: resolvePanel(o.panel),
     mail,
     rules,

@@ -6,6 +6,7 @@ import { CaptureQueue } from './capture-queue.js'
 import { buildEvent, buildEventFacts, eventChanged, eventFacts, eventJson, parseEvent, unshareCached, type BuildEventInput, type CaptureContext } from './event.js'
 import { groupEvent, userKey } from './fingerprint.js'
 import { describeThrown } from './normalize.js'
+import { withTimeout } from './timeout.js'
 import { BodyBudget } from './body-budget.js'
 import { Overflow } from './overflow.js'
 import { enterRequestScope, expressErrorHandler, expressMiddleware } from './integrations/express.js'
@@ -834,17 +835,6 @@ function recordInput(item: QueuedEvent, event: FaultlineEvent, grouping: Groupin
   const input: RecordInput = { event, grouping, userKey: userKey(event.user), shed: item.shed }
   if (item.times > 1) input.times = item.times
   return input
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  // beyond what a timer holds (Infinity too) is no limit
-  if (!(ms < 2 ** 31)) return promise
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)
-    timer.unref()
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
 /** Creates a tracker; options are validated here, once. */

@@ -6,6 +6,9 @@
 export type Level = 'fatal' | 'error' | 'warning' | 'log' | 'info' | 'debug'
 export const LEVELS: readonly Level[] = ['fatal', 'error', 'warning', 'log', 'info', 'debug']
 
+/** Issue and event ids: grouping hashes and Sentry's hex ids; the file store also uses issue ids as file names. */
+export const ISSUE_ID = /^[A-Za-z0-9_-]{1,64}$/
+
 /** Tag keys and values are cut to these lengths, as Sentry's are; events carry them so, and stores count them so. */
 export const TAG_KEY_MAX_LENGTH = 32
 export const TAG_VALUE_MAX_LENGTH = 200

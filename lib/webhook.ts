@@ -2,6 +2,8 @@ import { AlertCap, type HeldBack } from './alert-cap.js'
 import { slackEscape, slackText, type Alert, type AlertView } from './alert-message.js'
 import { DeliveryQueue } from './delivery-queue.js'
 import type { Report } from './report-limiter.js'
+import { HOUR } from './duration.js'
+import { DEFAULT_ALERTS_PER_HOUR } from './options.js'
 
 /** The JSON a rule's webhook receives. `text` makes it postable to a Slack incoming webhook as it is. */
 export interface WebhookPayload {
@@ -103,7 +105,7 @@ export interface WebhookTuning {
   periodMs: number
 }
 
-export const DEFAULT_WEBHOOK_TUNING: WebhookTuning = { timeoutMs: 5000, tries: 3, backoffMs: 1000, maxQueue: 50, maxPerHour: 20, periodMs: 3_600_000 }
+export const DEFAULT_WEBHOOK_TUNING: WebhookTuning = { timeoutMs: 5000, tries: 3, backoffMs: 1000, maxQueue: 50, maxPerHour: DEFAULT_ALERTS_PER_HOUR, periodMs: HOUR }
 
 interface Endpoint {
   queue: DeliveryQueue<unknown>

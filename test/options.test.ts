@@ -1,6 +1,9 @@
 import { describe, expect, it, vi } from 'vitest'
-import { logInternalError, resolveOptions, OptionError } from '../lib/options.js'
+import { readFileSync } from 'node:fs'
+import { DEFAULTS, logInternalError, resolveOptions, OptionError } from '../lib/options.js'
 import { createTracker } from '../lib/index.js'
+import { formatDuration } from '../lib/duration.js'
+import { memoryStore } from '../adapters/memory.js'
 
 describe('options', () => {
   it('fills in the defaults from the contract', () => {
@@ -86,5 +89,25 @@ describe('the default onInternalError', () => {
       write.mockRestore()
     }
     expect(lines).toEqual(['faultline: store down 0\n', 'faultline: store still down (4 more like this left out)\n'])
+  })
+})
+
+describe('the options table in docs/options.md', () => {
+  /** A default as the table writes it: `1`, `true`, `[]`, `{ path: '/errors' }`. */
+  function asWritten(value: unknown): string {
+    if (Array.isArray(value)) return `[${value.map(asWritten).join(', ')}]`
+    if (typeof value === 'string') return `'${value}'`
+    if (typeof value === 'object' && value !== null) return `{ ${Object.entries(value).map(([k, v]) => `${k}: ${asWritten(v)}`).join(', ')} }`
+    return String(value)
+  }
+
+  it('shows the defaults resolveOptions fills in', () => {
+    const table = readFileSync(new URL('../docs/options.md', import.meta.url), 'utf8')
+    const written = new Map([...table.matchAll(/^\| `(\w+)[^`|]*` \| `([^`]*)` \|/gm)].map((m) => [m[1], m[2]]))
+    for (const [option, value] of Object.entries(DEFAULTS)) expect(`${option}: ${written.get(option)}`).toBe(`${option}: ${asWritten(value)}`)
+    // and they are what a tracker without options gets
+    const resolved = resolveOptions({ store: memoryStore() })
+    expect(resolved).toMatchObject({ sampleRate: DEFAULTS.sampleRate, maxBreadcrumbs: DEFAULTS.maxBreadcrumbs, maxQueueSize: DEFAULTS.maxQueueSize, panel: { path: DEFAULTS.panel.path } })
+    expect(formatDuration(resolved.retention.maxAgeMs)).toBe(DEFAULTS.retention.maxAge)
   })
 })

@@ -2,14 +2,12 @@
  * Argument checks shared by every store, so that they all refuse the same bad input with the
  * same message (the panel turns these TypeErrors into 400 answers).
  */
-import { parseDuration } from '../../lib/duration.js'
-import { SORTS, STATUSES, type HistogramOptions, type IgnoreUntil, type Issue, type IssueSort, type IssueStatus, type IssueUpdate, type ListIssuesOptions, type MaintainOptions, type Retention } from '../../lib/types.js'
+import { DAY, HOUR, parseDuration } from '../../lib/duration.js'
+import { ISSUE_ID, SORTS, STATUSES, type HistogramOptions, type IgnoreUntil, type Issue, type IssueSort, type IssueStatus, type IssueUpdate, type ListIssuesOptions, type MaintainOptions, type Retention } from '../../lib/types.js'
 
 export const DEFAULT_LIMIT = 25
 export const MAX_LIMIT = 100
 export const MAX_BUCKETS = 1000
-/** Issue ids are grouping hashes; the file store also uses them as file names. */
-export const ISSUE_ID = /^[A-Za-z0-9_-]{1,64}$/
 
 /** True for a string that can be an issue id; anything else is "not found" for lookups. */
 export function isIssueId(id: unknown): id is string {
@@ -105,7 +103,7 @@ export function ignoreTargets(until: Extract<CheckedUpdate, { status: 'ignored' 
 /** Checks histogram options; returns the bucket size in ms, the count and the end time. */
 export function histogramArguments(options: HistogramOptions): { size: number; buckets: number; now: number } {
   if (typeof options !== 'object' || options === null) throw new TypeError("histogram options must be an object like { interval: 'hour', buckets: 24 }")
-  const size = options.interval === 'hour' ? 3_600_000 : options.interval === 'day' ? 86_400_000 : 0
+  const size = options.interval === 'hour' ? HOUR : options.interval === 'day' ? DAY : 0
   if (!size) throw new TypeError(`interval must be 'hour' or 'day', got ${describe(options.interval)}`)
   const { buckets } = options
   if (typeof buckets !== 'number' || !Number.isInteger(buckets) || buckets < 1 || buckets > MAX_BUCKETS) {
@@ -130,7 +128,7 @@ function describe(value: unknown): string {
   return String(value)
 }
 
-export const DEFAULT_RETENTION: Retention = { maxEventsPerIssue: 100, maxAgeMs: 90 * 86_400_000 }
+export const DEFAULT_RETENTION: Retention = { maxEventsPerIssue: 100, maxAgeMs: 90 * DAY }
 
 /** Checks a Retention ({ maxEventsPerIssue, maxAgeMs }). */
 export function checkRetention(retention: unknown): Retention {

@@ -6,22 +6,18 @@
  *
  * Lookups go through Maps only, so ids like `__proto__` are just unknown ids.
  */
-import { createHash } from 'node:crypto'
 import { LEVELS, type Grouping, type Issue, type IssuePage, type IssueUpdate, type ListIssuesOptions, type RecordInput, type RecordResult, type StatusCounts, type TagBreakdown, type HistogramOptions, type Level } from '../../lib/types.js'
 import { matchesIssue, mentionsStatus, parseQuery, type IssueFacets } from '../../lib/search.js'
-import { ownTags, withImplicitTags } from './counted-tags.js'
+import { countedUser, ownTags, withImplicitTags } from './counted-facts.js'
 import { BucketCounts } from './buckets.js'
 import { decodeCursor, encodeCursor, isAfter } from './cursor.js'
 import { checkDate, checkUpdate, histogramArguments, ignoreTargets, isIssueId, listArguments, type CheckedUpdate } from './arguments.js'
+import { DAY, HOUR, MINUTE, SECOND } from '../../lib/duration.js'
 
-const MINUTE = 60_000
-const HOUR = 3_600_000
-const DAY = 86_400_000
 /** hour buckets reach back 14 days, day buckets 400 days, minute buckets (for countEventsSince) 24 hours */
 const KEEP_HOURS = 14 * 24
 const KEEP_DAYS = 400
 const KEEP_MINUTES = 24 * 60
-const SECOND = 1000
 /** per-second counts cover the last 10 minutes: alert windows that short count from their exact start */
 const KEEP_SECONDS = 10 * 60
 /** tags are counted for at most this many keys per issue and values per key (the key total stays exact) */
@@ -486,7 +482,7 @@ export function factsOf(input: RecordInput, now: number): RecordFacts {
     issueId: hash,
     t: Number.isNaN(parsed) ? now : parsed,
     level: LEVELS.includes(event.level) ? event.level : grouping.level,
-    user: input.userKey !== null && input.userKey !== undefined && input.userKey !== '' ? userHash(String(input.userKey)) : null,
+    user: countedUser(input),
     tags,
     environment: text(event.environment),
     release: text(event.release),
@@ -550,11 +546,6 @@ function newState(id: string, grouping: IssueGrouping, t: number, level: Level):
     oldestStored: null,
     json: null,
   }
-}
-
-/** Distinct users are kept as short hashes: exact in practice, and no emails or ips in the store's counters. */
-function userHash(key: string): string {
-  return createHash('sha256').update(key).digest('base64url').slice(0, 16)
 }
 
 function noteRelease(state: IssueState, release: unknown, t: number): void {

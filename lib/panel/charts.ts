@@ -2,6 +2,7 @@
  * Geometry for the occurrence charts. The panel draws them as server-rendered SVG (no script, no
  * external assets); this file only does the arithmetic, and the template writes escaped numbers.
  */
+import { DAY, HOUR } from '../duration.js'
 
 export interface Bar {
   x: number
@@ -23,8 +24,6 @@ export interface Chart {
   total: number
 }
 
-const HOUR = 3_600_000
-const DAY = 86_400_000
 
 /** The start of each bucket, oldest first, ending with the bucket that holds `now` (UTC). */
 export function bucketStarts(interval: 'hour' | 'day', buckets: number, now: Date): Date[] {

@@ -3,7 +3,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ResolvedOptions } from '../options.js'
-import type { Store } from '../types.js'
+import { ISSUE_ID, type Store } from '../types.js'
 import type { TrackerStats } from '../tracker.js'
 import type { Views } from './render.js'
 
@@ -25,14 +25,12 @@ export interface PanelContext {
   stats: (() => TrackerStats) | null
 }
 
-const ID = /^[A-Za-z0-9_-]{1,64}$/
-
 /**
  * True for a string that can name an issue or an event. Names that exist on Object.prototype
  * (`__proto__`, `constructor`, ...) are refused so no store lookup can ever reach an inherited field.
  */
 export function isValidId(id: string | undefined): id is string {
-  return typeof id === 'string' && ID.test(id) && !(id in Object.prototype)
+  return typeof id === 'string' && ISSUE_ID.test(id) && !(id in Object.prototype)
 }
 
 /** Splits the path below the panel root into decoded segments; null when it cannot be decoded. */

@@ -1,4 +1,5 @@
 import type { Store } from '../types.js'
+import { withTimeout } from '../timeout.js'
 
 /** How long a panel page waits for the store before it says the store is unavailable. */
 export const STORE_WAIT_MS = 8000
@@ -24,11 +25,6 @@ export function guardStore(store: Store, waitMs = STORE_WAIT_MS): Store {
 }
 
 function bounded<T>(method: string, call: () => Promise<T>, waitMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreUnavailableError(`the store did not answer ${method} within ${waitMs} ms`)), waitMs)
-    timer.unref()
-  })
   let attempt: Promise<T>
   try {
     attempt = Promise.resolve(call())
@@ -40,5 +36,5 @@ function bounded<T>(method: string, call: () => Promise<T>, waitMs: number): Pro
     if (err instanceof TypeError) throw err
     throw new StoreUnavailableError(`the store failed on ${method}: ${(err as Error)?.message ?? String(err)}`, { cause: err })
   })
-  return Promise.race([marked, timeout]).finally(() => clearTimeout(timer))
+  return withTimeout(marked, waitMs, () => new StoreUnavailableError(`the store did not answer ${method} within ${waitMs} ms`))
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { alertSubject, formatDuration, oneLine, slackEscape } from '../../lib/alert-message.js'
+import { alertSubject, oneLine, slackEscape } from '../../lib/alert-message.js'
+import { formatDuration } from '../../lib/duration.js'
 
 describe('alertSubject', () => {
   it('names what happened after the prefix', () => {

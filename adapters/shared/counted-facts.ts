@@ -1,8 +1,10 @@
 /**
- * The tags an event is counted under, the one rule every store follows: the event's own tags
- * (strings, numbers and booleans, cut to the lengths events carry), then the implicit ones it does
- * not name itself.
+ * What an event is counted under, the one rule every store follows: its tags (its own, strings,
+ * numbers and booleans cut to the lengths events carry, then the implicit ones it does not name
+ * itself) and its distinct user (the record's userKey, hashed).
  */
+import { createHash } from 'node:crypto'
+import type { RecordInput } from '../../lib/types.js'
 import { TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH } from '../../lib/types.js'
 
 /** tags every event carries implicitly, unless its own tags already name them */
@@ -33,4 +35,10 @@ export function withImplicitTags(own: Array<[string, string]>, implicit: Implici
     if (typeof value === 'string' && value !== '' && !own.some(([k]) => k === key)) list.push([key, value.slice(0, TAG_VALUE_MAX_LENGTH)])
   }
   return list
+}
+
+/** The record's distinct user as a short hash (exact in practice; no emails or ips in the counters), or null. */
+export function countedUser(input: RecordInput): string | null {
+  const key = input.userKey
+  return key === null || key === undefined || key === '' ? null : createHash('sha256').update(String(key)).digest('base64url').slice(0, 16)
 }
