@@ -21,7 +21,7 @@ import { readdir, stat, unlink } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { Low } from 'lowdb'
+import type { Low } from 'lowdb'
 import type { DeferredAlert, EventPage, FaultlineEvent, Issue, IssuePage, IssueUpdate, ListIssuesOptions, MaintainOptions, MaintainResult, RecordInput, RecordResult, Retention, StatusCounts, Store, TagBreakdown, HistogramOptions } from '../lib/types.js'
 import { checkClaim, copyIssue, factsOf, type IssueIndex } from './shared/issue-index.js'
 import { checkRetention, checkUpdate, DEFAULT_RETENTION, isIssueId, maintainArguments } from './shared/arguments.js'
@@ -108,7 +108,8 @@ export default fileStore
 class FileStoreImpl implements FileStore {
   readonly path: string
   readonly recordConcurrency = RECORD_CONCURRENCY
-  #db: Low<Checkpoint | null>
+  /** lowdb over the document, loaded on the first read or write (see #database) */
+  #db: Promise<Low<Checkpoint | null>> | null = null
   #document: IndexDocument
   #journal: Journal
   /** orders the journal: held to catch up, append and apply */
@@ -171,7 +172,6 @@ class FileStoreImpl implements FileStore {
     this.#reportWriteFailure = limitReports((err) => this.#warn(err))
     this.#reportBadLine = limitReports((err) => this.#warn(err), 60_000)
     this.#document = new IndexDocument(this.path)
-    this.#db = new Low<Checkpoint | null>(this.#document, null)
     // beside the document, named after it: errors.journal, errors.events/, errors.spool/, ...
     const sibling = (suffix: string) => path.join(path.dirname(this.path), `${path.basename(this.path, '.json')}${suffix}`)
     this.#journal = new Journal(sibling('.journal'))
@@ -208,11 +208,18 @@ class FileStoreImpl implements FileStore {
 
   // -- opening ----------------------------------------------------------------------------------
 
+  /** lowdb, loaded when the document is first read or written: an app on another store never loads it. */
+  #database(): Promise<Low<Checkpoint | null>> {
+    this.#db ??= import('lowdb').then(({ Low }) => new Low<Checkpoint | null>(this.#document, null))
+    return this.#db
+  }
+
   async #open(): Promise<void> {
     let checkpoint: Checkpoint | null
     try {
-      await this.#db.read()
-      checkpoint = this.#db.data
+      const db = await this.#database()
+      await db.read()
+      checkpoint = db.data
     } catch (err) {
       if (!(err instanceof CorruptDocumentError)) throw err
       if (this.#replica !== null) return // the crash path opened it meanwhile, and moved it aside
@@ -301,8 +308,9 @@ class FileStoreImpl implements FileStore {
       for (let reloads = 0; ; ) {
         const step = this.#catchUpSlice(SLICE_MS)
         if (step === 'reload') {
-          await this.#db.read()
-          this.#replica = this.#replica!.reloaded(this.#db.data)
+          const db = await this.#database()
+          await db.read()
+          this.#replica = this.#replica!.reloaded(db.data)
           if (reloads++ > 0) this.#skipToCurrentJournal()
         } else if (step === 'more') {
           await new Promise((resolve) => setImmediate(resolve))
@@ -468,8 +476,9 @@ class FileStoreImpl implements FileStore {
     if (this.#lost) {
       // this process lost its place in the journal (see #appendPending): start again from the document
       this.#lost = false
-      await this.#db.read()
-      this.#replica = this.#replica!.reloaded(this.#db.data)
+      const db = await this.#database()
+      await db.read()
+      this.#replica = this.#replica!.reloaded(db.data)
     }
     let state: JournalState
     try {
@@ -727,14 +736,16 @@ class FileStoreImpl implements FileStore {
    * catch-up reads the rest of it (a line another writer appended meanwhile) and goes on.
    */
   async #checkpoint(): Promise<void> {
+    // loaded first: from here to the write's start nothing may wait, or the index would run ahead of the offset
+    const db = await this.#database()
     const replica = this.#replica!
     const { gen, offset } = replica.position
     const adopted = [...replica.adopted].filter((name) => this.#spool.has(name))
     const meter = new SliceMeter()
     this.#document.meter = meter
-    this.#db.data = { index: replica.index, journal: gen, offset, adopted, legacy: false }
+    db.data = { index: replica.index, journal: gen, offset, adopted, legacy: false }
     try {
-      await this.#db.write()
+      await db.write()
     } catch (err) {
       this.#checkpointAfter = Date.now() + CHECKPOINT_RETRY_MS
       const code = (err as NodeJS.ErrnoException).code ?? 'checkpoint'
