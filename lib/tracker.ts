@@ -17,6 +17,7 @@ import { Scope, type RequestSource } from './scope.js'
 import type { Breadcrumb, FaultlineEvent, Grouping, Level, RecordInput, Store, User } from './types.js'
 import { LEVELS } from './types.js'
 import { fileStore } from '../adapters/file.js'
+import { memoryStore } from '../adapters/memory.js'
 import type { Alerter } from './alerts.js'
 import type { Panel, PanelWhere } from './panel/index.js'
 
@@ -200,9 +201,7 @@ export class Tracker {
   constructor(input?: TrackerOptions) {
     const options = resolveOptions(input)
     this.options = options
-    this.store = typeof options.store === 'string'
-      ? fileStore({ path: options.store, onWarning: (err: Error) => this.#report(err) })
-      : options.store
+    this.store = typeof options.store === 'string' ? this.#openFileStore(options.store) : options.store
     this.#global = new Scope(null, options.maxBreadcrumbs)
     this.#internal = new Scope(this.#global, 0)
     this.#reportBeforeSend = limitReports((err) => this.#report(err), 60_000)
@@ -241,6 +240,20 @@ export class Tracker {
     // retention from the first write: the first sweep tells the store what to keep before any record
     this.#retentionKnown = withTimeout(this.#maintain(), FIRST_SWEEP_WAIT_MS).catch(() => {})
     this.#maintenanceTimer = setInterval(() => this.#maintain(), MAINTENANCE_EVERY_MS).unref()
+  }
+
+  /**
+   * The file store at `file`. One that cannot be opened (a path under a file, a folder the app may
+   * not write to, a network file system) must not stop the app from starting: it is said once, with
+   * the fix, and errors are kept in memory meanwhile, so the panel still shows them.
+   */
+  #openFileStore(file: string): Store {
+    try {
+      return fileStore({ path: file, onWarning: (err: Error) => this.#report(err) })
+    } catch (err) {
+      this.#report(new Error(`${toError(err).message} Meanwhile, errors are kept in memory and lost when the app stops.`))
+      return memoryStore()
+    }
   }
 
   /** Records an exception; returns its event id at once. Never throws. */
