@@ -84,6 +84,10 @@ export interface Glue {
   owner: object
   /** says a mistake in how the app set faultline up (once per kind, through onInternalError) */
   warn(err: Error): void
+  /** whether an error would be recorded were it captured: shouldCapture and ignoreErrors pass it (sampling aside) */
+  wouldCapture(error: unknown): boolean
+  /** calls `onRequest` as each request reaches the process's HTTP servers, until the stop it returns is called or the tracker closes */
+  watchRequests(onRequest: (req: IncomingMessage, res: ServerResponse) => void): () => void
 }
 
 /**
@@ -197,6 +201,8 @@ export class Tracker {
   #expressMiddleware = false
   /** set while requests get their scope on arrival (expressErrorHandler() without express()) */
   #stopRequestArrival: (() => void) | null = null
+  /** the glue's watchers of arriving requests, stopped at close() */
+  #requestWatchers = new Set<() => void>()
 
   constructor(input?: TrackerOptions) {
     const options = resolveOptions(input)
@@ -379,6 +385,7 @@ export class Tracker {
       detachProcessHooks(this.#fatal)
       this.#stopBreadcrumbs()
       this.#stopRequestArrival?.()
+      for (const stop of this.#requestWatchers) stop()
       clearInterval(this.#maintenanceTimer)
       if (this.#overflowTimer) clearTimeout(this.#overflowTimer)
       this.#queue.stop()
@@ -440,7 +447,26 @@ export class Tracker {
       },
       owner: this,
       warn: (err) => this.#reportSetup(err, err.message),
+      watchRequests: (onRequest) => this.#watchRequests(onRequest),
+      wouldCapture: (error) => {
+        try {
+          return this.options.shouldCapture(error) !== false && !this.#ignored(error)
+        } catch {
+          return false
+        }
+      },
     }
+  }
+
+  #watchRequests(onRequest: (req: IncomingMessage, res: ServerResponse) => void): () => void {
+    if (this.#closing) return () => {}
+    const unsubscribe = onRequestArrival(onRequest)
+    const stop = () => {
+      unsubscribe()
+      this.#requestWatchers.delete(stop)
+    }
+    this.#requestWatchers.add(stop)
+    return stop
   }
 
   #servePanel(req: IncomingMessage, res: ServerResponse, where: PanelWhere): void {
