@@ -197,6 +197,9 @@ function checkRoutingSettings(req: ExpressRequest, router: ExpressRouter, warn: 
   }
 }
 
+/** The handlers expressErrorHandler() made. */
+const errorHandlers = new WeakSet<object>()
+
 /** How many requests are watched, at most, for an app whose faultline layer no request has passed yet. */
 const MOUNT_CHECK_REQUESTS = 100
 
@@ -208,8 +211,11 @@ const MOUNT_CHECK_REQUESTS = 100
 function checkMountOrder(router: ExpressRouter, middleware: unknown, warn: (err: Error) => void): boolean {
   const stack = router.stack
   if (!Array.isArray(stack)) return false
-  const at = stack.findIndex((layer) => (layer as { handle?: unknown }).handle === middleware)
+  const handles = stack.map((layer) => (layer as { handle?: unknown }).handle)
+  const at = handles.indexOf(middleware)
   if (at === -1) return false
+  // an app that places capture itself with expressErrorHandler() may mount express() anywhere (for the panel)
+  if (handles.some((handle) => errorHandlers.has(handle as object))) return true
   const before = stack.slice(0, at).map(describeRoute).filter((route) => route !== null)
   if (before.length > 0) {
     const named = before.length > 3 ? `${before.slice(0, 3).join(', ')} and ${before.length - 3} more` : before.join(', ')
@@ -312,10 +318,16 @@ export function enterRequestScope(glue: Glue, req: ExpressRequest): void {
 
 /** For apps that place capture explicitly: `app.use(tracker.expressErrorHandler())` after the routes. */
 export function expressErrorHandler(glue: Glue) {
-  return function faultlineExpressErrorHandler(err: unknown, req: ExpressRequest, _res: ServerResponse, next: Next): void {
-    const state = req[kCapture]
-    const scope = state?.glue.owner === glue.owner ? state.scope : new ExpressRequestState(glue, req).scope
-    if (isError(err)) glue.captureRequestError(err, scope, 'express')
+  const handler = function faultlineExpressErrorHandler(err: unknown, req: ExpressRequest, _res: ServerResponse, next: Next): void {
+    let state = req[kCapture]
+    if (state?.glue.owner !== glue.owner) {
+      state = new ExpressRequestState(glue, req)
+      // seen by faultline after all: its catch-all has nothing to say about this request
+      req[kCapture] ??= state
+    }
+    if (isError(err)) glue.captureRequestError(err, state.scope, 'express')
     next(err)
   }
+  errorHandlers.add(handler)
+  return handler
 }

@@ -226,6 +226,23 @@ for (const [name, express] of versions) {
       ])
     })
 
+    it('says nothing when the app places capture itself with expressErrorHandler() after the routes', async () => {
+      const internal: Error[] = []
+      const tracker = newTracker(internal)
+      const app = express()
+      app.get('/', (req, res) => res.send('home'))
+      app.get('/boom', () => {
+        throw new Error('recorded by the error handler')
+      })
+      app.use(tracker.express())
+      app.use(tracker.expressErrorHandler())
+      await request(app).get('/').expect(200, 'home')
+      await request(app).get('/missing').expect(404)
+      await request(app).get('/boom').expect(500)
+      expect(await recorded(tracker)).toEqual({ 'Error: recorded by the error handler': 1 })
+      expect(await saidAboutOrder(internal)).toEqual([])
+    })
+
     it('stops watching arriving requests once a request passed faultline, and at close()', async () => {
       const arrivals = 'http.server.request.start'
       const tracker = newTracker()
