@@ -98,6 +98,21 @@ type JournalState = 'ok' | 'missing' | 'behind'
 const openStores = new Set<FileStoreImpl>()
 let exitHooked = false
 
+/**
+ * Why the store's folder cannot be made, in words: mkdir says EEXIST or ENOTDIR when a file stands
+ * where a folder should be, which reads as if the folder were there.
+ */
+function whyNoFolder(dir: string, err: Error): string {
+  for (let at = dir; ; at = path.dirname(at)) {
+    try {
+      if (!statSync(at).isDirectory()) return `${at} is a file, not a folder`
+      return err.message
+    } catch {
+      if (path.dirname(at) === at) return err.message
+    }
+  }
+}
+
 /** Opens (or creates) the file store at `path`; any number of processes on this machine may open the same path. */
 export function fileStore(options: FileStoreOptions | string): FileStore {
   return new FileStoreImpl(typeof options === 'string' ? { path: options } : options)
@@ -183,8 +198,8 @@ class FileStoreImpl implements FileStore {
     try {
       mkdirSync(path.dirname(this.path), { recursive: true })
     } catch (err) {
-      // a folder it may not write (EACCES, EROFS): say where and what to do, not just the errno
-      throw new Error(`faultline: cannot open the file store at ${this.path} (${(err as Error).message}). ` +
+      // a folder it may not write (EACCES, EROFS), a file in the way: say where and what to do, not just the errno
+      throw new Error(`faultline: cannot open the file store at ${this.path} (${whyNoFolder(path.dirname(this.path), err as Error)}). ` +
         "Give it a folder the app may write to, e.g. createTracker({ store: '/var/lib/myapp/errors.json' }), or use another store.", { cause: err })
     }
     refuseNetworkFileSystem(path.dirname(this.path), this.path)

@@ -1,6 +1,9 @@
 import os from 'node:os'
 import path from 'node:path'
 import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { findAppRoot } from './app-root.js'
+import { memoryStore } from '../adapters/memory.js'
 import { DAY, formatDuration, parseDuration } from './duration.js'
 import { DEFAULT_RETENTION } from '../adapters/shared/arguments.js'
 import { LEVELS, type FaultlineEvent, type Level, type Retention, type Store } from './types.js'
@@ -50,8 +53,12 @@ export interface MailOptions {
 }
 
 export interface TrackerOptions {
+  /** a store, a file path (relative to the app root), or ':memory:' for the memory store */
   store?: string | Store
-  /** the app's root directory: frames under it are in-app and source context is read only from it */
+  /**
+   * the app's root directory: frames under it are in-app, source context is read only from it, and
+   * the default store lives in it; by default the folder of the app's package.json
+   */
   root?: string
   environment?: string
   release?: string
@@ -232,9 +239,13 @@ function readPackageJson(root: string): { name?: string; version?: string } {
   }
 }
 
-/** The default `onInternalError`: one line on stderr, at most one a second. */
+/**
+ * The default `onInternalError`: one line on stderr, at most one a second. Messages that name
+ * faultline already (a store's) get the prefix once.
+ */
 export const logInternalError: (err: Error) => void = limitReports((err) => {
-  process.stderr.write(`faultline: ${err?.message ?? String(err)}\n`)
+  const message = err?.message ?? String(err)
+  process.stderr.write(`faultline: ${message.replace(/^faultline: /, '')}\n`)
 }, 1000)
 
 function resolveRule(rule: unknown, index: number, mail: ResolvedMail | null): ResolvedRule {
@@ -375,24 +386,53 @@ function optionalString(option: string, value: unknown): string | undefined {
   return value
 }
 
+/** Strings that ask for the memory store, as `':memory:'` does in SQLite, knex and Sentry's tests. */
+const MEMORY_STORE_NAMES = [':memory:', 'memory']
+/** `scheme://...`: a URL, never a file path */
+const URL_SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i
+
+/**
+ * The store: a store instance, or a string. A string is a file path (relative to the app root, as
+ * the default is), unless it names memory or is a URL: a database URL taken as a path would make a
+ * file store in a folder called `postgres:`, and record nothing where the app looks.
+ */
+function resolveStore(value: unknown, root: string): string | Store {
+  if (value === undefined) return path.join(root, '.faultline', 'errors.json')
+  if (typeof value !== 'string') {
+    const missing = isPlainObject(value) ? STORE_METHODS.filter((name) => typeof value[name] !== 'function') : STORE_METHODS
+    if (missing.length > 0) {
+      fail('store', `must be a file path or a store; this one lacks ${missing.join(', ')}`, "Use fileStore({ path }), memoryStore() or postgresStore({ connectionString }), or implement the whole Store interface (README, 'Writing your own store').")
+    }
+    return value as unknown as Store
+  }
+  const text = value.trim()
+  if (!text) fail('store', 'is an empty path', "Pass a file path like '.faultline/errors.json' or a store instance.")
+  if (MEMORY_STORE_NAMES.includes(text.toLowerCase())) return memoryStore()
+  const scheme = URL_SCHEME.exec(text)?.[1].toLowerCase()
+  if (scheme === undefined) return path.resolve(root, text)
+  if (scheme === 'file') {
+    try {
+      return fileURLToPath(text)
+    } catch {
+      fail('store', 'is a file: URL that names no local file', "Pass a file path like '/var/lib/myapp/errors.json'.")
+    }
+  }
+  // the URL itself is not repeated: it may hold a password
+  if (scheme === 'postgres' || scheme === 'postgresql') {
+    fail('store', 'is a PostgreSQL connection string, and faultline takes a string only as a file path', "Open the PostgreSQL store instead: store: postgresStore({ connectionString }), with postgresStore imported from 'faultline/adapters/postgres'.")
+  }
+  return fail('store', `is a ${scheme}:// URL, and faultline takes a string only as a file path`, "faultline keeps errors in a file, in PostgreSQL or in memory: pass a file path like '.faultline/errors.json', postgresStore({ connectionString }) from 'faultline/adapters/postgres', or memoryStore() from 'faultline/adapters/memory'.")
+}
+
 /** Validates the options once and fills in the defaults. Throws OptionError naming the option and the fix. */
 export function resolveOptions(input: unknown = {}): ResolvedOptions {
   if (!isPlainObject(input)) fail('options', 'must be an object', 'Call createTracker({ ... }) or createTracker().')
   const o = input as Record<string, unknown>
   checkKeys(o, KNOWN, '')
 
-  const root = o.root === undefined ? process.cwd() : path.resolve(optionalString('root', o.root)!)
+  const root = o.root === undefined ? findAppRoot() : path.resolve(optionalString('root', o.root)!)
   const pkg = readPackageJson(root)
-
-  const store = o.store ?? path.join(root, '.faultline', 'errors.json')
-  if (typeof store === 'string') {
-    if (!store.trim()) fail('store', 'is an empty path', "Pass a file path like '.faultline/errors.json' or a store instance.")
-  } else {
-    const missing = isPlainObject(store) ? STORE_METHODS.filter((name) => typeof (store as any)[name] !== 'function') : STORE_METHODS
-    if (missing.length > 0) {
-      fail('store', `must be a file path or a store; this one lacks ${missing.join(', ')}`, "Use fileStore({ path }), memoryStore() or postgresStore({ connectionString }), or implement the whole Store interface (README, 'Writing your own store').")
-    }
-  }
+  const store = resolveStore(o.store, root)
 
   const sampleRate = o.sampleRate === undefined ? DEFAULTS.sampleRate : o.sampleRate
   if (typeof sampleRate !== 'number' || !(sampleRate >= 0 && sampleRate <= 1)) fail('sampleRate', `must be a number from 0 to 1, got ${String(sampleRate)}`, 'Use 1 to keep every event, 0.5 to keep half.')
@@ -426,7 +466,7 @@ export function resolveOptions(input: unknown = {}): ResolvedOptions {
   }
 
   return {
-    store: store as string | Store,
+    store,
     root,
     environment: optionalString('environment', o.environment) ?? process.env.NODE_ENV ?? 'development',
     release: optionalString('release', o.release) ?? process.env.FAULTLINE_RELEASE ?? pkg.version,

@@ -21,3 +21,13 @@ export const packageRoot = findPackageRoot()
 
 /** Where the EJS templates live. */
 export const viewsDir = path.join(packageRoot, 'views')
+
+/**
+ * faultline's own code (its Express layer wrapper shows up in every route's stack) is never the
+ * app's. In an app it sits under node_modules anyway; this matters where faultline's own folder is
+ * the app root, as in its examples and tests.
+ */
+const ownDirs = ['dist', 'lib', 'adapters'].map((dir) => path.join(packageRoot, dir) + path.sep)
+export function isOwnCode(abs: string): boolean {
+  return ownDirs.some((dir) => abs.startsWith(dir))
+}

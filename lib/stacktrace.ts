@@ -2,7 +2,7 @@ import path from 'node:path'
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { ownCopy } from './own-copy.js'
-import { packageRoot } from './package-root.js'
+import { isOwnCode } from './package-root.js'
 import type { StackFrame } from './types.js'
 
 /** More frames than this are cut from the middle: the throw site and the entry point matter most. */
@@ -265,16 +265,6 @@ function makeFrame(fn: string | undefined, location: string, roots: string[]): S
   frame.filename = relPosix
   frame.in_app = !relPosix.split('/').includes('node_modules') && !isOwnCode(abs)
   return frame
-}
-
-/**
- * faultline's own code (its Express layer wrapper shows up in every route's stack) is never the
- * app's. In an app it sits under node_modules anyway; this matters where faultline's own folder is
- * the app root, as in its examples.
- */
-const ownDirs = ['dist', 'lib', 'adapters'].map((dir) => path.join(packageRoot, dir) + path.sep)
-function isOwnCode(abs: string): boolean {
-  return ownDirs.some((dir) => abs.startsWith(dir))
 }
 
 const rootCache = new Map<string, string[]>()

@@ -19,6 +19,7 @@ import { Scope, type RequestSource } from './scope.js'
 import type { Breadcrumb, FaultlineEvent, Grouping, Level, RecordInput, Store, User } from './types.js'
 import { LEVELS } from './types.js'
 import { fileStore } from '../adapters/file.js'
+import { memoryStore } from '../adapters/memory.js'
 import type { Alerter } from './alerts.js'
 import type { Panel, PanelWhere } from './panel/index.js'
 
@@ -85,6 +86,10 @@ export interface Glue {
   owner: object
   /** says a mistake in how the app set faultline up (once per kind, through onInternalError) */
   warn(err: Error): void
+  /** whether an error would be recorded were it captured: shouldCapture and ignoreErrors pass it (sampling aside) */
+  wouldCapture(error: unknown): boolean
+  /** calls `onRequest` as each request reaches the process's HTTP servers, until the stop it returns is called or the tracker closes */
+  watchRequests(onRequest: (req: IncomingMessage, res: ServerResponse) => void): () => void
 }
 
 /**
@@ -191,13 +196,13 @@ export class Tracker {
   #expressMiddleware = false
   /** set while requests get their scope on arrival (expressErrorHandler() without express()) */
   #stopRequestArrival: (() => void) | null = null
+  /** the glue's watchers of arriving requests, stopped at close() */
+  #requestWatchers = new Set<() => void>()
 
   constructor(input?: TrackerOptions) {
     const options = resolveOptions(input)
     this.options = options
-    this.store = typeof options.store === 'string'
-      ? fileStore({ path: options.store, onWarning: (err: Error) => this.#report(err) })
-      : options.store
+    this.store = typeof options.store === 'string' ? this.#openFileStore(options.store) : options.store
     this.#global = new Scope(null, options.maxBreadcrumbs)
     this.#internal = new Scope(this.#global, 0)
     this.#reportBeforeSend = limitReports((err) => this.#report(err), 60_000)
@@ -236,6 +241,20 @@ export class Tracker {
     // retention from the first write: the first sweep tells the store what to keep before any record
     this.#retentionKnown = withTimeout(this.#maintain(), FIRST_SWEEP_WAIT_MS).catch(() => {})
     this.#maintenanceTimer = setInterval(() => this.#maintain(), MAINTENANCE_EVERY_MS).unref()
+  }
+
+  /**
+   * The file store at `file`. One that cannot be opened (a path under a file, a folder the app may
+   * not write to, a network file system) must not stop the app from starting: it is said once, with
+   * the fix, and errors are kept in memory meanwhile, so the panel still shows them.
+   */
+  #openFileStore(file: string): Store {
+    try {
+      return fileStore({ path: file, onWarning: (err: Error) => this.#report(err) })
+    } catch (err) {
+      this.#report(new Error(`${toError(err).message} Meanwhile, errors are kept in memory and lost when the app stops.`))
+      return memoryStore()
+    }
   }
 
   /** Records an exception; returns its event id at once. Never throws. */
@@ -361,6 +380,7 @@ export class Tracker {
       detachProcessHooks(this.#fatal)
       this.#stopBreadcrumbs()
       this.#stopRequestArrival?.()
+      for (const stop of this.#requestWatchers) stop()
       clearInterval(this.#maintenanceTimer)
       if (this.#overflowTimer) clearTimeout(this.#overflowTimer)
       this.#queue.stop()
@@ -422,7 +442,26 @@ export class Tracker {
       },
       owner: this,
       warn: (err) => this.#reportSetup(err, err.message),
+      watchRequests: (onRequest) => this.#watchRequests(onRequest),
+      wouldCapture: (error) => {
+        try {
+          return this.options.shouldCapture(error) !== false && !this.#ignored(error)
+        } catch {
+          return false
+        }
+      },
     }
+  }
+
+  #watchRequests(onRequest: (req: IncomingMessage, res: ServerResponse) => void): () => void {
+    if (this.#closing) return () => {}
+    const unsubscribe = onRequestArrival(onRequest)
+    const stop = () => {
+      unsubscribe()
+      this.#requestWatchers.delete(stop)
+    }
+    this.#requestWatchers.add(stop)
+    return stop
   }
 
   #servePanel(req: IncomingMessage, res: ServerResponse, where: PanelWhere): void {

@@ -67,6 +67,39 @@ describe('options', () => {
     expect(() => resolveOptions({ mail: { transport } })).toThrow(/`mail.to` is missing/)
   })
 
+  describe('a store given as a string', () => {
+    it.each([':memory:', 'memory', ' :MEMORY: '])('opens the memory store for %j, as SQLite and knex read it', async (name) => {
+      const tracker = createTracker({ store: name, panel: false, captureUncaught: false, captureUnhandledRejections: false })
+      try {
+        expect(tracker.store).not.toHaveProperty('path')
+        tracker.captureException(new Error('kept in memory'))
+        expect(await tracker.flush()).toBe(true)
+        expect((await tracker.store.listIssues({ status: 'all' })).issues.map((i) => i.title)).toEqual(['Error: kept in memory'])
+      } finally {
+        await tracker.close()
+      }
+    })
+
+    it.each([
+      ['postgres://app:s3cret@db.example.com:5432/app', /`store` is a PostgreSQL connection string, and faultline takes a string only as a file path\. Open the PostgreSQL store instead: store: postgresStore\(\{ connectionString \}\), with postgresStore imported from 'faultline\/adapters\/postgres'\./],
+      ['postgresql://localhost/app', /`store` is a PostgreSQL connection string/],
+      ['mysql://root@localhost/app', /`store` is a mysql:\/\/ URL, and faultline takes a string only as a file path\. .*postgresStore\(\{ connectionString \}\) from 'faultline\/adapters\/postgres', or memoryStore\(\) from 'faultline\/adapters\/memory'/],
+      ['redis://cache:6379', /`store` is a redis:\/\/ URL/],
+    ])('refuses %j with the store to use instead, never taking a URL as a path', (url, message) => {
+      expect(() => resolveOptions({ store: url })).toThrow(OptionError)
+      expect(() => resolveOptions({ store: url })).toThrow(message)
+    })
+
+    it('does not repeat a connection string, which may hold a password', () => {
+      expect(() => resolveOptions({ store: 'postgres://app:s3cret@db.example.com/app' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('s3cret') }))
+    })
+
+    it('takes a file: URL as the file it names, and a relative path from the app root', () => {
+      expect(resolveOptions({ store: 'file:///var/lib/shop/errors.json' }).store).toBe('/var/lib/shop/errors.json')
+      expect(resolveOptions({ store: 'data/errors.json', root: '/srv/shop' }).store).toBe('/srv/shop/data/errors.json')
+    })
+  })
+
   it('validates at createTracker, before anything starts', () => {
     expect(() => createTracker({ maxBreadcrumb: 5 } as never)).toThrow(/Did you mean `maxBreadcrumbs`\?/)
   })

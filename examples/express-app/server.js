@@ -125,7 +125,7 @@ const server = app.listen(port, (err) => {
   if (cluster.isWorker) return console.log(`worker ${process.pid} listening`)
   console.log(`example-shop listening on http://localhost:${actual}`)
   console.log(`  the panel:  http://localhost:${actual}/errors`)
-  console.log(`  the store:  ${path.resolve('.faultline/errors.json')}`)
+  console.log(`  the store:  ${tracker.store.path ?? 'in memory only (see the line on stderr)'}`)
 })
 
 // A graceful stop (Ctrl-C, a deploy, a rolling restart): finish the requests under way, then store

@@ -144,21 +144,31 @@ interface LayerLike {
 /** faultline's catch-all on each app's router, and the router's layer for it. */
 const catchAlls = new WeakMap<ExpressRouter, object>()
 
-/** The error passes on as it came; the error path of its layer captured it (see patchLayer). */
-function faultlineCatchAll(err: unknown, _req: ExpressRequest, _res: ServerResponse, next: Next): void {
-  next(err)
+/**
+ * faultline's catch-all. The error passes on as it came: the error path of its layer captured it
+ * (see patchLayer), unless faultline's layer never saw the request. Then the error came from before
+ * that layer (a middleware or a sub-app mounted first) and is not recorded: said once, with the fix.
+ */
+function catchAllFor(glue: Glue): ErrorHandler {
+  return function faultlineCatchAll(err: unknown, req: ExpressRequest, _res: ServerResponse, next: Next): void {
+    if (!req[kCapture] && isError(err) && glue.wouldCapture(err)) {
+      glue.warn(new Error("an error reached Express's error handling without passing app.use(tracker.express()), so it was not recorded: " +
+        'it came from a middleware, route or sub-app mounted before it. Call app.use(tracker.express()) before them, right after const app = express().'))
+    }
+    next(err)
+  }
 }
 
 /**
  * Keeps faultline's catch-all the last layer of the app's router: added on the first request (the
  * routes are there by then), moved back to the end when the app adds layers later.
  */
-function keepCatchAllLast(router: ExpressRouter): void {
+function keepCatchAllLast(router: ExpressRouter, catchAll: ErrorHandler): void {
   const stack = router.stack
   if (!Array.isArray(stack) || typeof router.use !== 'function') return
   let layer = catchAlls.get(router)
   if (layer === undefined) {
-    router.use(faultlineCatchAll)
+    router.use(catchAll)
     layer = stack[stack.length - 1]
     catchAlls.set(router, layer)
     return
@@ -187,6 +197,63 @@ function checkRoutingSettings(req: ExpressRequest, router: ExpressRouter, warn: 
   }
 }
 
+/** The handlers expressErrorHandler() made. */
+const errorHandlers = new WeakSet<object>()
+
+/** How many requests are watched, at most, for an app whose faultline layer no request has passed yet. */
+const MOUNT_CHECK_REQUESTS = 100
+
+/**
+ * `app.use(tracker.express())` after the routes: the routes' errors never pass faultline's layer,
+ * so nothing is recorded and nothing would say why. When the app's router holds faultline's layer
+ * after routes (or routers), that is said once, with the fix. Returns whether the layer was found.
+ */
+function checkMountOrder(router: ExpressRouter, middleware: unknown, warn: (err: Error) => void): boolean {
+  const stack = router.stack
+  if (!Array.isArray(stack)) return false
+  const handles = stack.map((layer) => (layer as { handle?: unknown }).handle)
+  const at = handles.indexOf(middleware)
+  if (at === -1) return false
+  // an app that places capture itself with expressErrorHandler() may mount express() anywhere (for the panel)
+  if (handles.some((handle) => errorHandlers.has(handle as object))) return true
+  const before = stack.slice(0, at).map(describeRoute).filter((route) => route !== null)
+  if (before.length > 0) {
+    const named = before.length > 3 ? `${before.slice(0, 3).join(', ')} and ${before.length - 3} more` : before.join(', ')
+    warn(new Error(`app.use(tracker.express()) comes after ${before.length === 1 ? 'a route' : `${before.length} routes`} (${named}), ` +
+      'so errors from them pass faultline by and are not recorded. Call app.use(tracker.express()) before the routes, right after const app = express().'))
+  }
+  return true
+}
+
+/** A layer that answers requests itself, as it reads in a warning ('/orders/:id', 'a router'), or null for a middleware. */
+function describeRoute(layer: object): string | null {
+  const { route, handle } = layer as { route?: { path?: unknown }; handle?: { stack?: unknown } }
+  if (route) return String(route.path)
+  return Array.isArray(handle?.stack) ? 'a router' : null
+}
+
+/**
+ * Until a request passes faultline's layer (when it checks the order itself), each request that
+ * ends is looked at: the app it went through may hold the layer after its routes, which no request
+ * would ever reach. A check costs a look at the router's layers, for a bounded number of requests.
+ */
+function watchMountOrder(glue: Glue, middleware: unknown, isChecked: () => boolean, onChecked: () => void): () => void {
+  let seen = 0
+  const stop = glue.watchRequests((req, res) => {
+    if (++seen > MOUNT_CHECK_REQUESTS) return stop()
+    res.once('close', () => {
+      try {
+        if (isChecked()) return
+        const router = (req as ExpressRequest).app ? appRouter(req as ExpressRequest) : undefined
+        if (router && checkMountOrder(router, middleware, glue.warn)) onChecked()
+      } catch {
+        // an app that is not what it looked like: a throw here would be the host app's uncaught exception
+      }
+    })
+  })
+  return stop
+}
+
 function appRouter(req: ExpressRequest): ExpressRouter | undefined {
   return req.app?._router ?? req.app?.router
 }
@@ -199,7 +266,14 @@ function layerPrototype(router: ExpressRouter | undefined): Record<string | symb
 /** `app.use(tracker.express())`: serves the panel, opens a request scope, captures errors from later layers. */
 export function expressMiddleware(glue: Glue) {
   let patched = false
-  return function faultlineExpress(req: ExpressRequest, res: ServerResponse, next: Next): void {
+  const catchAll = catchAllFor(glue)
+  /** the order of faultline's layer and the routes was checked, here or by watchMountOrder */
+  let orderChecked = false
+  const orderSeen = () => {
+    orderChecked = true
+    stopWatching()
+  }
+  const faultlineExpress = function faultlineExpress(req: ExpressRequest, res: ServerResponse, next: Next): void {
     if (glue.panelPath) {
       const panel = matchPanel(req.url ?? '/', glue.panelPath)
       if (panel) {
@@ -211,16 +285,22 @@ export function expressMiddleware(glue: Glue) {
     if (!patched) {
       const proto = layerPrototype(router)
       if (proto) patchLayer(proto)
-      if (router) checkRoutingSettings(req, router, glue.warn)
+      if (router) {
+        checkRoutingSettings(req, router, glue.warn)
+        if (!orderChecked) checkMountOrder(router, faultlineExpress, glue.warn)
+      }
       patched = true
+      orderSeen()
     }
-    if (router) keepCatchAllLast(router)
+    if (router) keepCatchAllLast(router, catchAll)
     // a second faultline middleware of the same tracker (a sub-app's) keeps the request's scope
     if (req[kCapture]?.glue.owner === glue.owner) return next()
     const state = new ExpressRequestState(glue, req)
     req[kCapture] = state
     glue.runInScope(state.scope, next)
   }
+  const stopWatching = watchMountOrder(glue, faultlineExpress, () => orderChecked, orderSeen)
+  return faultlineExpress
 }
 
 /**
@@ -238,10 +318,16 @@ export function enterRequestScope(glue: Glue, req: ExpressRequest): void {
 
 /** For apps that place capture explicitly: `app.use(tracker.expressErrorHandler())` after the routes. */
 export function expressErrorHandler(glue: Glue) {
-  return function faultlineExpressErrorHandler(err: unknown, req: ExpressRequest, _res: ServerResponse, next: Next): void {
-    const state = req[kCapture]
-    const scope = state?.glue.owner === glue.owner ? state.scope : new ExpressRequestState(glue, req).scope
-    if (isError(err)) glue.captureRequestError(err, scope, 'express')
+  const handler = function faultlineExpressErrorHandler(err: unknown, req: ExpressRequest, _res: ServerResponse, next: Next): void {
+    let state = req[kCapture]
+    if (state?.glue.owner !== glue.owner) {
+      state = new ExpressRequestState(glue, req)
+      // seen by faultline after all: its catch-all has nothing to say about this request
+      req[kCapture] ??= state
+    }
+    if (isError(err)) glue.captureRequestError(err, state.scope, 'express')
     next(err)
   }
+  errorHandlers.add(handler)
+  return handler
 }

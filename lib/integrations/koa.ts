@@ -66,14 +66,19 @@ const kListening = Symbol.for('faultline.koa.app-error')
  * cannot be serialised. Koa hands them to `ctx.onerror`, so that is wrapped once per app (on its
  * context prototype) to capture them too; Koa's own handling and `app.on('error')` stay as they were.
  */
-function patchOnerror(ctx: KoaContext): void {
+function patchOnerror(ctx: KoaContext, glue: Glue): void {
   const proto = Object.getPrototypeOf(ctx) as Record<string | symbol, unknown>
   if (!proto || proto[kPatched] || typeof proto.onerror !== 'function') return
   const onerror = proto.onerror as (this: KoaContext, err: unknown) => void
   proto[kPatched] = true
   proto.onerror = function faultlineOnerror(this: KoaContext, err: unknown) {
     const state = this[kCapture]
-    if (!state || ((err === null || err === undefined) && !thrownNothing(this))) return onerror.call(this, err)
+    if (!state) {
+      // an error of a request faultline's middleware never saw came from before it: say so, with the fix
+      if (err !== null && err !== undefined && glue.wouldCapture(err)) glue.warn(new Error(NOT_PASSED))
+      return onerror.call(this, err)
+    }
+    if ((err === null || err === undefined) && !thrownNothing(this)) return onerror.call(this, err)
     captureOnce(state, err, 'koa')
     state.inOnerror = true
     try {
@@ -111,13 +116,39 @@ function listenForAppErrors(ctx: KoaContext): void {
   })
 }
 
+const NOT_PASSED = "an error reached Koa's error handling without passing app.use(tracker.koa()), so it was not recorded: " +
+  'it came from a middleware or router mounted before it. Call app.use(tracker.koa()) first, right after const app = new Koa().'
+
+/**
+ * A router mounted before faultline answers its routes without calling on, so their errors never
+ * pass faultline (Koa's own order, unlike errors of later middleware, which pass it on their way
+ * out). Checked on the first request that reaches faultline; routers are told by the `router`
+ * that @koa/router and koa-router put on what `router.routes()` returns.
+ */
+function checkMountOrder(ctx: KoaContext, middleware: unknown, warn: (err: Error) => void): void {
+  const stack = ctx.app?.middleware
+  if (!Array.isArray(stack)) return
+  const at = stack.indexOf(middleware)
+  if (at <= 0) return
+  if (!stack.slice(0, at).some((fn) => typeof fn === 'function' && (fn as { router?: unknown }).router !== undefined)) return
+  warn(new Error("app.use(tracker.koa()) comes after a router's routes (app.use(router.routes())), so errors from them pass faultline by " +
+    'and are not recorded. Call app.use(tracker.koa()) first, right after const app = new Koa().'))
+}
+
 /**
  * `app.use(tracker.koa())` as the first middleware: serves the panel, opens a request scope, and
  * captures what the rest of the app throws, then rethrows it unchanged so Koa (status, `app.on('error')`)
  * behaves exactly as before.
  */
 export function koaMiddleware(glue: Glue) {
+  let orderChecked = false
   return function faultlineKoa(ctx: KoaContext, next: () => Promise<unknown>): Promise<unknown> {
+    // before the panel: a panel visit may be the only request that reaches faultline
+    patchOnerror(ctx, glue)
+    if (!orderChecked) {
+      orderChecked = true
+      checkMountOrder(ctx, faultlineKoa, glue.warn)
+    }
     if (glue.panelPath) {
       const panel = matchPanel(ctx.url, glue.panelPath)
       if (panel) {
@@ -126,7 +157,6 @@ export function koaMiddleware(glue: Glue) {
         return Promise.resolve()
       }
     }
-    patchOnerror(ctx)
     listenForAppErrors(ctx)
     const state = new KoaRequestState(glue, ctx)
     ctx[kCapture] = state

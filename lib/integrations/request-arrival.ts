@@ -1,5 +1,5 @@
 import diagnostics from 'node:diagnostics_channel'
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 
 /** Published by Node's HTTP server for each request, just before its 'request' listeners run. */
 const REQUEST_START = 'http.server.request.start'
@@ -9,10 +9,11 @@ const REQUEST_START = 'http.server.request.start'
  * it, in the request's own async context: a scope entered there is current for the rest of the
  * request. Returns the unsubscribe.
  */
-export function onRequestArrival(onRequest: (req: IncomingMessage) => void): () => void {
+export function onRequestArrival(onRequest: (req: IncomingMessage, res: ServerResponse) => void): () => void {
   const handler = (message: unknown) => {
     try {
-      onRequest((message as { request: IncomingMessage }).request)
+      const { request, response } = message as { request: IncomingMessage; response: ServerResponse }
+      onRequest(request, response)
     } catch {
       // a subscriber's throw would reach the host app as an uncaught exception
     }

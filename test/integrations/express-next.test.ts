@@ -5,6 +5,7 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import request from 'supertest'
+import diagnostics from 'node:diagnostics_channel'
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -159,6 +160,122 @@ for (const [name, express] of versions) {
       app.get('/later', (req) => req.next!(new Error('from a route added later')))
       await request(app).get('/later').expect(500)
       expect(await recorded(tracker)).toEqual({ 'Error: from a route added later': 1 })
+    })
+  })
+
+  describe(`${name}: faultline's line after the routes`, () => {
+    const advice = 'so errors from them pass faultline by and are not recorded. Call app.use(tracker.express()) before the routes, right after const app = express().'
+    /** What faultline said about the order, once the responses so far have ended on the server too. */
+    async function saidAboutOrder(internal: Error[]): Promise<string[]> {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      return internal.map((e) => e.message).filter((m) => m.includes('tracker.express()'))
+    }
+
+    it('says once, with the fix, though no request ever reaches faultline', async () => {
+      const internal: Error[] = []
+      const tracker = newTracker(internal)
+      const app = express()
+      app.get('/', (req, res) => res.send('home'))
+      app.get('/boom', () => {
+        throw new Error('thrown before faultline')
+      })
+      app.use(tracker.express())
+      await request(app).get('/').expect(200, 'home')
+      await request(app).get('/boom').expect(500)
+      await request(app).get('/boom').expect(500)
+      expect(await recorded(tracker)).toEqual({})
+      expect(await saidAboutOrder(internal)).toEqual([`app.use(tracker.express()) comes after 2 routes (/, /boom), ${advice}`])
+    })
+
+    it('says so when the first request passes faultline (a 404), naming routers and the count past three', async () => {
+      const internal: Error[] = []
+      const tracker = newTracker(internal)
+      const app = express()
+      const api = express.Router()
+      api.get('/orders', (req, res) => res.json([]))
+      app.use('/api', api)
+      app.route('/cart').get((req, res) => res.send('cart')).post((req, res) => res.send('added'))
+      app.all('/any', (req, res) => res.send('any'))
+      app.get('/help', (req, res) => res.send('help'))
+      app.use(tracker.express())
+      await request(app).get('/missing').expect(404)
+      await request(app).get('/missing').expect(404)
+      expect(await saidAboutOrder(internal)).toEqual([`app.use(tracker.express()) comes after 4 routes (a router, /cart, /any and 1 more), ${advice}`])
+    })
+
+    it('says once, with the fix, when an error comes from a middleware before it; not for a client error', async () => {
+      const internal: Error[] = []
+      const tracker = newTracker(internal)
+      const app = express()
+      app.use((req, res, next) => {
+        if (req.path === '/early') throw new Error('from a middleware before faultline')
+        if (req.path === '/bad') throw Object.assign(new Error('bad request'), { status: 400 })
+        next()
+      })
+      app.use(tracker.express())
+      app.get('/', (req, res) => res.send('home'))
+      await request(app).get('/').expect(200, 'home')
+      await request(app).get('/bad').expect(400)
+      expect(await saidAboutOrder(internal)).toEqual([])
+      await request(app).get('/early').expect(500)
+      await request(app).get('/early').expect(500)
+      expect(await recorded(tracker)).toEqual({})
+      expect(await saidAboutOrder(internal)).toEqual([
+        "an error reached Express's error handling without passing app.use(tracker.express()), so it was not recorded: " +
+          'it came from a middleware, route or sub-app mounted before it. Call app.use(tracker.express()) before them, right after const app = express().',
+      ])
+    })
+
+    it('says nothing when the app places capture itself with expressErrorHandler() after the routes', async () => {
+      const internal: Error[] = []
+      const tracker = newTracker(internal)
+      const app = express()
+      app.get('/', (req, res) => res.send('home'))
+      app.get('/boom', () => {
+        throw new Error('recorded by the error handler')
+      })
+      app.use(tracker.express())
+      app.use(tracker.expressErrorHandler())
+      await request(app).get('/').expect(200, 'home')
+      await request(app).get('/missing').expect(404)
+      await request(app).get('/boom').expect(500)
+      expect(await recorded(tracker)).toEqual({ 'Error: recorded by the error handler': 1 })
+      expect(await saidAboutOrder(internal)).toEqual([])
+    })
+
+    it('stops watching arriving requests once a request passed faultline, and at close()', async () => {
+      const arrivals = 'http.server.request.start'
+      const tracker = newTracker()
+      const app = express()
+      app.use(tracker.express())
+      app.get('/', (req, res) => res.send('home'))
+      expect(diagnostics.hasSubscribers(arrivals)).toBe(true)
+      await request(app).get('/').expect(200, 'home')
+      expect(diagnostics.hasSubscribers(arrivals)).toBe(false)
+      const unused = newTracker()
+      unused.express()
+      expect(diagnostics.hasSubscribers(arrivals)).toBe(true)
+      await unused.close()
+      expect(diagnostics.hasSubscribers(arrivals)).toBe(false)
+    })
+
+    it('says nothing when it comes before the routes, after other middleware, or beside an app without faultline', async () => {
+      const internal: Error[] = []
+      const tracker = newTracker(internal)
+      const other = express()
+      other.get('/', (req, res) => res.send('other app'))
+      const app = express()
+      app.use(express.json())
+      app.use(tracker.express())
+      app.get('/', (req, res) => res.send('home'))
+      app.get('/boom', () => {
+        throw new Error('recorded')
+      })
+      await request(other).get('/').expect(200, 'other app')
+      await request(app).get('/').expect(200, 'home')
+      await request(app).get('/boom').expect(500)
+      expect(await recorded(tracker)).toEqual({ 'Error: recorded': 1 })
+      expect(await saidAboutOrder(internal)).toEqual([])
     })
   })
 

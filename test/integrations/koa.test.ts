@@ -252,6 +252,61 @@ for (const [name, Koa] of versions) {
   })
 }
 
+for (const [name, Koa] of versions) {
+  describe(`${name}: faultline's line after a router or a failing middleware`, () => {
+    const fix = 'Call app.use(tracker.koa()) first, right after const app = new Koa().'
+    function trackerSaying(internal: Error[]) {
+      const tracker = createTracker({ store: memoryStore(), panel: false, captureUncaught: false, captureUnhandledRejections: false, onInternalError: (err) => internal.push(err) })
+      trackers.push(tracker)
+      return tracker
+    }
+    const said = (internal: Error[]) => internal.map((e) => e.message).filter((m) => m.includes('tracker.koa()'))
+
+    it("says once, with the fix, when a router's routes come first", async () => {
+      const internal: Error[] = []
+      const tracker = trackerSaying(internal)
+      const app = new Koa()
+      app.silent = true
+      const router = new Router()
+      router.get('/boom', () => {
+        throw new Error('thrown before faultline')
+      })
+      app.use(router.routes())
+      app.use(tracker.koa())
+      await request(app.callback()).get('/boom').expect(500)
+      await request(app.callback()).get('/missing').expect(404)
+      await request(app.callback()).get('/boom').expect(500)
+      expect(await issues(tracker)).toEqual([])
+      expect(said(internal)).toEqual([
+        "app.use(tracker.koa()) comes after a router's routes (app.use(router.routes())), so errors from them pass faultline by and are not recorded. " + fix,
+        "an error reached Koa's error handling without passing app.use(tracker.koa()), so it was not recorded: it came from a middleware or router mounted before it. " + fix,
+      ])
+    })
+
+    it('says nothing when it comes first, or after middleware whose errors it still sees on their way out', async () => {
+      const internal: Error[] = []
+      const tracker = trackerSaying(internal)
+      const app = new Koa()
+      app.silent = true
+      app.use(async (ctx, next) => {
+        ctx.set('x-timing', 'on')
+        await next()
+      })
+      app.use(tracker.koa())
+      const router = new Router()
+      router.get('/boom', () => {
+        throw new Error('recorded')
+      })
+      router.get('/forbidden', (ctx) => ctx.throw(403))
+      app.use(router.routes())
+      await request(app.callback()).get('/boom').expect(500)
+      await request(app.callback()).get('/forbidden').expect(403)
+      expect((await issues(tracker)).map((i) => i.title)).toEqual(['Error: recorded'])
+      expect(said(internal)).toEqual([])
+    })
+  })
+}
+
 describe('the panel under Koa', () => {
   it("hands an auth function Koa's ctx, so the app's own session or state decides", async () => {
     const tracker = createTracker({
