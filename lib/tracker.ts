@@ -20,7 +20,7 @@ import type { Breadcrumb, FaultlineEvent, Grouping, Level, RecordInput, Store, U
 import { LEVELS } from './types.js'
 import { fileStore } from '../adapters/file.js'
 import { memoryStore } from '../adapters/memory.js'
-import type { Alerter } from './alerts.js'
+import type { Alerter } from './alerts/alerter.js'
 import type { Panel, PanelWhere } from './panel/index.js'
 
 /**
@@ -220,7 +220,7 @@ export class Tracker {
     })
     // Mail and the panel load on first use, so an app that never alerts or opens the panel pays nothing for them.
     this.#alerter = options.rules.length
-      ? import('./alerts.js').then((m) => (this.#loadedAlerter = m.createAlerter({ store: this.store, options })), (err) => {
+      ? import('./alerts/alerter.js').then((m) => (this.#loadedAlerter = m.createAlerter({ store: this.store, options })), (err) => {
           this.#report(err)
           return null
         })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { alertSubject, oneLine, slackEscape } from '../../lib/alert-message.js'
+import { alertSubject, oneLine, slackEscape } from '../../lib/alerts/message.js'
 import { formatDuration } from '../../lib/duration.js'
 
 describe('alertSubject', () => {

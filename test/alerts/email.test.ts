@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { memoryStore } from '../../adapters/memory.js'
-import { createAlerter, type AlerterTuning } from '../../lib/alerts.js'
+import { createAlerter, type AlerterTuning } from '../../lib/alerts/alerter.js'
 import type { Rule, TrackerOptions } from '../../lib/options.js'
 import type { Store } from '../../lib/types.js'
 import { startSmtp, type SmtpTestServer } from '../helpers/smtp.js'

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url'
 import { buildEvent, type CaptureContext, type ScopeData } from '../../lib/event.js'
 import { groupEvent, userKey } from '../../lib/fingerprint.js'
 import { resolveOptions, type ResolvedOptions, type TrackerOptions } from '../../lib/options.js'
-import type { Alerter } from '../../lib/alerts.js'
+import type { Alerter } from '../../lib/alerts/alerter.js'
 import type { FaultlineEvent, RecordResult, Store } from '../../lib/types.js'
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))

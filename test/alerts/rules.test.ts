@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { resolveOptions, type Rule } from '../../lib/options.js'
-import { decide, matchesFilter, reachedMilestone, ruleKeys } from '../../lib/rules.js'
+import { decide, matchesFilter, reachedMilestone, ruleKeys } from '../../lib/alerts/rules.js'
 import type { FaultlineEvent, Issue, RecordResult } from '../../lib/types.js'
 
 function rule(r: Rule) {

@@ -1,12 +1,12 @@
-import { alertView, type Alert } from './alert-message.js'
+import { alertView, type Alert } from './message.js'
 import { Mailer, type MailerTuning } from './mailer.js'
-import type { ResolvedOptions, ResolvedRule } from './options.js'
-import { limitReports, type Report } from './report-limiter.js'
+import type { ResolvedOptions, ResolvedRule } from '../options.js'
+import { limitReports, type Report } from '../report-limiter.js'
 import { decide, ruleKeys, throttleKey, type Firing } from './rules.js'
-import type { FaultlineEvent, RecordResult, Store } from './types.js'
+import type { FaultlineEvent, RecordResult, Store } from '../types.js'
 import { WebhookSender, type WebhookTuning } from './webhook.js'
-import { DEFAULT_ALERTS_PER_HOUR } from './options.js'
-import { IdleWaiters } from './idle-waiters.js'
+import { DEFAULT_ALERTS_PER_HOUR } from '../options.js'
+import { IdleWaiters } from '../idle-waiters.js'
 
 /** Decides alerts for recorded events and hands them to the mail transport and webhooks. */
 export interface Alerter {

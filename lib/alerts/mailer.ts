@@ -1,11 +1,11 @@
 import { createTransport } from 'nodemailer'
-import { AlertCap, type HeldBack } from './alert-cap.js'
-import { renderAlertEmail, renderSummaryEmail, type FoldedAlert, type RenderedEmail } from './alert-email.js'
-import type { AlertView } from './alert-message.js'
+import { AlertCap, type HeldBack } from './cap.js'
+import { renderAlertEmail, renderSummaryEmail, type FoldedAlert, type RenderedEmail } from './email.js'
+import type { AlertView } from './message.js'
 import { DeliveryQueue } from './delivery-queue.js'
-import type { Report } from './report-limiter.js'
-import type { ResolvedMail } from './options.js'
-import { HOUR } from './duration.js'
+import type { Report } from '../report-limiter.js'
+import type { ResolvedMail } from '../options.js'
+import { HOUR } from '../duration.js'
 
 /** The part of a nodemailer transporter faultline uses. */
 export interface MailTransporter {

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import ejs from 'ejs'
-import { oneLine, type AlertView } from './alert-message.js'
-import { escapeHtml } from './escape-html.js'
-import { viewsDir } from './package-root.js'
+import { oneLine, type AlertView } from './message.js'
+import { escapeHtml } from '../escape-html.js'
+import { viewsDir } from '../package-root.js'
 
 /** An email ready for the transport. */
 export interface RenderedEmail {

@@ -1,5 +1,5 @@
-import { IdleWaiters } from './idle-waiters.js'
-import { withTimeout } from './timeout.js'
+import { IdleWaiters } from '../idle-waiters.js'
+import { withTimeout } from '../timeout.js'
 
 /** How a queue delivers: its bound, its pace, and how hard it tries. */
 export interface DeliveryOptions {
