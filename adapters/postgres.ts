@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto'
 import { DAY, HOUR, parseDuration } from '../lib/duration.js'
-import { eventJson } from '../lib/event.js'
+import { eventJson } from '../lib/event-json.js'
 import { foldedEventId } from '../lib/event-id.js'
 import { mentionsStatus, parseQuery, type SearchTerm } from '../lib/search.js'
 import {

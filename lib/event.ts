@@ -1,12 +1,12 @@
-import { randomUUID } from 'node:crypto'
 import os from 'node:os'
 import { addTruncated, describeThrown, normalize, safeMessage, tagText, truncateString, type ThrownDescription } from './normalize.js'
 import { scrub, scrubRequest, scrubText } from './scrub.js'
 import { cutStack, parseCutStack, type ParsedStack } from './stacktrace.js'
 import { StackCache } from './stack-cache.js'
+import { eventChanged, measureJson, shareBreadcrumb, shareFrames } from './event-json.js'
 import { addSourceContext } from './source-context.js'
 import { DEFAULT_FINGERPRINT } from './fingerprint.js'
-import type { Breadcrumb, ExceptionInfo, FaultlineEvent, Level, RequestInfo, StackFrame, Stacktrace, User } from './types.js'
+import type { Breadcrumb, ExceptionInfo, FaultlineEvent, Level, RequestInfo, Stacktrace, User } from './types.js'
 import { LEVELS, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH } from './types.js'
 import type { ResolvedOptions } from './options.js'
 
@@ -262,27 +262,11 @@ function framesOf(body: string, root: string, sourceContext: boolean): ParsedSta
     if (sourceContext && parsed.frames.length > 0) addSourceContext(parsed.frames, root)
     // the oldest parsed goes first; a call site still failing is parsed again, once
     if (key !== null) cache.set(key, parsed)
-    framesSource.set(parsed.frames, parsed)
+    shareFrames(parsed.frames)
   }
   // the frames, and the array of them, are shared between events: nothing in faultline changes
   // them in place (fitToSize replaces them), and beforeSend gets copies (unshareCached)
   return parsed
-}
-
-/** The cached parse a frames array is; an array replaced since (fitToSize, unshareCached) is not here. */
-const framesSource = new WeakMap<StackFrame[], ParsedStack>()
-/** The JSON of a cached parse's frames, made once: a stack failing again and again is serialised once. */
-const framesJsonCache = new WeakMap<ParsedStack, string>()
-
-function cachedFramesJson(frames: StackFrame[]): string | undefined {
-  const parsed = framesSource.get(frames)
-  if (parsed === undefined) return undefined
-  let json = framesJsonCache.get(parsed)
-  if (json === undefined) {
-    json = JSON.stringify(parsed.frames)
-    framesJsonCache.set(parsed, json)
-  }
-  return json
 }
 
 /**
@@ -400,7 +384,7 @@ function prepareBreadcrumb(crumb: Breadcrumb, fields: string[]): PreparedBreadcr
   // kept for as long as the breadcrumb is in a scope: only small ones are worth it, a big one is
   // prepared again for each event rather than held
   if (cacheable && json.length <= MAX_KEPT_BREADCRUMB) {
-    breadcrumbJson.set(out, json)
+    shareBreadcrumb(out, json)
     preparedBreadcrumbs.set(crumb, prepared)
   }
   return prepared
@@ -433,99 +417,6 @@ function isRecord(value: unknown): value is Record<string, any> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-/** Measures the event's JSON, and keeps it for the store (see eventJson), so an event is serialised once. */
-function byteSize(event: FaultlineEvent): number {
-  const json = serialise(event)
-  serialised.set(event, json)
-  return Buffer.byteLength(json, 'utf8')
-}
-
-/** Marks where cached JSON goes; random, so no thrown message can forge it. */
-const CACHED_MARK = `faultline-cached-${randomUUID()}-`
-const CACHED_MARK_JSON = new RegExp(`"${CACHED_MARK}(\\d+)"`, 'g')
-
-/**
- * JSON.stringify(event), with the JSON of its frames and breadcrumbs spliced in from where it was
- * made once: those are most of an event, and the same in many events.
- */
-function serialise(event: FaultlineEvent): string {
-  const swapped: Array<{ holder: Record<string, unknown>; key: string; value: unknown; json: string }> = []
-  const swap = (holder: Record<string, unknown>, key: string, json: string | undefined) => {
-    if (json === undefined) return
-    swapped.push({ holder, key, value: holder[key], json })
-    holder[key] = `${CACHED_MARK}${swapped.length - 1}`
-  }
-  for (const ex of [event.exception, ...(event.exception?.causes ?? [])]) {
-    const stacktrace = ex?.stacktrace
-    if (stacktrace) swap(stacktrace as unknown as Record<string, unknown>, 'frames', cachedFramesJson(stacktrace.frames))
-  }
-  swap(event as unknown as Record<string, unknown>, 'breadcrumbs', cachedBreadcrumbsJson(event.breadcrumbs))
-  if (swapped.length === 0) return JSON.stringify(event)
-  let json: string
-  try {
-    json = JSON.stringify(event)
-  } finally {
-    for (const { holder, key, value } of swapped) holder[key] = value
-  }
-  return json.replace(CACHED_MARK_JSON, (_, i: string) => swapped[Number(i)].json)
-}
-
-/** The JSON of prepared breadcrumbs, by the prepared object (made on first use). */
-const breadcrumbJson = new WeakMap<object, string>()
-
-/** The breadcrumbs' JSON from the prepared ones; undefined when any was replaced since (it is then made in full). */
-function cachedBreadcrumbsJson(list: Breadcrumb[]): string | undefined {
-  if (!Array.isArray(list) || list.length === 0) return undefined
-  const parts: string[] = []
-  for (const crumb of list) {
-    const json = breadcrumbJson.get(crumb)
-    if (json === undefined) return undefined
-    parts.push(json)
-  }
-  return `[${parts.join(',')}]`
-}
-
-const serialised = new WeakMap<FaultlineEvent, string>()
-
-/** The event as JSON: the text buildEvent measured when the event is as it built it, else made now. */
-export function eventJson(event: FaultlineEvent): string {
-  return serialised.get(event) ?? JSON.stringify(event)
-}
-
-/**
- * An event again from the JSON eventJson gave for it, that JSON kept for the store: the event as
- * built, for when beforeSend failed after changing it in place.
- */
-export function parseEvent(json: string): FaultlineEvent {
-  const event = JSON.parse(json) as FaultlineEvent
-  serialised.set(event, json)
-  return event
-}
-
-/**
- * Gives the event frames and breadcrumbs of its own. Built events share these objects with other
- * events (they are prepared once); code outside faultline that may change them gets copies.
- */
-export function unshareCached(event: FaultlineEvent): void {
-  for (const ex of [event.exception, ...(event.exception?.causes ?? [])]) {
-    if (ex?.stacktrace) ex.stacktrace.frames = ex.stacktrace.frames.map(copyFrame)
-  }
-  event.breadcrumbs = event.breadcrumbs.map((crumb) => structuredClone(crumb))
-}
-
-/** A frame of its own, source lines included. */
-function copyFrame(frame: StackFrame): StackFrame {
-  const copy = { ...frame }
-  if (frame.pre_context) copy.pre_context = [...frame.pre_context]
-  if (frame.post_context) copy.post_context = [...frame.post_context]
-  return copy
-}
-
-/** Forgets the JSON kept for an event that was changed after it was built (by beforeSend). */
-export function eventChanged(event: FaultlineEvent): void {
-  serialised.delete(event)
-}
-
 /** Ways to make an event smaller, least useful part first. Each returns false when it had nothing to cut. */
 const SHRINK: Array<[string, (e: FaultlineEvent) => boolean]> = [
   // replaced, not changed: breadcrumbs are shared with other events
@@ -543,16 +434,16 @@ const SHRINK: Array<[string, (e: FaultlineEvent) => boolean]> = [
 ]
 
 function fitToSize(event: FaultlineEvent): FaultlineEvent {
-  if (byteSize(event) <= MAX_EVENT_BYTES) return event
+  if (measureJson(event) <= MAX_EVENT_BYTES) return event
   const cut = event.truncated ?? []
   for (const [name, shrink] of SHRINK) {
     if (!shrink(event)) continue
     if (!cut.includes(name)) cut.push(name)
     event.truncated = cut
-    if (byteSize(event) <= MAX_EVENT_BYTES) return event
+    if (measureJson(event) <= MAX_EVENT_BYTES) return event
   }
   // Still too large (a huge fingerprint, type or function names): keep the essentials only.
-  serialised.delete(event)
+  eventChanged(event)
   event.truncated = cut
   if (event.exception) event.exception.value = truncateString(event.exception.value, 1024)
   if (event.message) event.message = truncateString(event.message, 1024)

@@ -1,7 +1,8 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { buildEvent, eventJson, MAX_EVENT_BYTES, MAX_MESSAGE, type BuildEventInput, type ScopeData } from '../lib/event.js'
+import { eventJson } from '../lib/event-json.js'
+import { buildEvent, MAX_EVENT_BYTES, MAX_MESSAGE, type BuildEventInput, type ScopeData } from '../lib/event.js'
 import { DEFAULT_SCRUB_FIELDS } from '../lib/options.js'
 import type { Breadcrumb, FaultlineEvent, StackFrame } from '../lib/types.js'
 
