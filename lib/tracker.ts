@@ -6,14 +6,14 @@ import { CaptureQueue } from './capture-queue.js'
 import { buildEvent, buildEventFacts, eventFacts, type BuildEventInput, type CaptureContext } from './event.js'
 import { eventChanged, eventJson, parseEvent, unshareCached } from './event-json.js'
 import { groupEvent, userKey } from './fingerprint.js'
-import { describeThrown } from './normalize.js'
+import { CaptureFilters } from './capture-filters.js'
 import { withTimeout } from './timeout.js'
 import { BodyBudget } from './body-budget.js'
 import { Overflow } from './overflow.js'
 import { enterRequestScope, expressErrorHandler, expressMiddleware } from './integrations/express.js'
 import { onRequestArrival } from './integrations/request-arrival.js'
 import { koaMiddleware } from './integrations/koa.js'
-import { defaultShouldCapture, resolveOptions, type ResolvedOptions, type TrackerOptions } from './options.js'
+import { resolveOptions, type ResolvedOptions, type TrackerOptions } from './options.js'
 import { limitReports, type Report } from './report-limiter.js'
 import { attachProcessHooks, detachProcessHooks, type FatalRecorder } from './process-hooks.js'
 import { Scope, type RequestSource } from './scope.js'
@@ -161,7 +161,7 @@ export class Tracker {
   #internal: Scope
   #global: Scope
   #queue: CaptureQueue<PendingCapture, QueuedEvent>
-  #captured = new WeakSet<object>()
+  #filters: CaptureFilters
   /** errors the crash path recorded, so the exit drain does not record them again */
   #crashed = new WeakSet<object>()
   #alerter: Promise<Alerter | null>
@@ -203,6 +203,7 @@ export class Tracker {
   constructor(input?: TrackerOptions) {
     const options = resolveOptions(input)
     this.options = options
+    this.#filters = new CaptureFilters(options, (err) => this.#report(err))
     this.store = typeof options.store === 'string' ? this.#openFileStore(options.store) : options.store
     this.#global = new Scope(null, options.maxBreadcrumbs)
     this.#internal = new Scope(this.#global, 0)
@@ -269,7 +270,7 @@ export class Tracker {
     try {
       // shouldCapture is for what faultline catches on its own; an explicit captureException is recorded as asked
       const caught = mechanism.type !== 'generic'
-      if (this.#wants(error, caught ? 'request' : 'explicit')) this.#enqueue({ eventId, timestamp: new Date(), error, ctx, mechanism }, scope)
+      if (this.#filters.wants(error, caught ? 'request' : 'explicit')) this.#enqueue({ eventId, timestamp: new Date(), error, ctx, mechanism }, scope)
     } catch (err) {
       this.#report(err)
     }
@@ -289,8 +290,7 @@ export class Tracker {
         // a hostile context object; the message is still worth keeping
       }
       const text = printable(message)
-      if (this.#ignoredMessage(text)) return eventId
-      if (this.options.sampleRate < 1 && Math.random() >= this.options.sampleRate) return eventId
+      if (!this.#filters.wantsMessage(text)) return eventId
       this.#enqueue({ eventId, timestamp: new Date(), message: text, level, ctx }, this.getScope())
     } catch (err) {
       this.#report(err)
@@ -444,13 +444,7 @@ export class Tracker {
       owner: this,
       warn: (err) => this.#reportSetup(err, err.message),
       watchRequests: (onRequest) => this.#watchRequests(onRequest),
-      wouldCapture: (error) => {
-        try {
-          return this.options.shouldCapture(error) !== false && !this.#ignored(error)
-        } catch {
-          return false
-        }
-      },
+      wouldCapture: (error) => this.#filters.wouldCapture(error),
     }
   }
 
@@ -477,54 +471,6 @@ export class Tracker {
         }
         if (!res.writableEnded) res.end('faultline: the panel failed; see the server log')
       })
-  }
-
-  /**
-   * The capture filters. Every capture passes ignoreErrors and sampleRate. shouldCapture judges
-   * what faultline catches on its own: request errors, and crashes when it is your own function
-   * (the default's "below 500" never hides a crash). An error already captured is not again,
-   * except by a crash, whose own capture may still be waiting in the queue of a dying process.
-   */
-  #wants(error: unknown, origin: 'explicit' | 'request' | 'crash'): boolean {
-    const isObject = typeof error === 'object' && error !== null
-    if (origin !== 'crash' && isObject && this.#captured.has(error)) return false
-    let should = true
-    if (origin === 'request' || (origin === 'crash' && this.options.shouldCapture !== defaultShouldCapture)) {
-      try {
-        should = this.options.shouldCapture(error) !== false
-      } catch (err) {
-        this.#report(err)
-      }
-    }
-    if (!should || this.#ignored(error)) return false
-    // sampled once per error: one that was sampled out and then takes another path (ctx.onerror,
-    // the app's error event, a second captureException) stays out
-    if (isObject) this.#captured.add(error)
-    return !(this.options.sampleRate < 1 && Math.random() >= this.options.sampleRate)
-  }
-
-  #ignored(error: unknown): boolean {
-    if (this.options.ignoreErrors.length === 0) return false
-    // as the event will show it: `class NotFound extends Error {}` is type NotFound here too
-    const { type, value } = describeThrown(error, false)
-    return this.#matchesIgnore(value, type, error)
-  }
-
-  /** A captureMessage text passes ignoreErrors' strings and RegExps too, as in Sentry. */
-  #ignoredMessage(message: string): boolean {
-    return this.options.ignoreErrors.length > 0 && this.#matchesIgnore(message, null, undefined)
-  }
-
-  #matchesIgnore(message: string, type: string | null, error: unknown): boolean {
-    return this.options.ignoreErrors.some((rule) => {
-      try {
-        if (typeof rule === 'string') return type === rule || message.includes(rule)
-        if (rule instanceof RegExp) return rule.test(message) || (type !== null && rule.test(`${type}: ${message}`))
-        return type !== null && error instanceof rule
-      } catch {
-        return false
-      }
-    })
   }
 
   #enqueue(capture: Capture, scope: Scope): void {
@@ -739,7 +685,7 @@ export class Tracker {
   /** The crash path for stores that can record synchronously: the event is on disk when this returns. */
   #recordFatalSync(error: unknown, mechanism: 'uncaughtException' | 'unhandledRejection'): void {
     try {
-      if (!this.#wants(error, 'crash')) return
+      if (!this.#filters.wants(error, 'crash')) return
       if (typeof error === 'object' && error !== null) this.#crashed.add(error)
       this.#stats.captured += 1
       this.#recordNowSync(this.#build(this.#fatalCapture(error, mechanism)))
@@ -817,7 +763,7 @@ export class Tracker {
   /** The crash path for asynchronous stores: the process hooks keep the process alive until this resolves. */
   async #recordFatal(error: unknown, mechanism: 'uncaughtException' | 'unhandledRejection'): Promise<void> {
     try {
-      if (!this.#wants(error, 'crash')) return
+      if (!this.#filters.wants(error, 'crash')) return
       this.#stats.captured += 1
       const item = this.#build(this.#fatalCapture(error, mechanism))
       await this.#als.run(this.#internal, () => this.#store(item))
