@@ -14,7 +14,7 @@ import { inspect } from 'node:util'
 /** How long a crashing process waits for an asynchronous store before it exits. */
 const FATAL_WAIT_MS = 2000
 
-type Mechanism = 'uncaughtException' | 'unhandledRejection'
+export type Mechanism = 'uncaughtException' | 'unhandledRejection'
 
 /** What a tracker gives the process hooks. */
 export interface FatalRecorder {

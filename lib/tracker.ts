@@ -3,7 +3,7 @@ import { newEventId } from './event-id.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { subscribeBreadcrumbs } from './breadcrumbs.js'
 import { CaptureQueue } from './capture-queue.js'
-import { buildEvent, buildEventFacts, eventFacts, type BuildEventInput, type CaptureContext } from './event.js'
+import { buildEvent, buildEventFacts, eventFacts, type CaptureContext } from './event.js'
 import { eventChanged, eventJson, parseEvent, unshareCached } from './event-json.js'
 import { groupEvent, userKey } from './fingerprint.js'
 import { CaptureFilters } from './capture-filters.js'
@@ -15,46 +15,16 @@ import { onRequestArrival } from './integrations/request-arrival.js'
 import { koaMiddleware } from './integrations/koa.js'
 import { resolveOptions, type ResolvedOptions, type TrackerOptions } from './options.js'
 import { limitReports, type Report } from './report-limiter.js'
-import { attachProcessHooks, detachProcessHooks, type FatalRecorder } from './process-hooks.js'
+import { attachProcessHooks, detachProcessHooks, type Mechanism } from './process-hooks.js'
+import { CrashPath } from './crash-path.js'
+import { countRecorded, recordInput, type Capture, type CaptureCounts, type PendingCapture, type QueuedEvent } from './queued-capture.js'
 import { Scope, type RequestSource } from './scope.js'
-import type { Breadcrumb, FaultlineEvent, Grouping, Level, RecordInput, Store, User } from './types.js'
+import type { Breadcrumb, FaultlineEvent, Level, Store, User } from './types.js'
 import { LEVELS } from './types.js'
 import { fileStore } from '../adapters/file.js'
 import { memoryStore } from '../adapters/memory.js'
 import type { Alerter } from './alerts/alerter.js'
 import type { Panel, PanelWhere } from './panel/index.js'
-
-/**
- * One capture as taken from the caller synchronously: it holds the app's objects until it is built.
- * `grouping` when its issue was found already, and its budget granted a full event (see #countOnly).
- */
-type PendingCapture = Omit<BuildEventInput, 'options'> & { timestamp: Date; grouping?: Grouping }
-/** A capture before its scope is read: how much of the scope is read depends on the queue's room. */
-type Capture = Omit<PendingCapture, 'scope'>
-
-/**
- * A capture once built, as it waits for the store: the event (normalised and cut to at most
- * MAX_EVENT_BYTES as JSON), no longer the app's objects it was built from (a request body,
- * extras), which a stuck store would otherwise keep alive by the thousand.
- */
-interface QueuedEvent {
-  eventId: string
-  /** null once beforeSend dropped it */
-  event: FaultlineEvent | null
-  /** beforeSend has run (or there is none): a retry stores the event as it is */
-  final: boolean
-  /** the thrown value, for beforeSend's hint; held only until beforeSend has run */
-  error?: unknown
-  /** the thrown value, weakly: a crash recorded on its own path is not recorded again at exit */
-  thrown?: WeakRef<object>
-  /** the issue, once known: before the event is built when there is no beforeSend */
-  grouping?: Grouping
-  /** counted only: the event is its facts, its body not kept */
-  shed: boolean
-  /** identical errors it stands for (folded while the queue was full, and recorded as one), and those recorded so far */
-  times: number
-  recorded: number
-}
 
 /** What tracker.stats() returns: counts since the tracker started. */
 export interface TrackerStats {
@@ -101,8 +71,6 @@ export interface Glue {
 const STORE_CONCURRENCY = 8
 const MAINTENANCE_EVERY_MS = 60_000
 const DEFAULT_FLUSH_MS = 10_000
-/** a crashing process with an asynchronous store waits this long for its alert, within the hooks' 2 s */
-const FATAL_ALERT_WAIT_MS = 1500
 /** attempts after which an event that fails while the store answers is given up (and reported) */
 const MAX_ATTEMPTS_WHILE_STORE_UP = 3
 /**
@@ -162,8 +130,6 @@ export class Tracker {
   #global: Scope
   #queue: CaptureQueue<PendingCapture, QueuedEvent>
   #filters: CaptureFilters
-  /** errors the crash path recorded, so the exit drain does not record them again */
-  #crashed = new WeakSet<object>()
   #alerter: Promise<Alerter | null>
   /** the alerter once loaded, for the exit hook, which cannot wait for the promise */
   #loadedAlerter: Alerter | null = null
@@ -178,7 +144,7 @@ export class Tracker {
   /** the alerts of earlier crashes, handed to the alerter at start (never rejects) */
   #deferredAlerts: Promise<void>
   #panel: Promise<Panel> | null = null
-  #fatal: FatalRecorder
+  #fatal: CrashPath
   #stopBreadcrumbs: () => void
   #maintenanceTimer: NodeJS.Timeout
   /** the first sweep, which gives the store the retention: records wait for it (at most FIRST_SWEEP_WAIT_MS) */
@@ -187,7 +153,7 @@ export class Tracker {
   /** errors captured while the queue was full, counted from their facts */
   #overflow = new Overflow<QueuedEvent>()
   #overflowTimer: NodeJS.Timeout | null = null
-  #stats = { captured: 0, stored: 0, shed: 0, dropped: 0, discarded: 0 }
+  #stats: CaptureCounts = { captured: 0, stored: 0, shed: 0, dropped: 0, discarded: 0 }
   /** the store failed to answer: its recovery is said once */
   #storeDown = false
   /** records handed to the store and not yet answered: at exit a store that writes synchronously keeps them */
@@ -230,14 +196,27 @@ export class Tracker {
     this.#deferredAlerts = options.rules.length > 0 && this.store.takeDeferredAlerts
       ? this.#als.run(this.#internal, () => this.#sendDeferredAlerts())
       : Promise.resolve()
-    this.#fatal = {
-      captureUncaught: options.captureUncaught,
-      captureUnhandledRejections: options.captureUnhandledRejections,
-      canRecordSync: typeof this.store.recordSync === 'function',
-      recordFatalSync: (error, mechanism) => this.#recordFatalSync(error, mechanism),
-      recordFatal: (error, mechanism) => this.#recordFatal(error, mechanism),
-      drainOnExit: () => this.#drainOnExit(),
-    }
+    this.#fatal = new CrashPath({
+      store: this.store,
+      options,
+      filters: this.#filters,
+      counts: this.#stats,
+      fatalCapture: (error, mechanism) => this.#fatalCapture(error, mechanism),
+      build: (item) => this.#build(item),
+      beforeSendNow: (item, event) => this.#runBeforeSend(item, event, false) as FaultlineEvent | null,
+      recordQueued: (item) => this.#als.run(this.#internal, () => this.#store(item)),
+      drain: (ms) => this.#queue.drain(ms),
+      takeWaiting: () => {
+        const { prepared, incoming } = this.#queue.takeWaiting()
+        const folded = this.#overflow.take(Infinity).map(({ value, times }) => ({ ...value, times }))
+        return [...prepared, ...incoming, ...folded]
+      },
+      waiting: () => this.#waiting(),
+      atStore: () => this.#atStore,
+      unsentAlerts: () => unsentAlerts(this.#loadedAlerter),
+      flushAlerts: async (ms) => void (await (await this.#alerter)?.flush(ms)),
+      report: (err) => this.#report(err),
+    })
     attachProcessHooks(this.#fatal)
     this.#stopBreadcrumbs = subscribeBreadcrumbs((crumb) => this.getScope().addBreadcrumb(crumb))
     // retention from the first write: the first sweep tells the store what to keep before any record
@@ -599,7 +578,7 @@ export class Tracker {
     } finally {
       this.#atStore -= 1
     }
-    this.#counted(item)
+    countRecorded(item, this.#stats)
     // without rules there is no alerter to wait for, and every event would pay for the wait
     if (this.options.rules.length > 0) (await this.#alerter)?.onRecorded(result, event)
     if (this.#storeDown) {
@@ -671,7 +650,7 @@ export class Tracker {
     return 'drop'
   }
 
-  #fatalCapture(error: unknown, mechanism: 'uncaughtException' | 'unhandledRejection'): PendingCapture {
+  #fatalCapture(error: unknown, mechanism: Mechanism): PendingCapture {
     return {
       eventId: newEventId(),
       timestamp: new Date(),
@@ -679,101 +658,6 @@ export class Tracker {
       level: mechanism === 'uncaughtException' ? 'fatal' : 'error',
       mechanism: { type: mechanism === 'uncaughtException' ? 'onuncaughtexception' : 'onunhandledrejection', handled: false },
       scope: this.getScope().snapshot(),
-    }
-  }
-
-  /** The crash path for stores that can record synchronously: the event is on disk when this returns. */
-  #recordFatalSync(error: unknown, mechanism: 'uncaughtException' | 'unhandledRejection'): void {
-    try {
-      if (!this.#filters.wants(error, 'crash')) return
-      if (typeof error === 'object' && error !== null) this.#crashed.add(error)
-      this.#stats.captured += 1
-      this.#recordNowSync(this.#build(this.#fatalCapture(error, mechanism)))
-      this.store.flushSync?.()
-    } catch (err) {
-      this.#report(err)
-    }
-  }
-
-  /**
-   * At exit, what is still queued is recorded synchronously (a store that can): an event
-   * captured just before process.exit() or a crash is kept. Events caught mid-way through an
-   * asynchronous step (an async beforeSend) cannot finish; they are counted and reported.
-   */
-  #drainOnExit(): void {
-    // a mail or webhook under way cannot finish now; its claim stands, so no later start sends it
-    const unsent = unsentAlerts(this.#loadedAlerter)
-    if (unsent > 0) this.#report(new Error(`${unsent} alerts were still being decided or sent when the process exited and are lost; call tracker.close() before exiting`))
-    try {
-      if (!this.store.recordSync) {
-        const lost = this.#waiting()
-        this.#stats.dropped += lost
-        if (lost > 0) this.#report(new Error(`${lost} captured events were still queued when the process exited and are lost; call tracker.close() before exiting`))
-        return
-      }
-      const { prepared, incoming } = this.#queue.takeWaiting()
-      const folded = this.#overflow.take(Infinity).map(({ value, times }) => ({ ...value, times }))
-      const waiting: Array<QueuedEvent | PendingCapture> = [...prepared, ...incoming, ...folded]
-      for (const item of waiting) {
-        // the crash itself was recorded already, by the crash path
-        const thrown = 'final' in item ? item.thrown?.deref() : item.error
-        if (typeof thrown === 'object' && thrown !== null && this.#crashed.has(thrown)) continue
-        try {
-          this.#recordNowSync('final' in item ? item : this.#build(item))
-        } catch (err) {
-          this.#report(err)
-        }
-      }
-      if (waiting.length > 0) this.store.flushSync?.()
-      // records handed to the store are its own: its exit hook writes them
-      const lost = this.#waiting() - this.#atStore
-      this.#stats.dropped += lost
-      if (lost > 0) this.#report(new Error(`${lost} captured events were being stored when the process exited and are lost`))
-    } catch (err) {
-      this.#report(err)
-    }
-  }
-
-  /**
-   * Records one built capture synchronously, for a process that is about to exit. An async
-   * beforeSend cannot be awaited then: the event stays as built (and scrubbed). The rules run on
-   * the next start (deferAlertSync), as no mail can go out now.
-   */
-  #recordNowSync(item: QueuedEvent): void {
-    let event = item.event
-    const grouped = item.final ? item.grouping : undefined
-    if (!item.final && this.options.beforeSend && event) event = this.#runBeforeSend(item, event, false) as FaultlineEvent | null
-    if (!event) {
-      this.#stats.discarded += item.times - item.recorded
-      return
-    }
-    const result = this.store.recordSync!(recordInput(item, event, grouped ?? groupEvent(event)))
-    this.#counted(item)
-    if (this.options.rules.length > 0) this.store.deferAlertSync?.({ result, event })
-  }
-
-  /** A queued capture is recorded: all the errors it stands for at once. */
-  #counted(item: QueuedEvent): void {
-    const times = item.times - item.recorded
-    item.recorded = item.times
-    if (item.shed) this.#stats.shed += times
-    else this.#stats.stored += times
-  }
-
-  /** The crash path for asynchronous stores: the process hooks keep the process alive until this resolves. */
-  async #recordFatal(error: unknown, mechanism: 'uncaughtException' | 'unhandledRejection'): Promise<void> {
-    try {
-      if (!this.#filters.wants(error, 'crash')) return
-      this.#stats.captured += 1
-      const item = this.#build(this.#fatalCapture(error, mechanism))
-      await this.#als.run(this.#internal, () => this.#store(item))
-      await this.#queue.drain(500)
-      if (this.store.flushSync) this.store.flushSync()
-      else await this.store.flush?.()
-      // the alert for the crash itself, within the time the process hooks allow
-      await (await this.#alerter)?.flush(FATAL_ALERT_WAIT_MS)
-    } catch (err) {
-      this.#report(err)
     }
   }
 
@@ -814,13 +698,6 @@ export class Tracker {
 function recordConcurrency(store: Store): number {
   const asked = store.recordConcurrency
   return typeof asked === 'number' && Number.isInteger(asked) && asked >= 1 ? Math.min(asked, 100_000) : STORE_CONCURRENCY
-}
-
-/** What the store records for a queued capture: one record for the errors folded into it. */
-function recordInput(item: QueuedEvent, event: FaultlineEvent, grouping: Grouping): RecordInput {
-  const input: RecordInput = { event, grouping, userKey: userKey(event.user), shed: item.shed }
-  if (item.times > 1) input.times = item.times
-  return input
 }
 
 /** Creates a tracker; options are validated here, once. */
