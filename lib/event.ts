@@ -6,33 +6,9 @@ import { StackCache } from './stack-cache.js'
 import { eventChanged, measureJson, shareBreadcrumb, shareFrames } from './event-json.js'
 import { addSourceContext } from './source-context.js'
 import { DEFAULT_FINGERPRINT } from './fingerprint.js'
-import type { Breadcrumb, ExceptionInfo, FaultlineEvent, Level, RequestInfo, Stacktrace, User } from './types.js'
+import type { Breadcrumb, CaptureContext, ExceptionInfo, FaultlineEvent, Level, RequestInfo, ScopeData, Stacktrace, User } from './types.js'
 import { LEVELS, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH } from './types.js'
 import type { ResolvedOptions } from './options.js'
-
-/** What a scope holds when an event is captured. */
-export interface ScopeData {
-  tags: Record<string, string>
-  extra: Record<string, unknown>
-  user: User | null
-  contexts: Record<string, Record<string, unknown>>
-  level: Level | null
-  fingerprint: string[] | null
-  breadcrumbs: Breadcrumb[]
-  request: RequestInfo | null
-  transaction: string | null
-}
-
-/** The second argument of captureException / captureMessage: it wins over the scope. */
-export interface CaptureContext {
-  tags?: Record<string, unknown>
-  extra?: Record<string, unknown>
-  user?: User
-  level?: Level
-  fingerprint?: string[]
-  contexts?: Record<string, Record<string, unknown>>
-  request?: RequestInfo
-}
 
 /** Everything one capture needs: what was thrown or said, the scope then, and the options. */
 export interface BuildEventInput {

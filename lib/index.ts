@@ -3,10 +3,7 @@ export { createTracker, Tracker } from './tracker.js'
 export { Scope } from './scope.js'
 export { foldedEventId } from './event-id.js'
 export { OptionError, DEFAULT_SCRUB_FIELDS } from './options.js'
-export type {
-  TrackerOptions, ResolvedOptions, Rule, RuleWhen, RuleFilter, MailOptions, PanelAuth, EventHint,
-} from './options.js'
-export type { CaptureContext, ScopeData } from './event.js'
+export type { ResolvedOptions } from './options.js'
 export type * from './types.js'
 export type { ExpressRequest } from './integrations/express.js'
 export type { KoaContext } from './integrations/koa.js'

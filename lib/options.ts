@@ -6,81 +6,8 @@ import { findAppRoot } from './app-root.js'
 import { memoryStore } from '../adapters/memory.js'
 import { DAY, formatDuration, parseDuration } from './duration.js'
 import { DEFAULT_RETENTION } from '../adapters/shared/arguments.js'
-import { LEVELS, type FaultlineEvent, type Level, type Retention, type Store } from './types.js'
+import { LEVELS, type Level, type PanelAuth, type Retention, type RuleFilter, type RuleWhen, type Store, type TrackerOptions } from './types.js'
 import { limitReports } from './report-limiter.js'
-
-/** What `beforeSend` gets beside the event. */
-export interface EventHint {
-  originalException?: unknown
-  event_id: string
-}
-
-export type PanelAuth =
-  | { username: string; password: string }
-  /** gets Express's `req` (so `req.session` works) or Koa's `ctx` (so `ctx.session` and `ctx.state` work) */
-  | ((reqOrCtx: any) => boolean | Promise<boolean>)
-
-export interface RuleFilter {
-  environment?: string | string[]
-  level?: Level | Level[]
-  tags?: Record<string, string>
-}
-
-export type RuleWhen =
-  | 'new'
-  | 'regression'
-  | { events?: number | number[]; within?: string; users?: number }
-
-export interface Rule {
-  when: RuleWhen
-  filter?: RuleFilter
-  to?: string | string[]
-  webhook?: string
-  throttle?: string
-  /** send email for this rule; default true when `mail` is set */
-  email?: boolean
-}
-
-export interface MailOptions {
-  /** nodemailer transport options, an SMTP URL, or a ready transporter (anything with sendMail) */
-  transport: unknown
-  /** an address ('Alerts <alerts@example.com>') or nodemailer's { name, address } */
-  from?: string | { name?: string; address: string }
-  to?: string | string[]
-  baseUrl?: string
-  subjectPrefix?: string
-  maxPerHour?: number
-}
-
-export interface TrackerOptions {
-  /** a store, a file path (relative to the app root), or ':memory:' for the memory store */
-  store?: string | Store
-  /**
-   * the app's root directory: frames under it are in-app, source context is read only from it, and
-   * the default store lives in it; by default the folder of the app's package.json
-   */
-  root?: string
-  environment?: string
-  release?: string
-  serverName?: string
-  appName?: string
-  beforeSend?: (event: FaultlineEvent, hint: EventHint) => FaultlineEvent | null | Promise<FaultlineEvent | null>
-  ignoreErrors?: Array<string | RegExp | (new (...args: any[]) => Error)>
-  shouldCapture?: (err: unknown) => boolean
-  sampleRate?: number
-  scrubFields?: string[]
-  maxBreadcrumbs?: number
-  maxQueueSize?: number
-  captureUncaught?: boolean
-  captureUnhandledRejections?: boolean
-  sourceContext?: boolean
-  panel?: false | { path?: string; auth?: PanelAuth }
-  mail?: MailOptions
-  rules?: Rule[]
-  autoResolve?: string
-  retention?: { maxEventsPerIssue?: number; maxAge?: string }
-  onInternalError?: (err: Error) => void
-}
 
 export interface ResolvedMail {
   transport: unknown

@@ -4,7 +4,7 @@
  */
 import type { BuildEventInput } from './event.js'
 import { userKey } from './fingerprint.js'
-import type { FaultlineEvent, Grouping, RecordInput } from './types.js'
+import type { FaultlineEvent, Grouping, RecordInput, TrackerStats } from './types.js'
 
 /**
  * One capture as taken from the caller synchronously: it holds the app's objects until it is built.
@@ -38,14 +38,8 @@ export interface QueuedEvent {
   recorded: number
 }
 
-/** The tracker's counts since it started (tracker.stats() without what waits). */
-export interface CaptureCounts {
-  captured: number
-  stored: number
-  shed: number
-  dropped: number
-  discarded: number
-}
+/** The tracker's counts since it started: tracker.stats() without what waits. */
+export type CaptureCounts = Omit<TrackerStats, 'queued'>
 
 /** What the store records for a queued capture: one record for the errors folded into it. */
 export function recordInput(item: QueuedEvent, event: FaultlineEvent, grouping: Grouping): RecordInput {

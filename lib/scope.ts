@@ -1,6 +1,6 @@
-import type { ScopeData } from './event.js'
 import { safeText, tagText } from './normalize.js'
 import type { Breadcrumb, Level, RequestInfo, User } from './types.js'
+import type { ScopeData } from './types.js'
 
 /**
  * Where a request scope reads its request from, only when an event is captured: the framework

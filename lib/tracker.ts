@@ -3,7 +3,7 @@ import { newEventId } from './event-id.js'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { subscribeBreadcrumbs } from './breadcrumbs.js'
 import { CaptureQueue } from './capture-queue.js'
-import { buildEvent, buildEventFacts, eventFacts, type CaptureContext } from './event.js'
+import { buildEvent, buildEventFacts, eventFacts } from './event.js'
 import { eventChanged, eventJson, parseEvent, unshareCached } from './event-json.js'
 import { groupEvent, userKey } from './fingerprint.js'
 import { CaptureFilters } from './capture-filters.js'
@@ -13,7 +13,7 @@ import { Overflow } from './overflow.js'
 import { enterRequestScope, expressErrorHandler, expressMiddleware } from './integrations/express.js'
 import { onRequestArrival } from './integrations/request-arrival.js'
 import { koaMiddleware } from './integrations/koa.js'
-import { resolveOptions, type ResolvedOptions, type TrackerOptions } from './options.js'
+import { resolveOptions, type ResolvedOptions } from './options.js'
 import { limitReports, type Report } from './report-limiter.js'
 import { attachProcessHooks, detachProcessHooks, type Mechanism } from './process-hooks.js'
 import { CrashPath } from './crash-path.js'
@@ -25,22 +25,7 @@ import { fileStore } from '../adapters/file.js'
 import { memoryStore } from '../adapters/memory.js'
 import type { Alerter } from './alerts/alerter.js'
 import type { Panel, PanelWhere } from './panel/index.js'
-
-/** What tracker.stats() returns: counts since the tracker started. */
-export interface TrackerStats {
-  /** errors and messages that passed the filters (ignoreErrors, sampleRate, shouldCapture) */
-  captured: number
-  /** recorded with their event kept */
-  stored: number
-  /** recorded (counted in their issue, users and tags) with their event's details shed under load */
-  shed: number
-  /** given up: refused by the store, or still waiting when close() ran out of time or the process exited */
-  dropped: number
-  /** dropped on purpose by beforeSend */
-  discarded: number
-  /** captured and not yet recorded */
-  queued: number
-}
+import type { CaptureContext, TrackerOptions, TrackerStats } from './types.js'
 
 /** What the Express and Koa glue needs from a tracker, and nothing more. */
 export interface Glue {

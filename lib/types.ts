@@ -310,3 +310,120 @@ export interface Store {
   readonly recordConcurrency?: number
   close(): Promise<void>
 }
+
+// -- createTracker's options ------------------------------------------------------------------
+
+/** What `beforeSend` gets beside the event. */
+export interface EventHint {
+  originalException?: unknown
+  event_id: string
+}
+
+export type PanelAuth =
+  | { username: string; password: string }
+  /** gets Express's `req` (so `req.session` works) or Koa's `ctx` (so `ctx.session` and `ctx.state` work) */
+  | ((reqOrCtx: any) => boolean | Promise<boolean>)
+
+export interface RuleFilter {
+  environment?: string | string[]
+  level?: Level | Level[]
+  tags?: Record<string, string>
+}
+
+export type RuleWhen =
+  | 'new'
+  | 'regression'
+  | { events?: number | number[]; within?: string; users?: number }
+
+export interface Rule {
+  when: RuleWhen
+  filter?: RuleFilter
+  to?: string | string[]
+  webhook?: string
+  throttle?: string
+  /** send email for this rule; default true when `mail` is set */
+  email?: boolean
+}
+
+export interface MailOptions {
+  /** nodemailer transport options, an SMTP URL, or a ready transporter (anything with sendMail) */
+  transport: unknown
+  /** an address ('Alerts <alerts@example.com>') or nodemailer's { name, address } */
+  from?: string | { name?: string; address: string }
+  to?: string | string[]
+  baseUrl?: string
+  subjectPrefix?: string
+  maxPerHour?: number
+}
+
+export interface TrackerOptions {
+  /** a store, a file path (relative to the app root), or ':memory:' for the memory store */
+  store?: string | Store
+  /**
+   * the app's root directory: frames under it are in-app, source context is read only from it, and
+   * the default store lives in it; by default the folder of the app's package.json
+   */
+  root?: string
+  environment?: string
+  release?: string
+  serverName?: string
+  appName?: string
+  beforeSend?: (event: FaultlineEvent, hint: EventHint) => FaultlineEvent | null | Promise<FaultlineEvent | null>
+  ignoreErrors?: Array<string | RegExp | (new (...args: any[]) => Error)>
+  shouldCapture?: (err: unknown) => boolean
+  sampleRate?: number
+  scrubFields?: string[]
+  maxBreadcrumbs?: number
+  maxQueueSize?: number
+  captureUncaught?: boolean
+  captureUnhandledRejections?: boolean
+  sourceContext?: boolean
+  panel?: false | { path?: string; auth?: PanelAuth }
+  mail?: MailOptions
+  rules?: Rule[]
+  autoResolve?: string
+  retention?: { maxEventsPerIssue?: number; maxAge?: string }
+  onInternalError?: (err: Error) => void
+}
+
+// -- capturing --------------------------------------------------------------------------------
+
+/** What a scope holds when an event is captured. */
+export interface ScopeData {
+  tags: Record<string, string>
+  extra: Record<string, unknown>
+  user: User | null
+  contexts: Record<string, Record<string, unknown>>
+  level: Level | null
+  fingerprint: string[] | null
+  breadcrumbs: Breadcrumb[]
+  request: RequestInfo | null
+  transaction: string | null
+}
+
+/** The second argument of captureException / captureMessage: it wins over the scope. */
+export interface CaptureContext {
+  tags?: Record<string, unknown>
+  extra?: Record<string, unknown>
+  user?: User
+  level?: Level
+  fingerprint?: string[]
+  contexts?: Record<string, Record<string, unknown>>
+  request?: RequestInfo
+}
+
+/** What tracker.stats() returns: counts since the tracker started. */
+export interface TrackerStats {
+  /** errors and messages that passed the filters (ignoreErrors, sampleRate, shouldCapture) */
+  captured: number
+  /** recorded with their event kept */
+  stored: number
+  /** recorded (counted in their issue, users and tags) with their event's details shed under load */
+  shed: number
+  /** given up: refused by the store, or still waiting when close() ran out of time or the process exited */
+  dropped: number
+  /** dropped on purpose by beforeSend */
+  discarded: number
+  /** captured and not yet recorded */
+  queued: number
+}

@@ -2,9 +2,10 @@ import { describe, it, expect, afterEach } from 'vitest'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { eventJson } from '../lib/event-json.js'
-import { buildEvent, MAX_EVENT_BYTES, MAX_MESSAGE, type BuildEventInput, type ScopeData } from '../lib/event.js'
+import { buildEvent, MAX_EVENT_BYTES, MAX_MESSAGE, type BuildEventInput } from '../lib/event.js'
 import { DEFAULT_SCRUB_FIELDS } from '../lib/options.js'
 import type { Breadcrumb, FaultlineEvent, StackFrame } from '../lib/types.js'
+import type { ScopeData } from '../lib/types.js'
 
 const here = fileURLToPath(import.meta.url)
 const root = path.resolve(path.dirname(here), '..')

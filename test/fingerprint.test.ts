@@ -5,8 +5,9 @@ import os from 'node:os'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
 import { groupEvent, normalizeMessage, userKey, hashComponents } from '../lib/fingerprint.js'
-import { buildEvent, type ScopeData, type CaptureContext } from '../lib/event.js'
+import { buildEvent } from '../lib/event.js'
 import type { FaultlineEvent, Level } from '../lib/types.js'
+import type { CaptureContext, ScopeData } from '../lib/types.js'
 
 const emptyScope = (): ScopeData => ({
   tags: {}, extra: {}, user: null, contexts: {}, level: null, fingerprint: null, breadcrumbs: [], request: null, transaction: null,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
-import type { ResolvedRule, RuleFilter } from '../options.js'
+import type { ResolvedRule } from '../options.js'
 import type { FaultlineEvent, RecordResult } from '../types.js'
+import type { RuleFilter } from '../types.js'
 
 /** What made a rule fire for one recorded event, and the key that claims it in the store. */
 export interface Firing {

@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { PanelAuth } from '../options.js'
+import type { PanelAuth } from '../types.js'
 
 export type AccessResult =
   | { ok: true }

@@ -4,8 +4,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ResolvedOptions } from '../options.js'
 import { ISSUE_ID, type Store } from '../types.js'
-import type { TrackerStats } from '../tracker.js'
 import type { Views } from './render.js'
+import type { TrackerStats } from '../types.js'
 
 export interface PanelContext {
   req: IncomingMessage

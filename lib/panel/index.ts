@@ -6,10 +6,9 @@
  * GET never changes anything; changes are form posts (origin + CSRF checked) or API writes (JSON only).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { PanelAuth, ResolvedOptions } from '../options.js'
+import type { ResolvedOptions } from '../options.js'
 import { limitReports, type Report } from '../report-limiter.js'
 import type { Store } from '../types.js'
-import type { TrackerStats } from '../tracker.js'
 import { guardStore, StoreUnavailableError } from './store-guard.js'
 import { checkAccess, csrfToken, newNonce, setSecurityHeaders, type AccessResult } from './access.js'
 import { bulkAction, issueAction } from './actions.js'
@@ -18,6 +17,7 @@ import { isValidId, splitPath, type PanelContext } from './context.js'
 import { deniedPage, errorPage, eventsPage, issuePage, lastResort, listPage } from './pages.js'
 import { loadViews } from './render.js'
 import { sendAsset, sendJsonError } from './reply.js'
+import type { PanelAuth, TrackerStats } from '../types.js'
 
 export interface Panel {
   /**

@@ -2,10 +2,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { memoryStore } from '../../adapters/memory.js'
 import { createAlerter, type AlerterTuning } from '../../lib/alerts/alerter.js'
 import { consoleTransport, createTransporter } from '../../lib/alerts/mailer.js'
-import type { MailOptions } from '../../lib/options.js'
 import type { Store } from '../../lib/types.js'
 import { startSmtp, type SmtpTestServer } from '../helpers/smtp.js'
 import { alertOptions, recordEvent } from './fixtures.js'
+import type { MailOptions } from '../../lib/types.js'
 
 let smtp: SmtpTestServer
 let store: Store

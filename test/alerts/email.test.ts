@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { memoryStore } from '../../adapters/memory.js'
 import { createAlerter, type AlerterTuning } from '../../lib/alerts/alerter.js'
-import type { Rule, TrackerOptions } from '../../lib/options.js'
 import type { Store } from '../../lib/types.js'
 import { startSmtp, type SmtpTestServer } from '../helpers/smtp.js'
 import { alertOptions, recordEvent, type RecordOptions } from './fixtures.js'
+import type { Rule, TrackerOptions } from '../../lib/types.js'
 
 const FAST: Partial<AlerterTuning> = { mail: { backoffMs: 50 }, webhook: { backoffMs: 50 } }
 

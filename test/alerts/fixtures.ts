@@ -1,9 +1,10 @@
 import { fileURLToPath } from 'node:url'
-import { buildEvent, type CaptureContext, type ScopeData } from '../../lib/event.js'
+import { buildEvent } from '../../lib/event.js'
 import { groupEvent, userKey } from '../../lib/fingerprint.js'
-import { resolveOptions, type ResolvedOptions, type TrackerOptions } from '../../lib/options.js'
+import { resolveOptions, type ResolvedOptions } from '../../lib/options.js'
 import type { Alerter } from '../../lib/alerts/alerter.js'
 import type { FaultlineEvent, RecordResult, Store } from '../../lib/types.js'
+import type { CaptureContext, ScopeData, TrackerOptions } from '../../lib/types.js'
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 

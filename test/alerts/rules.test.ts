@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { resolveOptions, type Rule } from '../../lib/options.js'
+import { resolveOptions } from '../../lib/options.js'
 import { decide, matchesFilter, reachedMilestone, ruleKeys } from '../../lib/alerts/rules.js'
 import type { FaultlineEvent, Issue, RecordResult } from '../../lib/types.js'
+import type { Rule } from '../../lib/types.js'
 
 function rule(r: Rule) {
   return resolveOptions({ store: 'x.json', rules: [r], mail: { transport: 'smtp://localhost', to: 'a@example.com' } }).rules[0]

@@ -3,11 +3,11 @@ import type { AddressInfo } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { memoryStore } from '../../adapters/memory.js'
 import { createAlerter, type AlerterTuning } from '../../lib/alerts/alerter.js'
-import type { Rule, TrackerOptions } from '../../lib/options.js'
 import type { Store } from '../../lib/types.js'
 import type { WebhookPayload } from '../../lib/alerts/webhook.js'
 import { startSmtp, type SmtpTestServer } from '../helpers/smtp.js'
 import { alertOptions, recordEvent } from './fixtures.js'
+import type { Rule, TrackerOptions } from '../../lib/types.js'
 
 interface Hook {
   url: string

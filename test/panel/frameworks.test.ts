@@ -7,8 +7,8 @@ import Koa3 from 'koa'
 import Koa2 from 'koa2'
 import { createTracker, type Tracker } from '../../lib/index.js'
 import { memoryStore } from '../../adapters/memory.js'
-import type { TrackerOptions } from '../../lib/options.js'
 import { csrfFrom } from './helpers.js'
+import type { TrackerOptions } from '../../lib/types.js'
 
 const trackers: Tracker[] = []
 afterEach(async () => {

@@ -5,11 +5,12 @@
 import http from 'node:http'
 import { randomBytes } from 'node:crypto'
 import { memoryStore } from '../../adapters/memory.js'
-import { buildEvent, type CaptureContext, type ScopeData } from '../../lib/event.js'
+import { buildEvent } from '../../lib/event.js'
 import { groupEvent, userKey } from '../../lib/fingerprint.js'
-import { resolveOptions, type TrackerOptions } from '../../lib/options.js'
+import { resolveOptions } from '../../lib/options.js'
 import { createPanel } from '../../lib/panel/index.js'
 import type { RecordResult, Store } from '../../lib/types.js'
+import type { CaptureContext, ScopeData, TrackerOptions } from '../../lib/types.js'
 
 export const ROOT = process.cwd()
 
