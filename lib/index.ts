@@ -3,6 +3,8 @@ export { createTracker, Tracker } from './tracker.js'
 export { Scope } from './scope.js'
 export { foldedEventId } from './event-id.js'
 export { OptionError, DEFAULT_SCRUB_FIELDS } from './options.js'
+export { consoleTransport } from './alerts/console-transport.js'
+export type { ConsoleTransport, TextOutput } from './alerts/console-transport.js'
 export type {
   TrackerOptions, ResolvedOptions, Rule, RuleWhen, RuleFilter, MailOptions, PanelAuth, EventHint,
 } from './options.js'
