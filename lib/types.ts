@@ -257,7 +257,8 @@ export type StatusCounts = Record<IssueStatus | 'all', number>
 /**
  * A place to keep issues and events. Small and promise-based: lookups return `null` for
  * "not found", anything else that goes wrong is thrown (the tracker reports it).
- * `test/adapters/conformance.ts` is the definition of correct behaviour.
+ * The conformance suite (`faultline/testing`, testing/store-conformance.ts) is the definition of
+ * correct behaviour.
  */
 export interface Store {
   /** Atomically upsert the issue and insert the event; says whether the issue is new or regressed. */

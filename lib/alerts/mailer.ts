@@ -55,28 +55,6 @@ export function createTransporter(transport: unknown): { transporter: MailTransp
   return { transporter, owned: true, attemptTimeoutMs: Number.isFinite(attemptTimeoutMs) ? attemptTimeoutMs : 110_000 }
 }
 
-/**
- * A nodemailer transport that prints each email (headers and text part) instead of sending it:
- * for examples and development, where no SMTP server is set up. Pass it as `mail.transport`.
- */
-export function consoleTransport(write: (text: string) => void = (text) => process.stdout.write(text)): {
-  name: string
-  version: string
-  send: (mail: { data: Record<string, unknown>; message: { messageId(): string } }, done: (err: Error | null, info?: unknown) => void) => void
-} {
-  return {
-    name: 'faultline-console',
-    version: '1.0.0',
-    send(mail, done) {
-      const d = mail.data
-      const to = Array.isArray(d.to) ? d.to.join(', ') : String(d.to ?? '')
-      const rule = '='.repeat(72)
-      write(`\n${rule}\nFrom: ${String(d.from ?? '')}\nTo: ${to}\nSubject: ${String(d.subject ?? '')}\n${rule}\n${String(d.text ?? '')}\n${rule}\n`)
-      done(null, { messageId: mail.message.messageId(), printed: true })
-    },
-  }
-}
-
 /** An SMTP reply in the 5xx range will not change on retry (bad recipient, auth refused). */
 function isPermanent(err: unknown): boolean {
   const code = (err as { responseCode?: unknown })?.responseCode

@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fileStore } from '../../adapters/file.js'
-import { makeInput, issueId } from './conformance.js'
+import { makeInput, issueId } from '../../testing/index.js'
 
 const mountPoint = mkdtempSync(path.join(os.tmpdir(), 'faultline-disk-'))
 let mounted = false

@@ -12,7 +12,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { fileStore, type FileStore } from '../../adapters/file.js'
 import { lockTiming } from '../../adapters/file/lock.js'
 import { MAX_SPOOL_BYTES } from '../../adapters/file/spool.js'
-import { makeInput, issueId } from './conformance.js'
+import { makeInput, issueId } from '../../testing/index.js'
 
 const CHILD = fileURLToPath(new URL('./fixtures/file-store-child.mjs', import.meta.url))
 const dirs: string[] = []

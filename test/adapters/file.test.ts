@@ -7,7 +7,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { fileStore, type FileStore } from '../../adapters/file.js'
 import defaultExport from '../../adapters/file.js'
 import type { Store } from '../../lib/types.js'
-import { storeConformance, makeInput, issueId, DAY } from './conformance.js'
+import { storeConformance, makeInput, issueId } from '../../testing/index.js'
+import { DAY } from '../../lib/duration.js'
 import { fillFileStore } from './fill-file-store.js'
 import { writeAll } from '../../adapters/file/document.js'
 import { IssueIndex } from '../../adapters/shared/issue-index.js'
@@ -24,9 +25,9 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
 
-storeConformance('file', async () => fileStore({ path: path.join(tempDir(), 'errors.json') }))
+storeConformance('file', async () => fileStore({ path: path.join(tempDir(), 'errors.json') }), { describe, it })
 // writing at once puts every event on disk before it is read back, so reads come from the files
-storeConformance('file, writing at once', async () => fileStore({ path: path.join(tempDir(), 'errors.json'), writeDelayMs: 0 }))
+storeConformance('file, writing at once', async () => fileStore({ path: path.join(tempDir(), 'errors.json'), writeDelayMs: 0 }), { describe, it })
 
 const open: Store[] = []
 function openStore(options: Parameters<typeof fileStore>[0]): FileStore {

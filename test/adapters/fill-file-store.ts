@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { IssueIndex } from '../../adapters/shared/issue-index.js'
 import { IndexDocument } from '../../adapters/file/document.js'
-import { issueId, makeInput } from './conformance.js'
+import { issueId, makeInput } from '../../testing/index.js'
 
 /** Writes a store of `issues` issues with `eventsPerIssue` events each, one second apart from `start`; returns `start`. */
 export async function fillFileStore(file: string, { issues, eventsPerIssue }: { issues: number; eventsPerIssue: number }): Promise<number> {

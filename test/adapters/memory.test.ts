@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { memoryStore } from '../../adapters/memory.js'
 import defaultExport from '../../adapters/memory.js'
-import { storeConformance, makeInput, issueId } from './conformance.js'
+import { storeConformance, makeInput, issueId } from '../../testing/index.js'
 
-storeConformance('memory', async () => memoryStore())
+storeConformance('memory', () => memoryStore(), { describe, it })
 
 describe('memoryStore', () => {
   it('is also the default export', () => {

@@ -1,8 +1,8 @@
 /** The store conformance suite against PostgreSQL: one schema for this file, emptied before each test. */
-import { afterAll, describe } from 'vitest'
+import { afterAll, describe, it } from 'vitest'
 import { postgresStore } from '../../adapters/postgres.js'
 import { testPostgres } from '../helpers/postgres.js'
-import { storeConformance } from './conformance.js'
+import { storeConformance } from '../../testing/index.js'
 
 const pg = await testPostgres()
 
@@ -19,5 +19,5 @@ describe.skipIf(!pg.available)('postgres', () => {
     // DELETE, not TRUNCATE: on a handful of rows it takes no table locks and no file work; the rest cascades
     await pg.query(`DELETE FROM "${schema}".faultline_issues; DELETE FROM "${schema}".faultline_alerts`)
     return store
-  })
+  }, { describe, it })
 })

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { memoryStore } from '../../adapters/memory.js'
 import { createAlerter, type AlerterTuning } from '../../lib/alerts/alerter.js'
-import { consoleTransport, createTransporter } from '../../lib/alerts/mailer.js'
+import { createTransporter } from '../../lib/alerts/mailer.js'
 import type { Store } from '../../lib/types.js'
 import { startSmtp, type SmtpTestServer } from '../helpers/smtp.js'
 import { alertOptions, recordEvent } from './fixtures.js'
@@ -197,19 +197,5 @@ describe('createTransporter', () => {
     const { transporter, owned } = createTransporter(ready)
     expect(transporter).toBe(ready)
     expect(owned).toBe(false)
-  })
-
-  it('prints each email to the console with consoleTransport, for apps without SMTP', async () => {
-    const printed: string[] = []
-    const options = alertOptions(store, { mail: { transport: consoleTransport((t) => printed.push(t)), to: 'team@example.com', baseUrl: 'http://localhost:3000' } }, errors)
-    const alerter = createAlerter({ store, options })
-    closers.push(() => alerter.close())
-    const { result } = await recordEvent(store, alerter, options, { error: new Error('printed, not sent') })
-    expect(await alerter.flush(5000)).toBe(true)
-    expect(printed).toHaveLength(1)
-    expect(printed[0]).toContain('To: team@example.com')
-    expect(printed[0]).toContain('Subject: [shop] New issue: Error: printed, not sent')
-    expect(printed[0]).toContain(`View the issue: http://localhost:3000/errors/issues/${result.issue.id}`)
-    expect(errors).toEqual([])
   })
 })
