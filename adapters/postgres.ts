@@ -19,8 +19,8 @@ import { checkDate, checkRetention, checkUpdate, DEFAULT_RETENTION, histogramArg
 import { decodeCursor, encodeCursor } from './shared/cursor.js'
 import { checkRecordInput, MAX_TAG_KEYS, MAX_TAG_VALUES } from './shared/issue-index.js'
 import { countedUser, ownTags, withImplicitTags } from './shared/counted-facts.js'
-import { migrations, tableNames, type Tables } from './postgres-schema.js'
-import { ReadShare, readShareOf } from './postgres-read-share.js'
+import { migrations, tableNames, type Tables } from './postgres/schema.js'
+import { ReadShare, readShareOf } from './postgres/read-share.js'
 
 /** What this store needs of a `pg` result. */
 export interface PgResult {
@@ -152,7 +152,7 @@ class PostgresStore implements Store {
   #writers = 0
   /** connections in the pool, the store's own or the one handed in */
   #poolSize: number
-  /** the connections reads may hold; writes always find the rest (see postgres-read-share.ts) */
+  /** the connections reads may hold; writes always find the rest (see postgres/read-share.ts) */
   #reads: ReadShare
 
   constructor(options: PostgresStoreOptions) {
