@@ -6,7 +6,7 @@
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { postgresStore } from '../../adapters/postgres.js'
-import { ReadShare, readShareOf } from '../../adapters/postgres-read-share.js'
+import { ReadShare, readShareOf } from '../../adapters/postgres/read-share.js'
 import { testPostgres } from '../helpers/postgres.js'
 import { recordInput } from './postgres-fixtures.js'
 

@@ -1,7 +1,7 @@
 /** What only the PostgreSQL store has: its tables, migrations, SQL-side retention and input PostgreSQL refuses. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { postgresStore } from '../../adapters/postgres.js'
-import { migrations, tableNames } from '../../adapters/postgres-schema.js'
+import { migrations, tableNames } from '../../adapters/postgres/schema.js'
 import { MAX_TAG_KEYS, MAX_TAG_VALUES } from '../../adapters/shared/issue-index.js'
 import type { RecordInput, Store } from '../../lib/types.js'
 import { testPostgres } from '../helpers/postgres.js'

@@ -1,6 +1,6 @@
 /**
  * The PostgreSQL store's tables and their migrations. Each migration runs once, in order, inside
- * one transaction under an advisory lock (see `migrate`), so several instances starting at once
+ * one transaction under an advisory lock (see migrate.ts), so several instances starting at once
  * agree on one schema. Never edit a released migration: add the next one.
  */
 
