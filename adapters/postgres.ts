@@ -63,23 +63,23 @@ class PostgresStore implements Store {
 
   constructor(options: PostgresStoreOptions) {
     if (typeof options !== 'object' || options === null) {
-      throw new TypeError("faultline postgresStore: pass options like { connectionString: 'postgres://user@localhost/app' } or { pool }")
+      throw new TypeError("faultline: postgresStore: pass options like { connectionString: 'postgres://user@localhost/app' } or { pool }")
     }
     for (const key of Object.keys(options)) {
-      if (!OPTION_KEYS.includes(key)) throw new TypeError(`faultline postgresStore: unknown option \`${key}\`. Known options: ${OPTION_KEYS.join(', ')}.`)
+      if (!OPTION_KEYS.includes(key)) throw new TypeError(`faultline: postgresStore: unknown option \`${key}\`. Known options: ${OPTION_KEYS.join(', ')}.`)
     }
     const { connectionString, pool } = options
     if ((connectionString === undefined) === (pool === undefined)) {
-      throw new TypeError("faultline postgresStore: pass exactly one of `connectionString` ('postgres://user@localhost/app') or `pool` (a pg.Pool)")
+      throw new TypeError("faultline: postgresStore: pass exactly one of `connectionString` ('postgres://user@localhost/app') or `pool` (a pg.Pool)")
     }
     if (connectionString !== undefined && (typeof connectionString !== 'string' || !connectionString)) {
-      throw new TypeError("faultline postgresStore: `connectionString` must be a URL like 'postgres://user:password@localhost:5432/app'")
+      throw new TypeError("faultline: postgresStore: `connectionString` must be a URL like 'postgres://user:password@localhost:5432/app'")
     }
     if (pool !== undefined && (typeof pool !== 'object' || pool === null || typeof pool.query !== 'function' || typeof pool.connect !== 'function')) {
-      throw new TypeError('faultline postgresStore: `pool` must be a pg.Pool (something with query() and connect())')
+      throw new TypeError('faultline: postgresStore: `pool` must be a pg.Pool (something with query() and connect())')
     }
     if (options.max !== undefined && (!Number.isInteger(options.max) || options.max < 1)) {
-      throw new TypeError(`faultline postgresStore: \`max\` must be a positive integer, got ${String(options.max)}`)
+      throw new TypeError(`faultline: postgresStore: \`max\` must be a positive integer, got ${String(options.max)}`)
     }
     const tables = tableNames(options.schema ?? 'public', options.tablePrefix ?? 'faultline_')
     const connection = new Connection(options, (setUp) => migrate(setUp, tables))

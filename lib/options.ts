@@ -8,6 +8,7 @@ import { DAY, formatDuration, parseDuration } from './duration.js'
 import { DEFAULT_RETENTION } from '../adapters/shared/arguments.js'
 import { LEVELS, type Level, type PanelAuth, type Retention, type RuleFilter, type RuleWhen, type Store, type TrackerOptions } from './types.js'
 import { limitReports } from './report-limiter.js'
+import { MESSAGE_PREFIX, reportedError } from './reported-error.js'
 
 export interface ResolvedMail {
   transport: unknown
@@ -74,7 +75,7 @@ export class OptionError extends TypeError {
 }
 
 function fail(option: string, problem: string, fix: string): never {
-  throw new OptionError(`faultline: option \`${option}\` ${problem}. ${fix}`)
+  throw new OptionError(`${MESSAGE_PREFIX}option \`${option}\` ${problem}. ${fix}`)
 }
 
 function editDistance(a: string, b: string): number {
@@ -166,13 +167,9 @@ function readPackageJson(root: string): { name?: string; version?: string } {
   }
 }
 
-/**
- * The default `onInternalError`: one line on stderr, at most one a second. Messages that name
- * faultline already (a store's) get the prefix once.
- */
+/** The default `onInternalError`: one line on stderr, at most one a second. */
 export const logInternalError: (err: Error) => void = limitReports((err) => {
-  const message = err?.message ?? String(err)
-  process.stderr.write(`faultline: ${message.replace(/^faultline: /, '')}\n`)
+  process.stderr.write(`${reportedError(err).message}\n`)
 }, 1000)
 
 function resolveRule(rule: unknown, index: number, mail: ResolvedMail | null): ResolvedRule {

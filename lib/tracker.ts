@@ -7,6 +7,7 @@ import { buildEvent, buildEventFacts, eventFacts } from './event.js'
 import { eventChanged, eventJson, parseEvent, unshareCached } from './event-json.js'
 import { groupEvent, userKey } from './fingerprint.js'
 import { CaptureFilters } from './capture-filters.js'
+import { reportedError } from './reported-error.js'
 import { withTimeout } from './timeout.js'
 import { BodyBudget } from './body-budget.js'
 import { Overflow } from './overflow.js'
@@ -672,7 +673,7 @@ export class Tracker {
 
   #report(error: unknown): void {
     try {
-      this.options.onInternalError(toError(error))
+      this.options.onInternalError(reportedError(error))
     } catch {
       // onInternalError is the last stop: nothing may escape into the host app
     }

@@ -108,8 +108,8 @@ describe.skipIf(!pg.available)('an app whose PostgreSQL is down', () => {
     // the whole of its time, retrying: not given up after the first few backoff steps
     expect(closeMs).toBeGreaterThanOrEqual(2990)
     expect(closeMs).toBeLessThan(4000)
-    expect(internalA.filter((e) => e.message.startsWith('close()')).map((e) => e.message)).toEqual([
-      `close(): ${sa.dropped} captured events were not stored within 3000 ms and are lost; the store is down or slow (pass close() a longer timeout)`,
+    expect(internalA.filter((e) => e.message.startsWith('faultline: close()')).map((e) => e.message)).toEqual([
+      `faultline: close(): ${sa.dropped} captured events were not stored within 3000 ms and are lost; the store is down or slow (pass close() a longer timeout)`,
     ])
 
     // (b) another instance starts during the outage, captures all through it, and writes once the database is back

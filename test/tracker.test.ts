@@ -484,7 +484,7 @@ describe('the queue', () => {
     await tracker.close(1500)
     // close() used its time, retrying, rather than giving up early
     expect(Date.now() - started).toBeGreaterThanOrEqual(1400)
-    expect(internal.map((e) => e.message)).toContain('close(): 30 captured events were not stored within 1500 ms and are lost; the store is down or slow (pass close() a longer timeout)')
+    expect(internal.map((e) => e.message)).toContain('faultline: close(): 30 captured events were not stored within 1500 ms and are lost; the store is down or slow (pass close() a longer timeout)')
     expect(tracker.stats()).toMatchObject({ captured: 30, stored: 0, dropped: 30, queued: 0 })
     const after = attempts
     const reports = internal.length
@@ -542,7 +542,7 @@ describe('the queue', () => {
     expect(await tracker.flush(200)).toBe(false)
     // what close() had to leave behind is said, never lost silently
     await tracker.close(100)
-    expect(internal.map((e) => e.message)).toContain('close(): 20 captured events were not stored within 100 ms and are lost; the store is down or slow (pass close() a longer timeout)')
+    expect(internal.map((e) => e.message)).toContain('faultline: close(): 20 captured events were not stored within 100 ms and are lost; the store is down or slow (pass close() a longer timeout)')
   })
 })
 

@@ -87,7 +87,7 @@ export class Connection {
 
   /** Creates the pool (loading pg) and sets the database up (migrates), once; a failure is retried by the next call. */
   ready(): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error('faultline postgres store: the store is closed'))
+    if (this.#closed) return Promise.reject(new Error('faultline: postgres store: the store is closed'))
     if (!this.#ready) {
       this.#ready = this.#setUp().catch((err) => {
         this.#ready = null
@@ -107,7 +107,7 @@ export class Connection {
     try {
       pg = await import('pg')
     } catch (err) {
-      const e = new Error('faultline postgres store: the `pg` package is not installed. Run: npm install pg', { cause: err })
+      const e = new Error('faultline: postgres store: the `pg` package is not installed. Run: npm install pg', { cause: err })
       ;(e as any).code = 'FAULTLINE_PG_MISSING'
       throw e
     }
@@ -153,7 +153,7 @@ export class Connection {
   async read(action: string, text: string, values: unknown[] = []): Promise<PgResult> {
     await this.ready()
     if (!(await this.#reads.acquire(this.#connectTimeoutMs))) {
-      const error = new Error(`faultline postgres store: ${action} found no free connection within ${this.#connectTimeoutMs} ms: ` +
+      const error = new Error(`faultline: postgres store: ${action} found no free connection within ${this.#connectTimeoutMs} ms: ` +
         `the ${this.#reads.size} of ${this.#poolSize} that reads may use are busy (the rest are kept for writing events); ` +
         'the database is slow, or raise max or connectionTimeout')
       throw Object.assign(error, { faultline: true })
@@ -225,7 +225,7 @@ export class Connection {
     } else {
       text = `${action} failed: ${message}`
     }
-    const wrapped = new Error(`faultline postgres store: ${text}`, { cause: err })
+    const wrapped = new Error(`faultline: postgres store: ${text}`, { cause: err })
     Object.assign(wrapped, { code: e?.code, faultline: true })
     return wrapped
   }
@@ -264,7 +264,7 @@ function sizeOf(pool: PgPoolLike): number {
 function timeoutOption(name: string, value: unknown): number {
   if (value === undefined) return DEFAULT_TIMEOUT_MS
   const ms = parseDuration(value)
-  if (ms === null || ms > 2_147_483_647) throw new TypeError(`faultline postgresStore: \`${name}\` must be milliseconds or a duration like '5s', got ${JSON.stringify(value)}`)
+  if (ms === null || ms > 2_147_483_647) throw new TypeError(`faultline: postgresStore: \`${name}\` must be milliseconds or a duration like '5s', got ${JSON.stringify(value)}`)
   return Math.ceil(ms)
 }
 

@@ -126,7 +126,7 @@ export class GroupCommit {
     for (const { n, r } of recorded) {
       const i = order[Number(n) - 1]
       results[i] = r.issue?.id == null
-        ? new Error(`faultline postgres store: record failed: event ${rows[i].eventId} is stored under another issue`)
+        ? new Error(`faultline: postgres store: record failed: event ${rows[i].eventId} is stored under another issue`)
         : { issue: toIssue(r.issue), isNew: r.is_new, isRegression: r.is_regression, unignored: r.unignored }
     }
     return results

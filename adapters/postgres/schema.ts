@@ -28,10 +28,10 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,39}$/
 /** Builds the table names; `schema` and `prefix` must be plain lowercase identifiers. */
 export function tableNames(schema: string, prefix: string): Tables {
   if (typeof schema !== 'string' || !IDENTIFIER.test(schema)) {
-    throw new TypeError(`faultline postgresStore: schema must be a lowercase identifier like 'public' or 'faultline', got ${JSON.stringify(schema)}`)
+    throw new TypeError(`faultline: postgresStore: schema must be a lowercase identifier like 'public' or 'faultline', got ${JSON.stringify(schema)}`)
   }
   if (typeof prefix !== 'string' || !(prefix === '' || IDENTIFIER.test(prefix))) {
-    throw new TypeError(`faultline postgresStore: tablePrefix must be lowercase letters, digits and '_' like 'faultline_', got ${JSON.stringify(prefix)}`)
+    throw new TypeError(`faultline: postgresStore: tablePrefix must be lowercase letters, digits and '_' like 'faultline_', got ${JSON.stringify(prefix)}`)
   }
   const name = (table: string) => `"${schema}"."${prefix}${table}"`
   return {

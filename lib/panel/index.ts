@@ -18,6 +18,7 @@ import { deniedPage, errorPage, eventsPage, issuePage, lastResort, listPage } fr
 import { loadViews } from './render.js'
 import { sendAsset, sendJsonError } from './reply.js'
 import type { PanelAuth, TrackerStats } from '../types.js'
+import { reportedError } from '../reported-error.js'
 
 export interface Panel {
   /**
@@ -49,7 +50,7 @@ export function createPanel(opts: { store: Store; options: ResolvedOptions; stat
   const auth = options.panel ? options.panel.auth : null
   // a store that is down fails every page an admin opens (and every refresh): said once per kind
   // every 10 s with a count, as the tracker says its other repeating failures
-  const report = limitReports((err) => options.onInternalError(err))
+  const report = limitReports((err) => options.onInternalError(reportedError(err)))
 
   return {
     async handle(req, res, where) {

@@ -62,7 +62,7 @@ describe.skipIf(!db.available)('postgresStore when the database misbehaves', () 
     const calls = await Promise.all([timed(s.record(recordInput({ hash: 'down00000000001' }))), timed(s.listIssues()), timed(s.getIssue('down00000000001'))])
     for (const { ms, error } of calls) {
       expect(ms).toBeLessThan(2000)
-      expect(error?.message).toMatch(/faultline postgres store: .*PostgreSQL at 127\.0\.0\.1:\d+\/\w+ is unreachable/)
+      expect(error?.message).toMatch(/faultline: postgres store: .*PostgreSQL at 127\.0\.0\.1:\d+\/\w+ is unreachable/)
       expect(error?.message).not.toContain('hunter2')
     }
     await proxy.open()
@@ -145,7 +145,7 @@ describe.skipIf(!db.available)('postgresStore when the database misbehaves', () 
         const store = postgresStore({ connectionString: 'postgres://nobody@127.0.0.1:1/none' })
         store.countIssues().then(() => console.log('no error'), (err) => console.log(err.message))`
       const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: dir })
-      expect(stdout.trim()).toBe('faultline postgres store: the `pg` package is not installed. Run: npm install pg')
+      expect(stdout.trim()).toBe('faultline: postgres store: the `pg` package is not installed. Run: npm install pg')
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

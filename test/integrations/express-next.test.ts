@@ -184,7 +184,7 @@ for (const [name, express] of versions) {
       await request(app).get('/boom').expect(500)
       await request(app).get('/boom').expect(500)
       expect(await recorded(tracker)).toEqual({})
-      expect(await saidAboutOrder(internal)).toEqual([`app.use(tracker.express()) comes after 2 routes (/, /boom), ${advice}`])
+      expect(await saidAboutOrder(internal)).toEqual([`faultline: app.use(tracker.express()) comes after 2 routes (/, /boom), ${advice}`])
     })
 
     it('says so when the first request passes faultline (a 404), naming routers and the count past three', async () => {
@@ -200,7 +200,7 @@ for (const [name, express] of versions) {
       app.use(tracker.express())
       await request(app).get('/missing').expect(404)
       await request(app).get('/missing').expect(404)
-      expect(await saidAboutOrder(internal)).toEqual([`app.use(tracker.express()) comes after 4 routes (a router, /cart, /any and 1 more), ${advice}`])
+      expect(await saidAboutOrder(internal)).toEqual([`faultline: app.use(tracker.express()) comes after 4 routes (a router, /cart, /any and 1 more), ${advice}`])
     })
 
     it('says once, with the fix, when an error comes from a middleware before it; not for a client error', async () => {
@@ -221,7 +221,7 @@ for (const [name, express] of versions) {
       await request(app).get('/early').expect(500)
       expect(await recorded(tracker)).toEqual({})
       expect(await saidAboutOrder(internal)).toEqual([
-        "an error reached Express's error handling without passing app.use(tracker.express()), so it was not recorded: " +
+        "faultline: an error reached Express's error handling without passing app.use(tracker.express()), so it was not recorded: " +
           'it came from a middleware, route or sub-app mounted before it. Call app.use(tracker.express()) before them, right after const app = express().',
       ])
     })

@@ -278,8 +278,8 @@ for (const [name, Koa] of versions) {
       await request(app.callback()).get('/boom').expect(500)
       expect(await issues(tracker)).toEqual([])
       expect(said(internal)).toEqual([
-        "app.use(tracker.koa()) comes after a router's routes (app.use(router.routes())), so errors from them pass faultline by and are not recorded. " + fix,
-        "an error reached Koa's error handling without passing app.use(tracker.koa()), so it was not recorded: it came from a middleware or router mounted before it. " + fix,
+        "faultline: app.use(tracker.koa()) comes after a router's routes (app.use(router.routes())), so errors from them pass faultline by and are not recorded. " + fix,
+        "faultline: an error reached Koa's error handling without passing app.use(tracker.koa()), so it was not recorded: it came from a middleware or router mounted before it. " + fix,
       ])
     })
 

@@ -31,12 +31,12 @@ describe('panel failures reported to onInternalError', () => {
     const server = panelServer(failingReads(memoryStore()), { onInternalError: (e) => errors.push(e) })
     const paths = ['/errors', '/errors/api/issues', `/errors/issues/${ids.lookup}`, `/errors/api/issues/${ids.lookup}/events`, '/errors/?q=browser:chrome']
     for (let i = 0; i < 50; i++) await request(server).get(paths[i % paths.length]).expect(503)
-    expect(errors.map((e) => e.message)).toEqual(['the store failed on listIssues: connect ECONNREFUSED 127.0.0.1:5432'])
+    expect(errors.map((e) => e.message)).toEqual(['faultline: the store failed on listIssues: connect ECONNREFUSED 127.0.0.1:5432'])
 
     vi.setSystemTime(Date.now() + 10_001)
     await request(server).get('/errors/api/issues').expect(503)
     expect(errors).toHaveLength(2)
-    expect(errors[1].message).toBe('the store failed on listIssues: connect ECONNREFUSED 127.0.0.1:5432 (49 more like this left out)')
+    expect(errors[1].message).toBe('faultline: the store failed on listIssues: connect ECONNREFUSED 127.0.0.1:5432 (49 more like this left out)')
   })
 
   it('says a panel.auth that throws on every request once, too', async () => {
@@ -46,6 +46,6 @@ describe('panel failures reported to onInternalError', () => {
       onInternalError: (e) => errors.push(e),
     })
     for (let i = 0; i < 20; i++) await request(server).get('/errors').expect(403)
-    expect(errors.map((e) => e.message)).toEqual(['panel.auth threw, so the request was denied: session store down'])
+    expect(errors.map((e) => e.message)).toEqual(['faultline: panel.auth threw, so the request was denied: session store down'])
   })
 })
