@@ -1,5 +1,19 @@
 /** faultline: an embedded error tracker for Express and Koa. */
-export { createTracker, Tracker } from './tracker.js'
+import { fileStore } from '../adapters/file.js'
+import { memoryStore } from '../adapters/memory.js'
+import { Tracker } from './tracker.js'
+import type { TrackerOptions } from './types.js'
+
+/**
+ * Creates a tracker; options are validated here, once. A `store` given as a path or ':memory:'
+ * opens the embedded stores, wired here at the package's entry (the file store loads lowdb only
+ * once it reads or writes).
+ */
+export function createTracker(options?: TrackerOptions): Tracker {
+  return new Tracker(options, { file: fileStore, memory: memoryStore })
+}
+
+export { Tracker }
 export { Scope } from './scope.js'
 export { foldedEventId } from './event-id.js'
 export { OptionError, DEFAULT_SCRUB_FIELDS } from './options.js'

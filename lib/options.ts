@@ -3,7 +3,6 @@ import path from 'node:path'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { findAppRoot } from './app-root.js'
-import { memoryStore } from '../adapters/memory.js'
 import { DAY, formatDuration, parseDuration } from './duration.js'
 import { DEFAULT_RETENTION } from '../adapters/shared/arguments.js'
 import { LEVELS, type Level, type PanelAuth, type Retention, type RuleFilter, type RuleWhen, type Store, type TrackerOptions } from './types.js'
@@ -32,7 +31,8 @@ export interface ResolvedRule {
 }
 
 export interface ResolvedOptions {
-  store: string | Store
+  /** a file path, IN_MEMORY, or the store given */
+  store: string | typeof IN_MEMORY | Store
   root: string
   environment: string
   release: string | undefined
@@ -315,23 +315,26 @@ const MEMORY_STORE_NAMES = [':memory:', 'memory']
 /** `scheme://...`: a URL, never a file path */
 const URL_SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i
 
+/** `store: ':memory:'` resolved: the tracker opens a memory store for it. */
+export const IN_MEMORY = Symbol('in memory')
+
 /**
  * The store: a store instance, or a string. A string is a file path (relative to the app root, as
  * the default is), unless it names memory or is a URL: a database URL taken as a path would make a
  * file store in a folder called `postgres:`, and record nothing where the app looks.
  */
-function resolveStore(value: unknown, root: string): string | Store {
+function resolveStore(value: unknown, root: string): string | typeof IN_MEMORY | Store {
   if (value === undefined) return path.join(root, '.faultline', 'errors.json')
   if (typeof value !== 'string') {
     const missing = isPlainObject(value) ? STORE_METHODS.filter((name) => typeof value[name] !== 'function') : STORE_METHODS
     if (missing.length > 0) {
-      fail('store', `must be a file path or a store; this one lacks ${missing.join(', ')}`, "Use fileStore({ path }), memoryStore() or postgresStore({ connectionString }), or implement the whole Store interface (README, 'Writing your own store').")
+      fail('store', `must be a file path or a store; this one lacks ${missing.join(', ')}`, "Use fileStore({ path }), memoryStore() or postgresStore({ connectionString }), or implement the whole Store interface (docs/writing-a-store.md).")
     }
     return value as unknown as Store
   }
   const text = value.trim()
   if (!text) fail('store', 'is an empty path', "Pass a file path like '.faultline/errors.json' or a store instance.")
-  if (MEMORY_STORE_NAMES.includes(text.toLowerCase())) return memoryStore()
+  if (MEMORY_STORE_NAMES.includes(text.toLowerCase())) return IN_MEMORY
   const scheme = URL_SCHEME.exec(text)?.[1].toLowerCase()
   if (scheme === undefined) return path.resolve(root, text)
   if (scheme === 'file') {

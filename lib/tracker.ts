@@ -14,7 +14,7 @@ import { Overflow } from './overflow.js'
 import { enterRequestScope, expressErrorHandler, expressMiddleware } from './integrations/express.js'
 import { onRequestArrival } from './integrations/request-arrival.js'
 import { koaMiddleware } from './integrations/koa.js'
-import { resolveOptions, type ResolvedOptions } from './options.js'
+import { IN_MEMORY, resolveOptions, type ResolvedOptions } from './options.js'
 import { limitReports, type Report } from './report-limiter.js'
 import { attachProcessHooks, detachProcessHooks, type Mechanism } from './process-hooks.js'
 import { CrashPath } from './crash-path.js'
@@ -22,11 +22,18 @@ import { countRecorded, recordInput, type Capture, type CaptureCounts, type Pend
 import { Scope, type RequestSource } from './scope.js'
 import type { Breadcrumb, FaultlineEvent, Level, Store, User } from './types.js'
 import { LEVELS } from './types.js'
-import { fileStore } from '../adapters/file.js'
-import { memoryStore } from '../adapters/memory.js'
 import type { Alerter } from './alerts/alerter.js'
 import type { Panel, PanelWhere } from './panel/index.js'
 import type { CaptureContext, TrackerOptions, TrackerStats } from './types.js'
+
+/**
+ * The embedded stores a tracker opens when its `store` option is a path or ':memory:'. They are
+ * wired where the package's entry is (lib/index.ts), not here: the tracker loads no store itself.
+ */
+export interface EmbeddedStores {
+  file(options: { path: string; onWarning: (err: Error) => void }): Store
+  memory(): Store
+}
 
 /** What the Express and Koa glue needs from a tracker, and nothing more. */
 export interface Glue {
@@ -152,11 +159,11 @@ export class Tracker {
   /** the glue's watchers of arriving requests, stopped at close() */
   #requestWatchers = new Set<() => void>()
 
-  constructor(input?: TrackerOptions) {
+  constructor(input: TrackerOptions | undefined, stores: EmbeddedStores) {
     const options = resolveOptions(input)
     this.options = options
     this.#filters = new CaptureFilters(options, (err) => this.#report(err))
-    this.store = typeof options.store === 'string' ? this.#openFileStore(options.store) : options.store
+    this.store = options.store === IN_MEMORY ? stores.memory() : typeof options.store === 'string' ? this.#openFileStore(options.store, stores) : options.store
     this.#global = new Scope(null, options.maxBreadcrumbs)
     this.#internal = new Scope(this.#global, 0)
     this.#reportBeforeSend = limitReports((err) => this.#report(err), 60_000)
@@ -215,12 +222,12 @@ export class Tracker {
    * not write to, a network file system) must not stop the app from starting: it is said once, with
    * the fix, and errors are kept in memory meanwhile, so the panel still shows them.
    */
-  #openFileStore(file: string): Store {
+  #openFileStore(file: string, stores: EmbeddedStores): Store {
     try {
-      return fileStore({ path: file, onWarning: (err: Error) => this.#report(err) })
+      return stores.file({ path: file, onWarning: (err: Error) => this.#report(err) })
     } catch (err) {
       this.#report(new Error(`${toError(err).message} Meanwhile, errors are kept in memory and lost when the app stops.`))
-      return memoryStore()
+      return stores.memory()
     }
   }
 
@@ -686,7 +693,3 @@ function recordConcurrency(store: Store): number {
   return typeof asked === 'number' && Number.isInteger(asked) && asked >= 1 ? Math.min(asked, 100_000) : STORE_CONCURRENCY
 }
 
-/** Creates a tracker; options are validated here, once. */
-export function createTracker(options?: TrackerOptions): Tracker {
-  return new Tracker(options)
-}
