@@ -98,10 +98,8 @@ export interface FaultlineEvent {
   truncated?: string[]
 }
 
-/** What grouping derives from an event: the issue it belongs to and how that issue is named. */
-export interface Grouping {
-  /** 16 hex characters; becomes the issue id */
-  hash: string
+/** How an issue is named: what grouping derives from its first event, and the issue shows. */
+export interface IssueNaming {
   /** the components that were hashed, after '{{ default }}' was expanded */
   fingerprint: string[]
   /** 'TypeError: Cannot read properties of undefined (reading 'x')' */
@@ -113,6 +111,12 @@ export interface Grouping {
   level: Level
 }
 
+/** What grouping derives from an event: the issue it belongs to and how that issue is named. */
+export interface Grouping extends IssueNaming {
+  /** 16 hex characters; becomes the issue id */
+  hash: string
+}
+
 export interface IgnoreUntil {
   /** absolute targets: the ignore ends when count reaches `count` or userCount reaches `userCount` */
   count?: number
@@ -121,14 +125,8 @@ export interface IgnoreUntil {
   at?: string
 }
 
-export interface Issue {
+export interface Issue extends IssueNaming {
   id: string
-  fingerprint: string[]
-  title: string
-  culprit: string
-  type: string
-  message: string
-  level: Level
   status: IssueStatus
   /** true once a resolved issue came back; cleared when resolved again */
   regressed: boolean

@@ -6,7 +6,7 @@
  *
  * Lookups go through Maps only, so ids like `__proto__` are just unknown ids.
  */
-import { LEVELS, type Grouping, type Issue, type IssuePage, type IssueUpdate, type ListIssuesOptions, type RecordInput, type RecordResult, type StatusCounts, type TagBreakdown, type HistogramOptions, type Level } from '../../lib/types.js'
+import { LEVELS, type Issue, type IssueNaming, type IssuePage, type IssueUpdate, type ListIssuesOptions, type RecordInput, type RecordResult, type StatusCounts, type TagBreakdown, type HistogramOptions, type Level } from '../../lib/types.js'
 import { matchesIssue, mentionsStatus, parseQuery, type IssueFacets } from '../../lib/search.js'
 import { countedUser, ownTags, withImplicitTags } from './counted-facts.js'
 import { BucketCounts } from './buckets.js'
@@ -443,8 +443,6 @@ export function checkRecordInput(input: RecordInput): void {
   }
 }
 
-/** How a new issue is named: the grouping without its hash (which is the issue id). */
-export type IssueGrouping = Omit<Grouping, 'hash'>
 
 /**
  * What counting one event needs of it, and no more: the file store journals these (a few hundred
@@ -463,7 +461,7 @@ export interface RecordFacts {
   release?: string
   serverName?: string
   /** how to name the issue should this event create it */
-  grouping?: IssueGrouping
+  grouping?: IssueNaming
   /** counted, but its body is not kept */
   shed: boolean
   /** how many errors these facts count (see RecordInput.times) */
@@ -502,7 +500,7 @@ export function checkClaim(key: unknown, options: unknown): { key: string; issue
   return { key, issueId: o.issueId, expiresAt }
 }
 
-function newState(id: string, grouping: IssueGrouping, t: number, level: Level): IssueState {
+function newState(id: string, grouping: IssueNaming, t: number, level: Level): IssueState {
   const iso = new Date(t).toISOString()
   const text = (value: unknown) => (typeof value === 'string' ? value : '')
   return {
