@@ -41,15 +41,20 @@ describe('GET /api/issues', () => {
   it.each([
     ['status=open', 'status must be one of'],
     ['sort=random', 'sort must be one of'],
-    ['limit=0', 'limit must be a whole number from 1 to 100'],
-    ['limit=101', 'limit must be a whole number from 1 to 100'],
-    ['limit=ten', 'limit must be a whole number'],
+    ['limit=0', 'limit must be a number from 1 to 100, got 0'],
+    ['limit=ten', 'limit must be a number from 1 to 100, got NaN'],
     ['cursor=garbage', 'cursor'],
     [`q=${'a'.repeat(501)}`, 'q is longer than 500'],
   ])('answers 400 with a message for %s', async (query, message) => {
     const res = await request(app).get(`/errors/api/issues?${query}`).expect(400)
     expect(res.body.error.status).toBe(400)
     expect(res.body.error.message).toContain(message)
+  })
+
+  it('cuts a limit above 100 to 100, as every store does', async () => {
+    const res = await request(app).get('/errors/api/issues?limit=500&status=all').expect(200)
+    expect(res.body.issues.length).toBeGreaterThan(0)
+    expect(res.body.issues.length).toBeLessThanOrEqual(100)
   })
 })
 
@@ -169,7 +174,7 @@ describe('API routing', () => {
     const res = await request(server).get('/errors/api/issues').expect(503)
     expect(res.body.error.message).toContain('store is unavailable')
     expect(JSON.stringify(res.body)).not.toContain('disk on fire')
-    expect(errors.map((e) => e.message)).toEqual(['the store failed on listIssues: disk on fire'])
+    expect(errors.map((e) => e.message)).toEqual(['faultline: the store failed on listIssues: disk on fire'])
     const page = await request(server).get('/errors').expect(503)
     expect(page.text).toContain('Store unavailable')
     expect(page.text).not.toContain('disk on fire')
