@@ -89,8 +89,8 @@ describe('with an auth function', () => {
     const rejecting = panelServer(store, { panel: { auth: async () => { throw new Error('nope') } }, onInternalError: (e) => errors.push(e) })
     await request(rejecting).get('/errors/api/issues').expect(403)
     expect(errors.map((e) => e.message)).toEqual([
-      'panel.auth threw, so the request was denied: session store down',
-      'panel.auth threw, so the request was denied: nope',
+      'faultline: panel.auth threw, so the request was denied: session store down',
+      'faultline: panel.auth threw, so the request was denied: nope',
     ])
   })
 })
