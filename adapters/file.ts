@@ -37,7 +37,7 @@ import { Replica } from './file/replica.js'
 import { Spool } from './file/spool.js'
 import { orphanRecords, uncountedRecords } from './file/reconcile.js'
 import { refuseNetworkFileSystem } from './file/file-system.js'
-import { limitReports, type Report } from '../lib/report-limiter.js'
+import { limitReports, type Report } from '../common/report-limiter.js'
 
 export interface FileStoreOptions {
   /** the JSON document, e.g. '.faultline/errors.json' (relative to the working directory) */

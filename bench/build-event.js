@@ -7,7 +7,7 @@
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildEvent } from '../dist/lib/event.js'
-import { groupEvent } from '../dist/lib/fingerprint.js'
+import { groupEvent } from '../dist/common/fingerprint.js'
 import { DEFAULT_SCRUB_FIELDS } from '../dist/lib/options.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')

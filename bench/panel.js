@@ -14,7 +14,7 @@ import path from 'node:path'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { fileStore } from '../dist/adapters/file.js'
-import { groupEvent, userKey } from '../dist/lib/fingerprint.js'
+import { groupEvent, userKey } from '../dist/common/fingerprint.js'
 import { resolveOptions } from '../dist/lib/options.js'
 import { createPanel } from '../dist/lib/panel/index.js'
 

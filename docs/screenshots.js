@@ -12,7 +12,7 @@ import express from 'express'
 import { chromium } from 'playwright-core'
 import { createTracker } from '../dist/lib/index.js'
 import { memoryStore } from '../dist/adapters/memory.js'
-import { groupEvent, userKey } from '../dist/lib/fingerprint.js'
+import { groupEvent, userKey } from '../dist/common/fingerprint.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const store = memoryStore()

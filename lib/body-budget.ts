@@ -5,7 +5,7 @@
  * bucket), so a storm keeps events spread over its whole length, the newest at most a moment old.
  * Past the budget an event is counted from its facts alone and its body shed (see buildEventFacts).
  */
-import { MINUTE } from './duration.js'
+import { MINUTE } from '../common/duration.js'
 /** issues with a budget in memory; the least recently used go first (and start full again) */
 const MAX_ISSUES = 10_000
 

@@ -4,7 +4,7 @@
  * is still queued at exit recorded synchronously, or counted and reported as lost.
  */
 import type { CaptureFilters } from './capture-filters.js'
-import { groupEvent } from './fingerprint.js'
+import { groupEvent } from '../common/fingerprint.js'
 import type { ResolvedOptions } from './options.js'
 import type { FatalRecorder, Mechanism } from './process-hooks.js'
 import { countRecorded, recordInput, type CaptureCounts, type PendingCapture, type QueuedEvent } from './queued-capture.js'

@@ -15,7 +15,10 @@ export function createTracker(options?: TrackerOptions): Tracker {
 
 export { Tracker }
 export { Scope } from './scope.js'
-export { foldedEventId } from './event-id.js'
+export { foldedEventId } from '../common/event-id.js'
+// the search language of listIssues({ q }), for a store of an app's own to parse q as the others do
+export { parseQuery, matchesIssue, mentionsStatus } from '../common/search.js'
+export type { ParsedQuery, SearchTerm, IssueFacets } from '../common/search.js'
 export { OptionError, DEFAULT_SCRUB_FIELDS } from './options.js'
 export { consoleTransport } from './alerts/console-transport.js'
 export type { ConsoleTransport, TextOutput } from './alerts/console-transport.js'

@@ -3,10 +3,10 @@ import path from 'node:path'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { findAppRoot } from './app-root.js'
-import { DAY, formatDuration, parseDuration } from './duration.js'
+import { DAY, formatDuration, parseDuration } from '../common/duration.js'
 import { DEFAULT_RETENTION } from '../adapters/shared/arguments.js'
 import { LEVELS, type Level, type PanelAuth, type Retention, type RuleFilter, type RuleWhen, type Store, type TrackerOptions } from './types.js'
-import { limitReports } from './report-limiter.js'
+import { limitReports } from '../common/report-limiter.js'
 import { MESSAGE_PREFIX, reportedError } from './reported-error.js'
 
 export interface ResolvedMail {

@@ -3,7 +3,7 @@
  * queue holds, and what the crash path records at once.
  */
 import type { BuildEventInput } from './event.js'
-import { userKey } from './fingerprint.js'
+import { userKey } from '../common/fingerprint.js'
 import type { FaultlineEvent, Grouping, RecordInput, TrackerStats } from './types.js'
 
 /**

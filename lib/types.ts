@@ -186,7 +186,7 @@ export const SORTS: readonly IssueSort[] = ['lastSeen', 'firstSeen', 'events', '
 export interface ListIssuesOptions {
   /** default 'unresolved'; 'all' for every status */
   status?: IssueStatus | 'all'
-  /** search syntax: free text and key:value terms (see lib/search.ts) */
+  /** search syntax: free text and key:value terms (see common/search.ts) */
   q?: string
   /** default 'lastSeen'; always descending */
   sort?: IssueSort

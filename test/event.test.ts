@@ -1,7 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { eventJson } from '../lib/event-json.js'
+import { eventJson } from '../common/event-json.js'
 import { buildEvent, MAX_EVENT_BYTES, MAX_MESSAGE, type BuildEventInput } from '../lib/event.js'
 import { DEFAULT_SCRUB_FIELDS } from '../lib/options.js'
 import type { Breadcrumb, FaultlineEvent, StackFrame } from '../lib/types.js'

@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync, realpathSync } from 'nod
 import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
-import { groupEvent, normalizeMessage, userKey } from '../lib/fingerprint.js'
+import { groupEvent, normalizeMessage, userKey } from '../common/fingerprint.js'
 import { buildEvent } from '../lib/event.js'
 import type { FaultlineEvent, Level } from '../lib/types.js'
 import type { CaptureContext, ScopeData } from '../lib/types.js'

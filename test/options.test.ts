@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { DEFAULTS, logInternalError, resolveOptions, OptionError } from '../lib/options.js'
 import { createTracker } from '../lib/index.js'
-import { formatDuration } from '../lib/duration.js'
+import { formatDuration } from '../common/duration.js'
 import { memoryStore } from '../adapters/memory.js'
 
 describe('options', () => {

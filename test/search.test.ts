@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { matchesIssue, mentionsStatus, parseQuery, MAX_QUERY_LENGTH, type IssueFacets } from '../lib/search.js'
+import { matchesIssue, mentionsStatus, parseQuery, MAX_QUERY_LENGTH, type IssueFacets } from '../common/search.js'
 import type { Issue } from '../lib/types.js'
 
 const issue: Issue = {

@@ -10,7 +10,7 @@ import { fileStore } from '../adapters/file.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { eventJson } from '../lib/event-json.js'
+import { eventJson } from '../common/event-json.js'
 
 const trackers: Tracker[] = []
 afterEach(async () => {

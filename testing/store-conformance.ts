@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict'
 import type { Issue, RecordInput, Store } from '../lib/types.js'
-import { DAY, HOUR, MINUTE } from '../lib/duration.js'
+import { DAY, HOUR, MINUTE } from '../common/duration.js'
 import { assertMatches } from './assert-matches.js'
 import { issueId, makeInput, type EventSpec } from './record-input.js'
 

@@ -5,7 +5,7 @@
  * migrating) happens on first use and is retried by the next call after a failure.
  */
 import { createHash } from 'node:crypto'
-import { parseDuration } from '../../lib/duration.js'
+import { parseDuration } from '../../common/duration.js'
 import { ReadShare, readShareOf } from './read-share.js'
 
 /** What this store needs of a `pg` result. */

@@ -3,7 +3,7 @@
  * retention no longer keeps (events beyond the cap or too old, shed events' rows, old counters,
  * expired alert claims), in short batches so that no lock is held for long.
  */
-import { DAY, HOUR } from '../../lib/duration.js'
+import { DAY, HOUR } from '../../common/duration.js'
 import type { MaintainOptions, MaintainResult, Retention } from '../../lib/types.js'
 import { maintainArguments } from '../shared/arguments.js'
 import { advisoryLockKey, type PgClientLike, type Querier } from './connection.js'

@@ -3,7 +3,7 @@
  * search terms as SQL conditions), events and their neighbours, the histogram, recent counts and
  * tag breakdowns. Every statement here is a read, held to the read share of the pool.
  */
-import { mentionsStatus, parseQuery, type SearchTerm } from '../../lib/search.js'
+import { mentionsStatus, parseQuery, type SearchTerm } from '../../common/search.js'
 import {
   STATUSES, type EventPage, type FaultlineEvent, type HistogramOptions, type Issue, type IssuePage, type IssueSort, type IssueStatus,
   type ListIssuesOptions, type StatusCounts, type TagBreakdown,
@@ -82,7 +82,7 @@ export class Reads {
     return counts
   }
 
-  /** SQL conditions for search terms (see lib/search.ts); values are pushed as parameters. */
+  /** SQL conditions for search terms (see common/search.ts); values are pushed as parameters. */
   #searchConditions(terms: SearchTerm[], values: unknown[]): string[] {
     const t = this.#tables
     return terms.map((term) => {

@@ -3,9 +3,9 @@
  * function of the schema (see schema.ts), which upserts the issue row, and rows are written many
  * to one statement.
  */
-import { HOUR } from '../../lib/duration.js'
-import { eventJson } from '../../lib/event-json.js'
-import { foldedEventId } from '../../lib/event-id.js'
+import { HOUR } from '../../common/duration.js'
+import { eventJson } from '../../common/event-json.js'
+import { foldedEventId } from '../../common/event-id.js'
 import { LEVELS, type Level, type RecordInput, type RecordResult } from '../../lib/types.js'
 import { checkRecordInput } from '../shared/issue-index.js'
 import { countedUser } from '../shared/counted-facts.js'

@@ -2,7 +2,7 @@
  * Argument checks shared by every store, so that they all refuse the same bad input with the
  * same message (the panel turns these TypeErrors into 400 answers).
  */
-import { DAY, HOUR, parseDuration } from '../../lib/duration.js'
+import { DAY, HOUR, parseDuration } from '../../common/duration.js'
 import { ISSUE_ID, SORTS, STATUSES, type HistogramOptions, type IgnoreUntil, type Issue, type IssueSort, type IssueStatus, type IssueUpdate, type ListIssuesOptions, type MaintainOptions, type Retention } from '../../lib/types.js'
 
 export const DEFAULT_LIMIT = 25

@@ -4,7 +4,7 @@
  * retention work on such a list the same way in every in-process store.
  */
 import type { EventPage, FaultlineEvent, Retention } from '../../lib/types.js'
-import { eventJson } from '../../lib/event-json.js'
+import { eventJson } from '../../common/event-json.js'
 import { decodeCursor, encodeCursor, isAfter } from './cursor.js'
 import { pageLimit } from './arguments.js'
 

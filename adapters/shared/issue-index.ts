@@ -7,12 +7,12 @@
  * Lookups go through Maps only, so ids like `__proto__` are just unknown ids.
  */
 import { LEVELS, type Issue, type IssueNaming, type IssuePage, type IssueUpdate, type ListIssuesOptions, type RecordInput, type RecordResult, type StatusCounts, type TagBreakdown, type HistogramOptions, type Level } from '../../lib/types.js'
-import { matchesIssue, mentionsStatus, parseQuery, type IssueFacets } from '../../lib/search.js'
+import { matchesIssue, mentionsStatus, parseQuery, type IssueFacets } from '../../common/search.js'
 import { countedUser, ownTags, withImplicitTags } from './counted-facts.js'
 import { BucketCounts } from './buckets.js'
 import { decodeCursor, encodeCursor, isAfter } from './cursor.js'
 import { checkDate, checkUpdate, histogramArguments, ignoreTargets, isIssueId, listArguments, type CheckedUpdate } from './arguments.js'
-import { DAY, HOUR, MINUTE, SECOND } from '../../lib/duration.js'
+import { DAY, HOUR, MINUTE, SECOND } from '../../common/duration.js'
 
 /** hour buckets reach back 14 days, day buckets 400 days, minute buckets (for countEventsSince) 24 hours */
 const KEEP_HOURS = 14 * 24

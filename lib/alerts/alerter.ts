@@ -1,7 +1,7 @@
 import { alertView, type Alert } from './message.js'
 import { Mailer, type MailerTuning } from './mailer.js'
 import type { ResolvedOptions, ResolvedRule } from '../options.js'
-import { limitReports, type Report } from '../report-limiter.js'
+import { limitReports, type Report } from '../../common/report-limiter.js'
 import { decide, ruleKeys, throttleKey, type Firing } from './rules.js'
 import type { FaultlineEvent, RecordResult, Store } from '../types.js'
 import { WebhookSender, type WebhookTuning } from './webhook.js'

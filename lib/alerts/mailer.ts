@@ -3,9 +3,9 @@ import { AlertCap, type HeldBack } from './cap.js'
 import { renderAlertEmail, renderSummaryEmail, type FoldedAlert, type RenderedEmail } from './email.js'
 import type { AlertView } from './message.js'
 import { DeliveryQueue } from './delivery-queue.js'
-import type { Report } from '../report-limiter.js'
+import type { Report } from '../../common/report-limiter.js'
 import type { ResolvedMail } from '../options.js'
-import { HOUR } from '../duration.js'
+import { HOUR } from '../../common/duration.js'
 
 /** The part of a nodemailer transporter faultline uses. */
 export interface MailTransporter {

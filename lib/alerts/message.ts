@@ -1,7 +1,7 @@
 import type { ResolvedOptions, ResolvedRule } from '../options.js'
 import type { Firing } from './rules.js'
 import type { FaultlineEvent, Issue } from '../types.js'
-import { formatDuration } from '../duration.js'
+import { formatDuration } from '../../common/duration.js'
 import { plural } from '../panel/format.js'
 
 /** One decided alert: the rule that fired, why, and the issue and event it fired for. */

@@ -1,8 +1,8 @@
 import { AlertCap, type HeldBack } from './cap.js'
 import { slackEscape, slackText, type Alert, type AlertView } from './message.js'
 import { DeliveryQueue } from './delivery-queue.js'
-import type { Report } from '../report-limiter.js'
-import { HOUR } from '../duration.js'
+import type { Report } from '../../common/report-limiter.js'
+import { HOUR } from '../../common/duration.js'
 import { DEFAULT_ALERTS_PER_HOUR } from '../options.js'
 
 /** The JSON a rule's webhook receives. `text` makes it postable to a Slack incoming webhook as it is. */

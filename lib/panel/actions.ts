@@ -2,7 +2,7 @@
  * The form posts: resolve, reopen, ignore (with an optional end) and delete, for one issue or for
  * several selected in the list. Each post is checked for origin and CSRF token, then redirects (303).
  */
-import { parseDuration } from '../duration.js'
+import { parseDuration } from '../../common/duration.js'
 import type { IssueUpdate } from '../types.js'
 import { csrfValid, isSameOrigin } from './access.js'
 import { BodyError, field, fieldList, readForm, type Fields } from './body.js'

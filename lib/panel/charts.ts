@@ -2,7 +2,7 @@
  * Geometry for the occurrence charts. The panel draws them as server-rendered SVG (no script, no
  * external assets); this file only does the arithmetic, and the template writes escaped numbers.
  */
-import { DAY, HOUR } from '../duration.js'
+import { DAY, HOUR } from '../../common/duration.js'
 
 export interface Bar {
   x: number

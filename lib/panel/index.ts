@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ResolvedOptions } from '../options.js'
-import { limitReports, type Report } from '../report-limiter.js'
+import { limitReports, type Report } from '../../common/report-limiter.js'
 import type { Store } from '../types.js'
 import { guardStore, StoreUnavailableError } from './store-guard.js'
 import { checkAccess, csrfToken, newNonce, setSecurityHeaders, type AccessResult } from './access.js'

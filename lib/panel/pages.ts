@@ -3,7 +3,7 @@
  * and the pages for errors and refusals. Handlers gather data from the store; templates only print.
  */
 import type { ServerResponse } from 'node:http'
-import { MAX_QUERY_LENGTH, mentionsStatus, parseQuery } from '../search.js'
+import { MAX_QUERY_LENGTH, mentionsStatus, parseQuery } from '../../common/search.js'
 import { SORTS, type ExceptionInfo, type FaultlineEvent, type Issue, type IssueSort, type IssueStatus, type TagBreakdown } from '../types.js'
 import { barChart } from './charts.js'
 import { isBadInput, type PanelContext } from './context.js'

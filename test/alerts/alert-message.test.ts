@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { alertSubject, oneLine, slackEscape } from '../../lib/alerts/message.js'
-import { formatDuration } from '../../lib/duration.js'
+import { formatDuration } from '../../common/duration.js'
 
 describe('alertSubject', () => {
   it('names what happened after the prefix', () => {

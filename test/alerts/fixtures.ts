@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import { buildEvent } from '../../lib/event.js'
-import { groupEvent, userKey } from '../../lib/fingerprint.js'
+import { groupEvent, userKey } from '../../common/fingerprint.js'
 import { resolveOptions, type ResolvedOptions } from '../../lib/options.js'
 import type { Alerter } from '../../lib/alerts/alerter.js'
 import type { FaultlineEvent, RecordResult, Store } from '../../lib/types.js'

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { parseQuery } from '../../lib/search.js'
+import { parseQuery } from '../../common/search.js'
 import { barChart, bucketStarts } from '../../lib/panel/charts.js'
 import { exceptionChain } from '../../lib/panel/pages.js'
 import type { FaultlineEvent } from '../../lib/types.js'
@@ -46,7 +46,7 @@ describe('text helpers', () => {
     expect(inline(null)).toBe('')
   })
 
-  it('writes search terms that lib/search.ts parses back to the same tag', () => {
+  it('writes search terms that common/search.ts parses back to the same tag', () => {
     for (const value of ['chrome', 'nightly billing', 'a:b', 'it"s', 'x\'y z']) {
       const term = searchTerm('browser', value)!
       expect(parseQuery(term).terms).toEqual([{ kind: 'tag', key: 'browser', value: value.toLowerCase(), negate: false }])

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest'
 import request from 'supertest'
 import type http from 'node:http'
 import { memoryStore } from '../../adapters/memory.js'
-import { groupEvent } from '../../lib/fingerprint.js'
+import { groupEvent } from '../../common/fingerprint.js'
 import type { FaultlineEvent, Store } from '../../lib/types.js'
 import { capture, panelServer } from './helpers.js'
 

@@ -5,7 +5,7 @@
  * maxBreadcrumbs events), is made once for all of them and spliced in.
  */
 import { randomUUID } from 'node:crypto'
-import type { Breadcrumb, FaultlineEvent, StackFrame } from './types.js'
+import type { Breadcrumb, FaultlineEvent, StackFrame } from '../lib/types.js'
 
 /** Frames arrays shared between events (a call site's parse), with their JSON once it is made. */
 const framesJson = new WeakMap<StackFrame[], string | null>()

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { FaultlineEvent, Grouping, StackFrame, User } from './types.js'
+import type { FaultlineEvent, Grouping, StackFrame, User } from '../lib/types.js'
 
 /** The fingerprint entry that stands for the default grouping. */
 export const DEFAULT_FINGERPRINT = '{{ default }}'

@@ -11,7 +11,7 @@
  * Matching is case-insensitive everywhere. Parsing never throws: input is cut to 500 characters,
  * an unclosed quote runs to the end, and an unknown `is:` value matches no issue.
  */
-import type { Issue, IssueStatus } from './types.js'
+import type { Issue, IssueStatus } from '../lib/types.js'
 
 export const MAX_QUERY_LENGTH = 500
 
