@@ -96,6 +96,8 @@ export interface FaultlineEvent {
   transaction?: string
   /** which parts were cut to fit the caps, e.g. ['message', 'extra.payload', 'breadcrumbs'] */
   truncated?: string[]
+  /** where it happened: 'node' for the server, 'javascript' for a browser; 'node' when absent */
+  platform?: 'node' | 'javascript'
 }
 
 /** How an issue is named: what grouping derives from its first event, and the issue shows. */
@@ -148,6 +150,11 @@ export interface Issue extends IssueNaming {
   usersSinceRegression: number
   /** events counted (in `count`, users and tags) whose details were not kept: shed under load */
   shed: number
+  /**
+   * set while resolved "in the next release": the release that was current then. Events of that
+   * release keep the issue resolved; an event of any other release regresses it. Else null.
+   */
+  resolvedInRelease?: string | null
 }
 
 /** What the tracker hands the store to record one event. */
@@ -204,11 +211,81 @@ export interface EventPage {
   nextCursor: string | null
 }
 
-/** What a status change may say: `until` only with 'ignored'. */
+/** What a status change may say: `until` only with 'ignored', `inRelease` only with 'resolved'. */
 export interface IssueUpdate {
   status: IssueStatus
   until?: { events: number } | { users: number } | { for: string } | null
+  /** resolve in the next release: stay resolved for events of this release (the one current now) */
+  inRelease?: string
+  /** who made the change, for the activity log: the panel user's name, 'panel' or 'API' (default) */
+  actor?: string
 }
+
+/** One user an issue affected, counted by the distinct-user key. */
+export interface AffectedUser {
+  /** the distinct-user key: id, else email, else username, else ip_address */
+  key: string
+  /** every field the app set, as on this user's latest event */
+  user: User
+  /** this user's events in the issue */
+  count: number
+  firstSeen: string
+  lastSeen: string
+}
+
+export interface UserPage {
+  /** most events first */
+  users: AffectedUser[]
+  nextCursor: string | null
+}
+
+/** What the activity log records. */
+export type ActivityKind =
+  | 'first_seen'
+  | 'resolved'
+  | 'unresolved'
+  | 'ignored'
+  /** an ignore ended: its count, users or time was reached */
+  | 'unignored'
+  /** a resolved issue came back */
+  | 'regressed'
+  /** resolved by `autoResolve` */
+  | 'auto_resolved'
+  /** events deleted by retention */
+  | 'events_pruned'
+  | 'note'
+
+/** One line of an issue's activity log. */
+export interface Activity {
+  /** unique within the issue; ordered as the log is */
+  id: string
+  kind: ActivityKind
+  /** ISO time */
+  at: string
+  /** who did it: the panel user's name, 'panel', 'API', or 'faultline' for what happened by itself */
+  actor: string
+  /** note: its text */
+  text?: string
+  /** ignored: the end it was given */
+  until?: IgnoreUntil | null
+  /** first_seen and regressed: the event that did it */
+  eventId?: string
+  /** regressed: the event's release; resolved in the next release: the release it stays resolved for */
+  release?: string | null
+  /** regressed: when the issue had been resolved */
+  resolvedAt?: string | null
+  /** events_pruned: how many */
+  count?: number
+}
+
+export interface ActivityPage {
+  /** oldest first, as a log reads */
+  activity: Activity[]
+  nextCursor: string | null
+}
+
+/** Notes are plain text, cut to this length. */
+export const NOTE_MAX_LENGTH = 2000
 
 export interface TagBreakdown {
   key: string
@@ -285,6 +362,21 @@ export interface Store {
   claimAlert(key: string, options: { issueId: string; expiresAt?: Date }): Promise<boolean>
   /** retention, auto-resolve and expired ignores in one sweep */
   maintain(options: MaintainOptions): Promise<MaintainResult>
+  /** the users the issue affected, most events first; null when there is no such issue */
+  listUsers?(issueId: string, options?: { limit?: number; cursor?: string | null }): Promise<UserPage | null>
+  /** the issue's activity log, oldest first; null when there is no such issue */
+  listActivity?(issueId: string, options?: { limit?: number; cursor?: string | null }): Promise<ActivityPage | null>
+  /** adds a note (plain text, at most NOTE_MAX_LENGTH characters) to the issue's log; null when there is no such issue */
+  addNote?(issueId: string, note: { text: string; actor: string }): Promise<Activity | null>
+  /** remembers that an alert rule fired (across processes sharing the store) */
+  noteRuleFired?(ruleKey: string, at: Date): Promise<void>
+  /** when each rule last fired, by rule key, as ISO times */
+  ruleFirings?(): Promise<Record<string, string>>
+  /**
+   * Returns the setting's stored value; stores `value` first when there is none, so every process
+   * sharing the store gets the same one (the browser ingest key is kept so).
+   */
+  claimSetting?(name: string, value: string): Promise<string>
   /**
    * `record`, done synchronously. The crash path needs it: a process dying of an uncaught
    * exception runs no more callbacks. Stores that cannot record synchronously leave it out and
@@ -383,6 +475,23 @@ export interface TrackerOptions {
   autoResolve?: string
   retention?: { maxEventsPerIssue?: number; maxAge?: string }
   onInternalError?: (err: Error) => void
+  /** take errors from the app's pages (off by default): `true` for the defaults, or the options */
+  browser?: boolean | BrowserOptions
+}
+
+export interface BrowserOptions {
+  /** where the ingest endpoint and the client script are served; default '/faultline' */
+  path?: string
+  /** the public key in the DSN; default: generated once and kept in the store */
+  key?: string
+  /** other origins allowed to send (CORS is answered for them only); default none: same origin */
+  origins?: string[]
+  /** events accepted per client IP per minute; default 60 */
+  eventsPerMinute?: number
+  /** new issues browser events may open per minute, across all clients; default 20 */
+  newIssuesPerMinute?: number
+  /** folders holding the app's built browser files and their .map files (relative to the app root) */
+  sourceMaps?: string | string[]
 }
 
 // -- capturing --------------------------------------------------------------------------------
