@@ -7,7 +7,7 @@ import { MAX_QUERY_LENGTH, mentionsStatus, parseQuery } from '../../common/searc
 import { SORTS, type ExceptionInfo, type FaultlineEvent, type Issue, type IssueSort, type IssueStatus, type TagBreakdown } from '../types.js'
 import { barChart } from './charts.js'
 import { isBadInput, type PanelContext } from './context.js'
-import { absoluteTime, ignoreEnd, inline, noun, plural, pretty, requestPath, searchTerm, shortCount, timeAgo, withQuery } from './format.js'
+import { absoluteTime, ignoreEnd, inline, noun, plural, pretty, prettyBody, queryRows, requestPath, searchTerm, shortCount, timeAgo, withQuery } from './format.js'
 import { sendHtml } from './reply.js'
 
 /** Issues per list page. */
@@ -55,6 +55,8 @@ function baseLocals(ctx: PanelContext, title: string): Record<string, unknown> {
       plural,
       noun,
       pretty,
+      prettyBody,
+      queryRows,
       inline,
       requestPath,
       withQuery,
