@@ -202,7 +202,7 @@
     if (!text) return
     var bar = document.createElement('p')
     bar.className = 'live-bar'
-    bar.appendChild(document.createTextNode(text + ' '))
+    bar.appendChild(document.createTextNode(href ? text + ' ' : text))
     if (href) {
       var link = document.createElement('a')
       link.href = href
