@@ -167,4 +167,64 @@ describe.runIf(available)('panel accessibility', () => {
     }
     expect(findings, 'axe findings').toEqual({})
   }, 120_000)
+
+  /** Presses Tab (or Shift+Tab) until the focused element matches `selector`; fails if it never does. */
+  async function tabTo(page: Page, selector: string, key: 'Tab' | 'Shift+Tab' = 'Tab'): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      await page.keyboard.press(key)
+      if (await page.evaluate((sel) => document.activeElement?.matches(sel) ?? false, selector)) {
+        // and the reader sees where the focus is
+        expect(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle), `focus ring on ${selector}`).not.toBe('none')
+        return
+      }
+    }
+    throw new Error(`${selector} never took the focus from the keyboard`)
+  }
+
+  it('resolves, reopens, ignores and deletes from the keyboard alone', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const page = await context.newPage()
+    page.on('dialog', (dialog) => void dialog.accept())
+    const status = async () => (await store.getIssue(full))?.status
+
+    await page.goto(`${origin}/errors/issues/${full}`)
+    await tabTo(page, 'button[value="resolve"]')
+    await page.keyboard.press('Enter')
+    await page.waitForURL(/done=resolve/)
+    expect(await status()).toBe('resolved')
+
+    await tabTo(page, 'button[value="unresolve"]')
+    await page.keyboard.press('Space')
+    await page.waitForURL(/done=unresolve/)
+    expect(await status()).toBe('unresolved')
+
+    // Ignore… opens with Enter, then its first choice (until reopened) takes Enter too
+    await tabTo(page, '.ignore summary')
+    await page.keyboard.press('Enter')
+    expect(await page.locator('.ignore').getAttribute('open')).not.toBeNull()
+    await tabTo(page, '.ignore-form button')
+    await page.keyboard.press('Enter')
+    await page.waitForURL(/done=ignore/)
+    expect(await status()).toBe('ignored')
+    expect(await page.locator('.notice').innerText()).toBe('1 issue ignored until you reopen it.')
+
+    // the list: j moves to an issue, x ticks it, Shift+Tab reaches the bulk actions
+    await page.goto(`${origin}/errors?status=ignored`)
+    await page.keyboard.press('j')
+    await page.keyboard.press('x')
+    expect(await page.locator('.issues input[name="id"]:checked').count()).toBe(1)
+    const ticked = await page.locator('.issues input[name="id"]:checked').getAttribute('value')
+    await tabTo(page, 'button[value="unresolve"]', 'Shift+Tab')
+    await page.keyboard.press('Enter')
+    await page.waitForURL(/done=unresolve/)
+    expect((await store.getIssue(ticked!))?.status).toBe('unresolved')
+
+    // and deleting asks first; the keyboard confirms
+    await page.goto(`${origin}/errors/issues/${full}`)
+    await tabTo(page, 'button[value="delete"]')
+    await page.keyboard.press('Enter')
+    await page.waitForURL((url) => url.pathname === '/errors')
+    expect(await store.getIssue(full)).toBeNull()
+    await context.close()
+  }, 60_000)
 })
