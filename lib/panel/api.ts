@@ -1,6 +1,7 @@
 /**
  * The JSON API under `panel.path + '/api'`, as DESIGN.md lists it:
  *   GET    /api/issues?status=&q=&sort=&limit=&cursor=   -> { issues, nextCursor }
+ *          ...&counts=1                                 -> also { counts: { unresolved, resolved, ignored, all } } for q
  *   GET    /api/issues/:id                              -> { issue, tags, histogram: { hourly, daily } }
  *   GET    /api/issues/:id/events?limit=&cursor=        -> { events, nextCursor }
  *   PATCH  /api/issues/:id   { status, until }          -> the issue
@@ -71,9 +72,14 @@ async function listIssues(ctx: PanelContext): Promise<void> {
   const limit = limitParam(ctx)
   const q = query.get('q') ?? ''
   if (q.length > 500) return sendJsonError(res, 400, 'q is longer than 500 characters.')
+  // the tab counts come in the same answer, so the list page's live update is one request a poll
+  const withCounts = query.get('counts') === '1'
   try {
-    const page = await ctx.store.listIssues({ status: status as IssueStatus | 'all' | undefined, sort: sort as IssueSort | undefined, q, limit, cursor: query.get('cursor') || null })
-    sendJson(res, 200, { issues: page.issues, nextCursor: page.nextCursor })
+    const [page, counts] = await Promise.all([
+      ctx.store.listIssues({ status: status as IssueStatus | 'all' | undefined, sort: sort as IssueSort | undefined, q, limit, cursor: query.get('cursor') || null }),
+      withCounts ? ctx.store.countIssues(q) : null,
+    ])
+    sendJson(res, 200, counts ? { issues: page.issues, nextCursor: page.nextCursor, counts } : { issues: page.issues, nextCursor: page.nextCursor })
   } catch (err) {
     if (isBadInput(err)) return sendJsonError(res, 400, err.message)
     throw err

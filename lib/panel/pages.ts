@@ -158,6 +158,10 @@ export async function listPage(ctx: PanelContext, csrf: string): Promise<void> {
     nextHref: page.nextCursor ? withQuery(ctx.base, { ...state, cursor: page.nextCursor }) : null,
     firstHref: cursor ? withQuery(ctx.base, state) : null,
     stats: ctx.stats?.() ?? null,
+    // what the page's script polls for new issues and counts: this very page, as JSON, with the tab counts
+    liveHref: withQuery(`${ctx.base}/api/issues`, { status, q, sort, limit: PAGE_SIZE, cursor, counts: 1 }),
+    firstPage: cursor === null,
+    since: now.toISOString(),
   })
 }
 
@@ -277,10 +281,24 @@ export async function eventsPage(ctx: PanelContext, id: string): Promise<void> {
   renderPage(ctx, 200, 'events', `Events · ${issue.title}`, {
     issue,
     issueHref,
+    caption: eventsCaption(page.events.length, issue.count, cursor === null, page.nextCursor === null),
     events: page.events.map((event) => ({ event, href: `${issueHref}/events/${encodeURIComponent(event.event_id)}` })),
     nextHref: page.nextCursor ? withQuery(`${issueHref}/events`, { cursor: page.nextCursor }) : null,
     firstHref: cursor ? `${issueHref}/events` : null,
   })
+}
+
+/**
+ * What the events page shows, in words: 'Showing 10 of 10 events.'. An issue counts every event but
+ * stores only the newest (retention) and none of those shed under load, so the two numbers may differ.
+ */
+export function eventsCaption(shown: number, total: number, firstPage: boolean, lastPage: boolean): string {
+  const of = `${shown.toLocaleString('en-US')} of ${plural(total, 'event')}`
+  if (!firstPage) return `Showing ${of}, older than the page before.`
+  if (!lastPage) return `Showing the newest ${of}.`
+  const missing = total - shown
+  if (missing <= 0) return `Showing ${of}.`
+  return `Showing ${of}: the other ${missing.toLocaleString('en-US')} were counted but not kept (only the newest are stored, and events shed under load are counted without details).`
 }
 
 /** For handlers that only have the response: a plain-text 500 when even the error page fails. */

@@ -76,7 +76,7 @@ describe('issue actions', () => {
     expect(at).toBeLessThanOrEqual(Date.now() + 3_600_000 + 1000)
 
     const page = await request(app).get(`/errors/issues/${lookup}`).expect(200)
-    expect(page.text).toMatch(/ignored until\s+<time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC<\/time>/)
+    expect(page.text).toMatch(/ignored until\s+<time datetime="[^"]+" data-format="datetime">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC<\/time>/)
   })
 
   it('says after an ignore, and on the issue while ignored, when the ignore ends', async () => {

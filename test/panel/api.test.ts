@@ -51,6 +51,17 @@ describe('GET /api/issues', () => {
     expect(res.body.error.message).toContain(message)
   })
 
+  it('adds the tab counts of the search with counts=1, in the same answer', async () => {
+    await store.updateIssue(payment, { status: 'resolved' })
+    const plain = await request(app).get('/errors/api/issues').expect(200)
+    expect(plain.body).not.toHaveProperty('counts')
+    const res = await request(app).get('/errors/api/issues?counts=1').expect(200)
+    expect(res.body.issues.map((i: { id: string }) => i.id)).toEqual([lookup])
+    expect(res.body.counts).toEqual({ unresolved: 1, resolved: 1, ignored: 0, all: 2 })
+    const chrome = await request(app).get('/errors/api/issues?counts=1&q=browser:chrome').expect(200)
+    expect(chrome.body.counts).toEqual({ unresolved: 1, resolved: 0, ignored: 0, all: 1 })
+  })
+
   it('cuts a limit above 100 to 100, as every store does', async () => {
     const res = await request(app).get('/errors/api/issues?limit=500&status=all').expect(200)
     expect(res.body.issues.length).toBeGreaterThan(0)

@@ -2,8 +2,8 @@ import { describe, it, expect } from 'vitest'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseQuery } from '../../common/search.js'
-import { barChart, bucketStarts } from '../../lib/panel/charts.js'
-import { exceptionChain } from '../../lib/panel/pages.js'
+import { axisTicks, barChart, bucketStarts } from '../../lib/panel/charts.js'
+import { eventsCaption, exceptionChain } from '../../lib/panel/pages.js'
 import type { FaultlineEvent } from '../../lib/types.js'
 import { absoluteTime, ignoreEnd, inline, noun, plural, pretty, requestPath, searchTerm, shortCount, timeAgo, withQuery } from '../../lib/panel/format.js'
 
@@ -78,10 +78,32 @@ describe('charts', () => {
     expect(bucketStarts('hour', 1, now)[0].toISOString()).toBe('2024-05-10T12:00:00.000Z')
   })
 
+  it('labels the time axis every quarter of a day in UTC hours, every ten days by date, and its right end', () => {
+    const now = new Date('2024-05-10T12:30:00Z')
+    expect(axisTicks('hour', bucketStarts('hour', 24, now))).toEqual([
+      { at: '2024-05-09T13:00:00.000Z', text: '13:00' },
+      { at: '2024-05-09T19:00:00.000Z', text: '19:00' },
+      { at: '2024-05-10T01:00:00.000Z', text: '01:00' },
+      { at: '2024-05-10T07:00:00.000Z', text: '07:00' },
+      { at: null, text: 'now' },
+    ])
+    expect(axisTicks('day', bucketStarts('day', 30, now)).map((t) => t.text)).toEqual(['Apr 11', 'Apr 21', 'May 1', 'today'])
+  })
+
   it('treats bad counts as zero', () => {
     const chart = barChart([NaN, -3, Infinity], { interval: 'day', now: new Date(), width: 30, height: 10 })
     expect(chart.bars.map((b) => b.count)).toEqual([0, 0, 0])
     expect(chart.max).toBe(0)
+  })
+})
+
+describe('the events page caption', () => {
+  it('says how many events it shows of how many, and why fewer are kept', () => {
+    expect(eventsCaption(10, 10, true, true)).toBe('Showing 10 of 10 events.')
+    expect(eventsCaption(1, 1, true, true)).toBe('Showing 1 of 1 event.')
+    expect(eventsCaption(50, 1234, true, false)).toBe('Showing the newest 50 of 1,234 events.')
+    expect(eventsCaption(20, 1234, false, false)).toBe('Showing 20 of 1,234 events, older than the page before.')
+    expect(eventsCaption(100, 130, true, true)).toMatch(/^Showing 100 of 130 events: the other 30 were counted but not kept/)
   })
 })
 
