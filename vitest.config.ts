@@ -24,6 +24,8 @@ const slow = {
     'test/alerts/console-transport.test.ts',
     // builds bundles with esbuild (its binary, in a child)
     'test/source-maps/browser.test.ts',
+    // compiles an app with tsc and runs it with node
+    'test/source-maps/server.test.ts',
   ],
   // Chromium through playwright-core
   browser: ['test/alerts/email-render.test.ts', 'test/panel/browser.test.ts'],

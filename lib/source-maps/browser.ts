@@ -42,7 +42,8 @@ export function mapBrowserFrames(frames: StackFrame[], options: BrowserMapOption
   const folders = realFolders(options.sourceMaps.map((folder) => path.resolve(options.root, folder)))
   if (folders.length === 0) return frames
   const origins = new Set(options.origins.map(originOf).filter((o) => o !== null))
-  const report = options.report ?? (() => {})
+  const root = realFolders([options.root])[0] ?? path.resolve(options.root)
+  const lookup = { folders, root, report: options.report ?? (() => {}) }
   const sourceContext = options.sourceContext ?? true
   const mapped = mapFrames(frames, {
     mapOf: (frame) => {
@@ -50,14 +51,14 @@ export function mapBrowserFrames(frames: StackFrame[], options: BrowserMapOption
       if (segments === null) return null
       for (let skip = 0; skip < segments.length; skip++) {
         for (const folder of folders) {
-          const map = mapOfFile(path.join(folder, ...segments.slice(skip)), folders, report)
+          const map = mapOfFile(path.join(folder, ...segments.slice(skip)), lookup)
           // the first file found is the script, whether it has a map or not
           if (map !== undefined) return map
         }
       }
       return null
     },
-    root: realFolders([options.root])[0] ?? path.resolve(options.root),
+    root,
     sourceContext,
   })
   if (sourceContext && mapped !== frames) {

@@ -28,9 +28,9 @@ export function mapServerFrames(frames: StackFrame[], options: ServerMapOptions)
   if (process.sourceMapsEnabled || !frames.some(isCompiledAppFrame)) return frames
   const folders = realFolders([options.root])
   if (folders.length === 0) return frames
-  const report = options.report ?? (() => {})
+  const lookup = { folders, root: folders[0], report: options.report ?? (() => {}) }
   return mapFrames(frames, {
-    mapOf: (frame) => (isCompiledAppFrame(frame) ? (mapOfFile(frame.abs_path!, folders, report) ?? null) : null),
+    mapOf: (frame) => (isCompiledAppFrame(frame) ? (mapOfFile(frame.abs_path!, lookup) ?? null) : null),
     root: folders[0],
     sourceContext: options.sourceContext,
     gapAt: options.gapAt,
