@@ -20,6 +20,8 @@ export interface MapFramesOptions {
   gapAt?: number
 }
 
+/** a source's name is cut to this, as a file name is when a stack is parsed */
+const MAX_FILENAME = 1024
 /** The largest line or column a frame may claim: beyond it nothing is looked up. */
 const MAX_POSITION = 10_000_000
 
@@ -29,7 +31,7 @@ const MAX_POSITION = 10_000_000
  */
 export function mapFrames(frames: StackFrame[], options: MapFramesOptions): StackFrame[] {
   const positions: Array<{ loaded: LoadedMap; position: Position } | null> = frames.map((frame) => {
-    if (!validPosition(frame.lineno) || !validPosition(frame.colno)) return null
+    if (typeof frame !== 'object' || frame === null || !validPosition(frame.lineno) || !validPosition(frame.colno)) return null
     const loaded = options.mapOf(frame)
     const position = loaded === null ? null : positionIn(loaded, frame.lineno, frame.colno)
     return position === null ? null : { loaded: loaded!, position }
@@ -82,7 +84,8 @@ export function cleanSourcePath(written: string): string {
     if (part === '..') parts.pop()
     else parts.push(part)
   }
-  return parts.length > 0 ? parts.join('/') : written
+  const name = parts.length > 0 ? parts.join('/') : written
+  return name.length > MAX_FILENAME ? name.slice(0, MAX_FILENAME) : name
 }
 
 function validPosition(n: unknown): n is number {
