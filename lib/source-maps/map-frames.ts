@@ -50,11 +50,14 @@ function mappedFrame(frame: StackFrame, loaded: LoadedMap, position: Position, c
   const source = sourceOf(loaded, position.source)
   const filename = originalName(source, options.root)
   const mapped: StackFrame = { filename, lineno: position.line, colno: position.column, in_app: !filename.split('/').includes('node_modules') }
-  const fn = originalFunction(frame.function, loaded, frame.lineno!, frame.colno!, callerName)
+  // a browser's frames are anyone's input: only strings are read
+  const raw = typeof frame.function === 'string' ? frame.function : undefined
+  const fn = originalFunction(raw, loaded, frame.lineno!, frame.colno!, callerName)
   if (fn !== undefined) mapped.function = fn
   if (source.disk !== null) mapped.abs_path = source.disk
-  mapped.raw = { filename: frame.filename ?? frame.abs_path ?? '', lineno: frame.lineno!, colno: frame.colno! }
-  if (frame.function !== undefined) mapped.raw.function = frame.function
+  const file = typeof frame.filename === 'string' ? frame.filename : typeof frame.abs_path === 'string' ? frame.abs_path : ''
+  mapped.raw = { filename: file, lineno: frame.lineno!, colno: frame.colno! }
+  if (raw !== undefined) mapped.raw.function = raw
   if (options.sourceContext && mapped.in_app && source.lines !== null) applyContext(mapped, source.lines)
   return mapped
 }
