@@ -22,6 +22,10 @@ const slow = {
     'test/testing/custom-store.test.ts',
     // one of its two tests imports the built package in a child
     'test/alerts/console-transport.test.ts',
+    // builds bundles with esbuild (its binary, in a child)
+    'test/source-maps/browser.test.ts',
+    // compiles an app with tsc and runs it with node
+    'test/source-maps/server.test.ts',
   ],
   // Chromium through playwright-core
   browser: ['test/alerts/email-render.test.ts', 'test/panel/browser.test.ts', 'test/panel/accessibility.test.ts', 'test/panel/live.test.ts', 'test/panel/layout.test.ts', 'test/panel/stack-browser.test.ts'],
