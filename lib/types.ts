@@ -155,6 +155,8 @@ export interface Issue extends IssueNaming {
    * release keep the issue resolved; an event of any other release regresses it. Else null.
    */
   resolvedInRelease?: string | null
+  /** where the issue's events came from ('node' for an event that names no platform) */
+  platforms?: Array<'node' | 'javascript'>
 }
 
 /** What the tracker hands the store to record one event. */

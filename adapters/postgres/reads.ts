@@ -6,13 +6,13 @@
 import { mentionsStatus, parseQuery, type SearchTerm } from '../../common/search.js'
 import {
   STATUSES, type EventPage, type FaultlineEvent, type HistogramOptions, type Issue, type IssuePage, type IssueSort, type IssueStatus,
-  type ListIssuesOptions, type StatusCounts, type TagBreakdown,
+  type ListIssuesOptions, type StatusCounts, type TagBreakdown, type UserPage,
 } from '../../lib/types.js'
 import { checkDate, histogramArguments, isIssueId, listArguments, pageLimit } from '../shared/arguments.js'
 import { decodeCursor, encodeCursor } from '../shared/cursor.js'
 import type { Query } from './connection.js'
 import type { Tables } from './schema.js'
-import { clean, toDate, toIssue } from './rows.js'
+import { clean, toAffectedUser, toDate, toIssue } from './rows.js'
 
 const SORT_COLUMNS: Record<IssueSort, string> = {
   lastSeen: 'last_seen',
@@ -152,6 +152,35 @@ export class Reads {
          (SELECT n.event_id FROM ${e} n WHERE n.issue_id = $1 AND n.data IS NOT NULL AND (n.ts, n.event_id) > (c.ts, c.event_id) ORDER BY n.ts, n.event_id LIMIT 1) AS newer
        FROM ${e} c WHERE c.issue_id = $1 AND c.event_id = $2 AND c.data IS NOT NULL`, [issueId, clean(eventId)])
     return rows[0] ? { older: rows[0].older, newer: rows[0].newer } : null
+  }
+
+  /**
+   * The users the issue affected, most events first (then by key), from the users table. Rows
+   * written before migration 3 have no fields to show and are left out, though they still count
+   * in the issue's userCount.
+   */
+  async listUsers(issueId: string, options?: { limit?: number; cursor?: string | null }): Promise<UserPage | null> {
+    const limit = pageLimit(options?.limit)
+    const position = decodeCursor('users', options?.cursor)
+    if (!isIssueId(issueId)) return null
+    const values: unknown[] = [issueId]
+    let after = ''
+    if (position) {
+      const count = param(values, position.value)
+      after = `AND (u.count < ${count} OR (u.count = ${count} AND u.key COLLATE "C" > ${param(values, position.id)}))`
+    }
+    // one statement: no row at all means no issue, a row of NULLs an issue with no (more) users
+    const { rows } = await this.#read('listUsers',
+      `SELECT u.* FROM ${this.#tables.issues} i
+         LEFT JOIN LATERAL (SELECT key, data, count, first_seen, last_seen FROM ${this.#tables.users} u
+                            WHERE u.issue_id = i.id AND u.data IS NOT NULL ${after}
+                            ORDER BY u.count DESC, u.key COLLATE "C" LIMIT ${limit + 1}) u ON true
+       WHERE i.id = $1`, values)
+    if (rows.length === 0) return null
+    const found = rows.filter((r) => r.key !== null)
+    const users = found.slice(0, limit).map(toAffectedUser)
+    const last = users[users.length - 1]
+    return { users, nextCursor: found.length > limit ? encodeCursor('users', { value: last.count, id: last.key }) : null }
   }
 
   async histogram(issueId: string, options: HistogramOptions): Promise<number[]> {

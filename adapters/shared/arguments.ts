@@ -3,7 +3,7 @@
  * same message (the panel turns these TypeErrors into 400 answers).
  */
 import { DAY, HOUR, parseDuration } from '../../common/duration.js'
-import { ISSUE_ID, SORTS, STATUSES, type HistogramOptions, type IgnoreUntil, type Issue, type IssueSort, type IssueStatus, type IssueUpdate, type ListIssuesOptions, type MaintainOptions, type Retention } from '../../lib/types.js'
+import { ISSUE_ID, NOTE_MAX_LENGTH, SORTS, STATUSES, type HistogramOptions, type IgnoreUntil, type Issue, type IssueSort, type IssueStatus, type IssueUpdate, type ListIssuesOptions, type MaintainOptions, type Retention } from '../../lib/types.js'
 
 export const DEFAULT_LIMIT = 25
 export const MAX_LIMIT = 100
@@ -60,36 +60,50 @@ export function sortValue(issue: Issue, sort: IssueSort): number {
 }
 
 /** What an update does once checked: the new status and, for ignores, the end as absolute targets. */
-export type CheckedUpdate =
-  | { status: 'unresolved' | 'resolved' }
-  | { status: 'ignored'; until: { events: number } | { users: number } | { forMs: number } | null }
+export type CheckedUpdate = { actor: string } & (
+  | { status: 'unresolved' }
+  | { status: 'resolved'; inRelease?: string }
+  | { status: 'ignored'; until: { events: number } | { users: number } | { forMs: number } | null })
 
 /** Checks an IssueUpdate and says what is wrong with it. */
 export function checkUpdate(update: unknown): CheckedUpdate {
   if (typeof update !== 'object' || update === null) throw new TypeError("update must be an object like { status: 'resolved' }")
-  const { status, until } = update as IssueUpdate
+  const { status, until, inRelease } = update as IssueUpdate
   if (!STATUSES.includes(status)) throw new TypeError(`status must be one of ${STATUSES.join(', ')}, got ${describe(status)}`)
   for (const key of Object.keys(update)) {
-    if (key !== 'status' && key !== 'until') throw new TypeError(`unknown update field ${describe(key)}; an update has status and, for ignores, until`)
+    if (!['status', 'until', 'inRelease', 'actor'].includes(key)) throw new TypeError(`unknown update field ${describe(key)}; an update has status and, for ignores, until`)
   }
+  const given = (update as IssueUpdate).actor
+  if (given !== undefined && (typeof given !== 'string' || given === '')) throw new TypeError(`actor must be a non-empty string, got ${describe(given)}`)
+  const actor = given ?? 'API'
+  if (inRelease !== undefined && status !== 'resolved') throw new TypeError(`inRelease only goes with status 'resolved', not ${describe(status)}`)
+  if (inRelease !== undefined && (typeof inRelease !== 'string' || inRelease === '')) throw new TypeError(`inRelease must be a non-empty string, got ${describe(inRelease)}`)
   if (status !== 'ignored') {
     if (until !== undefined && until !== null) throw new TypeError(`until only goes with status 'ignored', not ${describe(status)}`)
-    return { status }
+    return status === 'resolved' && inRelease !== undefined ? { status, actor, inRelease } : { status, actor }
   }
-  if (until === undefined || until === null) return { status, until: null }
+  if (until === undefined || until === null) return { status, actor, until: null }
   const hint = "until must be one of { events: N }, { users: N } or { for: '1d' }"
   if (typeof until !== 'object' || Object.keys(until).length !== 1) throw new TypeError(`${hint}, got ${describe(until)}`)
   if ('events' in until || 'users' in until) {
     const n = 'events' in until ? until.events : (until as { users: number }).users
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new TypeError(`${hint}; N must be a positive integer, got ${describe(n)}`)
-    return { status, until: 'events' in until ? { events: n } : { users: n } }
+    return { status, actor, until: 'events' in until ? { events: n } : { users: n } }
   }
   if ('for' in until) {
     const ms = parseDuration(until.for)
     if (ms === null) throw new TypeError(`until.for must be a duration like '30m', '1h' or '7d', got ${describe(until.for)}`)
-    return { status, until: { forMs: ms } }
+    return { status, actor, until: { forMs: ms } }
   }
   throw new TypeError(`${hint}, got ${describe(until)}`)
+}
+
+/** Checks a note: non-empty text, trimmed and cut to NOTE_MAX_LENGTH. */
+export function checkNote(note: unknown): { text: string; actor: string } {
+  if (typeof note !== 'object' || note === null) throw new TypeError("note must be an object like { text: 'Deployed a fix', actor: 'panel' }")
+  const { text, actor } = note as { text: unknown; actor: unknown }
+  if (typeof text !== 'string' || text.trim() === '') throw new TypeError(`note text must be a non-empty string, got ${describe(text)}`)
+  return { text: text.trim().slice(0, NOTE_MAX_LENGTH), actor: typeof actor === 'string' && actor !== '' ? actor : 'API' }
 }
 
 /** Turns a checked ignore end into the absolute targets stored on the issue. */

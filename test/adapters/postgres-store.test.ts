@@ -24,11 +24,12 @@ describe.skipIf(!pg.available)('postgresStore', () => {
   it('creates its schema and tables on first use and records the migration once', async () => {
     await store.countIssues()
     const { rows } = await pg.query(`SELECT version FROM "${schema}".faultline_migrations ORDER BY version`)
-    expect(rows.map((r) => r.version)).toEqual([1, 2])
+    expect(rows.map((r) => r.version)).toEqual([1, 2, 3])
     const tables = await pg.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema])
     expect(tables.rows.map((r) => r.table_name)).toEqual([
-      'faultline_alerts', 'faultline_events', 'faultline_issue_hourly', 'faultline_issue_recent', 'faultline_issue_releases',
+      'faultline_alerts', 'faultline_events', 'faultline_issue_activity', 'faultline_issue_hourly', 'faultline_issue_recent', 'faultline_issue_releases',
       'faultline_issue_tag_keys', 'faultline_issue_tags', 'faultline_issue_users', 'faultline_issues', 'faultline_migrations',
+      'faultline_rule_firings', 'faultline_settings',
     ])
   })
 
@@ -216,7 +217,7 @@ describe.skipIf(!pg.available)('postgresStore', () => {
       try {
         expect(await upgraded.getIssue('upgraded0000001')).toMatchObject({ count: 1, shed: 0 })
         const { rows } = await pg.query(`SELECT version FROM ${t.migrations} ORDER BY version`)
-        expect(rows.map((r) => r.version)).toEqual([1, 2])
+        expect(rows.map((r) => r.version)).toEqual([1, 2, 3])
         await upgraded.record({ ...recordInput({ hash: 'upgraded0000001', user: 'u2' }), shed: true })
         expect(await upgraded.getIssue('upgraded0000001')).toMatchObject({ count: 2, shed: 1, userCount: 2 })
         expect((await upgraded.listEvents('upgraded0000001')).events.map((e) => e.event_id)).toEqual([before.event.event_id])
