@@ -16,7 +16,7 @@ import {
   type IssueUpdate, type ListIssuesOptions, type MaintainOptions, type MaintainResult, type RecordInput, type RecordResult, type Retention,
   type StatusCounts, type Store, type TagBreakdown, type UserPage,
 } from '../lib/types.js'
-import { checkDate, checkNote, checkRetention, checkUpdate, DEFAULT_RETENTION, isIssueId } from './shared/arguments.js'
+import { checkDate, checkNote, checkRetention, checkUpdate, DEFAULT_ACTOR, DEFAULT_RETENTION, isIssueId } from './shared/arguments.js'
 import { Connection, type PgPoolLike } from './postgres/connection.js'
 import { migrate } from './postgres/migrate.js'
 import { tableNames, type Tables } from './postgres/schema.js'
@@ -129,7 +129,7 @@ class PostgresStore implements Store {
       )
       if (!rows[0]) return null
       await appendActivity(q, t, id, {
-        kind: checked.status, at: now, actor: checked.actor,
+        kind: checked.status, at: now, actor: checked.actor ?? DEFAULT_ACTOR,
         until: checked.status === 'ignored' ? toIgnoreUntil(rows[0]) : undefined,
         release: inRelease,
       })

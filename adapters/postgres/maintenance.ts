@@ -139,16 +139,17 @@ export class Maintenance {
 
   /**
    * Deletes kept events in batches like #deleteInBatches, each batch in one statement with its
-   * events_pruned lines in the log: one line per issue and round (`$1` is the round's time, the
-   * batches after the first add to the line the first wrote). Returns how many events went.
+   * events_pruned lines in the log (`$1` is the round's time). As in every store, pruning right
+   * after pruning adds to the issue's last line instead of writing another, so an issue nobody
+   * looks at does not fill its log with them. Returns how many events went.
    */
   async #pruneInBatches(run: Querier, deleteEvents: string, values: unknown[], logged: Set<string>): Promise<number> {
     const t = this.#tables
     const text = `WITH deleted AS (${deleteEvents} RETURNING issue_id),
        pruned AS (SELECT issue_id, count(*) AS n FROM deleted GROUP BY issue_id),
        merged AS (
-         UPDATE ${t.activity} a SET count = a.count + p.n FROM pruned p
-         WHERE a.id = (SELECT max(id) FROM ${t.activity} WHERE issue_id = p.issue_id) AND a.kind = 'events_pruned' AND a.at = $1
+         UPDATE ${t.activity} a SET count = a.count + p.n, at = $1 FROM pruned p
+         WHERE a.id = (SELECT max(id) FROM ${t.activity} WHERE issue_id = p.issue_id) AND a.kind = 'events_pruned'
          RETURNING a.issue_id),
        added AS (
          INSERT INTO ${t.activity} (issue_id, kind, at, actor, count)

@@ -3,7 +3,7 @@
  * search terms as SQL conditions), events and their neighbours, the histogram, recent counts and
  * tag breakdowns. Every statement here is a read, held to the read share of the pool.
  */
-import { mentionsStatus, parseQuery, type SearchTerm } from '../../common/search.js'
+import { mentionsStatus, parseQuery, USER_SEARCH_FIELDS, type SearchTerm } from '../../common/search.js'
 import {
   STATUSES, type EventPage, type FaultlineEvent, type HistogramOptions, type Issue, type IssuePage, type IssueSort, type IssueStatus,
   type ListIssuesOptions, type StatusCounts, type TagBreakdown, type UserPage,
@@ -113,6 +113,19 @@ export class Reads {
         case 'tag':
           sql = `EXISTS (SELECT 1 FROM ${t.tags} g WHERE g.issue_id = i.id AND lower(g.key) = ${param(values, term.key)} AND lower(g.value) = ${param(values, term.value)})`
           break
+        case 'platform':
+          sql = `${param(values, term.value)} = ANY (i.platforms)`
+          break
+        case 'user': {
+          // one index per field (see migration 3); user: is any of the three, a bitmap OR of them
+          const p = param(values, term.value)
+          const fields = term.field === null ? USER_SEARCH_FIELDS : [term.field]
+          sql = `EXISTS (SELECT 1 FROM ${t.users} u WHERE u.issue_id = i.id AND (${fields.map((f) => `lower(u.data->>'${f}') = ${p}`).join(' OR ')}))`
+          break
+        }
+        case 'invalid':
+          // a term the search could not use matches nothing, negated or not (see common/search.ts)
+          return 'false'
       }
       // NULLs (no release, say) must not make a negated term match nothing
       return `${term.negate ? 'NOT ' : ''}coalesce((${sql}), false)`
@@ -155,7 +168,7 @@ export class Reads {
   }
 
   /**
-   * The users the issue affected, most events first (then by key), from the users table. Rows
+   * The users the issue affected, most events first, from the users table. Rows
    * written before migration 3 have no fields to show and are left out, though they still count
    * in the issue's userCount.
    */
@@ -167,20 +180,21 @@ export class Reads {
     let after = ''
     if (position) {
       const count = param(values, position.value)
-      after = `AND (u.count < ${count} OR (u.count = ${count} AND u.key COLLATE "C" > ${param(values, position.id)}))`
+      after = `AND (u.count < ${count} OR (u.count = ${count} AND u.user_key COLLATE "C" < ${param(values, position.id)}))`
     }
     // one statement: no row at all means no issue, a row of NULLs an issue with no (more) users
     const { rows } = await this.#read('listUsers',
       `SELECT u.* FROM ${this.#tables.issues} i
-         LEFT JOIN LATERAL (SELECT key, data, count, first_seen, last_seen FROM ${this.#tables.users} u
+         LEFT JOIN LATERAL (SELECT user_key, key, data, count, first_seen, last_seen FROM ${this.#tables.users} u
                             WHERE u.issue_id = i.id AND u.data IS NOT NULL ${after}
-                            ORDER BY u.count DESC, u.key COLLATE "C" LIMIT ${limit + 1}) u ON true
+                            ORDER BY u.count DESC, u.user_key COLLATE "C" DESC LIMIT ${limit + 1}) u ON true
        WHERE i.id = $1`, values)
     if (rows.length === 0) return null
-    const found = rows.filter((r) => r.key !== null)
-    const users = found.slice(0, limit).map(toAffectedUser)
-    const last = users[users.length - 1]
-    return { users, nextCursor: found.length > limit ? encodeCursor('users', { value: last.count, id: last.key }) : null }
+    const found = rows.filter((r) => r.user_key !== null)
+    const page = found.slice(0, limit)
+    const last = page[page.length - 1]
+    // ties go by the key's hash, as in every store: the cursor holds the hash, never the user's id or email
+    return { users: page.map(toAffectedUser), nextCursor: found.length > limit ? encodeCursor('users', { value: Number(last.count), id: last.user_key }) : null }
   }
 
   async histogram(issueId: string, options: HistogramOptions): Promise<number[]> {

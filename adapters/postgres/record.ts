@@ -8,7 +8,7 @@ import { eventJson } from '../../common/event-json.js'
 import { foldedEventId } from '../../common/event-id.js'
 import { LEVELS, type Level, type RecordInput, type RecordResult } from '../../lib/types.js'
 import { checkRecordInput } from '../shared/issue-index.js'
-import { countedUser } from '../shared/counted-facts.js'
+import { countedUser, userDetails } from '../shared/counted-facts.js'
 import { isOutage, type Query } from './connection.js'
 import { clean, jsonbSafe, tagList, toIssue, toJson } from './rows.js'
 
@@ -35,9 +35,8 @@ interface RecordRow {
   platform: 'node' | 'javascript'
   /** the distinct user's hashed key (what counts), or null */
   user: string | null
-  /** the record's userKey as given (id:42, email:...), shown with the user */
+  /** the user as the affected-user list shows it (see userDetails): its key and fields as JSON */
   userKey: string | null
-  /** the user's fields as JSON, when there is a user */
   userData: string | null
   tags: string
   hour: Date
@@ -152,6 +151,7 @@ function recordRow(input: RecordInput): RecordRow {
   const level: Level = LEVELS.includes(event.level) ? event.level : grouping.level
   const text = (value: unknown) => clean(typeof value === 'string' ? value : '')
   const user = countedUser(input)
+  const details = userDetails(input)
   return {
     eventId: clean(event.event_id),
     issueId: grouping.hash,
@@ -169,8 +169,8 @@ function recordRow(input: RecordInput): RecordRow {
     environment: typeof event.environment === 'string' && event.environment !== '' ? clean(event.environment) : null,
     platform: event.platform === 'javascript' ? 'javascript' : 'node',
     user,
-    userKey: user === null ? null : clean(String(input.userKey)),
-    userData: user === null ? null : toJson(typeof event.user === 'object' && event.user !== null ? event.user : {}),
+    userKey: details === null ? null : clean(details.key),
+    userData: details === null ? null : toJson(details.user),
     tags: toJson(tagList(event, level)),
     hour: new Date(Math.floor(at.getTime() / HOUR) * HOUR),
   }

@@ -79,7 +79,7 @@ export function toIssue(r: any): Issue {
     shed: Number(r.shed ?? 0),
     // an instance on the release before may reopen the issue without clearing it: only a resolved issue has one
     resolvedInRelease: r.status === 'resolved' ? r.resolved_in_release ?? null : null,
-    platforms: r.platforms ?? ['node'],
+    platforms: r.platforms,
   }
 }
 
