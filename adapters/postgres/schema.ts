@@ -282,7 +282,7 @@ export interface TagLimits {
  * the other from there on, and each sees the counts the previous one left. Returns
  * { issue, is_new, is_regression, unignored } as jsonb.
  *
- * Released in migration 1 and kept as it ran: recordFunctionV2 is the one this release calls.
+ * Released in migration 1 and kept as it ran: recordFunctionV3 is the one this release calls.
  */
 function recordFunctionV1(t: Tables, limits: TagLimits): string {
   return `CREATE FUNCTION ${t.recordV1}(
@@ -398,9 +398,11 @@ function recordFunctionV1(t: Tables, limits: TagLimits): string {
  * The record function of migration 2: recordFunctionV1 with `p_shed`. A shed event counts in
  * everything (count, users, tags, histograms, releases, ignore ends) exactly as a kept one, adds
  * to the issue's `shed`, and leaves a row without its body, so that a retry of it counts once.
+ *
+ * Released in migration 2 and kept as it ran (named record_v2 whatever Tables.record is now).
  */
 function recordFunctionV2(t: Tables, limits: TagLimits): string {
-  return `CREATE FUNCTION ${t.record}(
+  return `CREATE FUNCTION ${t.recordV2}(
       p_event_id text, p_issue_id text, p_ts timestamptz, p_data jsonb, p_shed boolean, p_fingerprint jsonb, p_title text, p_culprit text,
       p_type text, p_message text, p_level text, p_release text, p_environment text, p_user text, p_tags jsonb,
       p_hour timestamptz, p_now timestamptz)
