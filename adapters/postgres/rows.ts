@@ -102,8 +102,7 @@ export function toActivity(r: any): Activity {
       if (r.release !== null) activity.release = r.release
       break
     case 'first_seen':
-    case 'unignored':
-      if (r.event_id !== null) activity.eventId = r.event_id
+      activity.eventId = r.event_id
       break
     case 'regressed':
       activity.eventId = r.event_id

@@ -647,7 +647,7 @@ function recordFunctionV3(t: Tables, limits: TagLimits): string {
           VALUES (p_issue_id, 'regressed', p_ts, 'faultline', p_event_id, p_release, v_issue.resolved_at);
       END IF;
       IF v_ends THEN
-        INSERT INTO ${t.activity} (issue_id, kind, at, actor, event_id) VALUES (p_issue_id, 'unignored', p_now, 'faultline', p_event_id);
+        INSERT INTO ${t.activity} (issue_id, kind, at, actor) VALUES (p_issue_id, 'unignored', greatest(p_ts, p_now), 'faultline');
       END IF;
       IF v_regression OR v_ends THEN
         ${trimActivity(t, 'ARRAY[p_issue_id]')};
