@@ -8,13 +8,13 @@
  * Its parts are in postgres/: the pool, its timeouts, transactions and errors that say what failed
  * (postgres/connection.ts); the tables (postgres/schema.ts) and bringing a database up to them
  * (postgres/migrate.ts); recording, many events to a statement (postgres/record.ts); the reads
- * (postgres/reads.ts); maintenance (postgres/maintenance.ts); and turning rows into issues and
- * values into what PostgreSQL accepts (postgres/rows.ts).
+ * (postgres/reads.ts); maintenance (postgres/maintenance.ts); each issue's activity log
+ * (postgres/activity.ts); rule firings and settings (postgres/settings.ts); and turning rows into
+ * issues and values into what PostgreSQL accepts (postgres/rows.ts).
  */
-import {
-  type Activity, type ActivityPage, type EventPage, type FaultlineEvent, type HistogramOptions, type Issue, type IssuePage,
-  type IssueUpdate, type ListIssuesOptions, type MaintainOptions, type MaintainResult, type RecordInput, type RecordResult, type Retention,
-  type StatusCounts, type Store, type TagBreakdown, type UserPage,
+import type {
+  Activity, ActivityPage, EventPage, FaultlineEvent, HistogramOptions, Issue, IssuePage, IssueUpdate, ListIssuesOptions, MaintainOptions,
+  MaintainResult, RecordInput, RecordResult, Retention, StatusCounts, Store, TagBreakdown, UserPage,
 } from '../lib/types.js'
 import { checkDate, checkNote, checkRetention, checkUpdate, DEFAULT_ACTOR, DEFAULT_RETENTION, isIssueId } from './shared/arguments.js'
 import { Connection, type PgPoolLike } from './postgres/connection.js'

@@ -1,7 +1,7 @@
 /**
  * What the PostgreSQL store answers from its tables: issues (one, a page, counts by status, with
- * search terms as SQL conditions), events and their neighbours, the histogram, recent counts and
- * tag breakdowns. Every statement here is a read, held to the read share of the pool.
+ * search terms as SQL conditions), events and their neighbours, the histogram, recent counts,
+ * tag breakdowns and affected users. Every statement here is a read, held to the read share of the pool.
  */
 import { mentionsStatus, parseQuery, USER_SEARCH_FIELDS, type SearchTerm } from '../../common/search.js'
 import {
@@ -168,9 +168,8 @@ export class Reads {
   }
 
   /**
-   * The users the issue affected, most events first, from the users table. Rows
-   * written before migration 3 have no fields to show and are left out, though they still count
-   * in the issue's userCount.
+   * The users the issue affected, most events first. Rows written before migration 3 have no
+   * fields to show and are left out, though they still count in the issue's userCount.
    */
   async listUsers(issueId: string, options?: { limit?: number; cursor?: string | null }): Promise<UserPage | null> {
     const limit = pageLimit(options?.limit)
