@@ -116,6 +116,11 @@ describe.skipIf(!pg.available)('postgresStore', () => {
     ])
     expect(await store.countEventsSince(hash, new Date(base))).toBe(total)
     expect((await store.maintain({ retention: { maxEventsPerIssue: 10, maxAgeMs: 86_400_000 } })).prunedEvents).toBe(0)
+    // the two batches make one line in the log, and the users keep their counts
+    expect((await store.listActivity(hash))!.activity).toMatchObject([{ kind: 'first_seen' }, { kind: 'events_pruned', actor: 'faultline', count: total - 10 }])
+    const users = (await store.listUsers(hash, { limit: 100 }))!.users
+    expect(users).toHaveLength(40)
+    expect(users.reduce((sum, user) => sum + user.count, 0)).toBe(total)
   }, 60_000)
 
   it('prunes events older than maxAgeMs and lifts expired ignores in one sweep', async () => {
