@@ -225,7 +225,7 @@ export function migrations(t: Tables, limits: TagLimits): Array<{ version: numbe
         // set while resolved in the next release: the release whose events keep the issue resolved
         `ALTER TABLE ${t.issues} ADD COLUMN resolved_in_release text`,
 
-        // the log is read oldest first, by id: ids are taken under the issue's row lock, so they follow the log's order
+        // the log is read oldest first, by id: status changes, regressions and notes take theirs under the issue's row lock, so they follow the log's order
         `CREATE TABLE ${t.activity} (
           id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
           issue_id text NOT NULL REFERENCES ${t.issues} (id) ON DELETE CASCADE,
