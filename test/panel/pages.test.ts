@@ -4,6 +4,7 @@ import type http from 'node:http'
 import { memoryStore } from '../../adapters/memory.js'
 import type { Store } from '../../lib/types.js'
 import { capture, failingLookup, panelServer, seededStore } from './helpers.js'
+import { historyPages } from './history-pages.js'
 
 /** The text content of the page, tags removed and entities decoded, for "the user sees X" checks. */
 function visibleText(html: string): string {
@@ -336,3 +337,5 @@ describe('panel pages', () => {
     expect((await fresh.getIssue(r.issue.id))?.status).toBe('unresolved')
   })
 })
+
+historyPages('memory store', { open: async () => memoryStore(), close: (store) => store.close() })
