@@ -162,7 +162,6 @@ export async function noteAction(ctx: PanelContext, id: string): Promise<void> {
   const text = field(fields, 'text').replace(/\r\n?/g, '\n')
   if (text.trim() === '') return errorPage(ctx, 400, 'Empty note', 'Write something in the note, then add it.')
   if (text.length > NOTE_MAX_LENGTH) return errorPage(ctx, 400, 'Note too long', `A note holds at most ${NOTE_MAX_LENGTH.toLocaleString('en-US')} characters; this one has ${text.length.toLocaleString('en-US')}.`)
-  if (typeof ctx.store.addNote !== 'function') return errorPage(ctx, 501, 'Notes not supported', 'This store keeps no activity log, so it cannot keep notes.')
   let added
   try {
     added = await ctx.store.addNote(id, { text, actor: changedBy(ctx, 'panel') })

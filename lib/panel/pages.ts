@@ -156,7 +156,7 @@ export async function listPage(ctx: PanelContext, csrf: string): Promise<void> {
     csrf,
     notice: noticeFrom(ctx),
     q,
-    problems: searchProblems(parsed),
+    problems: parsed.problems,
     placeholder: searchPlaceholder(ctx),
     elsewhere: q && page.issues.length === 0 && !cursor ? otherTab(counts, status, state, ctx.base) : null,
     status,
@@ -171,11 +171,6 @@ export async function listPage(ctx: PanelContext, csrf: string): Promise<void> {
   })
 }
 
-/** What the search could not use, in words for the note above the results. */
-function searchProblems(parsed: ReturnType<typeof parseQuery>): string[] {
-  const problems = (parsed as { problems?: Array<string | { message: string }> }).problems ?? []
-  return problems.map((p) => (typeof p === 'string' ? p : p.message))
-}
 
 /**
  * The search box's hint: only terms that work on this app. Its own environment and release are
@@ -252,7 +247,7 @@ async function lastRegression(store: Store, id: string, firstPage: ActivityPage 
   let found = firstPage ? latestIn(firstPage.activity, null) : null
   let cursor = firstPage ? firstPage.nextCursor : undefined
   for (let i = 0; cursor !== null && i < REGRESSION_SEARCH_PAGES; i++) {
-    const page = await store.listActivity?.(id, { limit: ACTIVITY_PAGE, cursor })
+    const page = await store.listActivity(id, { limit: ACTIVITY_PAGE, cursor })
     if (!page) break
     found = latestIn(page.activity, found)
     cursor = page.nextCursor
@@ -277,8 +272,8 @@ export async function issuePage(ctx: PanelContext, id: string, eventId: string |
       store.tagBreakdown(id, { limit: 5 }),
       event ? store.eventNeighbors(id, event.event_id) : Promise.resolve(null),
       eventId ? store.listEvents(id, { limit: 1 }).then((p) => p.events[0]?.event_id ?? null) : Promise.resolve(event?.event_id ?? null),
-      store.listUsers?.(id, { limit: USERS_PAGE, cursor: usersCursor }) ?? null,
-      store.listActivity?.(id, { limit: ACTIVITY_PAGE, cursor: activityCursor }) ?? null,
+      store.listUsers(id, { limit: USERS_PAGE, cursor: usersCursor }),
+      store.listActivity(id, { limit: ACTIVITY_PAGE, cursor: activityCursor }),
     ])
   } catch (err) {
     if (isBadInput(err)) return errorPage(ctx, 400, 'This page link is not valid', `${err.message}. Start again from the issue.`)
@@ -309,14 +304,15 @@ export async function issuePage(ctx: PanelContext, id: string, eventId: string |
     tags: tagRows(tags),
     nextRelease: currentRelease(ctx, issue),
     regression,
-    users: users?.users ?? null,
+    // (null: the issue was deleted between the reads; the page still shows what it had)
+    users: users?.users ?? [],
     moreUsersHref: users?.nextCursor ? `${withQuery(here, { users: users.nextCursor, activity: activityCursor })}#users` : null,
     firstUsersHref: usersCursor ? `${withQuery(here, { activity: activityCursor })}#users` : null,
     activity: activity?.activity.map((entry) => ({
       ...entry,
       summary: describeActivity(entry),
       eventHref: entry.eventId ? eventHref(entry.eventId) : null,
-    })) ?? null,
+    })) ?? [],
     moreActivityHref: activity?.nextCursor ? `${withQuery(here, { activity: activity.nextCursor, users: usersCursor })}#activity` : null,
     firstActivityHref: activityCursor ? `${withQuery(here, { users: usersCursor })}#activity` : null,
     noteMax: NOTE_MAX_LENGTH,

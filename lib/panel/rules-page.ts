@@ -62,8 +62,7 @@ export function ruleRows(rules: readonly ResolvedRule[], mail: ResolvedMail | nu
 
 export async function rulesPage(ctx: PanelContext): Promise<void> {
   const { rules, mail } = ctx.options
-  // a store without the method (one written for an older contract) shows the rules without times
-  const firings = rules.length && typeof ctx.store.ruleFirings === 'function' ? await ctx.store.ruleFirings() : {}
+  const firings = rules.length ? await ctx.store.ruleFirings() : {}
   renderPage(ctx, 200, 'rules', 'Alert rules', {
     rows: ruleRows(rules, mail, firings),
     mailSet: mail !== null,

@@ -8,7 +8,7 @@ import request from 'supertest'
 import type { Store, TrackerOptions } from '../../lib/types.js'
 import { resolveOptions } from '../../lib/options.js'
 import { ruleKeys } from '../../lib/alerts/rules.js'
-import { capture, csrfFrom, failingLookup, panelServer, paymentError } from './helpers.js'
+import { capture, csrfFrom, failingLookup, panelServer, paymentError, repeat } from './helpers.js'
 
 /** The text content of the page, tags removed and entities decoded, for "the user sees X" checks. */
 export function visibleText(html: string): string {
@@ -120,7 +120,7 @@ export function historyPages(name: string, maker: StoreMaker): void {
     it('says in the header and the log when a regressed issue had been resolved and which release brought it back', async () => {
       const { issue } = await capture(store, { error: failingLookup(1), release: '1.0.0', at: new Date(Date.now() - 3 * 3_600_000) })
       const resolved = (await store.updateIssue(issue.id, { status: 'resolved', actor: 'ann' }))!
-      await capture(store, { error: failingLookup(2), release: '1.1.0' })
+      await repeat(store, issue.id, { release: '1.1.0' })
       const res = await request(app()).get(`/errors/issues/${issue.id}`).expect(200)
       const badges = visibleText(/<p class="badges">([\s\S]*?)<\/p>/.exec(res.text)![1])
       const when = `${resolved.resolvedAt!.slice(0, 10)} ${resolved.resolvedAt!.slice(11, 19)} UTC`

@@ -4,7 +4,7 @@ import type http from 'node:http'
 import { memoryStore } from '../../adapters/memory.js'
 import { groupEvent } from '../../common/fingerprint.js'
 import type { FaultlineEvent, Store } from '../../lib/types.js'
-import { capture, panelServer } from './helpers.js'
+import { capture, panelServer, repeat } from './helpers.js'
 
 const SCRIPT = '<script>alert(1)</script>'
 const IMG = '"><img src=x onerror=alert(2)>'
@@ -101,7 +101,7 @@ describe('attacker-controlled text stays inert', () => {
     // a note, a regression from a hostile release, and an ignore: the activity log shows each
     await store.addNote(handBuilt.issue.id, { text: ALL, actor: 'panel' })
     await store.updateIssue(built.issue.id, { status: 'resolved', actor: 'panel' })
-    await capture(store, { error: Object.assign(new Error(ALL), { name: `Type${IMG}` }), release: `2.0${SCRIPT}`, user: { id: SVG, [`x${SCRIPT}`]: IMG } })
+    await repeat(store, built.issue.id, { release: `2.0${SCRIPT}`, user: { id: SVG, [`x${SCRIPT}`]: IMG } })
     app = panelServer(store, {
       appName: 'shop<script>alert(9)</script>',
       release: `3.0${IMG}`,
