@@ -171,7 +171,6 @@ export async function listPage(ctx: PanelContext, csrf: string): Promise<void> {
   })
 }
 
-
 /**
  * The search box's hint: only terms that work on this app. Its own environment and release are
  * values its issues have; a tag example would name a tag the app may never set.
