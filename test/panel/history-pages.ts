@@ -117,6 +117,24 @@ export function historyPages(name: string, maker: StoreMaker): void {
       expect(res.text).toContain('<p class="note-text">Seen after the deploy;\nchecking the cache</p>')
     })
 
+    it('pages through a long activity log, and finds the latest regression for the header on any page', async () => {
+      const { issue } = await capture(store, { error: failingLookup(1), release: '1.0.0' })
+      await store.updateIssue(issue.id, { status: 'resolved' })
+      await repeat(store, issue.id, { release: '1.2.0' })
+      for (let i = 0; i < 100; i++) await store.addNote(issue.id, { text: `note ${i}`, actor: 'ann' })
+      const server = app()
+      const first = await request(server).get(`/errors/issues/${issue.id}`).expect(200)
+      expect(section(first.text, 'activity').match(/<li class="log-entry/g)).toHaveLength(100)
+      expect(first.text).toContain('came back in release <span class="mono">1.2.0</span>')
+      const later = /<a href="([^"]+)" rel="next">Later activity »<\/a>/.exec(first.text)?.[1].replace(/&amp;/g, '&')
+      expect(later).toMatch(new RegExp(`^/errors/issues/${issue.id}\\?activity=[^#]+#activity$`))
+      const second = await request(server).get(later!).expect(200)
+      const entries = [...section(second.text, 'activity').matchAll(/<p class="note-text">([^<]*)<\/p>/g)].map((m) => m[1])
+      expect(entries).toEqual(['note 97', 'note 98', 'note 99'])
+      expect(second.text).toContain(`<a href="/errors/issues/${issue.id}#activity">« From the start</a>`)
+      expect(second.text).toContain('came back in release <span class="mono">1.2.0</span>')
+    })
+
     it('says in the header and the log when a regressed issue had been resolved and which release brought it back', async () => {
       const { issue } = await capture(store, { error: failingLookup(1), release: '1.0.0', at: new Date(Date.now() - 3 * 3_600_000) })
       const resolved = (await store.updateIssue(issue.id, { status: 'resolved', actor: 'ann' }))!
@@ -192,6 +210,9 @@ export function historyPages(name: string, maker: StoreMaker): void {
       const list = await request(server).get('/errors').expect(200)
       expect(list.text).toContain('<a href="/errors/rules">Alert rules</a>')
       await request(server).post('/errors/rules').expect(405)
+      // mail without rules: it says the list is empty
+      const emptyRules = await request(app({ mail: { transport: { jsonTransport: true }, to: 'ann@example.com' }, rules: [] })).get('/errors/rules').expect(200)
+      expect(visibleText(emptyRules.text)).toContain('The tracker has a mail option, but its rules list is empty.')
     })
 
     it('shows search problems above the results and points to another tab that has matches', async () => {
