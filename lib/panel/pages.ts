@@ -31,7 +31,7 @@ const NOTICES: Record<string, [string, string]> = {
 /** Affected users shown on the issue page at once; a link pages on. */
 export const USERS_PAGE = 10
 /** Activity entries shown at once; logs are short (status changes and notes), so one page is the rule. */
-export const ACTIVITY_PAGE = 100
+export const ACTIVITY_PAGE = 50
 /** Pages of the log read at most to find the latest regression for the issue's header. */
 const REGRESSION_SEARCH_PAGES = 10
 /** An unresolved issue first seen this recently carries a "New" badge in the list. */
