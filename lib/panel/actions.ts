@@ -6,7 +6,8 @@
 import { parseDuration } from '../../common/duration.js'
 import { NOTE_MAX_LENGTH, type IssueUpdate } from '../types.js'
 import { csrfValid, isSameOrigin } from './access.js'
-import { changedBy, currentRelease } from './changes.js'
+import { actorOf } from './actor.js'
+import { currentRelease } from './next-release.js'
 import { BodyError, field, fieldList, readForm, type Fields } from './body.js'
 import { isBadInput, isValidId, type PanelContext } from './context.js'
 import { errorPage } from './pages.js'
@@ -84,12 +85,12 @@ export async function issueAction(ctx: PanelContext, id: string): Promise<void> 
     if (!(await ctx.store.deleteIssue(id))) return errorPage(ctx, 404, 'Issue not found', 'There is no issue with this id. It may have been deleted already.')
     return redirect(ctx.res, `${ctx.base}?done=delete&n=1`)
   }
-  const actor = changedBy(ctx, 'panel')
+  const actor = actorOf(ctx.req, ctx.options, 'panel')
   let update: IssueUpdate | string
   if (action === 'resolveNext') {
     const current = await ctx.store.getIssue(id)
     if (!current) return errorPage(ctx, 404, 'Issue not found', 'There is no issue with this id. It may have been deleted.')
-    const release = currentRelease(ctx, current)
+    const release = currentRelease(ctx.options, current)
     if (!release) return errorPage(ctx, 400, 'No release known', "Resolving in the next release needs to know the current release: set the tracker's `release` option (or FAULTLINE_RELEASE), or send events that carry one.")
     update = { status: 'resolved', inRelease: release, actor }
   } else {
@@ -135,7 +136,7 @@ export async function bulkAction(ctx: PanelContext): Promise<void> {
   // Without the script nothing stops a post with no box ticked: back to the list, which says why.
   if (ids.length === 0) return redirect(ctx.res, listHref(ctx, fields, 'done=none'))
   if (ids.length > MAX_BULK) return errorPage(ctx, 400, 'Too many issues', `Change at most ${MAX_BULK} issues at once.`)
-  const update = action === 'delete' ? null : updateFor(action, fields, changedBy(ctx, 'panel'))
+  const update = action === 'delete' ? null : updateFor(action, fields, actorOf(ctx.req, ctx.options, 'panel'))
   if (typeof update === 'string') return errorPage(ctx, 400, 'Incomplete form', update)
   let changed = 0
   for (const id of ids) {
@@ -164,7 +165,7 @@ export async function noteAction(ctx: PanelContext, id: string): Promise<void> {
   if (text.length > NOTE_MAX_LENGTH) return errorPage(ctx, 400, 'Note too long', `A note holds at most ${NOTE_MAX_LENGTH.toLocaleString('en-US')} characters; this one has ${text.length.toLocaleString('en-US')}.`)
   let added
   try {
-    added = await ctx.store.addNote(id, { text, actor: changedBy(ctx, 'panel') })
+    added = await ctx.store.addNote(id, { text, actor: actorOf(ctx.req, ctx.options, 'panel') })
   } catch (err) {
     if (isBadInput(err)) return errorPage(ctx, 400, 'Note refused', err.message)
     throw err

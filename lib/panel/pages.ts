@@ -5,7 +5,7 @@
 import type { ServerResponse } from 'node:http'
 import { MAX_QUERY_LENGTH, mentionsStatus, parseQuery } from '../../common/search.js'
 import { NOTE_MAX_LENGTH, SORTS, type Activity, type ActivityPage, type ExceptionInfo, type FaultlineEvent, type Issue, type IssueSort, type IssueStatus, type StatusCounts, type Store, type TagBreakdown } from '../types.js'
-import { currentRelease } from './changes.js'
+import { currentRelease } from './next-release.js'
 import { barChart } from './charts.js'
 import { isBadInput, type PanelContext } from './context.js'
 import { absoluteTime, describeActivity, ignoreEnd, inline, noun, plural, pretty, requestPath, searchTerm, shortCount, timeAgo, withQuery } from './format.js'
@@ -301,7 +301,7 @@ export async function issuePage(ctx: PanelContext, id: string, eventId: string |
     hourly: barChart(hourly, { interval: 'hour', now, width: 480, height: 64, gap: 2 }),
     daily: barChart(daily, { interval: 'day', now, width: 480, height: 64, gap: 2 }),
     tags: tagRows(tags),
-    nextRelease: currentRelease(ctx, issue),
+    nextRelease: currentRelease(ctx.options, issue),
     regression,
     // (null: the issue was deleted between the reads; the page still shows what it had)
     users: users?.users ?? [],
