@@ -1,6 +1,6 @@
 /**
  * The JSON API under `panel.path + '/api'`, as DESIGN.md lists it:
- *   GET    /api/issues?status=&q=&sort=&limit=&cursor=   -> { issues, nextCursor }
+ *   GET    /api/issues?status=&q=&sort=&limit=&cursor=   -> { issues, nextCursor, problems } (what the search could not use)
  *   GET    /api/issues/:id                              -> { issue, tags, histogram: { hourly, daily } }
  *   GET    /api/issues/:id/events?limit=&cursor=        -> { events, nextCursor }
  *   GET    /api/issues/:id/users?limit=&cursor=         -> { users, nextCursor }, most events first
@@ -14,6 +14,7 @@ import type { IssueSort, IssueStatus, IssueUpdate } from '../types.js'
 import { isSameOrigin } from './access.js'
 import { actorOf } from './actor.js'
 import { currentRelease } from './next-release.js'
+import { parseQuery } from '../../common/search.js'
 import { BodyError, mediaType, readJson } from './body.js'
 import { isBadInput, isValidId, type PanelContext } from './context.js'
 import { sendJson, sendJsonError } from './reply.js'
@@ -86,7 +87,7 @@ async function listIssues(ctx: PanelContext): Promise<void> {
   if (q.length > 500) return sendJsonError(res, 400, 'q is longer than 500 characters.')
   try {
     const page = await ctx.store.listIssues({ status: status as IssueStatus | 'all' | undefined, sort: sort as IssueSort | undefined, q, limit, cursor: query.get('cursor') || null })
-    sendJson(res, 200, { issues: page.issues, nextCursor: page.nextCursor })
+    sendJson(res, 200, { issues: page.issues, nextCursor: page.nextCursor, problems: parseQuery(q).problems })
   } catch (err) {
     if (isBadInput(err)) return sendJsonError(res, 400, err.message)
     throw err

@@ -43,6 +43,15 @@ describe('GET /api/issues', () => {
     expect(next.body.nextCursor).toBeNull()
     const resolved = await request(app).get('/errors/api/issues?status=resolved').expect(200)
     expect(resolved.body.issues).toEqual([])
+    expect(resolved.body.problems).toEqual([])
+  })
+
+  it('says what the search could not use, and finds issues by user', async () => {
+    const res = await request(app).get('/errors/api/issues?q=is:bogus').expect(200)
+    expect(res.body).toEqual({ issues: [], nextCursor: null, problems: ['is:bogus matches nothing: is: takes unresolved, resolved, ignored or regressed.'] })
+    const byUser = await request(app).get('/errors/api/issues?q=user.id:U1').expect(200)
+    expect(byUser.body.issues.map((i: { id: string }) => i.id)).toEqual([lookup])
+    expect(byUser.body.problems).toEqual([])
   })
 
   it.each([
