@@ -786,9 +786,9 @@ function fromRecord(record: IssueRecord): IssueState {
     minutes: new BucketCounts(MINUTE, KEEP_MINUTES, record.minutes),
     stored: record.stored?.[0] ?? 0,
     oldestStored: record.stored?.[1] ?? null,
-    people: new Map((record.people ?? []).map(([hash, key, user, count, first, last]) => [hash, { key, user, count, first, last }])),
+    people: new Map((Array.isArray(record.people) ? record.people : []).map(([hash, key, user, count, first, last]) => [hash, { key, user, count, first, last }])),
     // documents written before the log have none: it starts with the next change
-    activity: record.activity && Array.isArray(record.activity.lines) ? record.activity : { lines: [], next: 1 },
+    activity: Array.isArray(record.activity?.lines) && Number.isSafeInteger(record.activity.next) ? record.activity : { lines: [], next: 1 },
     json: null,
   }
 }

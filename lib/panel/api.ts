@@ -31,6 +31,9 @@ export async function handleApi(ctx: PanelContext, segments: string[]): Promise<
     return notAllowed(ctx, 'GET, HEAD')
   }
   if (!isValidId(id)) return sendJsonError(res, 404, 'No issue with this id.')
+  if ((sub === 'users' || sub === 'activity' || sub === 'notes') && typeof ctx.store[STORE_METHODS[sub]] !== 'function') {
+    return sendJsonError(res, 501, `This store keeps no ${sub}: it was written before stores had ${STORE_METHODS[sub]}.`)
+  }
   if (sub === 'events' || sub === 'users' || sub === 'activity') {
     if (method === 'GET' || method === 'HEAD') return sub === 'events' ? listEvents(ctx, id) : sub === 'users' ? listUsers(ctx, id) : listActivity(ctx, id)
     return notAllowed(ctx, 'GET, HEAD')
@@ -51,6 +54,8 @@ export async function handleApi(ctx: PanelContext, segments: string[]): Promise<
 }
 
 const SUB_ROUTES = ['events', 'users', 'activity', 'notes']
+/** what a store written before this round may lack, by route */
+const STORE_METHODS = { users: 'listUsers', activity: 'listActivity', notes: 'addNote' } as const
 
 function notAllowed(ctx: PanelContext, allow: string): void {
   ctx.res.setHeader('Allow', allow)

@@ -311,6 +311,15 @@ describe('API routing', () => {
     expect((await request(app).delete(`/errors/api/issues/${lookup}/events`).expect(405)).headers.allow).toBe('GET, HEAD')
   })
 
+  it('answers 501 for users, activity and notes from a store written before it had them', async () => {
+    const older = { ...store, listUsers: undefined, listActivity: undefined, addNote: undefined } as unknown as Store
+    const old = panelServer(older)
+    expect((await request(old).get(`/errors/api/issues/${lookup}/users`).expect(501)).body.error.message).toContain('listUsers')
+    await request(old).get(`/errors/api/issues/${lookup}/activity`).expect(501)
+    await request(old).post(`/errors/api/issues/${lookup}/notes`).send({ text: 'hi' }).expect(501)
+    await request(old).get(`/errors/api/issues/${lookup}/events`).expect(200)
+  })
+
   it('answers 503 "store unavailable" and reports the error when the store fails', async () => {
     const errors: Error[] = []
     const broken = memoryStore()
