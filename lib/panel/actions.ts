@@ -9,7 +9,7 @@ import { csrfValid, isSameOrigin } from './access.js'
 import { actorOf } from './actor.js'
 import { currentRelease } from './next-release.js'
 import { BodyError, field, fieldList, readForm, type Fields } from './body.js'
-import { isBadInput, isValidId, type PanelContext } from './context.js'
+import { isBadInput, isValidId, storeHas, type PanelContext } from './context.js'
 import { errorPage } from './pages.js'
 import { redirect } from './reply.js'
 
@@ -163,6 +163,7 @@ export async function noteAction(ctx: PanelContext, id: string): Promise<void> {
   const text = field(fields, 'text').replace(/\r\n?/g, '\n')
   if (text.trim() === '') return errorPage(ctx, 400, 'Empty note', 'Write something in the note, then add it.')
   if (text.length > NOTE_MAX_LENGTH) return errorPage(ctx, 400, 'Note too long', `A note holds at most ${NOTE_MAX_LENGTH.toLocaleString('en-US')} characters; this one has ${text.length.toLocaleString('en-US')}.`)
+  if (!storeHas(ctx.store, 'addNote')) return errorPage(ctx, 501, 'Notes not kept', 'This store was written before stores kept notes (it has no addNote), so it cannot keep this one.')
   let added
   try {
     added = await ctx.store.addNote(id, { text, actor: actorOf(ctx.req, ctx.options, 'panel') })

@@ -7,7 +7,7 @@ import { MAX_QUERY_LENGTH, mentionsStatus, parseQuery } from '../../common/searc
 import { NOTE_MAX_LENGTH, SORTS, type Activity, type ActivityPage, type ExceptionInfo, type FaultlineEvent, type Issue, type IssueSort, type IssueStatus, type StatusCounts, type Store, type TagBreakdown } from '../types.js'
 import { currentRelease } from './next-release.js'
 import { barChart } from './charts.js'
-import { isBadInput, type PanelContext } from './context.js'
+import { isBadInput, storeHas, type PanelContext } from './context.js'
 import { absoluteTime, describeActivity, ignoreEnd, inline, noun, plural, pretty, requestPath, searchTerm, shortCount, timeAgo, withQuery } from './format.js'
 import { sendHtml } from './reply.js'
 
@@ -271,8 +271,8 @@ export async function issuePage(ctx: PanelContext, id: string, eventId: string |
       store.tagBreakdown(id, { limit: 5 }),
       event ? store.eventNeighbors(id, event.event_id) : Promise.resolve(null),
       eventId ? store.listEvents(id, { limit: 1 }).then((p) => p.events[0]?.event_id ?? null) : Promise.resolve(event?.event_id ?? null),
-      store.listUsers(id, { limit: USERS_PAGE, cursor: usersCursor }),
-      store.listActivity(id, { limit: ACTIVITY_PAGE, cursor: activityCursor }),
+      storeHas(store, 'listUsers') ? store.listUsers(id, { limit: USERS_PAGE, cursor: usersCursor }) : undefined,
+      storeHas(store, 'listActivity') ? store.listActivity(id, { limit: ACTIVITY_PAGE, cursor: activityCursor }) : undefined,
     ])
   } catch (err) {
     if (isBadInput(err)) return errorPage(ctx, 400, 'This page link is not valid', `${err.message}. Start again from the issue.`)
@@ -303,11 +303,12 @@ export async function issuePage(ctx: PanelContext, id: string, eventId: string |
     tags: tagRows(tags),
     nextRelease: currentRelease(ctx.options, issue),
     regression,
-    // (null: the issue was deleted between the reads; the page still shows what it had)
-    users: users?.users ?? [],
+    // undefined: the store has no such list (the section says so); null: the issue was deleted
+    // between the reads, and the page still shows what it had
+    users: users === undefined ? null : users?.users ?? [],
     moreUsersHref: users?.nextCursor ? `${withQuery(here, { users: users.nextCursor, activity: activityCursor })}#users` : null,
     firstUsersHref: usersCursor ? `${withQuery(here, { activity: activityCursor })}#users` : null,
-    activity: activity?.activity.map((entry) => ({
+    activity: activity === undefined ? null : activity?.activity.map((entry) => ({
       ...entry,
       summary: describeActivity(entry),
       eventHref: entry.eventId ? eventHref(entry.eventId) : null,

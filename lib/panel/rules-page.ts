@@ -7,7 +7,7 @@ import { formatDuration } from '../../common/duration.js'
 import type { ResolvedMail, ResolvedRule } from '../options.js'
 import type { RuleFilter, RuleWhen } from '../types.js'
 import { ruleKeys } from '../alerts/rules.js'
-import type { PanelContext } from './context.js'
+import { storeHas, type PanelContext } from './context.js'
 import { maskAddress, urlHost } from './format.js'
 import { renderPage } from './pages.js'
 
@@ -62,8 +62,10 @@ export function ruleRows(rules: readonly ResolvedRule[], mail: ResolvedMail | nu
 
 export async function rulesPage(ctx: PanelContext): Promise<void> {
   const { rules, mail } = ctx.options
-  const firings = rules.length ? await ctx.store.ruleFirings() : {}
+  const firingsKept = storeHas(ctx.store, 'ruleFirings')
+  const firings = rules.length && firingsKept ? await ctx.store.ruleFirings() : {}
   renderPage(ctx, 200, 'rules', 'Alert rules', {
+    firingsKept,
     rows: ruleRows(rules, mail, firings),
     mailSet: mail !== null,
     maxPerHour: mail?.maxPerHour ?? null,
