@@ -14,6 +14,7 @@
 import type { IssueSort, IssueStatus, IssueUpdate } from '../types.js'
 import { isSameOrigin } from './access.js'
 import { actorOf } from './actor.js'
+import { currentRelease } from './next-release.js'
 import { parseQuery } from '../../common/search.js'
 import { BodyError, mediaType, readJson } from './body.js'
 import { isBadInput, isValidId, type PanelContext } from './context.js'
@@ -203,13 +204,14 @@ export async function updateFromBody(ctx: PanelContext, id: string, body: Record
   if (inNextRelease !== true) return result
   if (update.status !== 'resolved') return "inNextRelease only goes with status 'resolved'."
   if ('inRelease' in update) return 'Send inNextRelease or inRelease, not both.'
-  let release = ctx.options.release
-  if (release === undefined || release === '') {
+  // the issue is read only when the tracker does not say which release runs
+  let release = currentRelease(ctx.options, null)
+  if (release === null) {
     const issue = await ctx.store.getIssue(id)
     if (!issue) return null
-    release = issue.lastRelease ?? undefined
+    release = currentRelease(ctx.options, issue)
   }
-  if (release === undefined || release === '') {
+  if (release === null) {
     return 'Cannot resolve in the next release: no release is known. Set the tracker\'s release option (or FAULTLINE_RELEASE), or send events with a release.'
   }
   return { ...result, inRelease: release }
