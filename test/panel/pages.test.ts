@@ -308,8 +308,10 @@ describe('panel pages', () => {
       expect(unversioned.headers['cache-control']).toBe('no-store')
     })
 
-    it('keeps the stylesheet under 20 KB and the script under 16 KB', async () => {
-      expect((await request(app).get('/errors/panel.css')).text.length).toBeLessThan(20_000)
+    it('keeps the stylesheet under 24 KB and the script under 16 KB', async () => {
+      // both are versioned and cached for good, so a browser loads them once per release; the
+      // stylesheet grew with the activity log, the users, the notes, the stack views and the rules page
+      expect((await request(app).get('/errors/panel.css')).text.length).toBeLessThan(24_000)
       // the script holds the live update and the local times besides the list's comforts
       expect((await request(app).get('/errors/panel.js')).text.length).toBeLessThan(16_000)
     })
