@@ -33,6 +33,8 @@ const slow = {
     'test/alerts/email.test.ts',
     'test/alerts/tracker-alerts.test.ts',
     'test/integrations/differential.test.ts',
+    // 10,000 requests to the browser ingest
+    'test/browser/ingest-flood.test.ts',
   ],
 }
 const STORM = 'test/storm.test.ts'
