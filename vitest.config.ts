@@ -22,6 +22,8 @@ const slow = {
     'test/testing/custom-store.test.ts',
     // one of its two tests imports the built package in a child
     'test/alerts/console-transport.test.ts',
+    // builds bundles with esbuild (its binary, in a child)
+    'test/source-maps/browser.test.ts',
   ],
   // Chromium through playwright-core
   browser: ['test/alerts/email-render.test.ts', 'test/panel/browser.test.ts'],

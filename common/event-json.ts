@@ -71,6 +71,7 @@ function copyFrame(frame: StackFrame): StackFrame {
   const copy = { ...frame }
   if (frame.pre_context) copy.pre_context = [...frame.pre_context]
   if (frame.post_context) copy.post_context = [...frame.post_context]
+  if (frame.raw) copy.raw = { ...frame.raw }
   return copy
 }
 

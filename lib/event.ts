@@ -5,6 +5,7 @@ import { cutStack, parseCutStack, type ParsedStack } from './stacktrace.js'
 import { StackCache } from './stack-cache.js'
 import { eventChanged, measureJson, shareBreadcrumb, shareFrames } from '../common/event-json.js'
 import { addSourceContext } from './source-context.js'
+import { mapServerFrames } from './source-maps/server.js'
 import { DEFAULT_FINGERPRINT } from '../common/fingerprint.js'
 import type { Breadcrumb, CaptureContext, ExceptionInfo, FaultlineEvent, Level, RequestInfo, ScopeData, Stacktrace, User } from './types.js'
 import { LEVELS, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH } from './types.js'
@@ -30,7 +31,10 @@ export interface BuildEventInput {
   /** a browser event's own environment and release, which win over the options' */
   environment?: string
   release?: string
-  options: Pick<ResolvedOptions, 'root' | 'environment' | 'release' | 'serverName' | 'scrubFields' | 'sourceContext' | 'maxBreadcrumbs'>
+  options: Pick<ResolvedOptions, 'root' | 'environment' | 'release' | 'serverName' | 'scrubFields' | 'sourceContext' | 'maxBreadcrumbs'> & {
+    /** told when a source map cannot be read (once per file) */
+    onInternalError?: (err: Error) => void
+  }
 }
 
 /** Messages (and exception values) longer than this are cut and marked. */
@@ -187,10 +191,10 @@ function safeField(value: object, key: string): string | undefined {
 
 /** The exception with its cause chain, and the thrown value itself when it was not an Error. */
 function buildException(error: unknown, input: BuildEventInput, truncated: string[], withCauses: boolean): { exception: ExceptionInfo; data: unknown } {
-  const { root, sourceContext, scrubFields } = input.options
+  const { scrubFields } = input.options
   if (input.exception !== undefined) return { exception: givenException(input.exception, scrubFields, truncated, withCauses), data: undefined }
   const thrown = describeThrown(error)
-  const exception: ExceptionInfo = describeOne(thrown, root, sourceContext, scrubFields, truncated, 'exception')
+  const exception: ExceptionInfo = describeOne(thrown, input.options, scrubFields, truncated, 'exception')
   if (input.mechanism) exception.mechanism = { type: String(input.mechanism.type), handled: Boolean(input.mechanism.handled) }
   if (!withCauses) return { exception, data: undefined }
 
@@ -201,7 +205,7 @@ function buildException(error: unknown, input: BuildEventInput, truncated: strin
   while (cause !== undefined && causes.length < MAX_CAUSES && !seen.has(cause)) {
     seen.add(cause)
     const described = describeThrown(cause)
-    causes.push(describeOne(described, root, sourceContext, scrubFields, truncated, `exception.causes.${causes.length}`))
+    causes.push(describeOne(described, input.options, scrubFields, truncated, `exception.causes.${causes.length}`))
     cause = described.cause
   }
   if (cause !== undefined && !seen.has(cause)) truncated.push('exception.causes')
@@ -223,7 +227,7 @@ function givenException(given: ExceptionInfo, fields: string[], truncated: strin
   return exception
 }
 
-function describeOne(thrown: ThrownDescription, root: string, sourceContext: boolean, fields: string[], truncated: string[], at: string): Omit<ExceptionInfo, 'causes'> {
+function describeOne(thrown: ThrownDescription, options: FrameOptions, fields: string[], truncated: string[], at: string): Omit<ExceptionInfo, 'causes'> {
   if (thrown.value.length > MAX_MESSAGE) truncated.push(`${at}.value`)
   const out: Omit<ExceptionInfo, 'causes'> = {
     type: truncateString(thrown.type, 200),
@@ -231,7 +235,7 @@ function describeOne(thrown: ThrownDescription, root: string, sourceContext: boo
     value: scrubText(truncateString(thrown.value, MAX_MESSAGE), fields),
   }
   if (thrown.stack !== undefined) {
-    const parsed = framesOf(stackBody(thrown.stack, thrown.value), root, sourceContext)
+    const parsed = framesOf(stackBody(thrown.stack, thrown.value), options)
     if (parsed.frames.length > 0) {
       const stacktrace: Stacktrace = { frames: parsed.frames }
       if (parsed.frames_omitted) {
@@ -253,8 +257,16 @@ const frameCaches = new Map<string, StackCache<ParsedStack>>()
 const FRAME_CACHE_ENTRIES = 256
 const FRAME_CACHE_MAX_KEY = 32 * 1024
 
-/** The frames of a stack body, from the cache when this exact stack was seen. */
-function framesOf(body: string, root: string, sourceContext: boolean): ParsedStack {
+/** What reading a stack's frames depends on. */
+type FrameOptions = Pick<BuildEventInput['options'], 'root' | 'sourceContext' | 'onInternalError'>
+
+/**
+ * The frames of a stack body, from the cache when this exact stack was seen: parsed, mapped
+ * through the app's source maps (when Node's own are off), with source context. Capturing only
+ * queues; this runs when the queue builds the event, before it is grouped, so grouping sees the
+ * original files.
+ */
+function framesOf(body: string, { root, sourceContext, onInternalError }: FrameOptions): ParsedStack {
   const setting = `${sourceContext ? 1 : 0}${root}`
   let cache = frameCaches.get(setting)
   if (cache === undefined) frameCaches.set(setting, (cache = new StackCache(FRAME_CACHE_ENTRIES)))
@@ -265,6 +277,8 @@ function framesOf(body: string, root: string, sourceContext: boolean): ParsedSta
   let parsed = key === null ? undefined : cache.get(key)
   if (parsed === undefined) {
     parsed = parseCutStack(cut ?? cutStack(body), root)
+    const frames = mapServerFrames(parsed.frames, { root, sourceContext, report: onInternalError, gapAt: parsed.frames_omitted?.[0] })
+    if (frames !== parsed.frames) parsed = { ...parsed, frames }
     if (sourceContext && parsed.frames.length > 0) addSourceContext(parsed.frames, root)
     // the oldest parsed goes first; a call site still failing is parsed again, once
     if (key !== null) cache.set(key, parsed)

@@ -26,7 +26,8 @@ const realRoots = new Map<string, string | null>()
 
 /**
  * Adds `pre_context`, `context_line` and `post_context` to in-app frames, reading only regular files
- * of at most 1 MB whose real path lies under the app root and outside node_modules.
+ * of at most 1 MB whose real path lies under the app root and outside node_modules. A frame that
+ * has its lines already (from a source map's sourcesContent) keeps them.
  * Synchronous, cached, and never throws: a frame whose file cannot be read is left as it was.
  */
 export function addSourceContext(frames: StackFrame[], root: string): StackFrame[] {
@@ -34,7 +35,7 @@ export function addSourceContext(frames: StackFrame[], root: string): StackFrame
     const realRoot = resolveRoot(root)
     if (realRoot === null) return frames
     for (const frame of frames) {
-      if (!frame.in_app || !frame.abs_path || !frame.lineno) continue
+      if (!frame.in_app || !frame.abs_path || !frame.lineno || frame.context_line !== undefined) continue
       const lines = readLines(frame.abs_path, realRoot)
       if (lines === null) continue
       applyContext(frame, lines)
@@ -129,7 +130,8 @@ function remember(key: string, entry: Cached): void {
   }
 }
 
-function applyContext(frame: StackFrame, lines: string[]): void {
+/** Sets the frame's line and those around it from `lines`, the whole file (nothing when its line is not there). */
+export function applyContext(frame: StackFrame, lines: string[]): void {
   const index = frame.lineno! - 1
   if (index < 0 || index >= lines.length) return
   frame.context_line = snip(lines[index], frame.colno)

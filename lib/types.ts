@@ -44,6 +44,11 @@ export interface StackFrame {
   pre_context?: string[]
   context_line?: string
   post_context?: string[]
+  /**
+   * The frame as the stack gave it (the compiled or minified file), when it was mapped through a
+   * source map: the fields above then describe the original source.
+   */
+  raw?: { filename: string; lineno: number; colno: number; function?: string }
 }
 
 export interface Stacktrace {
