@@ -26,7 +26,7 @@ const slow = {
     'test/source-maps/browser.test.ts',
   ],
   // Chromium through playwright-core
-  browser: ['test/alerts/email-render.test.ts', 'test/panel/browser.test.ts'],
+  browser: ['test/alerts/email-render.test.ts', 'test/panel/browser.test.ts', 'test/browser/client.test.ts'],
   // a PostgreSQL server
   postgres: ['test/adapters/postgres*.test.ts', 'test/multi-instance.test.ts', 'test/postgres-outage.test.ts'],
   // thousands of issues, errors or requests per test
@@ -50,6 +50,8 @@ const group = (name: string, include: string[], exclude?: string[]) => ({
 
 export default defineConfig({
   test: {
+    // the browser client is built from client/faultline.js before any test serves it
+    globalSetup: ['test/helpers/build-client.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
