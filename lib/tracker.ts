@@ -487,9 +487,12 @@ export class Tracker {
       browser: this.options.browser!,
       scrubFields: this.options.scrubFields,
       maxBreadcrumbs: this.options.maxBreadcrumbs,
+      root: this.options.root,
+      sourceContext: this.options.sourceContext,
+      report: (err) => this.#report(err),
       key: () => this.#browserKey!,
       groupOf: (capture) => groupEvent(buildEventFacts({ ...capture, eventId: '', options: this.options })).hash,
-      record: (capture) => this.#recordBrowser(capture),
+      record: (capture, map) => this.#recordBrowser(capture, map),
     }))
     this.#browserIngest
       .then((ingest) => ingest.handle(req, res, where))
@@ -504,27 +507,24 @@ export class Tracker {
    * A browser's event, through the same filters, queue, grouping and rules as a server event's.
    * Its frames are mapped through the source maps first, off the request that brought it.
    */
-  #recordBrowser(capture: BrowserCapture): string | null {
+  #recordBrowser(capture: BrowserCapture, map: (exception: ExceptionInfo) => ExceptionInfo): string | null {
     if (this.#closing) return null
     const exception = capture.exception
     if (exception ? !this.#filters.wantsDescribed(exception.type, exception.value) : !this.#filters.wantsMessage(capture.message ?? '')) return null
     const pending: PendingCapture = { ...capture, eventId: newEventId(), timestamp: new Date() }
-    const mapped = (exception ? this.#mapBrowserFrames(exception) : Promise.resolve(undefined)).then(
-      (done) => {
-        if (done) pending.exception = done
-      },
-      (err: unknown) => this.#report(err),
-    ).then(() => {
+    // after the answer is on its way: a map read from disk the first time takes milliseconds
+    const mapped = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      try {
+        if (exception) pending.exception = map(exception)
+      } catch (err) {
+        // recorded with its frames as sent
+        this.#report(err)
+      }
       this.#mapping.delete(mapped)
       this.#enqueueSnapshot(pending, pending.scope, () => pending.scope)
     })
     this.#mapping.add(mapped)
     return pending.eventId
-  }
-
-  /** The exception with its frames mapped through the source maps (as sent while no map applies). */
-  async #mapBrowserFrames(exception: ExceptionInfo): Promise<ExceptionInfo> {
-    return exception
   }
 
   #enqueue(capture: Capture, scope: Scope): void {

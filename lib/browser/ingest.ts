@@ -10,21 +10,28 @@ import { BodyError, readBody } from './body.js'
 import { EnvelopeError, parseEnvelope, parseJsonObject } from './envelope.js'
 import { fromSentryEvent, type BrowserCapture } from './sentry-event.js'
 import { RateLimits } from './limits.js'
+import { clientScript } from './client-script.js'
+import { mapBrowserFrames } from '../source-maps/browser.js'
 import type { ResolvedBrowser } from '../options.js'
+import type { ExceptionInfo } from '../types.js'
 
 /** What the ingest needs from the tracker. */
 export interface IngestHost {
   browser: ResolvedBrowser
   scrubFields: string[]
   maxBreadcrumbs: number
+  root: string
+  sourceContext: boolean
+  report(err: Error): void
   /** the public key (generated and kept in the store when the options have none) */
   key(): Promise<string>
   /** the issue an event would open, as sent (before its frames are mapped) */
   groupOf(capture: BrowserCapture): string
-  /** maps the event's frames through the source maps and records it (off the request path); null when the filters drop it */
-  record(capture: BrowserCapture): string | null
-  /** the first-party client script, when it is available */
-  clientScript?(): { body: Buffer; etag: string } | null
+  /**
+   * Records the event through the tracker's queue, once `map` has mapped its frames (off the
+   * request path); its event id, or null when the filters drop it.
+   */
+  record(capture: BrowserCapture, map: (exception: ExceptionInfo) => ExceptionInfo): string | null
 }
 
 /** Where the glue found the request: the part under `browser.path`, and the client's address. */
@@ -122,17 +129,33 @@ export class BrowserIngest {
     }
     if (event === null) return reply(res, 200, {})
     if (!this.#limits.takeEvent(client)) return this.#tooMany(req, res)
+    const appOrigins = [...this.#appOrigins(req), ...this.#host.browser.origins]
     const capture = fromSentryEvent(event, {
       ip: where.ip,
       userAgent: header(req, 'user-agent'),
-      appOrigins: [...this.#appOrigins(req), ...this.#host.browser.origins],
+      appOrigins,
       clientPath: this.#host.browser.path,
       maxBreadcrumbs: this.#host.maxBreadcrumbs,
       scrubFields: this.#host.scrubFields,
     })
     if (!this.#limits.admitGroup(this.#host.groupOf(capture))) return this.#tooMany(req, res)
-    const id = this.#host.record(capture)
+    const id = this.#host.record(capture, (exception) => this.#mapped(exception, appOrigins))
     reply(res, 200, id === null ? {} : { id })
+  }
+
+  /** The exception with the frames of the app's own scripts mapped through its source maps. */
+  #mapped(exception: ExceptionInfo, origins: string[]): ExceptionInfo {
+    const { sourceMaps } = this.#host.browser
+    if (sourceMaps.length === 0) return exception
+    const options = { sourceMaps, origins, root: this.#host.root, sourceContext: this.#host.sourceContext, report: this.#host.report }
+    const one = <T extends Omit<ExceptionInfo, 'causes'>>(ex: T): T => {
+      const frames = ex.stacktrace?.frames
+      if (!frames) return ex
+      const mapped = mapBrowserFrames(frames, options)
+      return mapped === frames ? ex : { ...ex, stacktrace: { ...ex.stacktrace, frames: mapped } }
+    }
+    const outer = one(exception)
+    return exception.causes ? { ...outer, causes: exception.causes.map(one) } : outer
   }
 
   /**
@@ -164,20 +187,31 @@ export class BrowserIngest {
       res.setHeader('Allow', 'GET, HEAD')
       return reply(res, 405, { detail: 'method not allowed' })
     }
-    const script = this.#host.clientScript?.() ?? null
-    if (script === null) return reply(res, 404, { detail: 'not found' })
-    res.setHeader('Content-Type', 'text/javascript; charset=utf-8')
+    let script
+    try {
+      script = clientScript()
+    } catch (err) {
+      this.#host.report(err as Error)
+      return reply(res, 404, { detail: 'not found' })
+    }
+    res.setHeader('Content-Type', script.type)
+    // an hour: a new faultline's client reaches pages within it, and its ETag revalidates cheaply
     res.setHeader('Cache-Control', 'public, max-age=3600')
     res.setHeader('ETag', script.etag)
+    res.setHeader('Vary', 'Accept-Encoding')
     res.setHeader('X-Content-Type-Options', 'nosniff')
+    res.setHeader('Cross-Origin-Resource-Policy', this.#host.browser.origins.length > 0 ? 'cross-origin' : 'same-origin')
     if (header(req, 'if-none-match') === script.etag) {
       res.statusCode = 304
       res.end()
       return
     }
-    res.setHeader('Content-Length', String(script.body.length))
+    const gzip = /\bgzip\b/.test(header(req, 'accept-encoding') ?? '')
+    const body = gzip ? script.gzip : script.body
+    if (gzip) res.setHeader('Content-Encoding', 'gzip')
+    res.setHeader('Content-Length', String(body.length))
     res.statusCode = 200
-    res.end(req.method === 'HEAD' ? undefined : script.body)
+    res.end(req.method === 'HEAD' ? undefined : body)
   }
 }
 

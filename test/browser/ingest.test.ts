@@ -3,6 +3,9 @@ import request from 'supertest'
 import http from 'node:http'
 import zlib from 'node:zlib'
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import express from 'express'
 import Koa from 'koa'
 import { createTracker, type Tracker } from '../../lib/index.js'
@@ -345,5 +348,57 @@ describe('browserDsn', () => {
     else expect(await store.claimSetting('browser.key', 'other')).toBe(key)
     const server = expressApp(tracker)
     await post(server, `/faultline/api/1/envelope/?sentry_key=${key}`).send(envelope(sentryEvent()).toString()).expect(200)
+  })
+})
+
+describe('the client script and source maps', () => {
+  it('serves the first-party client at <path>/client.js, gzipped when asked, with an ETag', async () => {
+    const tracker = newTracker()
+    const server = expressApp(tracker)
+    const plain = await request(server).get('/faultline/client.js').set('Accept-Encoding', 'identity').expect(200)
+    expect(plain.headers['content-type']).toBe('text/javascript; charset=utf-8')
+    expect(plain.headers['x-content-type-options']).toBe('nosniff')
+    expect(plain.text).toContain('faultline')
+    const zipped = await request(server).get('/faultline/client.js').set('Accept-Encoding', 'gzip').expect(200)
+    expect(zipped.headers['content-encoding']).toBe('gzip')
+    await request(server).get('/faultline/client.js').set('If-None-Match', plain.headers.etag).expect(304)
+    await request(server).post('/faultline/client.js').expect(405)
+  })
+
+  it("maps the app's frames through the maps under sourceMaps, after answering", async () => {
+    const { build } = await import('esbuild')
+    const root = mkdtempSync(path.join(tmpdir(), 'faultline-maps-'))
+    writeFileSync(path.join(root, 'checkout.ts'), [
+      'export function applyDiscount(cart: { total?: number }) {',
+      "  if (cart.total === undefined) throw new TypeError('no total')",
+      '  return cart.total * 0.9',
+      '}',
+      'applyDiscount({})',
+      '',
+    ].join('\n'))
+    await build({ entryPoints: [path.join(root, 'checkout.ts')], bundle: true, minify: true, sourcemap: true, outfile: path.join(root, 'public/static/app.js'), logLevel: 'silent' })
+    const built = readFileSync(path.join(root, 'public/static/app.js'), 'utf8')
+    const line = built.split('\n').findIndex((l) => l.includes('throw'))
+    const column = built.split('\n')[line].indexOf('throw') + 1
+    const tracker = newTracker({ root, browser: { key: KEY, sourceMaps: 'public' } })
+    const server = expressApp(tracker)
+    // the minified name is the caller's call site's: the map names it there
+    const call = built.split('\n')[line].indexOf('({})')
+    const callColumn = built.split('\n')[line].slice(0, call).search(/[\w$]+$/) + 1
+    const caller = { filename: 'http://127.0.0.1/static/app.js', lineno: line + 1, colno: callColumn }
+    const frame = { filename: 'http://127.0.0.1/static/app.js', function: 'a', lineno: line + 1, colno: column }
+    await post(server).send(envelope(sentryEvent({ exception: { values: [{ type: 'TypeError', value: 'no total', stacktrace: { frames: [caller, frame] } }] } })).toString()).expect(200)
+    const [event] = await storedEvents(tracker)
+    expect(event.exception!.stacktrace!.frames[0]).toMatchObject({ filename: 'checkout.ts', lineno: 5, in_app: true })
+    expect(event.exception!.stacktrace!.frames[1]).toMatchObject({
+      filename: 'checkout.ts',
+      function: 'applyDiscount',
+      lineno: 2,
+      in_app: true,
+      context_line: "  if (cart.total === undefined) throw new TypeError('no total')",
+      raw: { filename: '/static/app.js', lineno: line + 1, colno: column, function: 'a' },
+    })
+    const [issue] = (await tracker.store.listIssues({ status: 'all' })).issues
+    expect(issue.culprit).toContain('checkout.ts')
   })
 })
