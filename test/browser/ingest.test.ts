@@ -402,3 +402,17 @@ describe('the client script and source maps', () => {
     expect(issue.culprit).toContain('checkout.ts')
   })
 })
+
+describe('in the panel', () => {
+  it("shows a browser event's platform beside a server event's", async () => {
+    const tracker = newTracker({ panel: { path: '/errors' } })
+    const server = expressApp(tracker)
+    await post(server).send(envelope(sentryEvent()).toString()).expect(200)
+    tracker.captureException(new Error('on the server'))
+    expect(await tracker.flush()).toBe(true)
+    const { issues } = await tracker.store.listIssues({ status: 'all' })
+    const pageOf = async (title: RegExp) => (await request(server).get(`/errors/issues/${issues.find((i) => title.test(i.title))!.id}`).expect(200)).text
+    expect(await pageOf(/TypeError/)).toMatch(/<dt>Platform<\/dt><dd><span class="badge platform">javascript<\/span>/)
+    expect(await pageOf(/on the server/)).toMatch(/<dt>Platform<\/dt><dd><span class="badge platform">node<\/span>/)
+  })
+})
