@@ -24,9 +24,11 @@ const slow = {
     'test/alerts/console-transport.test.ts',
     // builds bundles with esbuild (its binary, in a child)
     'test/source-maps/browser.test.ts',
+    // one of its tests builds a bundle with esbuild, to map the frames sent through its map
+    'test/browser/ingest.test.ts',
   ],
   // Chromium through playwright-core
-  browser: ['test/alerts/email-render.test.ts', 'test/panel/browser.test.ts', 'test/browser/client.test.ts'],
+  browser: ['test/alerts/email-render.test.ts', 'test/panel/browser.test.ts', 'test/browser/client.test.ts', 'test/panel/stack-browser.test.ts'],
   // a PostgreSQL server
   postgres: ['test/adapters/postgres*.test.ts', 'test/multi-instance.test.ts', 'test/postgres-outage.test.ts'],
   // thousands of issues, errors or requests per test

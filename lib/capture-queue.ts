@@ -63,6 +63,8 @@ export class CaptureQueue<T, P> {
   #stopped = false
   /** when the current slice of work began (see SLICE_MS) */
   #sliceStarted = 0
+  /** nothing is prepared or handled until this settles (see waitFor) */
+  #waitingFor: Promise<unknown> | null = null
   #idle = new IdleWaiters()
 
   constructor(options: CaptureQueueOptions<T, P>) {
@@ -90,6 +92,19 @@ export class CaptureQueue<T, P> {
     this.#bytes += bytes
     this.#items.push({ item: value, attempts: 0, bytes })
     this.#schedule()
+  }
+
+  /**
+   * Holds all work until `promise` settles: what preparing needs is still loading (a module
+   * imported on first use, in a few milliseconds). Items pushed meanwhile wait, and count in `size`.
+   */
+  waitFor(promise: Promise<unknown>): void {
+    const waiting = promise.then(() => {}, () => {}).then(() => {
+      if (this.#waitingFor !== waiting) return
+      this.#waitingFor = null
+      this.#schedule()
+    })
+    this.#waitingFor = waiting
   }
 
   /** Resolves true once the queue is empty, false if `timeoutMs` passes first. */
@@ -170,7 +185,7 @@ export class CaptureQueue<T, P> {
   }
 
   #pump(): void {
-    if (this.#stopped) return
+    if (this.#stopped || this.#waitingFor !== null) return
     this.#prepareIncoming()
     const wait = this.#pausedUntil - Date.now()
     if (wait > 0) {

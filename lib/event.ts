@@ -3,6 +3,7 @@ import { addTruncated, describeThrown, normalize, safeMessage, tagText, truncate
 import { scrub, scrubRequest, scrubText } from './scrub.js'
 import { cutStack, parseCutStack, type ParsedStack } from './stacktrace.js'
 import { StackCache } from './stack-cache.js'
+import { userAgentOf, userAgentTags } from './user-agent.js'
 import { eventChanged, measureJson, shareBreadcrumb, shareFrames } from '../common/event-json.js'
 import { addSourceContext } from './source-context.js'
 import { mapServerFrames } from './source-maps/server.js'
@@ -127,6 +128,7 @@ function buildCore(input: BuildEventInput, truncated: string[], withCauses: bool
     environment: input.environment ?? options.environment,
     fingerprint: pickFingerprint(ctx.fingerprint, scope.fingerprint),
   }
+  addUserAgentTags(event.tags, ctx.request ?? scope.request, fields)
   const release = input.release ?? options.release
   if (release !== undefined) event.release = release
   if (input.platform === 'javascript') event.platform = 'javascript'
@@ -347,6 +349,25 @@ function buildTags(raw: Record<string, unknown>, fields: string[]): Record<strin
     tags[truncateString(key, TAG_KEY_MAX_LENGTH).slice(0, TAG_KEY_MAX_LENGTH)] = scrubText(text.length > TAG_VALUE_MAX_LENGTH ? text.slice(0, TAG_VALUE_MAX_LENGTH) : text, fields)
   }
   return tags
+}
+
+/**
+ * The browser, OS and device of the request's user agent (see user-agent.ts), in the core of the
+ * event, so an event counted from its facts under load has them too: the tag breakdown stays
+ * exact. A tag the app set itself wins; an event without a request gets none.
+ */
+function addUserAgentTags(tags: Record<string, string>, request: unknown, fields: string[]): void {
+  const userAgent = userAgentOf(request)
+  if (userAgent === null) return
+  const found = userAgentTags(userAgent)
+  if (found === null) return
+  let n = Object.keys(tags).length
+  for (const [key, value] of Object.entries(found)) {
+    if (Object.hasOwn(tags, key) || n >= MAX_TAGS) continue
+    // bowser names an unknown client after the first word of its user agent: text from the client
+    tags[key] = scrubText(truncateString(value, TAG_VALUE_MAX_LENGTH).slice(0, TAG_VALUE_MAX_LENGTH), fields)
+    n++
+  }
 }
 
 function buildBreadcrumbs(list: Breadcrumb[], max: number, fields: string[], truncated: string[]): Breadcrumb[] {

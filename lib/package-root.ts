@@ -24,10 +24,11 @@ export const viewsDir = path.join(packageRoot, 'views')
 
 /**
  * faultline's own code (its Express layer wrapper shows up in every route's stack) is never the
- * app's. In an app it sits under node_modules anyway; this matters where faultline's own folder is
- * the app root, as in its examples and tests.
+ * app's: its frames are left out of stored stacks, and it is never taken for the app's root. The
+ * folders of its code, built (`dist/`) or as TypeScript sources (as its tests run them, or a
+ * source map points back to them); never `test/` or `examples/`, which play the app.
  */
-const ownDirs = ['dist', 'lib', 'adapters'].map((dir) => path.join(packageRoot, dir) + path.sep)
+const ownDirs = ['dist', 'lib', 'common', 'adapters', 'testing'].map((dir) => path.join(packageRoot, dir) + path.sep)
 export function isOwnCode(abs: string): boolean {
   return ownDirs.some((dir) => abs.startsWith(dir))
 }

@@ -34,9 +34,15 @@ export function requestInfo(req: IncomingMessage, extras: RequestExtras = {}): R
   return info
 }
 
-/** The method and URL alone, as requestInfo gives them: what counting an event reads of its request. */
+/**
+ * The method and URL as requestInfo gives them, and the User-Agent header alone: what counting an
+ * event reads of its request (the user agent gives its browser and OS tags).
+ */
 export function requestLine(req: IncomingMessage, extras: Pick<RequestExtras, 'originalUrl' | 'protocol'>): RequestInfo {
-  return { method: req.method, url: requestUrl(req, extras) }
+  const line: RequestInfo = { method: req.method, url: requestUrl(req, extras) }
+  const userAgent = headerText(req.headers['user-agent'])
+  if (userAgent !== undefined) line.headers = { 'user-agent': userAgent }
+  return line
 }
 
 function requestUrl(req: IncomingMessage, extras: Pick<RequestExtras, 'originalUrl' | 'protocol'>): string {

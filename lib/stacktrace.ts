@@ -99,8 +99,10 @@ function readFrames(text: string, roots: string[], max: number): { frames: Stack
     if (end === -1) end = text.length
     const at = frameStart(text, start, end)
     if (at !== -1) {
-      if (frames.length < max) frames.push(parseFrame(text, at, end, roots))
-      else more++
+      if (frames.length < max) {
+        const frame = parseFrame(text, at, end, roots)
+        if (frame !== null) frames.push(frame)
+      } else more++
     }
     start = end + 1
   }
@@ -167,8 +169,8 @@ function frameStart(text: string, from: number, to: number): number {
   return i + 3
 }
 
-/** The frame written in `text[from, to)`, from just after its `at `. */
-function parseFrame(text: string, from: number, to: number, roots: string[]): StackFrame {
+/** The frame written in `text[from, to)`, from just after its `at `; null for a frame of faultline's own code. */
+function parseFrame(text: string, from: number, to: number, roots: string[]): StackFrame | null {
   let body = ownCopy(text.slice(from, to)).trimEnd()
   if (body.startsWith('async ')) body = body.slice(6)
 
@@ -222,7 +224,13 @@ function cleanFunction(fn: string | undefined): string | undefined {
   return fn.length > MAX_FIELD ? fn.slice(0, MAX_FIELD) : fn
 }
 
-function makeFrame(fn: string | undefined, location: string, roots: string[]): StackFrame {
+/**
+ * The frame at `location`, or null when it is faultline's own code: its wrappers (the Express
+ * layer's, the Koa middleware's scope) sit in the stack of every error of a route, and are no part
+ * of the app's story. Dropped here, where the stack is parsed, so that the frames stored, cached,
+ * counted as omitted and grouped on are one and the same list.
+ */
+function makeFrame(fn: string | undefined, location: string, roots: string[]): StackFrame | null {
   let file = location
   let lineno: number | undefined
   let colno: number | undefined
@@ -256,6 +264,7 @@ function makeFrame(fn: string | undefined, location: string, roots: string[]): S
     abs = file
   }
   if (abs === undefined) return frame
+  if (isOwnCode(abs)) return null
   frame.abs_path = abs
   frame.filename = abs
   if (!path.isAbsolute(abs)) return frame // a Windows path seen on a POSIX host: keep it as printed
@@ -263,7 +272,7 @@ function makeFrame(fn: string | undefined, location: string, roots: string[]): S
   if (rel === null) return frame
   const relPosix = rel.split(path.sep).join('/')
   frame.filename = relPosix
-  frame.in_app = !relPosix.split('/').includes('node_modules') && !isOwnCode(abs)
+  frame.in_app = !relPosix.split('/').includes('node_modules')
   return frame
 }
 

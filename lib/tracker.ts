@@ -22,6 +22,7 @@ import { countRecorded, recordInput, type Capture, type CaptureCounts, type Pend
 import { Scope, type RequestSource } from './scope.js'
 import type { Breadcrumb, FaultlineEvent, Level, Store, User } from './types.js'
 import { LEVELS } from './types.js'
+import { loadUserAgentParser, userAgentParserLoaded } from './user-agent.js'
 import type { Alerter } from './alerts/alerter.js'
 import type { Panel, PanelWhere } from './panel/index.js'
 import type { BrowserIngest, IngestWhere } from './browser/ingest.js'
@@ -418,12 +419,14 @@ export class Tracker {
   /** Express: `app.use(tracker.express())` before the routes. */
   express() {
     this.#expressMiddleware = true
+    this.#loadUserAgentParser()
     return expressMiddleware(this.#glue())
   }
 
   /** Express: an error handler for apps that place capture explicitly, after their routes. */
   expressErrorHandler() {
     const glue = this.#glue()
+    this.#loadUserAgentParser()
     // with no express() before the routes, requests get their scope where they arrive
     if (!this.#expressMiddleware && !this.#stopRequestArrival && !this.#closing) {
       this.#stopRequestArrival = onRequestArrival((req) => enterRequestScope(glue, req))
@@ -433,7 +436,20 @@ export class Tracker {
 
   /** Koa: `app.use(tracker.koa())` as the first middleware. */
   koa() {
+    this.#loadUserAgentParser()
     return koaMiddleware(this.#glue())
+  }
+
+  /**
+   * An app that serves HTTP has events with a request, tagged with their browser and OS: the parser
+   * is loaded now, and events wait for it in the queue (a few milliseconds, once), so that the
+   * first ones are tagged like the rest. One that cannot be loaded is reported; events go on without.
+   */
+  #loadUserAgentParser(): void {
+    if (userAgentParserLoaded()) return
+    const loading = loadUserAgentParser()
+    loading.catch((err: unknown) => this.#report(new Error(`could not load the user agent parser (bowser); events get no browser or os tags: ${toError(err).message}`)))
+    this.#queue.waitFor(loading)
   }
 
   #glue(): Glue {

@@ -12,6 +12,7 @@ import { fromSentryEvent, type BrowserCapture } from './sentry-event.js'
 import { RateLimits } from './limits.js'
 import { clientScript } from './client-script.js'
 import { mapBrowserFrames } from '../source-maps/browser.js'
+import { loadUserAgentParser } from '../user-agent.js'
 import type { ResolvedBrowser } from '../options.js'
 import type { ExceptionInfo } from '../types.js'
 
@@ -57,6 +58,8 @@ export class BrowserIngest {
   constructor(host: IngestHost) {
     this.#host = host
     this.#limits = new RateLimits(host.browser)
+    // browser events are tagged with their browser and OS: ready before the first is built
+    loadUserAgentParser().catch(() => {})
   }
 
   handle(req: IncomingMessage, res: ServerResponse, where: IngestWhere): void {

@@ -8,7 +8,6 @@
 import { MAX_FRAMES } from '../stacktrace.js'
 import { scrubQueryInText } from '../scrub.js'
 import { truncateString } from '../normalize.js'
-import { parseUserAgent } from './user-agent.js'
 import type { Breadcrumb, CaptureContext, ExceptionInfo, Level, ScopeData, StackFrame, Stacktrace } from '../types.js'
 import { LEVELS } from '../types.js'
 
@@ -54,15 +53,10 @@ export function fromSentryEvent(event: Raw, facts: IngestFacts): BrowserCapture 
 
   const ctx: CaptureContext = {}
   const tags = firstEntries(event.tags, MAX_TAGS)
-  const agentFacts = parseUserAgent(agent)
-  if (agentFacts.browser) tags.browser = [agentFacts.browser.name, agentFacts.browser.version].filter(Boolean).join(' ')
-  if (agentFacts.os) tags.os = [agentFacts.os.name, agentFacts.os.version].filter(Boolean).join(' ')
   if (Object.keys(tags).length > 0) ctx.tags = tags
   if (record(event.extra)) ctx.extra = firstEntries(event.extra, 200)
   const contexts: Record<string, Record<string, unknown>> = {}
   for (const [name, value] of Object.entries(firstEntries(event.contexts, 20))) if (record(value)) contexts[name] = value as Raw
-  if (agentFacts.browser) contexts.browser = { ...agentFacts.browser }
-  if (agentFacts.os) contexts.os = { ...agentFacts.os }
   ctx.contexts = contexts
   const user = userOf(event.user)
   if (user) ctx.user = user
@@ -71,7 +65,8 @@ export function fromSentryEvent(event: Raw, facts: IngestFacts): BrowserCapture 
     if (ctx.fingerprint.length === 0) delete ctx.fingerprint
   }
   const headers: Record<string, string> = {}
-  if (agent) headers['User-Agent'] = truncateString(agent, 512)
+  // the event builder tags the browser, OS and device from it, as for a server request
+  if (agent) headers['user-agent'] = truncateString(agent, 512)
   ctx.request = { url: pageUrl, headers }
   if (facts.ip) ctx.request.env = { REMOTE_ADDR: facts.ip }
   if (level) ctx.level = level

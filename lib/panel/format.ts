@@ -105,6 +105,43 @@ export function pretty(value: unknown): string {
   return text.length > PRETTY_LIMIT ? `${text.slice(0, PRETTY_LIMIT)}\n… (truncated)` : text
 }
 
+/** Query parameters shown, at most: a stored query is bounded already, this guards the page. */
+const MAX_QUERY_ROWS = 200
+
+/**
+ * A request's query as name and value rows, in the order sent: from the parsed query
+ * (`req.query`) or the raw string (`a=1&b=2`, decoded, as the app read it).
+ */
+export function queryRows(query: unknown): Array<[string, string]> {
+  if (typeof query === 'string') {
+    const rows: Array<[string, string]> = []
+    for (const [name, value] of new URLSearchParams(query.replace(/^\?/, ''))) {
+      if (rows.length === MAX_QUERY_ROWS) break
+      rows.push([name, value])
+    }
+    return rows
+  }
+  if (typeof query !== 'object' || query === null) return []
+  // a parameter sent more than once (`tag=a&tag=b`) is parsed into a list: a row each, as in the raw string
+  const rows = Object.entries(query).flatMap(([name, value]) => (Array.isArray(value) ? value : [value]).map((v): [string, string] => [name, inline(v)]))
+  return rows.slice(0, MAX_QUERY_ROWS)
+}
+
+/**
+ * A request body for a `<pre>` block: parsed (what the body parser made of it, or a JSON text)
+ * and indented; other text as it came.
+ */
+export function prettyBody(data: unknown): string {
+  if (typeof data === 'string' && /^\s*[[{]/.test(data)) {
+    try {
+      return pretty(JSON.parse(data))
+    } catch {
+      // cut short when stored, or not JSON after all: shown as text
+    }
+  }
+  return pretty(data)
+}
+
 /** A scalar shown inline; objects fall back to compact JSON. */
 export function inline(value: unknown): string {
   if (value === null || value === undefined) return ''

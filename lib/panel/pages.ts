@@ -7,8 +7,9 @@ import { MAX_QUERY_LENGTH, mentionsStatus, parseQuery } from '../../common/searc
 import { SORTS, type ExceptionInfo, type FaultlineEvent, type Issue, type IssueSort, type IssueStatus, type TagBreakdown } from '../types.js'
 import { barChart } from './charts.js'
 import { isBadInput, type PanelContext } from './context.js'
-import { absoluteTime, ignoreEnd, inline, noun, plural, pretty, requestPath, searchTerm, shortCount, timeAgo, withQuery } from './format.js'
+import { absoluteTime, ignoreEnd, inline, noun, plural, pretty, prettyBody, queryRows, requestPath, searchTerm, shortCount, timeAgo, withQuery } from './format.js'
 import { sendHtml } from './reply.js'
+import { framesInCommon, groupFrames, rawStack, STACK_VIEWS, stackView, type FrameGroup, type StackView } from './stack.js'
 
 /** Issues per list page. */
 export const PAGE_SIZE = 25
@@ -55,6 +56,8 @@ function baseLocals(ctx: PanelContext, title: string): Record<string, unknown> {
       plural,
       noun,
       pretty,
+      prettyBody,
+      queryRows,
       inline,
       requestPath,
       withQuery,
@@ -166,22 +169,37 @@ export interface ShownFrame extends Frame {
   omittedBelow: number
 }
 
-/** The exception and its causes, outermost first, each with frames newest call first (as Node prints them). */
-export function exceptionChain(event: FaultlineEvent): Array<{ exception: Omit<ExceptionInfo, 'causes'>; frames: ShownFrame[] }> {
+/** One exception of an event's chain as the page shows it. */
+export interface ChainLink {
+  exception: Omit<ExceptionInfo, 'causes'>
+  /** newest call first (as Node prints them), without the frames in common with the error above */
+  frames: ShownFrame[]
+  /** the outermost frames this one shares with the error above, shown there and not again */
+  common: number
+  /** the frames as the view shows them: see groupFrames */
+  groups: Array<FrameGroup<ShownFrame>>
+}
+
+/**
+ * The exception and its causes, outermost first, each with frames newest call first (as Node
+ * prints them), grouped as the stack view shows them.
+ */
+export function exceptionChain(event: FaultlineEvent, view: StackView = 'app'): ChainLink[] {
   if (!event.exception) return []
   const chain: Array<Omit<ExceptionInfo, 'causes'>> = [event.exception, ...(event.exception.causes ?? [])]
-  return chain.map((exception) => {
+  return chain.map((exception, i) => {
     const stored = exception.stacktrace?.frames ?? []
     const omitted = exception.stacktrace?.frames_omitted
+    const common = i > 0 ? framesInCommon(chain[i - 1].stacktrace?.frames ?? [], stored) : 0
     // frames_omitted names [start, end) of the original stack; the stored list jumps from start-1 to start.
     const frames: ShownFrame[] = stored.map((frame, index) => ({
       ...frame,
       open: false,
-      omittedBelow: omitted && index === omitted[0] && index > 0 ? omitted[1] - omitted[0] : 0,
-    })).reverse()
+      omittedBelow: omitted && index === omitted[0] && index > common ? omitted[1] - omitted[0] : 0,
+    })).slice(common).reverse()
     const first = frames.find((f) => f.in_app && typeof f.context_line === 'string')
     if (first) first.open = true
-    return { exception, frames }
+    return { exception, frames, common, groups: groupFrames(frames, view) }
   })
 }
 
@@ -201,6 +219,8 @@ async function issueOr404(ctx: PanelContext, id: string): Promise<Issue | null> 
 /** GET /issues/:id and /issues/:id/events/:eventId : the issue with one event in full. */
 export async function issuePage(ctx: PanelContext, id: string, eventId: string | null, csrf: string): Promise<void> {
   const { store, now } = ctx
+  const view = stackView(ctx.query.get('view'))
+  if (view === null) return errorPage(ctx, 400, 'This page link is not valid', `view must be one of ${STACK_VIEWS.join(', ')}.`)
   const issue = await issueOr404(ctx, id)
   if (!issue) return
   const event = eventId ? await store.getEvent(id, eventId) : (await store.listEvents(id, { limit: 1 })).events[0] ?? null
@@ -214,6 +234,10 @@ export async function issuePage(ctx: PanelContext, id: string, eventId: string |
   ])
   const issueHref = `${ctx.base}/issues/${encodeURIComponent(id)}`
   const eventHref = (eid: string) => `${issueHref}/events/${encodeURIComponent(eid)}`
+  // paging through events keeps the stack view chosen
+  const keepView = (href: string) => withQuery(href, { view: view === 'app' ? null : view })
+  const pageHref = eventId ? eventHref(eventId) : issueHref
+  const chain = event ? exceptionChain(event, view) : []
   renderPage(ctx, 200, 'issue', issue.title, {
     csrf,
     // After an ignore the notice says when it ends: the form's choice is easy to get wrong.
@@ -221,13 +245,16 @@ export async function issuePage(ctx: PanelContext, id: string, eventId: string |
     issue,
     event,
     isLatest: event !== null && event.event_id === latest,
-    chain: event ? exceptionChain(event) : [],
+    chain,
+    stackView: view,
+    stackViews: STACK_VIEWS.map((v) => ({ view: v, href: `${withQuery(pageHref, { view: v === 'app' ? null : v })}#stack`, active: v === view })),
+    rawStack: view === 'raw' ? rawStack(chain.map((link) => link.exception)) : null,
     issueHref,
     eventsHref: `${issueHref}/events`,
     eventHref: event ? eventHref(event.event_id) : null,
-    olderHref: neighbors?.older ? eventHref(neighbors.older) : null,
-    newerHref: neighbors?.newer ? eventHref(neighbors.newer) : null,
-    latestHref: eventId && latest && latest !== eventId ? issueHref : null,
+    olderHref: neighbors?.older ? keepView(eventHref(neighbors.older)) : null,
+    newerHref: neighbors?.newer ? keepView(eventHref(neighbors.newer)) : null,
+    latestHref: eventId && latest && latest !== eventId ? keepView(issueHref) : null,
     hourly: barChart(hourly, { interval: 'hour', now, width: 480, height: 64, gap: 2 }),
     daily: barChart(daily, { interval: 'day', now, width: 480, height: 64, gap: 2 }),
     tags: tagRows(tags),
