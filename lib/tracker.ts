@@ -146,8 +146,8 @@ export class Tracker {
   #deferredAlerts: Promise<void>
   #panel: Promise<Panel> | null = null
   #browserIngest: Promise<BrowserIngest> | null = null
-  /** the browser ingest's public key, once known; null when the ingest is off */
-  #browserKey: Promise<string> | null = null
+  /** the browser ingest's public key, asked of the store on first use (an app that serves no page never asks) */
+  #browserKeyClaim: Promise<string> | null = null
   /** browser events whose frames are being mapped, not yet in the queue */
   #mapping = new Set<Promise<void>>()
   #fatal: CrashPath
@@ -228,7 +228,6 @@ export class Tracker {
     // retention from the first write: the first sweep tells the store what to keep before any record
     this.#retentionKnown = withTimeout(this.#maintain(), FIRST_SWEEP_WAIT_MS).catch(() => {})
     this.#maintenanceTimer = setInterval(() => this.#maintain(), MAINTENANCE_EVERY_MS).unref()
-    if (options.browser) this.#browserKey = browserKey(options.browser.key, this.store, (err) => this.#report(err))
   }
 
   /**
@@ -238,7 +237,7 @@ export class Tracker {
    */
   async browserDsn(origin: string): Promise<string> {
     const browser = this.options.browser
-    if (!browser || !this.#browserKey) throw new TypeError('faultline: browserDsn() needs the `browser` option. Set browser: true in createTracker({ ... }).')
+    if (!browser) throw new TypeError('faultline: browserDsn() needs the `browser` option. Set browser: true in createTracker({ ... }).')
     let url: URL
     try {
       url = new URL(String(origin))
@@ -246,7 +245,12 @@ export class Tracker {
       throw new TypeError(`faultline: browserDsn(origin) takes the origin pages are served from, like 'https://www.example.com', got ${JSON.stringify(String(origin).slice(0, 100))}`)
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('faultline: browserDsn(origin) takes an http:// or https:// origin')
-    return `${url.protocol}//${await this.#browserKey}@${url.host}${browser.path}/1`
+    return `${url.protocol}//${await this.#browserKey()}@${url.host}${browser.path}/1`
+  }
+
+  #browserKey(): Promise<string> {
+    this.#browserKeyClaim ??= browserKey(this.options.browser!.key, this.store, (err) => this.#report(err))
+    return this.#browserKeyClaim
   }
 
   /**
@@ -506,7 +510,7 @@ export class Tracker {
       root: this.options.root,
       sourceContext: this.options.sourceContext,
       report: (err) => this.#report(err),
-      key: () => this.#browserKey!,
+      key: () => this.#browserKey(),
       groupOf: (capture) => groupEvent(buildEventFacts({ ...capture, eventId: '', options: this.options })).hash,
       record: (capture, map) => this.#recordBrowser(capture, map),
     }))
