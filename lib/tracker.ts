@@ -510,6 +510,7 @@ export class Tracker {
       root: this.options.root,
       sourceContext: this.options.sourceContext,
       report: (err) => this.#report(err),
+      warn: (err) => this.#reportSetup(err, err.message),
       key: () => this.#browserKey(),
       groupOf: (capture) => groupEvent(buildEventFacts({ ...capture, eventId: '', options: this.options })).hash,
       record: (capture, map) => this.#recordBrowser(capture, map),

@@ -23,8 +23,6 @@ export interface BodyLimits {
 export async function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Buffer> {
   const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase()
   if (!['identity', 'gzip', 'x-gzip', 'deflate', 'br'].includes(encoding)) throw new BodyError(415, 'unsupported content-encoding')
-  // a body parser mounted before faultline's middleware read it already
-  if (req.readableEnded) throw new BodyError(400, 'body already read')
   const declared = Number(req.headers['content-length'])
   if (Number.isFinite(declared) && declared > limits.maxBytes) throw new BodyError(413, 'body too large')
   const raw = await readRaw(req, limits.maxBytes)

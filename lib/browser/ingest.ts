@@ -24,6 +24,8 @@ export interface IngestHost {
   root: string
   sourceContext: boolean
   report(err: Error): void
+  /** says a mistake in how the app set faultline up (rate limited) */
+  warn(err: Error): void
   /** the public key (generated and kept in the store when the options have none) */
   key(): Promise<string>
   /** the issue an event would open, as sent (before its frames are mapped) */
@@ -63,8 +65,9 @@ export class BrowserIngest {
   }
 
   handle(req: IncomingMessage, res: ServerResponse, where: IngestWhere): void {
-    this.#handle(req, res, where).catch(() => {
+    this.#handle(req, res, where).catch((err: unknown) => {
       // a failure of faultline's own: the client is told, the app is not troubled
+      this.#host.report(err instanceof Error ? err : new Error(String(err)))
       if (!res.headersSent) reply(res, 500, { detail: 'internal error' }, req)
     })
   }
@@ -100,6 +103,10 @@ export class BrowserIngest {
     const key = await this.#host.key()
     if (given !== null && given !== key) return reply(res, 403, { detail: 'wrong key' }, req)
     if (this.#reading >= MAX_READING) return this.#tooMany(req, res, 1)
+    if (req.readableEnded) {
+      this.#host.warn(new Error(`a body parser read a browser event's body before faultline could (it was mounted before tracker.express() or tracker.koa()), so the event was refused. Mount faultline's middleware first.`))
+      return reply(res, 400, { detail: 'body already read' })
+    }
 
     let body: Buffer
     this.#reading += 1

@@ -320,6 +320,18 @@ describe('serving', () => {
     await request(server).get('/ok').expect(200)
   })
 
+  it('says so when a body parser mounted before faultline read the body', async () => {
+    const warnings: Error[] = []
+    const tracker = newTracker({ onInternalError: (err) => warnings.push(err) })
+    const app = express()
+    app.use(express.text({ type: () => true }))
+    app.use(tracker.express())
+    const server = http.createServer(app)
+    servers.push(server)
+    await post(server).send(envelope(sentryEvent()).toString()).expect(400)
+    expect(warnings.map((w) => w.message).join('\n')).toMatch(/a body parser read a browser event's body before faultline could .* Mount faultline's middleware first/)
+  })
+
   it('is not served without the option', async () => {
     const tracker = newTracker({ browser: undefined })
     const server = expressApp(tracker)
