@@ -270,6 +270,27 @@ describe('hostile input', () => {
   })
 })
 
+describe('alerts', () => {
+  it('sends the new-issue email of a browser event with every field escaped', async () => {
+    const sent: Array<{ html?: string; text?: string; subject?: string }> = []
+    const X = '<script>alert(1)</script><img src=x onerror=alert(2)>'
+    const tracker = newTracker({ mail: { transport: { sendMail: async (message: { html?: string }) => void sent.push(message) }, to: 'team@example.com', baseUrl: 'https://shop.example.com' } })
+    const server = expressApp(tracker)
+    const hostile = sentryEvent({
+      exception: { values: [{ type: `Type${X}`, value: `value ${X}`, stacktrace: { frames: [{ filename: `http://127.0.0.1/${X}.js`, function: `fn${X}`, lineno: 1, colno: 1 }] } }] },
+      request: { url: `http://127.0.0.1/page?q=${X}` },
+      tags: { [`k${X}`]: X },
+      environment: `env${X}`,
+    })
+    await post(server).set('User-Agent', X).send(envelope(hostile).toString()).expect(200)
+    expect(await tracker.flush()).toBe(true)
+    expect(sent).toHaveLength(1)
+    expect(sent[0].html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;')
+    expect(sent[0].html).not.toContain('<script>alert')
+    expect(sent[0].html).not.toContain('<img src=x')
+  })
+})
+
 describe('CORS', () => {
   it('answers configured origins only, never with credentials', async () => {
     const tracker = newTracker({ browser: { key: KEY, origins: ['https://www.example.com'] } })
