@@ -26,6 +26,8 @@ const slow = {
     'test/source-maps/browser.test.ts',
     // one of its tests builds a bundle with esbuild, to map the frames sent through its map
     'test/browser/ingest.test.ts',
+    // compiles an app with tsc and runs it with node
+    'test/source-maps/server.test.ts',
   ],
   // Chromium through playwright-core
   browser: ['test/alerts/email-render.test.ts', 'test/panel/browser.test.ts', 'test/browser/client.test.ts', 'test/panel/stack-browser.test.ts', 'test/browser/end-to-end.test.ts'],

@@ -6,7 +6,7 @@
 import path from 'node:path'
 import { addSourceContext } from '../source-context.js'
 import type { StackFrame } from '../types.js'
-import { mapOfFile } from './map-cache.js'
+import { mapOfFile, type LoadedMap, type MapLookup } from './map-cache.js'
 import { mapFrames } from './map-frames.js'
 import { realFolders } from './within.js'
 
@@ -24,14 +24,16 @@ export interface BrowserMapOptions {
 }
 
 /** URL paths with more segments than this are not looked up */
-const MAX_SEGMENTS = 32
+const MAX_SEGMENTS = 16
 const MAX_URL = 2048
+/** distinct scripts looked up per call: each may cost a few file lookups, and the frames come from anyone */
+const MAX_SCRIPTS = 50
 
 /**
  * `frames` (oldest call first, as Sentry sends them) with each frame of the app's own scripts
  * mapped to its original file, line, column and function, the frame as sent kept in `raw`.
  * Frames that cannot be mapped stay as they are; the same array comes back when none can.
- * Synchronous: a map is read and parsed once, then cached.
+ * Synchronous and never throws: a map is read and parsed once, then cached.
  *
  * A script's URL path is looked up under each folder, then without its first segment, and so on:
  * `/assets/js/app.min.js` is `<folder>/assets/js/app.min.js`, else `<folder>/js/app.min.js`, else
@@ -39,33 +41,49 @@ const MAX_URL = 2048
  */
 export function mapBrowserFrames(frames: StackFrame[], options: BrowserMapOptions): StackFrame[] {
   if (!Array.isArray(frames) || frames.length === 0) return frames
+  try {
+    return mapScriptFrames(frames, options)
+  } catch {
+    // mapping is a nicety: the frames as sent are worth more than no event
+    return frames
+  }
+}
+
+function mapScriptFrames(frames: StackFrame[], options: BrowserMapOptions): StackFrame[] {
   const folders = realFolders(options.sourceMaps.map((folder) => path.resolve(options.root, folder)))
   if (folders.length === 0) return frames
   const origins = new Set(options.origins.map(originOf).filter((o) => o !== null))
-  const report = options.report ?? (() => {})
+  const root = realFolders([options.root])[0] ?? path.resolve(options.root)
+  const lookup = { folders, root, report: options.report ?? (() => {}) }
   const sourceContext = options.sourceContext ?? true
-  const mapped = mapFrames(frames, {
-    mapOf: (frame) => {
-      const segments = scriptPath(frame, origins)
-      if (segments === null) return null
-      for (let skip = 0; skip < segments.length; skip++) {
-        for (const folder of folders) {
-          const map = mapOfFile(path.join(folder, ...segments.slice(skip)), folders, report)
-          // the first file found is the script, whether it has a map or not
-          if (map !== undefined) return map
-        }
-      }
-      return null
-    },
-    root: realFolders([options.root])[0] ?? path.resolve(options.root),
-    sourceContext,
-  })
+  // frames of one script share its lookup
+  const scripts = new Map<string, LoadedMap | null>()
+  const mapOf = (frame: StackFrame): LoadedMap | null => {
+    const segments = scriptPath(frame, origins)
+    if (segments === null) return null
+    const key = segments.join('/')
+    let map = scripts.get(key)
+    if (map === undefined && scripts.size < MAX_SCRIPTS) scripts.set(key, (map = findScriptMap(segments, folders, lookup)))
+    return map ?? null
+  }
+  const mapped = mapFrames(frames, { mapOf, root, sourceContext })
   if (sourceContext && mapped !== frames) {
     // the original files within the folders, for frames whose map has no sourcesContent
     const wanting = mapped.filter((frame, i) => frame !== frames[i] && frame.context_line === undefined)
     for (const folder of folders) if (wanting.length > 0) addSourceContext(wanting, folder)
   }
   return mapped
+}
+
+/** The map of the script at a URL path: the first file found (see mapBrowserFrames) is the script, whether it has a map or not. */
+function findScriptMap(segments: string[], folders: string[], lookup: MapLookup): LoadedMap | null {
+  for (let skip = 0; skip < segments.length; skip++) {
+    for (const folder of folders) {
+      const map = mapOfFile(path.join(folder, ...segments.slice(skip)), lookup)
+      if (map !== undefined) return map
+    }
+  }
+  return null
 }
 
 function originOf(url: string): string | null {

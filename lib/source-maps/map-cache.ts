@@ -69,12 +69,22 @@ interface Entry {
 const cache = new Map<string, Entry>()
 let cachedBytes = 0
 
+/** Where maps may be read from, and whom to tell when one cannot be. */
+export interface MapLookup {
+  /** the allowed folders, real paths: generated files and their maps are read within them only */
+  folders: string[]
+  /** the app root (a real path): files are named relative to it in what is said */
+  root: string
+  /** told why a map was not used, once per generated file */
+  report: (err: Error) => void
+}
+
 /**
- * The map of the generated file `file`: undefined when there is no such file within `folders`
- * (real paths), null when it has no map that can be read. Why a map was refused is said through
- * `report`, once.
+ * The map of the generated file `file`: undefined when there is no such file within the allowed
+ * folders, null when it has no map that can be read.
  */
-export function mapOfFile(file: string, folders: string[], report: (err: Error) => void): LoadedMap | null | undefined {
+export function mapOfFile(file: string, lookup: MapLookup): LoadedMap | null | undefined {
+  const { folders } = lookup
   const key = `${folders.join('\0')}\0${file}`
   const now = Date.now()
   const entry = cache.get(key)
@@ -90,7 +100,7 @@ export function mapOfFile(file: string, folders: string[], report: (err: Error) 
   const found = findWithin(file, folders)
   // a file that is not there is not remembered: made-up names must not push real maps out
   if (found === null) return undefined
-  const loaded = load(found, folders, report)
+  const loaded = load(found, lookup)
   remember(key, { file: found, map: loaded.map, bytes: loaded.bytes, checkedAt: now })
   return loaded.map
 }
@@ -154,9 +164,9 @@ function diskPath(written: string, dir: string): string | null {
   return path.resolve(dir, written)
 }
 
-function load(file: FoundFile, folders: string[], report: (err: Error) => void): { map: LoadedMap | null; bytes: number } {
+function load(file: FoundFile, lookup: MapLookup): { map: LoadedMap | null; bytes: number } {
   try {
-    const text = readMapOf(file, folders)
+    const text = readMapOf(file, lookup.folders)
     if (text === null) return { map: null, bytes: 100 }
     const parsed = parseMap(text.text)
     // the generated file is read too when a frame's function is named (see function-name.ts)
@@ -165,9 +175,10 @@ function load(file: FoundFile, folders: string[], report: (err: Error) => void):
     return { map: { map: parsed.map, dir: text.dir, positions: new Map(), sources: [], file }, bytes }
   } catch (err) {
     const why = err instanceof MapRefused ? err.message : `its map could not be read (${err instanceof Error ? err.message : String(err)})`
-    const shown = JSON.stringify(path.relative(path.dirname(file.folder), file.real).slice(0, 300))
+    const rel = path.relative(lookup.root, file.real)
+    const shown = JSON.stringify((rel.startsWith('..') || path.isAbsolute(rel) ? file.real : rel.split(path.sep).join('/')).slice(0, 300))
     try {
-      report(new Error(`${MESSAGE_PREFIX}the frames of ${shown} are shown as compiled: ${why.slice(0, 300)}`))
+      lookup.report(new Error(`${MESSAGE_PREFIX}the frames of ${shown} are shown as compiled: ${why.slice(0, 300)}`))
     } catch {
       // the app's onInternalError threw: nothing more to do
     }

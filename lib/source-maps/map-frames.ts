@@ -20,6 +20,8 @@ export interface MapFramesOptions {
   gapAt?: number
 }
 
+/** a source's name is cut to this, as a file name is when a stack is parsed */
+const MAX_FILENAME = 1024
 /** The largest line or column a frame may claim: beyond it nothing is looked up. */
 const MAX_POSITION = 10_000_000
 
@@ -29,7 +31,7 @@ const MAX_POSITION = 10_000_000
  */
 export function mapFrames(frames: StackFrame[], options: MapFramesOptions): StackFrame[] {
   const positions: Array<{ loaded: LoadedMap; position: Position } | null> = frames.map((frame) => {
-    if (!validPosition(frame.lineno) || !validPosition(frame.colno)) return null
+    if (typeof frame !== 'object' || frame === null || !validPosition(frame.lineno) || !validPosition(frame.colno)) return null
     const loaded = options.mapOf(frame)
     const position = loaded === null ? null : positionIn(loaded, frame.lineno, frame.colno)
     return position === null ? null : { loaded: loaded!, position }
@@ -48,11 +50,14 @@ function mappedFrame(frame: StackFrame, loaded: LoadedMap, position: Position, c
   const source = sourceOf(loaded, position.source)
   const filename = originalName(source, options.root)
   const mapped: StackFrame = { filename, lineno: position.line, colno: position.column, in_app: !filename.split('/').includes('node_modules') }
-  const fn = originalFunction(frame.function, loaded, frame.lineno!, frame.colno!, callerName)
+  // a browser's frames are anyone's input: only strings are read
+  const raw = typeof frame.function === 'string' ? frame.function : undefined
+  const fn = originalFunction(raw, loaded, frame.lineno!, frame.colno!, callerName)
   if (fn !== undefined) mapped.function = fn
   if (source.disk !== null) mapped.abs_path = source.disk
-  mapped.raw = { filename: frame.filename ?? frame.abs_path ?? '', lineno: frame.lineno!, colno: frame.colno! }
-  if (frame.function !== undefined) mapped.raw.function = frame.function
+  const file = typeof frame.filename === 'string' ? frame.filename : typeof frame.abs_path === 'string' ? frame.abs_path : ''
+  mapped.raw = { filename: file, lineno: frame.lineno!, colno: frame.colno! }
+  if (raw !== undefined) mapped.raw.function = raw
   if (options.sourceContext && mapped.in_app && source.lines !== null) applyContext(mapped, source.lines)
   return mapped
 }
@@ -82,7 +87,8 @@ export function cleanSourcePath(written: string): string {
     if (part === '..') parts.pop()
     else parts.push(part)
   }
-  return parts.length > 0 ? parts.join('/') : written
+  const name = parts.length > 0 ? parts.join('/') : written
+  return name.length > MAX_FILENAME ? name.slice(0, MAX_FILENAME) : name
 }
 
 function validPosition(n: unknown): n is number {

@@ -22,19 +22,24 @@ export interface ServerMapOptions {
 
 /**
  * `frames` (as parsed from a stack, oldest call first) with the app's compiled frames mapped to
- * their sources; the same array when none is. Synchronous: maps are read once and cached.
+ * their sources; the same array when none is. Synchronous and never throws: maps are read once and cached.
  */
 export function mapServerFrames(frames: StackFrame[], options: ServerMapOptions): StackFrame[] {
   if (process.sourceMapsEnabled || !frames.some(isCompiledAppFrame)) return frames
   const folders = realFolders([options.root])
   if (folders.length === 0) return frames
-  const report = options.report ?? (() => {})
-  return mapFrames(frames, {
-    mapOf: (frame) => (isCompiledAppFrame(frame) ? (mapOfFile(frame.abs_path!, folders, report) ?? null) : null),
-    root: folders[0],
-    sourceContext: options.sourceContext,
-    gapAt: options.gapAt,
-  })
+  const lookup = { folders, root: folders[0], report: options.report ?? (() => {}) }
+  try {
+    return mapFrames(frames, {
+      mapOf: (frame) => (isCompiledAppFrame(frame) ? (mapOfFile(frame.abs_path!, lookup) ?? null) : null),
+      root: folders[0],
+      sourceContext: options.sourceContext,
+      gapAt: options.gapAt,
+    })
+  } catch {
+    // mapping is a nicety: the event must not lose its frames to it
+    return frames
+  }
 }
 
 /** In-app frames (under the root, outside node_modules, not faultline's) of JavaScript files, with a line and column. */

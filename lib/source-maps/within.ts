@@ -11,11 +11,12 @@ export interface FoundFile {
   mtimeMs: number
 }
 
-const realFolderCache = new Map<string, string | null>()
+const realFolderCache = new Map<string, string>()
 
 /**
- * The real paths of the folders that exist. Cached: an app's folders do not move while it runs,
- * and frames are mapped by the thousand.
+ * The real paths of the folders that exist. Cached once found: an app's folders do not move while
+ * it runs, and frames are mapped by the thousand. A folder not there yet (a build still to run) is
+ * looked for again next time.
  */
 export function realFolders(folders: string[]): string[] {
   const out: string[] = []
@@ -25,12 +26,12 @@ export function realFolders(folders: string[]): string[] {
       try {
         real = fs.realpathSync(folder)
       } catch {
-        real = null
+        continue
       }
       if (realFolderCache.size > 50) realFolderCache.clear()
       realFolderCache.set(folder, real)
     }
-    if (real !== null) out.push(real)
+    out.push(real)
   }
   return out
 }

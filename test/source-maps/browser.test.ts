@@ -169,6 +169,14 @@ describe('mapBrowserFrames', () => {
     expect(mapBrowserFrames(nonsense, { sourceMaps: [folder], origins: [ORIGIN], root })).toBe(nonsense)
   })
 
+  it('maps the frames it can among values that are not frames at all', () => {
+    const [real] = framesFrom(path.join(folder, 'assets/app.min.js'), `${ORIGIN}/assets/app.min.js`, 'checkout').slice(-1)
+    const hostile = [null, 7, 'at x', { filename: { toString: () => 'x' }, lineno: '1', colno: [41] }, real] as unknown as StackFrame[]
+    const mapped = mapBrowserFrames(hostile, { sourceMaps: [folder], origins: [ORIGIN], root })
+    expect(mapped.slice(0, 4)).toEqual(hostile.slice(0, 4))
+    expect(mapped[4]).toMatchObject({ filename: 'src/cart.ts', lineno: 9, function: 'computeTotal' })
+  })
+
   it('reads an inline map (a base64 data: URI)', () => {
     const file = bundle('inline/app.js', { sourcemap: 'inline' })
     expect(readFileSync(file, 'utf8')).toContain('sourceMappingURL=data:application/json;base64,')
