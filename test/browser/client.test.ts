@@ -46,6 +46,9 @@ const actions = {
   capture: function () {
     try { loadCart() } catch (err) { window.lastId = faultline.captureException(err, { tags: { area: 'cart' } }) }
   },
+  rethrow: function () {
+    try { loadCart() } catch (err) { faultline.captureException(err); throw err }
+  },
   message: function () { window.lastId = faultline.captureMessage('Checkout reached step 3', 'warning') },
   log: function () { console.log('checkout started', 'step', 2, { coupon: 'FREE100' }) },
   'fetch-fail': function () { fetch('/api/items?token=s3cret&page=2') },
@@ -64,7 +67,7 @@ document.addEventListener('click', function (event) {
   if (action) actions[action]()
 })
 `
-const BUTTONS = ['uncaught', 'reject-error', 'reject-string', 'capture', 'message', 'log', 'fetch-fail', 'xhr-fail', 'navigate', 'loop']
+const BUTTONS = ['uncaught', 'reject-error', 'reject-string', 'capture', 'rethrow', 'message', 'log', 'fetch-fail', 'xhr-fail', 'navigate', 'loop']
   .map((action) => `<button data-action="${action}">${action}</button>`)
   .join('\n')
 
@@ -84,7 +87,6 @@ interface Received {
   header: Record<string, unknown>
   itemHeader: Record<string, unknown>
   // what the client sends, read loosely
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   event: any
 }
 
@@ -273,6 +275,17 @@ describe.runIf(available)('the browser client in Chromium', () => {
     expect(message.exception).toBeUndefined()
     expect(pageErrors).toEqual([])
     expect(await violations()).toEqual([])
+    await page.close()
+  })
+
+  it('sends an error once when it is captured, rethrown and uncaught', async () => {
+    const { page, pageErrors } = await open()
+    await click(page, 'rethrow')
+    await expect.poll(() => received.length).toBe(1)
+    expect(received[0].event.exception.values[0]).toMatchObject({ value: 'Cart has too many items', mechanism: { type: 'generic', handled: true } })
+    expect(pageErrors).toEqual(['Cart has too many items'])
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    expect(received).toHaveLength(1)
     await page.close()
   })
 
