@@ -28,6 +28,8 @@
   const tags = {}
   /** @type {object[]} */
   const crumbs = []
+  /** @type {WeakSet<Error>} */
+  const sentErrors = new WeakSet()
   /** @type {string[]} envelopes waiting for the batch timer */
   const queue = []
   /** @type {any} */
@@ -150,13 +152,17 @@
 
   /**
    * Builds an event (level, and what `build` adds) with the page's scope, and queues its envelope.
-   * Returns the event id, or undefined when the event was dropped.
-   * @param {string} level @param {() => object} build @param {unknown} [context]
+   * Returns the event id, or undefined when the event was dropped. An Error object is sent once,
+   * however many ways it comes (caught and sent, then rethrown and uncaught).
+   * @param {string} level @param {unknown} thrown the error, if any @param {() => object} build @param {unknown} [context]
    */
-  function capture(level, build, context) {
-    if (busy || !allowed()) return
+  function capture(level, thrown, build, context) {
+    if (busy) return
     busy = true
     try {
+      const error = isError(thrown) ? /** @type {Error} */ (thrown) : null
+      if ((error && sentErrors.has(error)) || !allowed()) return
+      if (error) sentErrors.add(error)
       const event = withContext(
         {
           event_id: eventId(),
@@ -312,7 +318,7 @@
       const error = e.error
       // "Script error." from a cross-origin script without CORS tells nothing; resource errors carry no message
       if (error == null && (!e.filename || !e.message)) return
-      capture('error', () => {
+      capture('error', error, () => {
         const exception = exceptionOf(isError(error) ? error : e.message, { type: 'onerror', handled: false })
         const last = exception.values[exception.values.length - 1]
         if (!last.stacktrace && e.filename) last.stacktrace = { frames: [{ filename: e.filename, function: '?', lineno: e.lineno, colno: e.colno }] }
@@ -320,7 +326,7 @@
       })
     })
     listen(w, 'unhandledrejection', (/** @type {PromiseRejectionEvent} */ e) => {
-      capture('error', () => ({
+      capture('error', e.reason, () => ({
         exception: exceptionOf(e.reason, { type: 'onunhandledrejection', handled: false }, 'UnhandledRejection', 'Non-Error promise rejection captured with value: '),
       }))
     })
@@ -360,11 +366,11 @@
     },
     /** @param {unknown} error @param {{ tags?: Record<string, unknown>, extra?: Record<string, unknown>, level?: string }} [context] @returns {string | undefined} the event id */
     captureException(error, context) {
-      return capture('error', () => ({ exception: exceptionOf(error, { type: 'generic', handled: true }) }), context)
+      return capture('error', error, () => ({ exception: exceptionOf(error, { type: 'generic', handled: true }) }), context)
     },
     /** @param {unknown} message @param {string | { tags?: Record<string, unknown>, extra?: Record<string, unknown>, level?: string }} [context] a level, or tags/extra/level */
     captureMessage(message, context) {
-      return capture('info', () => ({ message: cut(describe(message)) }), context)
+      return capture('info', undefined, () => ({ message: cut(describe(message)) }), context)
     },
   }
 

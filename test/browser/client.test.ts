@@ -46,6 +46,9 @@ const actions = {
   capture: function () {
     try { loadCart() } catch (err) { window.lastId = faultline.captureException(err, { tags: { area: 'cart' } }) }
   },
+  rethrow: function () {
+    try { loadCart() } catch (err) { faultline.captureException(err); throw err }
+  },
   message: function () { window.lastId = faultline.captureMessage('Checkout reached step 3', 'warning') },
   log: function () { console.log('checkout started', 'step', 2, { coupon: 'FREE100' }) },
   'fetch-fail': function () { fetch('/api/items?token=s3cret&page=2') },
@@ -64,7 +67,7 @@ document.addEventListener('click', function (event) {
   if (action) actions[action]()
 })
 `
-const BUTTONS = ['uncaught', 'reject-error', 'reject-string', 'capture', 'message', 'log', 'fetch-fail', 'xhr-fail', 'navigate', 'loop']
+const BUTTONS = ['uncaught', 'reject-error', 'reject-string', 'capture', 'rethrow', 'message', 'log', 'fetch-fail', 'xhr-fail', 'navigate', 'loop']
   .map((action) => `<button data-action="${action}">${action}</button>`)
   .join('\n')
 
@@ -84,7 +87,6 @@ interface Received {
   header: Record<string, unknown>
   itemHeader: Record<string, unknown>
   // what the client sends, read loosely
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   event: any
 }
 
@@ -276,6 +278,17 @@ describe.runIf(available)('the browser client in Chromium', () => {
     await page.close()
   })
 
+  it('sends an error once when it is captured, rethrown and uncaught', async () => {
+    const { page, pageErrors } = await open()
+    await click(page, 'rethrow')
+    await expect.poll(() => received.length).toBe(1)
+    expect(received[0].event.exception.values[0]).toMatchObject({ value: 'Cart has too many items', mechanism: { type: 'generic', handled: true } })
+    expect(pageErrors).toEqual(['Cart has too many items'])
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    expect(received).toHaveLength(1)
+    await page.close()
+  })
+
   it('reads Firefox and Safari stacks, eval frames and the cause chain', async () => {
     const { page } = await open()
     const app = 'https://shop.example/assets/app.js'
@@ -426,11 +439,21 @@ describe.runIf(available)('the browser client in Chromium', () => {
     await expect.poll(violations).toEqual([expect.stringMatching(/^script-src/)])
     await page.close()
   })
+})
 
+// no browser needed: the served file itself
+describe('the browser client script', () => {
   it('is under 5 KB gzipped, as the docs promise', () => {
-    const { body, gzip, etag } = clientScript()
+    const { body, gzip } = clientScript()
     expect(gzip.length).toBeLessThan(5 * 1024)
-    expect(gzipSync(body, { level: 6 }).length).toBeLessThan(5 * 1024)
+    expect(gzipSync(body).length).toBeLessThan(5 * 1024)
+  })
+
+  it('has a strong ETag, and nothing a strict CSP refuses', () => {
+    const { body, etag, type } = clientScript()
+    const text = body.toString('utf8')
+    expect(text).not.toMatch(/\beval\(|\bFunction\(|setTimeout\(["'`]|\bimport\b|\brequire\(/)
     expect(etag).toMatch(/^"[\w-]{22}"$/)
+    expect(type).toBe('text/javascript; charset=utf-8')
   })
 })
