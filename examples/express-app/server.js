@@ -6,6 +6,7 @@
 // in 4 workers with `node examples/express-app/cluster.js`.
 // Open http://localhost:3000 for the failing routes and http://localhost:3000/errors for the panel.
 import cluster from 'node:cluster'
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildSync } from 'esbuild'
@@ -17,7 +18,13 @@ import { exampleMail } from '../mail.js'
 // beside it, in public/. Only the maps under `browser.sourceMaps` are read, never served by faultline.
 const here = path.dirname(fileURLToPath(import.meta.url))
 const publicDir = path.join(here, 'public')
-buildSync({ entryPoints: [path.join(here, 'browser/cart.js')], bundle: true, minify: true, sourcemap: true, outdir: publicDir, logLevel: 'warning' })
+const built = buildSync({ entryPoints: [path.join(here, 'browser/cart.js')], bundle: true, minify: true, sourcemap: true, outdir: publicDir, write: false, logLevel: 'warning' })
+// each file written whole, then renamed: cluster workers build at once, and serve it meanwhile
+mkdirSync(publicDir, { recursive: true })
+for (const file of built.outputFiles) {
+  writeFileSync(`${file.path}.${process.pid}.tmp`, file.contents)
+  renameSync(`${file.path}.${process.pid}.tmp`, file.path)
+}
 
 const tracker = createTracker({
   store: path.resolve('.faultline/errors.json'),

@@ -102,6 +102,8 @@ export class BrowserIngest {
     const given = keyOf(req, where.search)
     const key = await this.#host.key()
     if (given !== null && given !== key) return reply(res, 403, { detail: 'wrong key' }, req)
+    // the store endpoint has no envelope header to carry a DSN
+    if (given === null && endpoint === 'store') return reply(res, 403, { detail: 'missing key' }, req)
     if (this.#reading >= MAX_READING) return this.#tooMany(req, res, 1)
     if (req.readableEnded) {
       this.#host.warn(new Error(`a body parser read a browser event's body before faultline could (it was mounted before tracker.express() or tracker.koa()), so the event was refused. Mount faultline's middleware first.`))
@@ -122,7 +124,6 @@ export class BrowserIngest {
     let event: Record<string, unknown> | null
     try {
       if (endpoint === 'store') {
-        if (given === null) return reply(res, 403, { detail: 'missing key' })
         event = parseJsonObject(body)
       } else {
         const envelope = parseEnvelope(body)
