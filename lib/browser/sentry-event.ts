@@ -177,6 +177,7 @@ function userOf(value: unknown): Raw | undefined {
 function breadcrumbsOf(value: unknown, max: number): Breadcrumb[] {
   const list = listOf(value) ?? []
   const out: Breadcrumb[] = []
+  if (max <= 0) return out
   for (const item of list.slice(-max)) {
     const raw = record(item)
     if (!raw) continue
