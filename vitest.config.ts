@@ -30,7 +30,7 @@ const slow = {
     'test/source-maps/server.test.ts',
   ],
   // Chromium through playwright-core
-  browser: ['test/alerts/email-render.test.ts', 'test/panel/browser.test.ts', 'test/browser/client.test.ts', 'test/panel/stack-browser.test.ts', 'test/browser/end-to-end.test.ts'],
+  browser: ['test/alerts/email-render.test.ts', 'test/panel/browser.test.ts', 'test/panel/accessibility.test.ts', 'test/panel/live.test.ts', 'test/panel/layout.test.ts', 'test/panel/stack-browser.test.ts', 'test/browser/client.test.ts', 'test/browser/end-to-end.test.ts'],
   // a PostgreSQL server
   postgres: ['test/adapters/postgres*.test.ts', 'test/multi-instance.test.ts', 'test/postgres-outage.test.ts'],
   // thousands of issues, errors or requests per test

@@ -22,9 +22,9 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { Low } from 'lowdb'
-import type { DeferredAlert, EventPage, FaultlineEvent, Issue, IssuePage, IssueUpdate, ListIssuesOptions, MaintainOptions, MaintainResult, RecordInput, RecordResult, Retention, StatusCounts, Store, TagBreakdown, HistogramOptions } from '../lib/types.js'
+import type { Activity, ActivityPage, DeferredAlert, EventPage, FaultlineEvent, Issue, IssuePage, IssueUpdate, ListIssuesOptions, MaintainOptions, MaintainResult, RecordInput, RecordResult, Retention, StatusCounts, Store, TagBreakdown, HistogramOptions, UserPage } from '../lib/types.js'
 import { checkClaim, copyIssue, factsOf, type IssueIndex } from './shared/issue-index.js'
-import { checkRetention, checkUpdate, DEFAULT_RETENTION, isIssueId, maintainArguments } from './shared/arguments.js'
+import { checkNote, checkRetention, checkRuleFired, checkSetting, checkUpdate, DEFAULT_RETENTION, isIssueId, maintainArguments } from './shared/arguments.js'
 import { findEntry, mergeEntries, neighborsOf, pageEntries, prunable, toEntry, type EventEntry } from './shared/event-list.js'
 import { CorruptDocumentError, IndexDocument, type Checkpoint } from './file/document.js'
 import { SliceMeter, type WriteStats } from './file/meter.js'
@@ -699,7 +699,7 @@ class FileStoreImpl implements FileStore {
       await this.#files.rewrite(id, keep, meter)
       this.#forgetUnwritten(id)
       this.#trimmed.add(id)
-      ops.push({ o: 's', i: id, c: keep.length, t: keep.length > 0 ? keep[0].t : null })
+      ops.push({ o: 's', i: id, c: keep.length, t: keep.length > 0 ? keep[0].t : null, p: all.length - keep.length, n: Date.now() })
     }
     this.#queueInternal(ops)
   }
@@ -1019,12 +1019,43 @@ class FileStoreImpl implements FileStore {
       const keep = all.slice(drop)
       if (drop > 0 || this.#unwritten.has(id)) await this.#files.rewrite(id, keep, meter)
       this.#forgetUnwritten(id)
-      ops.push({ o: 's', i: id, c: keep.length, t: keep.length > 0 ? keep[0].t : null })
+      ops.push({ o: 's', i: id, c: keep.length, t: keep.length > 0 ? keep[0].t : null, p: drop, n: now })
       pruned += drop
     }
     this.#queueInternal(ops)
     this.#lastWrite = meter.stats()
     return pruned
+  }
+
+  async listUsers(issueId: string, options?: { limit?: number; cursor?: string | null }): Promise<UserPage | null> {
+    return (await this.#view()).listUsers(issueId, options)
+  }
+
+  async listActivity(issueId: string, options?: { limit?: number; cursor?: string | null }): Promise<ActivityPage | null> {
+    return (await this.#view()).listActivity(issueId, options)
+  }
+
+  async addNote(issueId: string, note: { text: string; actor: string }): Promise<Activity | null> {
+    const checked = checkNote(note)
+    await this.#use()
+    if (!isIssueId(issueId)) return null
+    return (await this.#submit({ o: 'a', i: issueId, tx: checked.text, a: checked.actor, n: Date.now() }, null)) as Activity | null
+  }
+
+  async noteRuleFired(ruleKey: string, at: Date): Promise<void> {
+    const checked = checkRuleFired(ruleKey, at)
+    await this.#use()
+    await this.#submit({ o: 'f', k: checked.ruleKey, t: checked.at }, null)
+  }
+
+  async ruleFirings(): Promise<Record<string, string>> {
+    return (await this.#view()).ruleFirings()
+  }
+
+  async claimSetting(name: string, value: string): Promise<string> {
+    const checked = checkSetting(name, value)
+    await this.#use()
+    return (await this.#submit({ o: 'k', k: checked.name, v: checked.value }, null)) as string
   }
 
   async flush(): Promise<void> {
@@ -1092,6 +1123,7 @@ function provisionalResult(index: IssueIndex, op: Extract<Op, { o: 'r' }>): Reco
     id: op.i, fingerprint: g?.fingerprint ?? [], title: g?.title ?? '', culprit: g?.culprit ?? '', type: g?.type ?? '', message: g?.message ?? '',
     level: op.l, status: 'unresolved', regressed: false, count: 0, userCount: 0, firstSeen: t, lastSeen: t, firstRelease: null, lastRelease: null,
     environments: [], resolvedAt: null, ignoreUntil: null, regressedAt: null, countSinceRegression: 0, usersSinceRegression: 0, shed: 0,
+    resolvedInRelease: null, platforms: [op.p ?? 'node'],
   }
   return { issue: copyIssue({ ...issue, count: issue.count + 1, countSinceRegression: issue.countSinceRegression + 1 }), isNew: known === null, isRegression: known?.status === 'resolved', unignored: false }
 }

@@ -21,9 +21,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   const listOf = (id: unknown): EventEntry[] => (isIssueId(id) && events.get(id)) || []
 
   /** drops the oldest entries and tells the index what is left */
-  function prune(id: string, list: EventEntry[], drop: number): number {
+  function prune(id: string, list: EventEntry[], drop: number, now = Date.now()): number {
     if (drop > 0) list.splice(0, drop)
-    index.setStoredEvents(id, list.length, list.length > 0 ? list[0].t : null)
+    index.setStoredEvents(id, list.length, list.length > 0 ? list[0].t : null, drop, now)
     return drop
   }
 
@@ -39,7 +39,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     if (list === undefined) events.set(id, (list = []))
     insertEntry(list, entry)
     // between sweeps an error storm must not grow memory without bound: trim at twice the cap
-    if (list.length > 2 * retention.maxEventsPerIssue) prune(id, list, list.length - retention.maxEventsPerIssue)
+    if (list.length > 2 * retention.maxEventsPerIssue) prune(id, list, list.length - retention.maxEventsPerIssue, now)
     return result
   }
 
@@ -90,9 +90,27 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       const args = maintainArguments(options, retention)
       retention = args.retention
       let prunedEvents = 0
-      for (const [id, list] of events) prunedEvents += prune(id, list, prunable(list, retention, args.now))
+      for (const [id, list] of events) prunedEvents += prune(id, list, prunable(list, retention, args.now), args.now)
       const { resolvedIssues, unignoredIssues } = index.maintain(args.now, args.autoResolveBefore)
       return { prunedEvents, resolvedIssues, unignoredIssues }
+    },
+    async listUsers(issueId, options) {
+      return index.listUsers(issueId, options)
+    },
+    async listActivity(issueId, options) {
+      return index.listActivity(issueId, options)
+    },
+    async addNote(issueId, note) {
+      return index.addNote(issueId, note)
+    },
+    async noteRuleFired(ruleKey, at) {
+      index.noteRuleFired(ruleKey, at)
+    },
+    async ruleFirings() {
+      return index.ruleFirings()
+    },
+    async claimSetting(name, value) {
+      return index.claimSetting(name, value)
     },
     async flush() {},
     flushSync() {},

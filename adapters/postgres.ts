@@ -8,21 +8,24 @@
  * Its parts are in postgres/: the pool, its timeouts, transactions and errors that say what failed
  * (postgres/connection.ts); the tables (postgres/schema.ts) and bringing a database up to them
  * (postgres/migrate.ts); recording, many events to a statement (postgres/record.ts); the reads
- * (postgres/reads.ts); maintenance (postgres/maintenance.ts); and turning rows into issues and
- * values into what PostgreSQL accepts (postgres/rows.ts).
+ * (postgres/reads.ts); maintenance (postgres/maintenance.ts); each issue's activity log
+ * (postgres/activity.ts); rule firings and settings (postgres/settings.ts); and turning rows into
+ * issues and values into what PostgreSQL accepts (postgres/rows.ts).
  */
 import type {
-  EventPage, FaultlineEvent, HistogramOptions, Issue, IssuePage, IssueUpdate, ListIssuesOptions, MaintainOptions, MaintainResult, RecordInput,
-  RecordResult, Retention, StatusCounts, Store, TagBreakdown,
+  Activity, ActivityPage, EventPage, FaultlineEvent, HistogramOptions, Issue, IssuePage, IssueUpdate, ListIssuesOptions, MaintainOptions,
+  MaintainResult, RecordInput, RecordResult, Retention, StatusCounts, Store, TagBreakdown, UserPage,
 } from '../lib/types.js'
-import { checkDate, checkRetention, checkUpdate, DEFAULT_RETENTION, isIssueId } from './shared/arguments.js'
+import { checkDate, checkNote, checkRetention, checkUpdate, DEFAULT_ACTOR, DEFAULT_RETENTION, isIssueId } from './shared/arguments.js'
 import { Connection, type PgPoolLike } from './postgres/connection.js'
 import { migrate } from './postgres/migrate.js'
 import { tableNames, type Tables } from './postgres/schema.js'
 import { GroupCommit } from './postgres/record.js'
 import { Reads } from './postgres/reads.js'
 import { Maintenance } from './postgres/maintenance.js'
-import { clean, toIssue } from './postgres/rows.js'
+import { appendActivity, listActivity } from './postgres/activity.js'
+import { Settings } from './postgres/settings.js'
+import { clean, toIgnoreUntil, toIssue } from './postgres/rows.js'
 
 export type { PgClientLike, PgPoolLike, PgQuery, PgResult } from './postgres/connection.js'
 
@@ -60,6 +63,7 @@ class PostgresStore implements Store {
   #groupCommit: GroupCommit
   #reads: Reads
   #maintenance: Maintenance
+  #settings: Settings
 
   constructor(options: PostgresStoreOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -89,6 +93,7 @@ class PostgresStore implements Store {
     this.#groupCommit = new GroupCommit((action, text, values) => connection.query(action, text, values), tables.record)
     this.#reads = new Reads((action, text, values) => connection.read(action, text, values), tables)
     this.#maintenance = new Maintenance(connection, tables, retention)
+    this.#settings = new Settings((action, text, values) => connection.query(action, text, values), (action, text, values) => connection.read(action, text, values), tables)
   }
 
   // -- writing ----------------------------------------------------------------------------------
@@ -101,21 +106,59 @@ class PostgresStore implements Store {
     const checked = checkUpdate(update)
     if (!isIssueId(id)) return null
     const until = checked.status === 'ignored' ? checked.until : null
-    const { rows } = await this.#connection.query('updateIssue',
-      `UPDATE ${this.#tables.issues} SET
-         status = $2,
-         resolved_at = CASE WHEN $2 = 'resolved' THEN $3 ELSE resolved_at END,
-         regressed = CASE WHEN $2 = 'resolved' THEN false ELSE regressed END,
-         until_count = count + $4::bigint,
-         until_users = user_count + $5::bigint,
-         until_at = $6::timestamptz
-       WHERE id = $1 RETURNING *`,
-      [id, checked.status, new Date(),
-        until && 'events' in until ? until.events : null,
-        until && 'users' in until ? until.users : null,
-        until && 'forMs' in until ? new Date(Date.now() + until.forMs) : null],
-    )
-    return rows[0] ? toIssue(rows[0]) : null
+    const inRelease = checked.status === 'resolved' ? checked.inRelease ?? null : null
+    const now = new Date()
+    const t = this.#tables
+    // the change and its line in the log commit together; the update takes the issue's row lock first
+    return this.#connection.inTransaction<Issue | null>('updateIssue', async (q) => {
+      const { rows } = await q(
+        `UPDATE ${t.issues} SET
+           status = $2,
+           resolved_at = CASE WHEN $2 = 'resolved' THEN $3 ELSE resolved_at END,
+           regressed = CASE WHEN $2 = 'resolved' THEN false ELSE regressed END,
+           resolved_in_release = $7,
+           until_count = count + $4::bigint,
+           until_users = user_count + $5::bigint,
+           until_at = $6::timestamptz
+         WHERE id = $1 RETURNING *`,
+        [id, checked.status, now,
+          until && 'events' in until ? until.events : null,
+          until && 'users' in until ? until.users : null,
+          until && 'forMs' in until ? new Date(now.getTime() + until.forMs) : null,
+          inRelease === null ? null : clean(inRelease)],
+      )
+      if (!rows[0]) return null
+      await appendActivity(q, t, id, {
+        kind: checked.status, at: now, actor: checked.actor ?? DEFAULT_ACTOR,
+        until: checked.status === 'ignored' ? toIgnoreUntil(rows[0]) : undefined,
+        release: inRelease,
+      })
+      return toIssue(rows[0])
+    })
+  }
+
+  async addNote(issueId: string, note: { text: string; actor: string }): Promise<Activity | null> {
+    const { text, actor } = checkNote(note)
+    if (!isIssueId(issueId)) return null
+    const t = this.#tables
+    return this.#connection.inTransaction<Activity | null>('addNote', async (q) => {
+      // the issue's row lock orders the note with the changes the log records around it
+      const { rows } = await q(`SELECT 1 FROM ${t.issues} WHERE id = $1 FOR NO KEY UPDATE`, [issueId])
+      if (rows.length === 0) return null
+      return appendActivity(q, t, issueId, { kind: 'note', at: new Date(), actor, note: text })
+    })
+  }
+
+  noteRuleFired(ruleKey: string, at: Date): Promise<void> {
+    return this.#settings.noteRuleFired(ruleKey, at)
+  }
+
+  ruleFirings(): Promise<Record<string, string>> {
+    return this.#settings.ruleFirings()
+  }
+
+  claimSetting(name: string, value: string): Promise<string> {
+    return this.#settings.claimSetting(name, value)
   }
 
   async deleteIssue(id: string): Promise<boolean> {
@@ -175,6 +218,14 @@ class PostgresStore implements Store {
 
   eventNeighbors(issueId: string, eventId: string): Promise<{ older: string | null; newer: string | null } | null> {
     return this.#reads.eventNeighbors(issueId, eventId)
+  }
+
+  listUsers(issueId: string, options?: { limit?: number; cursor?: string | null }): Promise<UserPage | null> {
+    return this.#reads.listUsers(issueId, options)
+  }
+
+  listActivity(issueId: string, options?: { limit?: number; cursor?: string | null }): Promise<ActivityPage | null> {
+    return listActivity((action, text, values) => this.#connection.read(action, text, values), this.#tables, issueId, options)
   }
 
   histogram(issueId: string, options: HistogramOptions): Promise<number[]> {

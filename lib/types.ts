@@ -159,7 +159,9 @@ export interface Issue extends IssueNaming {
    * set while resolved "in the next release": the release that was current then. Events of that
    * release keep the issue resolved; an event of any other release regresses it. Else null.
    */
-  resolvedInRelease?: string | null
+  resolvedInRelease: string | null
+  /** where its events came from: 'node' (the server) and 'javascript' (browsers), in the order first seen */
+  platforms: Array<'node' | 'javascript'>
 }
 
 /** What the tracker hands the store to record one event. */
@@ -368,20 +370,20 @@ export interface Store {
   /** retention, auto-resolve and expired ignores in one sweep */
   maintain(options: MaintainOptions): Promise<MaintainResult>
   /** the users the issue affected, most events first; null when there is no such issue */
-  listUsers?(issueId: string, options?: { limit?: number; cursor?: string | null }): Promise<UserPage | null>
+  listUsers(issueId: string, options?: { limit?: number; cursor?: string | null }): Promise<UserPage | null>
   /** the issue's activity log, oldest first; null when there is no such issue */
-  listActivity?(issueId: string, options?: { limit?: number; cursor?: string | null }): Promise<ActivityPage | null>
+  listActivity(issueId: string, options?: { limit?: number; cursor?: string | null }): Promise<ActivityPage | null>
   /** adds a note (plain text, at most NOTE_MAX_LENGTH characters) to the issue's log; null when there is no such issue */
-  addNote?(issueId: string, note: { text: string; actor: string }): Promise<Activity | null>
+  addNote(issueId: string, note: { text: string; actor: string }): Promise<Activity | null>
   /** remembers that an alert rule fired (across processes sharing the store) */
-  noteRuleFired?(ruleKey: string, at: Date): Promise<void>
+  noteRuleFired(ruleKey: string, at: Date): Promise<void>
   /** when each rule last fired, by rule key, as ISO times */
-  ruleFirings?(): Promise<Record<string, string>>
+  ruleFirings(): Promise<Record<string, string>>
   /**
    * Returns the setting's stored value; stores `value` first when there is none, so every process
    * sharing the store gets the same one (the browser ingest key is kept so).
    */
-  claimSetting?(name: string, value: string): Promise<string>
+  claimSetting(name: string, value: string): Promise<string>
   /**
    * `record`, done synchronously. The crash path needs it: a process dying of an uncaught
    * exception runs no more callbacks. Stores that cannot record synchronously leave it out and

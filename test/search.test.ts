@@ -7,11 +7,12 @@ const issue: Issue = {
   type: 'TypeError', message: 'Cannot read properties of undefined', level: 'error', status: 'unresolved', regressed: true,
   count: 3, userCount: 2, firstSeen: '2025-01-01T00:00:00.000Z', lastSeen: '2025-01-02T00:00:00.000Z', firstRelease: '1.0.0',
   lastRelease: '1.2.0', environments: ['production', 'Staging'], resolvedAt: null, ignoreUntil: null, regressedAt: '2025-01-02T00:00:00.000Z',
-  countSinceRegression: 1, usersSinceRegression: 1,
+  countSinceRegression: 1, usersSinceRegression: 1, shed: 0, resolvedInRelease: null, platforms: ['node', 'javascript'],
 }
 const facets: IssueFacets = {
   hasTag: (key, value) => (key === 'browser' && value === 'chrome') || (key === 'job' && value === 'nightly billing'),
   hasRelease: (release) => ['1.0.0', '1.1.0', '1.2.0'].includes(release),
+  hasUser: (field, value) => (field === null || field === 'email') && value === 'ann@example.com',
 }
 const matches = (q: string) => matchesIssue(parseQuery(q), issue, facets)
 
@@ -74,6 +75,40 @@ describe('parseQuery', () => {
     expect(performance.now() - start).toBeLessThan(100)
   })
 
+  it('reads platform: and the user terms', () => {
+    expect(parseQuery('platform:JavaScript user:Ann user.id:42 user.email:a@b.example user.username:ann').terms).toEqual([
+      { kind: 'platform', value: 'javascript', negate: false },
+      { kind: 'user', field: null, value: 'ann', negate: false },
+      { kind: 'user', field: 'id', value: '42', negate: false },
+      { kind: 'user', field: 'email', value: 'a@b.example', negate: false },
+      { kind: 'user', field: 'username', value: 'ann', negate: false },
+    ])
+    expect(parseQuery('user:ann').problems).toEqual([])
+  })
+
+  it('says what it could not use, in sentences, and keeps such terms so they match nothing', () => {
+    const { terms, problems } = parseQuery('is:bogus level:nope platform:ios user.phone:1 release: checkout -is:')
+    expect(terms.map((t) => t.kind)).toEqual(['invalid', 'invalid', 'invalid', 'invalid', 'invalid', 'text', 'invalid'])
+    expect(problems).toEqual([
+      'is:bogus matches nothing: is: takes unresolved, resolved, ignored or regressed.',
+      'level:nope matches nothing: level: takes fatal, error, warning, log, info or debug.',
+      'platform:ios matches nothing: platform: takes node or javascript.',
+      'user.phone:1 matches nothing: search users with user.id:, user.email:, user.username:, or user: for any of them.',
+      'release: has no value, so it matches nothing: write one after the colon, as in release:value.',
+      'is: has no value, so it matches nothing: write one after the colon, as in is:resolved.',
+    ])
+    expect(parseQuery('browser:chrome "a b" is:resolved').problems).toEqual([])
+    // a word that ends in a colon stays a word: a title pasted into the box
+    expect(parseQuery('TypeError: cannot')).toEqual({ terms: [{ kind: 'text', value: 'typeerror:', negate: false }, { kind: 'text', value: 'cannot', negate: false }], problems: [] })
+  })
+
+  it('says each problem once, at most 10, and cuts long values in them', () => {
+    expect(parseQuery('is:x is:x is:x').problems).toHaveLength(1)
+    expect(parseQuery(Array.from({ length: 20 }, (_, i) => `is:v${i}`).join(' ')).problems).toHaveLength(10)
+    const [problem] = parseQuery(`level:${'z'.repeat(300)}`).problems
+    expect(problem.length).toBeLessThan(150)
+  })
+
   it('says whether the query names a status', () => {
     expect(mentionsStatus(parseQuery('is:resolved'))).toBe(true)
     expect(mentionsStatus(parseQuery('is:regressed'))).toBe(false)
@@ -98,6 +133,18 @@ describe('matchesIssue', () => {
     expect(matches('is:regressed')).toBe(true)
     expect(matches('-is:regressed')).toBe(false)
     expect(matches('is:whatever')).toBe(false)
+    expect(matches('-is:whatever')).toBe(false)
+  })
+
+  it('matches platforms and users, and nothing for a term with a problem, negated or not', () => {
+    expect(matches('platform:javascript')).toBe(true)
+    expect(matches('-platform:node')).toBe(false)
+    expect(matches('user:ann@example.com')).toBe(true)
+    expect(matches('user.email:ANN@example.com')).toBe(true)
+    expect(matches('user.id:ann@example.com')).toBe(false)
+    expect(matches('-user:ann@example.com')).toBe(false)
+    expect(matches('-level:nope')).toBe(false)
+    expect(matchesIssue(parseQuery('user:ann@example.com'), issue)).toBe(false)
   })
 
   it('matches environment, level and any release the issue was seen in', () => {

@@ -3,7 +3,7 @@
  * description (which issue, when, which user, release, tags...).
  */
 import { createHash, randomBytes } from 'node:crypto'
-import type { FaultlineEvent, Level, RecordInput } from '../lib/types.js'
+import type { FaultlineEvent, Level, RecordInput, User } from '../lib/types.js'
 
 /** A stable 16-hex issue id for a readable name, as grouping would make. */
 export function issueId(name: string): string {
@@ -24,6 +24,10 @@ export interface EventSpec {
   type?: string
   message?: string
   serverName?: string
+  /** the event's user block; default { id: user, email: `${user}@example.com` } when `user` is set */
+  userFields?: User
+  /** 'node' or 'javascript'; absent by default (a server event) */
+  platform?: 'node' | 'javascript'
 }
 
 /** A realistic RecordInput, as the tracker would hand it to a store. */
@@ -52,7 +56,7 @@ export function makeInput(spec: EventSpec = {}): RecordInput {
     message: undefined,
     tags: spec.tags ?? {},
     extra: { orderId: 1234, cart: { items: 3 } },
-    user: user === null ? undefined : { id: user, email: `${user}@example.com` },
+    user: spec.userFields ?? (user === null ? undefined : { id: user, email: `${user}@example.com` }),
     request: { method: 'GET', url: `https://shop.example.com/orders/1234`, headers: { 'user-agent': 'Mozilla/5.0', accept: 'application/json' }, query_string: 'expand=items' },
     contexts: { runtime: { name: 'node', version: process.version } },
     breadcrumbs: [{ timestamp: new Date(time - 1000).toISOString(), category: 'http', message: 'GET /orders/1234', level: 'info' }],
@@ -62,6 +66,7 @@ export function makeInput(spec: EventSpec = {}): RecordInput {
     fingerprint: ['{{ default }}'],
     transaction: 'GET /orders/:id',
   }
+  if (spec.platform !== undefined) event.platform = spec.platform
   return {
     event,
     grouping: {

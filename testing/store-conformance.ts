@@ -16,6 +16,7 @@ import type { Issue, RecordInput, Store } from '../lib/types.js'
 import { DAY, HOUR, MINUTE } from '../common/duration.js'
 import { assertMatches } from './assert-matches.js'
 import { issueId, makeInput, type EventSpec } from './record-input.js'
+import { historyConformance } from './history-conformance.js'
 
 /** The two functions of a test runner the suite needs; node:test's and vitest's both fit. */
 export interface TestRunner {
@@ -93,6 +94,8 @@ export function storeConformance(name: string, makeStore: () => Store | Promise<
           countSinceRegression: 1,
           usersSinceRegression: 1,
           shed: 0,
+          resolvedInRelease: null,
+          platforms: ['node'],
         })
         assert.deepStrictEqual(await store.getIssue(issueId('a')), result.issue)
       })
@@ -800,6 +803,8 @@ export function storeConformance(name: string, makeStore: () => Store | Promise<
         assert.equal(await store.claimAlert('throttle:a', { issueId: id }), false)
       })
     })
+
+    historyConformance(describe, it, T)
 
     it('flushes and closes, and a second close is harmless', async (store) => {
       await recordAll(store, [{}])

@@ -33,13 +33,14 @@ export interface Checkpoint {
 /**
  * The layout, which is plain JSON with one issue and one claim a line, so that it can also be
  * read a line at a time, yielding between slices:
- *   {"version":2,"savedAt":"...","journal":3,"offset":5120,"adopted":[],"issues":[
+ *   {"version":2,"savedAt":"...","journal":3,"offset":5120,"adopted":[],"shared":{rules,settings},"issues":[
  *   {issue},
  *   {issue}
  *   ],"claims":[
  *   [claim]
  *   ]}
- * Version 1 (before the journal) is the same without "journal", "offset" and "adopted".
+ * Version 1 (before the journal) is the same without "journal", "offset" and "adopted"; "shared"
+ * (when each alert rule last fired, and the settings) came later in version 2.
  */
 const HEAD_START = '{"version":'
 const ISSUES_START = ',"issues":['
@@ -50,7 +51,7 @@ const FIRST = Buffer.from('\n')
 const NEXT = Buffer.from(',\n')
 const CLAIMS_START_BYTES = Buffer.from(CLAIMS_START)
 const END_BYTES = Buffer.from(END)
-const head = (cp: Checkpoint) => `{"version":2,"savedAt":${JSON.stringify(new Date().toISOString())},"journal":${cp.journal},"offset":${cp.offset},"adopted":${JSON.stringify(cp.adopted)}${ISSUES_START}`
+const head = (cp: Checkpoint) => `{"version":2,"savedAt":${JSON.stringify(new Date().toISOString())},"journal":${cp.journal},"offset":${cp.offset},"adopted":${JSON.stringify(cp.adopted)},"shared":${JSON.stringify(cp.index.sharedRecord())}${ISSUES_START}`
 
 /** The fields of a document beside its issues and claims, whichever version wrote it. */
 function headFields(doc: { version?: unknown; journal?: unknown; offset?: unknown; adopted?: unknown }): Omit<Checkpoint, 'index'> {
@@ -65,8 +66,10 @@ async function readLines(bytes: Buffer, buffers: Map<string, [string, Buffer]>):
   let start = bytes.indexOf(NEWLINE)
   const first = start < 0 ? '' : bytes.toString('utf8', 0, start)
   if (!first.endsWith(ISSUES_START)) return readWhole(bytes.toString('utf8'))
-  const fields = headFields(JSON.parse(`${first.slice(0, -ISSUES_START.length)}}`))
+  const doc = JSON.parse(`${first.slice(0, -ISSUES_START.length)}}`)
+  const fields = headFields(doc)
   const index = new IssueIndex()
+  index.restoreShared(doc.shared)
   let slice = performance.now()
   let inClaims = false
   let ended = false
@@ -104,10 +107,12 @@ async function readLines(bytes: Buffer, buffers: Map<string, [string, Buffer]>):
 
 /** Reads any other valid document (written by hand or by an older version) in one go. */
 function readWhole(text: string): Checkpoint {
-  const doc = JSON.parse(text) as { version?: unknown; issues?: unknown; claims?: unknown }
+  const doc = JSON.parse(text) as { version?: unknown; issues?: unknown; claims?: unknown; shared?: unknown }
   if (typeof doc !== 'object' || doc === null) throw new Error('not a JSON object')
   const fields = headFields(doc)
-  return { index: IssueIndex.restore(doc.issues, doc.claims), ...fields }
+  const index = IssueIndex.restore(doc.issues, doc.claims)
+  index.restoreShared(doc.shared)
+  return { index, ...fields }
 }
 
 /** The file exists but is not a store document. */

@@ -7,7 +7,7 @@
  */
 import type { CheckedUpdate } from '../shared/arguments.js'
 import type { IssueIndex, RecordFacts } from '../shared/issue-index.js'
-import type { Level } from '../../lib/types.js'
+import type { Level, User } from '../../lib/types.js'
 import { MAX_LINE_BYTES } from './journal.js'
 
 /** An event counted: RecordFacts in short keys (a storm writes one of these per error). */
@@ -29,6 +29,13 @@ export interface FactsOp {
   c?: number
   /** when it was recorded (ignore ends are judged by it) */
   n: number
+  /** the user's key and fields, for the affected-user list */
+  k?: string
+  ud?: User
+  /** the platform, when not 'node' */
+  p?: 'javascript'
+  /** the event's id, for the activity log */
+  id?: string
 }
 
 export type Op =
@@ -37,8 +44,14 @@ export type Op =
   | { o: 'd'; i: string }
   | { o: 'c'; k: string; i: string; x: number | null; n: number }
   | { o: 'm'; b: number | null; n: number }
-  /** the issue's event file holds `c` events from `t` on (after a rewrite) */
-  | { o: 's'; i: string; c: number; t: number | null }
+  /** the issue's event file holds `c` events from `t` on (after a rewrite), `p` fewer than before, deleted at `n` by retention */
+  | { o: 's'; i: string; c: number; t: number | null; p?: number; n?: number }
+  /** a note on the issue's activity log */
+  | { o: 'a'; i: string; tx: string; a: string; n: number }
+  /** an alert rule fired at `t` */
+  | { o: 'f'; k: string; t: number }
+  /** a setting claimed: the first value for a name stays */
+  | { o: 'k'; k: string; v: string }
   /** `c` bodies counted as kept were shed after all (the disk could not take them) */
   | { o: 'x'; i: string; c: number }
 
@@ -60,6 +73,12 @@ export function factsOp(facts: RecordFacts, now: number): FactsOp {
   if (facts.grouping !== undefined) op.g = facts.grouping
   if (facts.shed) op.x = 1
   if (facts.times > 1) op.c = facts.times
+  if (facts.person !== undefined) {
+    op.k = facts.person.key
+    op.ud = facts.person.user
+  }
+  if (facts.platform === 'javascript') op.p = 'javascript'
+  if (facts.eventId !== undefined) op.id = facts.eventId
   return op
 }
 
@@ -76,6 +95,9 @@ function factsOf(op: FactsOp): RecordFacts {
     grouping: op.g,
     shed: op.x === 1,
     times: Number.isSafeInteger(op.c) && op.c! > 1 ? op.c! : 1,
+    person: typeof op.k === 'string' && typeof op.ud === 'object' && op.ud !== null ? { key: op.k, user: op.ud } : undefined,
+    platform: op.p === 'javascript' ? 'javascript' : 'node',
+    eventId: typeof op.id === 'string' ? op.id : undefined,
   }
 }
 
@@ -100,7 +122,10 @@ function applyOp(index: IssueIndex, op: Op): OpResult {
     case 'd': return index.delete(op.i)
     case 'c': return index.applyClaim(op.k, op.i, op.x, op.n)
     case 'm': return index.maintain(op.n, op.b)
-    case 's': return index.setStoredEvents(op.i, op.c, op.t)
+    case 's': return index.setStoredEvents(op.i, op.c, op.t, op.p ?? 0, op.n ?? Date.now())
+    case 'a': return index.applyNote(op.i, op.tx, op.a, op.n)
+    case 'f': return index.applyRuleFired(op.k, op.t)
+    case 'k': return index.applySetting(op.k, op.v)
     case 'x': return index.noteShed(op.i, op.c)
     default: throw new Error(`unknown journal change ${JSON.stringify((op as { o?: unknown }).o)}`)
   }

@@ -7,7 +7,7 @@ import { DAY, HOUR } from '../../common/duration.js'
 import type { MaintainOptions, MaintainResult, Retention } from '../../lib/types.js'
 import { maintainArguments } from '../shared/arguments.js'
 import { advisoryLockKey, type PgClientLike, type Querier } from './connection.js'
-import type { Tables } from './schema.js'
+import { trimActivity, type Tables } from './schema.js'
 
 /** statements of maintain() delete at most this many rows each, so no lock is held for long */
 const PRUNE_BATCH = 1000
@@ -77,19 +77,34 @@ export class Maintenance {
     const t = this.#tables
     const result: MaintainResult = { prunedEvents: 0, resolvedIssues: 0, unignoredIssues: 0 }
 
-    // issue rows are locked in id order, as record locks them, so these updates never deadlock with a record
+    // issues given a line in the log this round, whose logs are trimmed at the end
+    const logged = new Set<string>()
+    const at = new Date(now)
+
+    // issue rows are locked in id order, as record locks them, so these updates never deadlock with a
+    // record; each change and its line in the log are one statement, so they commit together
     if (autoResolveBefore !== null) {
-      const resolved = await run(
-        `UPDATE ${t.issues} SET status = 'resolved', resolved_at = $2, regressed = false
-         WHERE id IN (SELECT id FROM ${t.issues} WHERE status = 'unresolved' AND last_seen < $1 ORDER BY id FOR UPDATE)
-           AND status = 'unresolved' AND last_seen < $1`, [new Date(autoResolveBefore), new Date(now)])
-      result.resolvedIssues = resolved.rowCount ?? 0
+      const { rows } = await run(
+        `WITH resolved AS (
+           UPDATE ${t.issues} SET status = 'resolved', resolved_at = $2, regressed = false, resolved_in_release = NULL
+           WHERE id IN (SELECT id FROM ${t.issues} WHERE status = 'unresolved' AND last_seen < $1 ORDER BY id FOR UPDATE)
+             AND status = 'unresolved' AND last_seen < $1
+           RETURNING id),
+         logged AS (INSERT INTO ${t.activity} (issue_id, kind, at, actor) SELECT id, 'auto_resolved', $2, 'faultline' FROM resolved)
+         SELECT id FROM resolved`, [new Date(autoResolveBefore), at])
+      result.resolvedIssues = rows.length
+      for (const { id } of rows) logged.add(id)
     }
-    const unignored = await run(
-      `UPDATE ${t.issues} SET status = 'unresolved', until_count = NULL, until_users = NULL, until_at = NULL
-       WHERE id IN (SELECT id FROM ${t.issues} WHERE status = 'ignored' AND until_at <= $1 ORDER BY id FOR UPDATE)
-         AND status = 'ignored' AND until_at <= $1`, [new Date(now)])
-    result.unignoredIssues = unignored.rowCount ?? 0
+    const { rows: unignored } = await run(
+      `WITH unignored AS (
+         UPDATE ${t.issues} SET status = 'unresolved', until_count = NULL, until_users = NULL, until_at = NULL
+         WHERE id IN (SELECT id FROM ${t.issues} WHERE status = 'ignored' AND until_at <= $1 ORDER BY id FOR UPDATE)
+           AND status = 'ignored' AND until_at <= $1
+         RETURNING id),
+       logged AS (INSERT INTO ${t.activity} (issue_id, kind, at, actor) SELECT id, 'unignored', $1, 'faultline' FROM unignored)
+       SELECT id FROM unignored`, [at])
+    result.unignoredIssues = unignored.length
+    for (const { id } of unignored) logged.add(id)
 
     const max = retention.maxEventsPerIssue
     // the cap is on kept events (data IS NOT NULL); shed rows go by age below. Only issues that ever
@@ -98,13 +113,15 @@ export class Maintenance {
       `SELECT id FROM ${t.issues} i WHERE i.count - i.shed > $1
          AND (SELECT count(*) FROM (SELECT 1 FROM ${t.events} e WHERE e.issue_id = i.id AND e.data IS NOT NULL LIMIT $1 + 1) x) > $1`, [max])
     for (const { id } of over) {
-      result.prunedEvents += await this.#deleteInBatches(run,
+      result.prunedEvents += await this.#pruneInBatches(run,
         `DELETE FROM ${t.events} WHERE event_id IN (
-           SELECT event_id FROM ${t.events} WHERE issue_id = $1 AND data IS NOT NULL ORDER BY ts DESC, event_id DESC OFFSET $2 LIMIT ${PRUNE_BATCH})`, [id, max])
+           SELECT event_id FROM ${t.events} WHERE issue_id = $2 AND data IS NOT NULL ORDER BY ts DESC, event_id DESC OFFSET $3 LIMIT ${PRUNE_BATCH})`,
+        [at, id, max], logged)
     }
-    result.prunedEvents += await this.#deleteInBatches(run,
-      `DELETE FROM ${t.events} WHERE event_id IN (SELECT event_id FROM ${t.events} WHERE ts < $1 AND data IS NOT NULL LIMIT ${PRUNE_BATCH})`,
-      [new Date(now - retention.maxAgeMs)])
+    result.prunedEvents += await this.#pruneInBatches(run,
+      `DELETE FROM ${t.events} WHERE event_id IN (SELECT event_id FROM ${t.events} WHERE ts < $2 AND data IS NOT NULL LIMIT ${PRUNE_BATCH})`,
+      [at, new Date(now - retention.maxAgeMs)], logged)
+    if (logged.size > 0) await run(trimActivity(t, '$1::text[]'), [[...logged]])
     // shed rows counted their event already and hold no body: not pruned events, only the gate against retries
     await this.#deleteInBatches(run,
       `DELETE FROM ${t.events} WHERE event_id IN (SELECT event_id FROM ${t.events} WHERE ts < $1 AND data IS NULL LIMIT ${PRUNE_BATCH})`,
@@ -118,6 +135,37 @@ export class Maintenance {
     await this.#deleteInBatches(run,
       `DELETE FROM ${t.alerts} WHERE key IN (SELECT key FROM ${t.alerts} WHERE expires_at <= $1 LIMIT ${PRUNE_BATCH})`, [new Date(now)])
     return result
+  }
+
+  /**
+   * Deletes kept events in batches like #deleteInBatches, each batch in one statement with its
+   * events_pruned lines in the log (`$1` is the round's time). As in every store, pruning right
+   * after pruning adds to the issue's last line instead of writing another, so an issue nobody
+   * looks at does not fill its log with them. Returns how many events went.
+   */
+  async #pruneInBatches(run: Querier, deleteEvents: string, values: unknown[], logged: Set<string>): Promise<number> {
+    const t = this.#tables
+    const text = `WITH deleted AS (${deleteEvents} RETURNING issue_id),
+       pruned AS (SELECT issue_id, count(*) AS n FROM deleted GROUP BY issue_id),
+       merged AS (
+         UPDATE ${t.activity} a SET count = a.count + p.n, at = $1 FROM pruned p
+         WHERE a.id = (SELECT max(id) FROM ${t.activity} WHERE issue_id = p.issue_id) AND a.kind = 'events_pruned'
+         RETURNING a.issue_id),
+       added AS (
+         INSERT INTO ${t.activity} (issue_id, kind, at, actor, count)
+         SELECT issue_id, 'events_pruned', $1, 'faultline', n FROM pruned WHERE issue_id NOT IN (SELECT issue_id FROM merged))
+       SELECT issue_id, n FROM pruned`
+    let total = 0
+    for (;;) {
+      const { rows } = await run(text, values)
+      let deleted = 0
+      for (const { issue_id, n } of rows) {
+        deleted += Number(n)
+        logged.add(issue_id)
+      }
+      total += deleted
+      if (deleted < PRUNE_BATCH) return total
+    }
   }
 
   /** Repeats a DELETE of at most PRUNE_BATCH rows until it deletes fewer; returns the total. */

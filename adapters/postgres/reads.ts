@@ -1,18 +1,18 @@
 /**
  * What the PostgreSQL store answers from its tables: issues (one, a page, counts by status, with
- * search terms as SQL conditions), events and their neighbours, the histogram, recent counts and
- * tag breakdowns. Every statement here is a read, held to the read share of the pool.
+ * search terms as SQL conditions), events and their neighbours, the histogram, recent counts,
+ * tag breakdowns and affected users. Every statement here is a read, held to the read share of the pool.
  */
-import { mentionsStatus, parseQuery, type SearchTerm } from '../../common/search.js'
+import { mentionsStatus, parseQuery, USER_SEARCH_FIELDS, type SearchTerm } from '../../common/search.js'
 import {
   STATUSES, type EventPage, type FaultlineEvent, type HistogramOptions, type Issue, type IssuePage, type IssueSort, type IssueStatus,
-  type ListIssuesOptions, type StatusCounts, type TagBreakdown,
+  type ListIssuesOptions, type StatusCounts, type TagBreakdown, type UserPage,
 } from '../../lib/types.js'
 import { checkDate, histogramArguments, isIssueId, listArguments, pageLimit } from '../shared/arguments.js'
 import { decodeCursor, encodeCursor } from '../shared/cursor.js'
 import type { Query } from './connection.js'
 import type { Tables } from './schema.js'
-import { clean, toDate, toIssue } from './rows.js'
+import { clean, toAffectedUser, toDate, toIssue } from './rows.js'
 
 const SORT_COLUMNS: Record<IssueSort, string> = {
   lastSeen: 'last_seen',
@@ -113,6 +113,19 @@ export class Reads {
         case 'tag':
           sql = `EXISTS (SELECT 1 FROM ${t.tags} g WHERE g.issue_id = i.id AND lower(g.key) = ${param(values, term.key)} AND lower(g.value) = ${param(values, term.value)})`
           break
+        case 'platform':
+          sql = `${param(values, term.value)} = ANY (i.platforms)`
+          break
+        case 'user': {
+          // one index per field (see migration 3); user: is any of the three, a bitmap OR of them
+          const p = param(values, term.value)
+          const fields = term.field === null ? USER_SEARCH_FIELDS : [term.field]
+          sql = `EXISTS (SELECT 1 FROM ${t.users} u WHERE u.issue_id = i.id AND (${fields.map((f) => `lower(u.data->>'${f}') = ${p}`).join(' OR ')}))`
+          break
+        }
+        case 'invalid':
+          // a term the search could not use matches nothing, negated or not (see common/search.ts)
+          return 'false'
       }
       // NULLs (no release, say) must not make a negated term match nothing
       return `${term.negate ? 'NOT ' : ''}coalesce((${sql}), false)`
@@ -152,6 +165,35 @@ export class Reads {
          (SELECT n.event_id FROM ${e} n WHERE n.issue_id = $1 AND n.data IS NOT NULL AND (n.ts, n.event_id) > (c.ts, c.event_id) ORDER BY n.ts, n.event_id LIMIT 1) AS newer
        FROM ${e} c WHERE c.issue_id = $1 AND c.event_id = $2 AND c.data IS NOT NULL`, [issueId, clean(eventId)])
     return rows[0] ? { older: rows[0].older, newer: rows[0].newer } : null
+  }
+
+  /**
+   * The users the issue affected, most events first. Rows written before migration 3 have no
+   * fields to show and are left out, though they still count in the issue's userCount.
+   */
+  async listUsers(issueId: string, options?: { limit?: number; cursor?: string | null }): Promise<UserPage | null> {
+    const limit = pageLimit(options?.limit)
+    const position = decodeCursor('users', options?.cursor)
+    if (!isIssueId(issueId)) return null
+    const values: unknown[] = [issueId]
+    let after = ''
+    if (position) {
+      const count = param(values, position.value)
+      after = `AND (u.count < ${count} OR (u.count = ${count} AND u.user_key COLLATE "C" < ${param(values, position.id)}))`
+    }
+    // one statement: no row at all means no issue, a row of NULLs an issue with no (more) users
+    const { rows } = await this.#read('listUsers',
+      `SELECT u.* FROM ${this.#tables.issues} i
+         LEFT JOIN LATERAL (SELECT user_key, key, data, count, first_seen, last_seen FROM ${this.#tables.users} u
+                            WHERE u.issue_id = i.id AND u.data IS NOT NULL ${after}
+                            ORDER BY u.count DESC, u.user_key COLLATE "C" DESC LIMIT ${limit + 1}) u ON true
+       WHERE i.id = $1`, values)
+    if (rows.length === 0) return null
+    const found = rows.filter((r) => r.user_key !== null)
+    const page = found.slice(0, limit)
+    const last = page[page.length - 1]
+    // ties go by the key's hash, as in every store: the cursor holds the hash, never the user's id or email
+    return { users: page.map(toAffectedUser), nextCursor: found.length > limit ? encodeCursor('users', { value: Number(last.count), id: last.user_key }) : null }
   }
 
   async histogram(issueId: string, options: HistogramOptions): Promise<number[]> {

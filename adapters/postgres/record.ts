@@ -8,7 +8,7 @@ import { eventJson } from '../../common/event-json.js'
 import { foldedEventId } from '../../common/event-id.js'
 import { LEVELS, type Level, type RecordInput, type RecordResult } from '../../lib/types.js'
 import { checkRecordInput } from '../shared/issue-index.js'
-import { countedUser } from '../shared/counted-facts.js'
+import { countedUser, userDetails } from '../shared/counted-facts.js'
 import { isOutage, type Query } from './connection.js'
 import { clean, jsonbSafe, tagList, toIssue, toJson } from './rows.js'
 
@@ -32,7 +32,12 @@ interface RecordRow {
   level: Level
   release: string | null
   environment: string | null
+  platform: 'node' | 'javascript'
+  /** the distinct user's hashed key (what counts), or null */
   user: string | null
+  /** the user as the affected-user list shows it (see userDetails): its key and fields as JSON */
+  userKey: string | null
+  userData: string | null
   tags: string
   hour: Date
 }
@@ -114,13 +119,14 @@ export class GroupCommit {
     const column = (key: keyof RecordRow) => order.map((i) => rows[i][key])
     const { rows: recorded } = await this.#query('record',
       `SELECT x.n, ${this.#recordFunction}(x.event_id, x.issue_id, x.ts, x.data, x.shed, x.fingerprint, x.title, x.culprit, x.type, x.message,
-           x.level, x.release, x.environment, x.user_key, x.tags, x.hour, $17) AS r
+           x.level, x.release, x.environment, x.platform, x.user_hash, x.user_key, x.user_data, x.tags, x.hour, $20) AS r
          FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::boolean[], $6::jsonb[], $7::text[], $8::text[], $9::text[],
-           $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::jsonb[], $16::timestamptz[])
-           WITH ORDINALITY AS x(event_id, issue_id, ts, data, shed, fingerprint, title, culprit, type, message, level, release, environment, user_key, tags, hour, n)`,
+           $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::jsonb[], $18::jsonb[], $19::timestamptz[])
+           WITH ORDINALITY AS x(event_id, issue_id, ts, data, shed, fingerprint, title, culprit, type, message, level, release, environment, platform,
+             user_hash, user_key, user_data, tags, hour, n)`,
       [column('eventId'), column('issueId'), column('at'), column('data'), column('shed'), column('fingerprint'), column('title'), column('culprit'),
-        column('type'), column('message'), column('level'), column('release'), column('environment'), column('user'), column('tags'),
-        column('hour'), new Date()],
+        column('type'), column('message'), column('level'), column('release'), column('environment'), column('platform'), column('user'),
+        column('userKey'), column('userData'), column('tags'), column('hour'), new Date()],
     )
     const results: Array<RecordResult | Error> = new Array(rows.length)
     for (const { n, r } of recorded) {
@@ -144,6 +150,8 @@ function recordRow(input: RecordInput): RecordRow {
   const at = new Date(Number.isNaN(parsed) ? event.timestamp : parsed)
   const level: Level = LEVELS.includes(event.level) ? event.level : grouping.level
   const text = (value: unknown) => clean(typeof value === 'string' ? value : '')
+  const user = countedUser(input)
+  const details = userDetails(input)
   return {
     eventId: clean(event.event_id),
     issueId: grouping.hash,
@@ -159,7 +167,10 @@ function recordRow(input: RecordInput): RecordRow {
     level,
     release: typeof event.release === 'string' && event.release !== '' ? clean(event.release) : null,
     environment: typeof event.environment === 'string' && event.environment !== '' ? clean(event.environment) : null,
-    user: countedUser(input),
+    platform: event.platform === 'javascript' ? 'javascript' : 'node',
+    user,
+    userKey: details === null ? null : clean(details.key),
+    userData: details === null ? null : toJson(details.user),
     tags: toJson(tagList(event, level)),
     hour: new Date(Math.floor(at.getTime() / HOUR) * HOUR),
   }

@@ -3,7 +3,7 @@
  * same message (the panel turns these TypeErrors into 400 answers).
  */
 import { DAY, HOUR, parseDuration } from '../../common/duration.js'
-import { ISSUE_ID, SORTS, STATUSES, type HistogramOptions, type IgnoreUntil, type Issue, type IssueSort, type IssueStatus, type IssueUpdate, type ListIssuesOptions, type MaintainOptions, type Retention } from '../../lib/types.js'
+import { ISSUE_ID, NOTE_MAX_LENGTH, SORTS, STATUSES, type HistogramOptions, type IgnoreUntil, type Issue, type IssueSort, type IssueStatus, type IssueUpdate, type ListIssuesOptions, type MaintainOptions, type Retention } from '../../lib/types.js'
 
 export const DEFAULT_LIMIT = 25
 export const MAX_LIMIT = 100
@@ -59,37 +59,82 @@ export function sortValue(issue: Issue, sort: IssueSort): number {
   }
 }
 
-/** What an update does once checked: the new status and, for ignores, the end as absolute targets. */
-export type CheckedUpdate =
-  | { status: 'unresolved' | 'resolved' }
+/** What an update does once checked: the new status, who made it and, for ignores, the end as absolute targets. */
+export type CheckedUpdate = (
+  | { status: 'unresolved' }
+  | { status: 'resolved'; inRelease?: string }
   | { status: 'ignored'; until: { events: number } | { users: number } | { forMs: number } | null }
+) & { actor?: string }
+
+/** actors and release names are cut to these lengths */
+export const ACTOR_MAX_LENGTH = 100
+const RELEASE_MAX_LENGTH = 200
+/** the actor of a change made without one: the JSON API's and scripts' */
+export const DEFAULT_ACTOR = 'API'
 
 /** Checks an IssueUpdate and says what is wrong with it. */
 export function checkUpdate(update: unknown): CheckedUpdate {
   if (typeof update !== 'object' || update === null) throw new TypeError("update must be an object like { status: 'resolved' }")
-  const { status, until } = update as IssueUpdate
+  const { status, until, inRelease } = update as IssueUpdate
   if (!STATUSES.includes(status)) throw new TypeError(`status must be one of ${STATUSES.join(', ')}, got ${describe(status)}`)
   for (const key of Object.keys(update)) {
-    if (key !== 'status' && key !== 'until') throw new TypeError(`unknown update field ${describe(key)}; an update has status and, for ignores, until`)
+    if (key !== 'status' && key !== 'until' && key !== 'inRelease' && key !== 'actor') throw new TypeError(`unknown update field ${describe(key)}; an update has status, until (for ignores), inRelease (for resolves) and actor`)
+  }
+  const actor = checkActor((update as IssueUpdate).actor ?? DEFAULT_ACTOR)
+  if (inRelease !== undefined) {
+    if (status !== 'resolved') throw new TypeError(`inRelease only goes with status 'resolved', not ${describe(status)}`)
+    if (typeof inRelease !== 'string' || inRelease.trim() === '') throw new TypeError(`inRelease must be a release name (a non-empty string), got ${describe(inRelease)}`)
   }
   if (status !== 'ignored') {
     if (until !== undefined && until !== null) throw new TypeError(`until only goes with status 'ignored', not ${describe(status)}`)
-    return { status }
+    if (status === 'resolved' && inRelease !== undefined) return { status, inRelease: inRelease.slice(0, RELEASE_MAX_LENGTH), actor }
+    return { status, actor }
   }
-  if (until === undefined || until === null) return { status, until: null }
+  if (until === undefined || until === null) return { status, until: null, actor }
   const hint = "until must be one of { events: N }, { users: N } or { for: '1d' }"
   if (typeof until !== 'object' || Object.keys(until).length !== 1) throw new TypeError(`${hint}, got ${describe(until)}`)
   if ('events' in until || 'users' in until) {
     const n = 'events' in until ? until.events : (until as { users: number }).users
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new TypeError(`${hint}; N must be a positive integer, got ${describe(n)}`)
-    return { status, until: 'events' in until ? { events: n } : { users: n } }
+    return { status, until: 'events' in until ? { events: n } : { users: n }, actor }
   }
   if ('for' in until) {
     const ms = parseDuration(until.for)
     if (ms === null) throw new TypeError(`until.for must be a duration like '30m', '1h' or '7d', got ${describe(until.for)}`)
-    return { status, until: { forMs: ms } }
+    return { status, until: { forMs: ms }, actor }
   }
   throw new TypeError(`${hint}, got ${describe(until)}`)
+}
+
+/** Who made a change: a non-empty string, cut to ACTOR_MAX_LENGTH. */
+export function checkActor(actor: unknown): string {
+  if (typeof actor !== 'string' || actor.trim() === '') throw new TypeError(`actor must be a non-empty string (a user name, 'panel' or 'API'), got ${describe(actor)}`)
+  return actor.trim().slice(0, ACTOR_MAX_LENGTH)
+}
+
+/** Checks addNote's note: its text trimmed and cut to NOTE_MAX_LENGTH, and its actor. */
+export function checkNote(note: unknown): { text: string; actor: string } {
+  if (typeof note !== 'object' || note === null) throw new TypeError("a note must be an object like { text: 'Fixed by the retry', actor: 'ann' }")
+  const { text, actor } = note as { text?: unknown; actor?: unknown }
+  if (typeof text !== 'string' || text.trim() === '') throw new TypeError(`a note's text must be a non-empty string, got ${describe(text)}`)
+  return { text: text.trim().slice(0, NOTE_MAX_LENGTH), actor: checkActor(actor) }
+}
+
+/** Checks noteRuleFired's arguments; the time in ms. */
+export function checkRuleFired(ruleKey: unknown, at: unknown): { ruleKey: string; at: number } {
+  if (typeof ruleKey !== 'string' || ruleKey === '' || ruleKey.length > 1000) throw new TypeError(`a rule key must be a non-empty string of at most 1000 characters, got ${describe(ruleKey)}`)
+  return { ruleKey, at: checkDate('at', at) }
+}
+
+/** setting names and values are bounded: they live in the store's first line (file) or one row */
+export const SETTING_NAME_MAX_LENGTH = 200
+export const SETTING_VALUE_MAX_LENGTH = 10_000
+
+/** Checks claimSetting's arguments. */
+export function checkSetting(name: unknown, value: unknown): { name: string; value: string } {
+  if (typeof name !== 'string' || name === '' || name.length > SETTING_NAME_MAX_LENGTH) throw new TypeError(`a setting name must be a non-empty string of at most ${SETTING_NAME_MAX_LENGTH} characters, got ${describe(name)}`)
+  if (typeof value !== 'string' || value.length > SETTING_VALUE_MAX_LENGTH) throw new TypeError(`a setting value must be a string of at most ${SETTING_VALUE_MAX_LENGTH} characters, got ${describe(value)}`)
+  return { name, value }
 }
 
 /** Turns a checked ignore end into the absolute targets stored on the issue. */

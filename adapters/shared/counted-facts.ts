@@ -4,7 +4,7 @@
  * itself) and its distinct user (the record's userKey, hashed).
  */
 import { createHash } from 'node:crypto'
-import type { RecordInput } from '../../lib/types.js'
+import type { RecordInput, User } from '../../lib/types.js'
 import { TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH } from '../../lib/types.js'
 
 /** tags every event carries implicitly, unless its own tags already name them */
@@ -41,4 +41,38 @@ export function withImplicitTags(own: Array<[string, string]>, implicit: Implici
 export function countedUser(input: RecordInput): string | null {
   const key = input.userKey
   return key === null || key === undefined || key === '' ? null : createHash('sha256').update(String(key)).digest('base64url').slice(0, 16)
+}
+
+/** a user block larger than this as JSON keeps only its four standard fields */
+const USER_DETAILS_MAX_BYTES = 2000
+const STANDARD_USER_FIELDS = ['id', 'email', 'username', 'ip_address'] as const
+
+/**
+ * The record's user as an affected-user list shows it: its key and every field the app set (the
+ * event's user block, scrubbed already), or null without a user. A block too large to keep for
+ * each user keeps its standard fields alone.
+ */
+export function userDetails(input: RecordInput): { key: string; user: User } | null {
+  const key = input.userKey
+  if (key === null || key === undefined || key === '') return null
+  const block = input.event.user
+  let user: User = {}
+  if (typeof block === 'object' && block !== null) {
+    try {
+      const json = JSON.stringify(block)
+      user = json.length <= USER_DETAILS_MAX_BYTES ? (JSON.parse(json) as User) : standardFields(block)
+    } catch {
+      user = standardFields(block)
+    }
+  }
+  return { key: String(key).slice(0, 300), user }
+}
+
+function standardFields(block: User): User {
+  const user: User = {}
+  for (const field of STANDARD_USER_FIELDS) {
+    const value = block[field]
+    if (typeof value === 'string' || typeof value === 'number') (user as Record<string, unknown>)[field] = typeof value === 'string' ? value.slice(0, 256) : value
+  }
+  return user
 }

@@ -6,12 +6,13 @@
  *
  * Lookups go through Maps only, so ids like `__proto__` are just unknown ids.
  */
-import { LEVELS, type Issue, type IssueNaming, type IssuePage, type IssueUpdate, type ListIssuesOptions, type RecordInput, type RecordResult, type StatusCounts, type TagBreakdown, type HistogramOptions, type Level } from '../../lib/types.js'
+import { LEVELS, type Activity, type ActivityPage, type Issue, type IssueNaming, type IssuePage, type IssueUpdate, type ListIssuesOptions, type RecordInput, type RecordResult, type StatusCounts, type TagBreakdown, type HistogramOptions, type Level, type User, type UserPage } from '../../lib/types.js'
 import { matchesIssue, mentionsStatus, parseQuery, type IssueFacets } from '../../common/search.js'
-import { countedUser, ownTags, withImplicitTags } from './counted-facts.js'
+import { countedUser, ownTags, userDetails, withImplicitTags } from './counted-facts.js'
 import { BucketCounts } from './buckets.js'
 import { decodeCursor, encodeCursor, isAfter } from './cursor.js'
-import { checkDate, checkUpdate, histogramArguments, ignoreTargets, isIssueId, listArguments, type CheckedUpdate } from './arguments.js'
+import { checkDate, checkNote, checkRuleFired, checkSetting, checkUpdate, DEFAULT_ACTOR, histogramArguments, ignoreTargets, isIssueId, listArguments, type CheckedUpdate } from './arguments.js'
+import { appendActivity, copyActivity, hasPerson, notePerson, pageActivity, pageUsers, type ActivityLine, type ActivityLog, type Person } from './issue-history.js'
 import { DAY, HOUR, MINUTE, SECOND } from '../../common/duration.js'
 
 /** hour buckets reach back 14 days, day buckets 400 days, minute buckets (for countEventsSince) 24 hours */
@@ -50,6 +51,9 @@ interface IssueState {
   /** events the store holds for the issue, and the oldest one's time (kept up to date by the store) */
   stored: number
   oldestStored: number | null
+  /** the users it affected, in detail (bounded; see issue-history.ts), by key hash */
+  people: Map<string, Person>
+  activity: ActivityLog
   /** the serialised state, cached until the next change */
   json: string | null
 }
@@ -71,9 +75,18 @@ export interface IssueRecord {
   days: Array<[number, number]>
   minutes: Array<[number, number]>
   stored: [number, number | null]
+  /** [hash, key, user, count, first, last] */
+  people?: Array<[string, string, User, number, number, number]>
+  activity?: ActivityLog
 }
 
 export type ClaimRecord = [key: string, issueId: string, expiresAt: number | null]
+
+/** The store-wide state beside the issues: when each rule last fired (ms) and the settings. */
+export interface SharedRecord {
+  rules: Array<[string, number]>
+  settings: Array<[string, string]>
+}
 
 interface RecentSeconds {
   counts: BucketCounts
@@ -87,6 +100,9 @@ interface RecentSeconds {
 export class IssueIndex {
   #issues = new Map<string, IssueState>()
   #claims = new Map<string, Claim>()
+  /** when each alert rule last fired (ms), and the settings: store-wide, beside the issues */
+  #rules = new Map<string, number>()
+  #settings = new Map<string, string>()
   /**
    * Per-second counts of recent events, in memory only: the document stays small, and the minute
    * counts it keeps would let a one-minute window take in events from up to a minute before it.
@@ -115,12 +131,17 @@ export class IssueIndex {
       if (facts.grouping === undefined) throw new Error(`issue ${facts.issueId} is unknown and the record does not say how to make it`)
       state = newState(facts.issueId, facts.grouping, t, level)
       this.#issues.set(facts.issueId, state)
+      appendActivity(state.activity, { kind: 'first_seen', at: new Date(t).toISOString(), actor: 'faultline', eventId: facts.eventId })
     }
     const { issue } = state
-    if (issue.status === 'resolved') {
+    // resolved in the next release: events of that release, or of none, leave it resolved
+    const staysResolved = issue.resolvedInRelease !== null && (facts.release === undefined || facts.release === issue.resolvedInRelease)
+    if (issue.status === 'resolved' && !staysResolved) {
+      appendActivity(state.activity, { kind: 'regressed', at: new Date(t).toISOString(), actor: 'faultline', eventId: facts.eventId, release: facts.release ?? null, resolvedAt: issue.resolvedAt })
       issue.status = 'unresolved'
       issue.regressed = true
       issue.regressedAt = new Date(t).toISOString()
+      issue.resolvedInRelease = null
       issue.countSinceRegression = 0
       issue.usersSinceRegression = 0
       state.epoch += 1
@@ -134,6 +155,7 @@ export class IssueIndex {
       if (seenIn === undefined) issue.userCount += 1
       if (seenIn !== state.epoch) issue.usersSinceRegression += 1
       state.users.set(facts.user, state.epoch)
+      if (facts.person !== undefined) notePerson(state.people, facts.user, facts.person, t, times)
     }
     if (t < state.first) {
       state.first = t
@@ -145,6 +167,8 @@ export class IssueIndex {
       issue.level = level
     }
     noteRelease(state, facts.release, t)
+    const platform = facts.platform ?? 'node'
+    if (!issue.platforms.includes(platform)) issue.platforms.push(platform)
     const environment = facts.environment
     if (environment !== undefined && environment !== '' && !issue.environments.includes(environment) && issue.environments.length < MAX_ENVIRONMENTS) {
       issue.environments.push(environment)
@@ -170,6 +194,7 @@ export class IssueIndex {
         issue.status = 'unresolved'
         issue.ignoreUntil = null
         unignored = true
+        appendActivity(state.activity, { kind: 'unignored', at: new Date(Math.max(t, now)).toISOString(), actor: 'faultline' })
       }
     }
     state.json = null
@@ -231,18 +256,26 @@ export class IssueIndex {
     const state = this.#state(id)
     if (!state) return null
     const { issue } = state
+    const line: ActivityLine = { kind: checked.status, at: new Date(now).toISOString(), actor: checked.actor ?? DEFAULT_ACTOR }
+    issue.resolvedInRelease = null
     if (checked.status === 'ignored') {
       issue.status = 'ignored'
       issue.ignoreUntil = ignoreTargets(checked.until, issue, now)
+      line.until = issue.ignoreUntil === null ? null : { ...issue.ignoreUntil }
     } else if (checked.status === 'resolved') {
       issue.status = 'resolved'
       issue.resolvedAt = new Date(now).toISOString()
       issue.regressed = false
       issue.ignoreUntil = null
+      if (checked.inRelease !== undefined) {
+        issue.resolvedInRelease = checked.inRelease
+        line.release = checked.inRelease
+      }
     } else {
       issue.status = 'unresolved'
       issue.ignoreUntil = null
     }
+    appendActivity(state.activity, line)
     state.json = null
     return copyIssue(issue)
   }
@@ -333,11 +366,13 @@ export class IssueIndex {
         issue.status = 'resolved'
         issue.resolvedAt = new Date(now).toISOString()
         issue.regressed = false
+        appendActivity(state.activity, { kind: 'auto_resolved', at: new Date(now).toISOString(), actor: 'faultline' })
         state.json = null
         resolvedIssues += 1
       } else if (issue.status === 'ignored' && issue.ignoreUntil?.at !== undefined && Date.parse(issue.ignoreUntil.at) <= now) {
         issue.status = 'unresolved'
         issue.ignoreUntil = null
+        appendActivity(state.activity, { kind: 'unignored', at: new Date(now).toISOString(), actor: 'faultline' })
         state.json = null
         unignoredIssues += 1
       }
@@ -369,13 +404,90 @@ export class IssueIndex {
     state.json = null
   }
 
-  /** Tells the index what the store holds after pruning. */
-  setStoredEvents(id: string, count: number, oldest: number | null): void {
+  /** Tells the index what the store holds after pruning; `pruned` events deleted by retention go in the activity log. */
+  setStoredEvents(id: string, count: number, oldest: number | null, pruned = 0, now = Date.now()): void {
     const state = this.#state(id)
-    if (!state || (state.stored === count && state.oldestStored === oldest)) return
+    if (!state) return
+    if (pruned > 0) {
+      appendActivity(state.activity, { kind: 'events_pruned', at: new Date(now).toISOString(), actor: 'faultline', count: pruned })
+      state.json = null
+    }
+    if (state.stored === count && state.oldestStored === oldest) return
     state.stored = count
     state.oldestStored = oldest
     state.json = null
+  }
+
+  /** The issue's affected users, most events first; null for an unknown issue. */
+  listUsers(id: unknown, options?: { limit?: number; cursor?: string | null }): UserPage | null {
+    const state = this.#state(id)
+    return state ? pageUsers(state.people, options) : null
+  }
+
+  /** The issue's activity log, oldest first; null for an unknown issue. */
+  listActivity(id: unknown, options?: { limit?: number; cursor?: string | null }): ActivityPage | null {
+    const state = this.#state(id)
+    return state ? pageActivity(state.activity, options) : null
+  }
+
+  /** Adds a note to the issue's log; null for an unknown issue; a TypeError for a bad note. */
+  addNote(id: unknown, note: { text: string; actor: string }, now = Date.now()): Activity | null {
+    const checked = checkNote(note)
+    return this.applyNote(id, checked.text, checked.actor, now)
+  }
+
+  /** `addNote`, with the note checked already. */
+  applyNote(id: unknown, text: string, actor: string, now: number): Activity | null {
+    const state = this.#state(id)
+    if (!state) return null
+    state.json = null
+    return copyActivity(appendActivity(state.activity, { kind: 'note', at: new Date(now).toISOString(), actor, text }))
+  }
+
+  /** Remembers that a rule fired at `at` (ms), unless it is known to have fired later. */
+  noteRuleFired(ruleKey: string, at: Date): void {
+    const checked = checkRuleFired(ruleKey, at)
+    this.applyRuleFired(checked.ruleKey, checked.at)
+  }
+
+  applyRuleFired(ruleKey: string, at: number): void {
+    const known = this.#rules.get(ruleKey)
+    if (known === undefined || at > known) this.#rules.set(ruleKey, at)
+  }
+
+  ruleFirings(): Record<string, string> {
+    const out: Record<string, string> = {}
+    for (const [key, at] of [...this.#rules].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) out[key] = new Date(at).toISOString()
+    return out
+  }
+
+  /** The setting's value, storing `value` first when there is none. */
+  claimSetting(name: string, value: string): string {
+    const checked = checkSetting(name, value)
+    return this.applySetting(checked.name, checked.value)
+  }
+
+  applySetting(name: string, value: string): string {
+    const known = this.#settings.get(name)
+    if (known !== undefined) return known
+    this.#settings.set(name, value)
+    return value
+  }
+
+  /** The rule firings and settings, as the file store's document keeps them. */
+  sharedRecord(): SharedRecord {
+    return { rules: [...this.#rules], settings: [...this.#settings] }
+  }
+
+  /** Takes back what `sharedRecord` wrote; anything malformed in it is left out. */
+  restoreShared(record: unknown): void {
+    const r = record as Partial<SharedRecord> | null | undefined
+    for (const entry of Array.isArray(r?.rules) ? r.rules : []) {
+      if (Array.isArray(entry) && typeof entry[0] === 'string' && Number.isFinite(entry[1])) this.#rules.set(entry[0], entry[1])
+    }
+    for (const entry of Array.isArray(r?.settings) ? r.settings : []) {
+      if (Array.isArray(entry) && typeof entry[0] === 'string' && typeof entry[1] === 'string') this.#settings.set(entry[0], entry[1])
+    }
   }
 
   /** Issue ids, in no particular order (a snapshot). */
@@ -466,6 +578,12 @@ export interface RecordFacts {
   shed: boolean
   /** how many errors these facts count (see RecordInput.times) */
   times: number
+  /** the user's key and fields, for the affected-user list (with `user`) */
+  person?: { key: string; user: User }
+  /** 'node' when absent */
+  platform?: 'node' | 'javascript'
+  /** the event's id, for the activity log's first_seen and regressed lines */
+  eventId?: string
 }
 
 /** The facts of one record input; an unparseable timestamp counts at `now`. */
@@ -488,6 +606,9 @@ export function factsOf(input: RecordInput, now: number): RecordFacts {
     grouping: naming,
     shed: input.shed === true,
     times: input.times ?? 1,
+    person: userDetails(input) ?? undefined,
+    platform: event.platform === 'javascript' ? 'javascript' : 'node',
+    eventId: event.event_id,
   }
 }
 
@@ -527,6 +648,8 @@ function newState(id: string, grouping: IssueNaming, t: number, level: Level): I
       countSinceRegression: 0,
       usersSinceRegression: 0,
       shed: 0,
+      resolvedInRelease: null,
+      platforms: [],
     },
     first: t,
     last: t,
@@ -542,6 +665,8 @@ function newState(id: string, grouping: IssueNaming, t: number, level: Level): I
     minutes: new BucketCounts(MINUTE, KEEP_MINUTES),
     stored: 0,
     oldestStored: null,
+    people: new Map(),
+    activity: { lines: [], next: 1 },
     json: null,
   }
 }
@@ -588,6 +713,7 @@ function facets(state: IssueState): IssueFacets {
   return {
     hasRelease: (release) => state.releases.has(release),
     hasTag: (key, value) => state.tagSearch.has(`${key}\0${value}`),
+    hasUser: (field, value) => hasPerson(state.people, field, value),
   }
 }
 
@@ -606,6 +732,7 @@ export function copyIssue(issue: Issue): Issue {
     ...issue,
     fingerprint: [...issue.fingerprint],
     environments: [...issue.environments],
+    platforms: [...issue.platforms],
     ignoreUntil: issue.ignoreUntil === null ? null : { ...issue.ignoreUntil },
   }
 }
@@ -622,6 +749,8 @@ function toRecord(state: IssueState): IssueRecord {
     days: state.days.toJSON(),
     minutes: state.minutes.toJSON(),
     stored: [state.stored, state.oldestStored],
+    people: [...state.people].map(([hash, p]) => [hash, p.key, p.user, p.count, p.first, p.last]),
+    activity: state.activity,
   }
 }
 
@@ -636,8 +765,12 @@ function fromRecord(record: IssueRecord): IssueState {
   const tagSearch = new Set<string>()
   for (const [key, tag] of tags) for (const value of tag.values.keys()) tagSearch.add(searchKey(key, value))
   return {
-    // documents written before events could be shed have no count of them
-    issue: { ...copyIssue(issue), shed: typeof issue.shed === 'number' ? issue.shed : 0 },
+    // documents written before events could be shed, or before platforms and next-release resolves, lack them
+    issue: {
+      ...copyIssue({ ...issue, platforms: Array.isArray(issue.platforms) ? issue.platforms : ['node'] }),
+      shed: typeof issue.shed === 'number' ? issue.shed : 0,
+      resolvedInRelease: typeof issue.resolvedInRelease === 'string' ? issue.resolvedInRelease : null,
+    },
     first,
     last,
     epoch: record.epoch ?? 0,
@@ -653,6 +786,9 @@ function fromRecord(record: IssueRecord): IssueState {
     minutes: new BucketCounts(MINUTE, KEEP_MINUTES, record.minutes),
     stored: record.stored?.[0] ?? 0,
     oldestStored: record.stored?.[1] ?? null,
+    people: new Map((Array.isArray(record.people) ? record.people : []).map(([hash, key, user, count, first, last]) => [hash, { key, user, count, first, last }])),
+    // documents written before the log have none: it starts with the next change
+    activity: Array.isArray(record.activity?.lines) && Number.isSafeInteger(record.activity.next) ? record.activity : { lines: [], next: 1 },
     json: null,
   }
 }

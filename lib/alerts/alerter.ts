@@ -253,6 +253,17 @@ class RuleAlerter implements Alerter {
     if (rule.throttleMs !== null && !(await this.#claim(throttleKey(ruleKey, issue.id), issue.id, rule.throttleMs))) return
     this.#fired++
     this.#dispatch({ rule, firing, issue, event: check.event, at: new Date(check.at) })
+    await this.#noteFired(ruleKey, new Date(check.at))
+  }
+
+  /** Tells the store the rule fired, for the panel's rules page; the alert went out whatever happens here. */
+  async #noteFired(ruleKey: string, at: Date): Promise<void> {
+    try {
+      // a store written before rule firings were kept has no noteRuleFired
+      if (typeof this.#store.noteRuleFired === 'function') await this.#store.noteRuleFired(ruleKey, at)
+    } catch (err) {
+      this.#report(new Error(`could not note that alert rule ${ruleKey} fired: ${(err as Error)?.message ?? String(err)}`), 'rules: note fired')
+    }
   }
 
   async #claim(key: string, issueId: string, expiresInMs?: number): Promise<boolean> {

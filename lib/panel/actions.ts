@@ -1,16 +1,19 @@
 /**
- * The form posts: resolve, reopen, ignore (with an optional end) and delete, for one issue or for
- * several selected in the list. Each post is checked for origin and CSRF token, then redirects (303).
+ * The form posts: resolve (now or in the next release), reopen, ignore (with an optional end) and
+ * delete, for one issue or for several selected in the list, and a note on an issue. Each post is
+ * checked for origin and CSRF token, then redirects (303).
  */
 import { parseDuration } from '../../common/duration.js'
-import type { IssueUpdate } from '../types.js'
+import { NOTE_MAX_LENGTH, type IssueUpdate } from '../types.js'
 import { csrfValid, isSameOrigin } from './access.js'
+import { actorOf } from './actor.js'
+import { currentRelease } from './next-release.js'
 import { BodyError, field, fieldList, readForm, type Fields } from './body.js'
-import { isBadInput, isValidId, type PanelContext } from './context.js'
+import { isBadInput, isValidId, storeHas, type PanelContext } from './context.js'
 import { errorPage } from './pages.js'
 import { redirect } from './reply.js'
 
-const ACTIONS = ['resolve', 'unresolve', 'ignore', 'delete'] as const
+const ACTIONS = ['resolve', 'resolveNext', 'unresolve', 'ignore', 'delete'] as const
 type Action = (typeof ACTIONS)[number]
 const MAX_BULK = 100
 const MAX_UNTIL = 1_000_000_000
@@ -58,11 +61,12 @@ export function ignoreUntil(fields: Fields): IssueUpdate['until'] | string {
   return 'Choose when the ignore ends: forever, after more events, after more users, or after a time.'
 }
 
-function updateFor(action: Exclude<Action, 'delete'>, fields: Fields): IssueUpdate | string {
-  if (action === 'resolve') return { status: 'resolved' }
-  if (action === 'unresolve') return { status: 'unresolved' }
+/** The change an action asks for, signed by `actor`; a message when the form is incomplete. */
+function updateFor(action: Exclude<Action, 'delete' | 'resolveNext'>, fields: Fields, actor: string): IssueUpdate | string {
+  if (action === 'resolve') return { status: 'resolved', actor }
+  if (action === 'unresolve') return { status: 'unresolved', actor }
   const until = ignoreUntil(fields)
-  return typeof until === 'string' ? until : { status: 'ignored', until }
+  return typeof until === 'string' ? until : { status: 'ignored', until, actor }
 }
 
 function actionFrom(fields: Fields): Action | null {
@@ -81,7 +85,17 @@ export async function issueAction(ctx: PanelContext, id: string): Promise<void> 
     if (!(await ctx.store.deleteIssue(id))) return errorPage(ctx, 404, 'Issue not found', 'There is no issue with this id. It may have been deleted already.')
     return redirect(ctx.res, `${ctx.base}?done=delete&n=1`)
   }
-  const update = updateFor(action, fields)
+  const actor = actorOf(ctx.req, ctx.options, 'panel')
+  let update: IssueUpdate | string
+  if (action === 'resolveNext') {
+    const current = await ctx.store.getIssue(id)
+    if (!current) return errorPage(ctx, 404, 'Issue not found', 'There is no issue with this id. It may have been deleted.')
+    const release = currentRelease(ctx.options, current)
+    if (!release) return errorPage(ctx, 400, 'No release known', "Resolving in the next release needs to know the current release: set the tracker's `release` option (or FAULTLINE_RELEASE), or send events that carry one.")
+    update = { status: 'resolved', inRelease: release, actor }
+  } else {
+    update = updateFor(action, fields, actor)
+  }
   if (typeof update === 'string') return errorPage(ctx, 400, 'Incomplete form', update)
   try {
     const issue = await ctx.store.updateIssue(id, update)
@@ -116,11 +130,13 @@ export async function bulkAction(ctx: PanelContext): Promise<void> {
   if (!fields) return
   const action = actionFrom(fields)
   if (!action) return errorPage(ctx, 400, 'Unknown action', 'Choose resolve, reopen, ignore or delete.')
+  // each issue has its own release to wait for: that one is offered on the issue page only
+  if (action === 'resolveNext') return errorPage(ctx, 400, 'One issue at a time', 'Resolve in the next release from the issue’s own page.')
   const ids = [...new Set(fieldList(fields, 'id'))]
   // Without the script nothing stops a post with no box ticked: back to the list, which says why.
   if (ids.length === 0) return redirect(ctx.res, listHref(ctx, fields, 'done=none'))
   if (ids.length > MAX_BULK) return errorPage(ctx, 400, 'Too many issues', `Change at most ${MAX_BULK} issues at once.`)
-  const update = action === 'delete' ? null : updateFor(action, fields)
+  const update = action === 'delete' ? null : updateFor(action, fields, actorOf(ctx.req, ctx.options, 'panel'))
   if (typeof update === 'string') return errorPage(ctx, 400, 'Incomplete form', update)
   let changed = 0
   for (const id of ids) {
@@ -134,4 +150,27 @@ export async function bulkAction(ctx: PanelContext): Promise<void> {
     }
   }
   redirect(ctx.res, listHref(ctx, fields, `done=${action}&n=${changed}`))
+}
+
+/**
+ * POST /issues/:id/notes : adds a note to the issue's activity log, then back to the log. Browsers
+ * send a textarea's line breaks as CRLF but count them as one character against `maxlength`, so
+ * they are made LF before the length is checked.
+ */
+export async function noteAction(ctx: PanelContext, id: string): Promise<void> {
+  const fields = await checkedForm(ctx)
+  if (!fields) return
+  const text = field(fields, 'text').replace(/\r\n?/g, '\n')
+  if (text.trim() === '') return errorPage(ctx, 400, 'Empty note', 'Write something in the note, then add it.')
+  if (text.length > NOTE_MAX_LENGTH) return errorPage(ctx, 400, 'Note too long', `A note holds at most ${NOTE_MAX_LENGTH.toLocaleString('en-US')} characters; this one has ${text.length.toLocaleString('en-US')}.`)
+  if (!storeHas(ctx.store, 'addNote')) return errorPage(ctx, 501, 'Notes not kept', 'This store was written before stores kept notes (it has no addNote), so it cannot keep this one.')
+  let added
+  try {
+    added = await ctx.store.addNote(id, { text, actor: actorOf(ctx.req, ctx.options, 'panel') })
+  } catch (err) {
+    if (isBadInput(err)) return errorPage(ctx, 400, 'Note refused', err.message)
+    throw err
+  }
+  if (!added) return errorPage(ctx, 404, 'Issue not found', 'There is no issue with this id. It may have been deleted.')
+  redirect(ctx.res, `${ctx.base}/issues/${encodeURIComponent(id)}?done=note#activity`)
 }

@@ -17,11 +17,40 @@ export interface Bar {
 }
 
 export interface Chart {
+  interval: 'hour' | 'day'
   width: number
   height: number
   bars: Bar[]
   max: number
   total: number
+  /** labels under the time axis, evenly spaced from its left end to its right end */
+  ticks: Tick[]
+}
+
+/** A time axis label: `at` is the instant (ISO) or null for the right end ('now', 'today'); `text` is in UTC. */
+export interface Tick {
+  at: string | null
+  text: string
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+
+/**
+ * Four or five labels for the time axis: hourly charts every quarter of the span as 'HH:00' (the
+ * panel's script shows them in the viewer's time zone), daily charts every third as 'May 3' (the
+ * buckets are UTC days, so their dates stay UTC), and the right end as 'now' or 'today'.
+ */
+export function axisTicks(interval: 'hour' | 'day', starts: Date[]): Tick[] {
+  const parts = interval === 'hour' ? 4 : 3
+  const ticks: Tick[] = []
+  for (let k = 0; k < parts; k++) {
+    const start = starts[Math.round((k * starts.length) / parts)]
+    if (!start) break
+    const iso = start.toISOString()
+    ticks.push({ at: iso, text: interval === 'hour' ? iso.slice(11, 16) : `${MONTHS[start.getUTCMonth()]} ${start.getUTCDate()}` })
+  }
+  ticks.push({ at: null, text: interval === 'hour' ? 'now' : 'today' })
+  return ticks
 }
 
 
@@ -67,5 +96,5 @@ export function barChart(
       label: bucketLabel(interval, starts[i], count),
     }
   })
-  return { width, height, bars, max, total: safe.reduce((a, b) => a + b, 0) }
+  return { interval, width, height, bars, max, total: safe.reduce((a, b) => a + b, 0), ticks: axisTicks(interval, starts) }
 }

@@ -43,6 +43,14 @@ export function splitPath(path: string): string[] | null {
   }
 }
 
+/**
+ * True when the store has this method. The type requires it, but a store written in plain
+ * JavaScript before the method existed may lack it: the pages then leave out what it would show.
+ */
+export function storeHas(store: Store, method: keyof Store): boolean {
+  return typeof store[method] === 'function'
+}
+
 /** True when the store refused the arguments (stores throw TypeError for bad input, like an unknown cursor). */
 export function isBadInput(err: unknown): err is TypeError {
   return err instanceof TypeError

@@ -2,7 +2,7 @@
  * Small pure helpers the templates call to turn stored values into text. They return plain
  * strings; the templates escape them (`<%= %>`), so nothing here builds markup.
  */
-import type { Issue } from '../types.js'
+import type { Activity, IgnoreUntil, Issue } from '../types.js'
 
 /** '12s ago', '5 min ago', '3 h ago', '2 days ago', '4 mo ago', '2 y ago'; '' for a missing date. */
 export function timeAgo(iso: string | null | undefined, now: Date = new Date()): string {
@@ -167,4 +167,63 @@ export function withQuery(path: string, params: Record<string, string | number |
   for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined && v !== '') search.set(k, String(v))
   const qs = search.toString()
   return qs ? `${path}?${qs}` : path
+}
+
+/**
+ * An email address with its local part hidden but the first letter: 'a•••@example.com'. Enough to
+ * tell which team or person gets the alerts without handing out addresses; a display name
+ * ('Ann <ann@example.com>') is dropped with the rest.
+ */
+export function maskAddress(address: string): string {
+  const bare = /<\s*([^<>\s]+)\s*>/.exec(address)?.[1] ?? address.trim()
+  const at = bare.lastIndexOf('@')
+  if (at < 1) return '•••'
+  return `${bare[0]}•••${bare.slice(at)}`
+}
+
+/** The host a webhook posts to, without its path or query (which often carry its secret). */
+export function urlHost(url: string): string {
+  try {
+    return new URL(url).host
+  } catch {
+    return '(not a URL)'
+  }
+}
+
+/** How an ignore's absolute end reads in the log: 'until 120 events in total', 'until 2024-05-10 09:08:07 UTC'. */
+export function ignoreTarget(until: IgnoreUntil | null | undefined): string {
+  const ends: string[] = []
+  if (until?.count !== undefined) ends.push(`${plural(until.count, 'event')} in total`)
+  if (until?.userCount !== undefined) ends.push(`${plural(until.userCount, 'user')} in total`)
+  if (until?.at !== undefined) ends.push(absoluteTime(until.at))
+  return ends.length ? `until ${ends.join(' or ')}` : 'until someone reopens it'
+}
+
+/** One line of the activity log in words, without who and when: 'Resolved in the next release (after 1.4.2)'. */
+export function describeActivity(entry: Activity): string {
+  switch (entry.kind) {
+    case 'first_seen':
+      return entry.release ? `First seen, in release ${entry.release}` : 'First seen'
+    case 'resolved':
+      return entry.release ? `Resolved in the next release (after ${entry.release})` : 'Resolved'
+    case 'unresolved':
+      return 'Reopened'
+    case 'ignored':
+      return `Ignored ${ignoreTarget(entry.until)}`
+    case 'unignored':
+      return 'The ignore ended: unresolved again'
+    case 'regressed': {
+      const release = entry.release ? ` in release ${entry.release}` : ''
+      const resolved = entry.resolvedAt ? `, after being resolved ${absoluteTime(entry.resolvedAt)}` : ''
+      return `Regressed: came back${release}${resolved}`
+    }
+    case 'auto_resolved':
+      return 'Resolved automatically: not seen for the autoResolve period'
+    case 'events_pruned':
+      return `${plural(entry.count ?? 0, 'stored event')} deleted by the retention settings (counts stay exact)`
+    case 'note':
+      return 'Note'
+    default:
+      return String((entry as { kind: unknown }).kind)
+  }
 }

@@ -11,7 +11,8 @@ import { limitReports, type Report } from '../../common/report-limiter.js'
 import type { Store } from '../types.js'
 import { guardStore, StoreUnavailableError } from './store-guard.js'
 import { checkAccess, csrfToken, newNonce, setSecurityHeaders, type AccessResult } from './access.js'
-import { bulkAction, issueAction } from './actions.js'
+import { bulkAction, issueAction, noteAction } from './actions.js'
+import { rulesPage } from './rules-page.js'
 import { handleApi } from './api.js'
 import { isValidId, splitPath, type PanelContext } from './context.js'
 import { deniedPage, errorPage, eventsPage, issuePage, lastResort, listPage } from './pages.js'
@@ -117,6 +118,10 @@ async function route(ctx: PanelContext, path: string, auth: PanelAuth | null, au
     if (read) return listPage(ctx, csrfToken(ctx.req, ctx.res, ctx.base))
     return notAllowed(ctx, 'GET, HEAD')
   }
+  if (first === 'rules' && second === undefined) {
+    if (read) return rulesPage(ctx)
+    return notAllowed(ctx, 'GET, HEAD')
+  }
   if (first === 'bulk' && second === undefined) {
     if (post) return bulkAction(ctx)
     return notAllowed(ctx, 'POST')
@@ -126,6 +131,10 @@ async function route(ctx: PanelContext, path: string, auth: PanelAuth | null, au
       if (read) return issuePage(ctx, second, null, csrfToken(ctx.req, ctx.res, ctx.base))
       if (post) return issueAction(ctx, second)
       return notAllowed(ctx, 'GET, HEAD, POST')
+    }
+    if (third === 'notes' && fourth === undefined) {
+      if (post) return noteAction(ctx, second)
+      return notAllowed(ctx, 'POST')
     }
     if (third === 'events' && fourth === undefined) {
       if (read) return eventsPage(ctx, second)

@@ -4,10 +4,11 @@
  */
 import type { ServerResponse } from 'node:http'
 import { MAX_QUERY_LENGTH, mentionsStatus, parseQuery } from '../../common/search.js'
-import { SORTS, type ExceptionInfo, type FaultlineEvent, type Issue, type IssueSort, type IssueStatus, type TagBreakdown } from '../types.js'
+import { NOTE_MAX_LENGTH, SORTS, type Activity, type ActivityPage, type ExceptionInfo, type FaultlineEvent, type Issue, type IssueSort, type IssueStatus, type StatusCounts, type Store, type TagBreakdown } from '../types.js'
+import { currentRelease } from './next-release.js'
 import { barChart } from './charts.js'
-import { isBadInput, type PanelContext } from './context.js'
-import { absoluteTime, ignoreEnd, inline, noun, plural, pretty, prettyBody, queryRows, requestPath, searchTerm, shortCount, timeAgo, withQuery } from './format.js'
+import { isBadInput, storeHas, type PanelContext } from './context.js'
+import { absoluteTime, describeActivity, ignoreEnd, inline, noun, plural, pretty, prettyBody, queryRows, requestPath, searchTerm, shortCount, timeAgo, withQuery } from './format.js'
 import { sendHtml } from './reply.js'
 import { framesInCommon, groupFrames, rawStack, STACK_VIEWS, stackView, type FrameGroup, type StackView } from './stack.js'
 
@@ -25,7 +26,15 @@ const NOTICES: Record<string, [string, string]> = {
   unresolve: ['issue reopened', 'issues reopened'],
   ignore: ['issue ignored', 'issues ignored'],
   delete: ['issue deleted', 'issues deleted'],
+  resolveNext: ['issue resolved in the next release', 'issues resolved in the next release'],
+  note: ['note added', 'notes added'],
 }
+/** Affected users shown on the issue page at once; a link pages on. */
+export const USERS_PAGE = 10
+/** Activity entries shown at once; logs are short (status changes and notes), so one page is the rule. */
+export const ACTIVITY_PAGE = 50
+/** Pages of the log read at most to find the latest regression for the issue's header. */
+const REGRESSION_SEARCH_PAGES = 10
 /** An unresolved issue first seen this recently carries a "New" badge in the list. */
 const NEW_FOR_MS = 86_400_000
 /** Tag keys the search syntax can express as `key:value` ('is' means status); others are shown without a search link. */
@@ -116,10 +125,11 @@ export function listSearch(query: URLSearchParams): string {
 export async function listPage(ctx: PanelContext, csrf: string): Promise<void> {
   const { query, store, now } = ctx
   const q = (query.get('q') ?? '').slice(0, MAX_QUERY_LENGTH)
+  const parsed = parseQuery(q)
   const rawStatus = query.get('status')
   const status: IssueStatus | 'all' = TABS.some((t) => t.status === rawStatus)
     ? (rawStatus as IssueStatus | 'all')
-    : mentionsStatus(parseQuery(q)) ? 'all' : 'unresolved'
+    : mentionsStatus(parsed) ? 'all' : 'unresolved'
   const rawSort = query.get('sort')
   const sort: IssueSort = SORTS.includes(rawSort as IssueSort) ? (rawSort as IssueSort) : 'lastSeen'
   const cursor = query.get('cursor') || null
@@ -149,6 +159,9 @@ export async function listPage(ctx: PanelContext, csrf: string): Promise<void> {
     csrf,
     notice: noticeFrom(ctx),
     q,
+    problems: parsed.problems,
+    placeholder: searchPlaceholder(ctx),
+    elsewhere: q && page.issues.length === 0 && !cursor ? otherTab(counts, status, state, ctx.base) : null,
     status,
     sort,
     rows,
@@ -158,7 +171,36 @@ export async function listPage(ctx: PanelContext, csrf: string): Promise<void> {
     nextHref: page.nextCursor ? withQuery(ctx.base, { ...state, cursor: page.nextCursor }) : null,
     firstHref: cursor ? withQuery(ctx.base, state) : null,
     stats: ctx.stats?.() ?? null,
+    // what the page's script polls for new issues and counts: this very page, as JSON, with the tab counts
+    liveHref: withQuery(`${ctx.base}/api/issues`, { status, q, sort, limit: PAGE_SIZE, cursor, counts: 1 }),
+    firstPage: cursor === null,
+    since: now.toISOString(),
   })
+}
+
+/**
+ * The search box's hint: only terms that work on this app. Its own environment and release are
+ * values its issues have; a tag example would name a tag the app may never set.
+ */
+function searchPlaceholder(ctx: PanelContext): string {
+  const terms = ['words', 'is:regressed', 'level:error', `environment:${ctx.options.environment}`]
+  if (ctx.options.release) terms.push(`release:${ctx.options.release}`)
+  terms.push('user.email:…')
+  return `Search: ${terms.filter((t) => !/\s/.test(t)).join(', ')}`
+}
+
+/**
+ * When this tab has nothing for the search but another status tab has matches, that tab (the one
+ * with the most), so the page can say so instead of a bare "nothing here".
+ */
+function otherTab(counts: StatusCounts, status: IssueStatus | 'all', state: Record<string, string | null>, base: string): { label: string; count: number; href: string } | null {
+  if (status === 'all') return null
+  let best: { label: string; count: number; href: string } | null = null
+  for (const tab of TABS) {
+    if (tab.status === 'all' || tab.status === status || counts[tab.status] === 0) continue
+    if (!best || counts[tab.status] > best.count) best = { label: tab.label.toLowerCase(), count: counts[tab.status], href: withQuery(base, { ...state, status: tab.status }) }
+  }
+  return best
 }
 
 type Frame = NonNullable<ExceptionInfo['stacktrace']>['frames'][number]
@@ -216,27 +258,58 @@ async function issueOr404(ctx: PanelContext, id: string): Promise<Issue | null> 
   return issue
 }
 
+/**
+ * The latest regression in the log, for the issue's header: when the issue had been resolved and
+ * which release brought it back. Reads on from the first page when it is the one loaded (most
+ * logs fit on it), else from the start; a bounded number of pages.
+ */
+async function lastRegression(store: Store, id: string, firstPage: ActivityPage | null): Promise<Activity | null> {
+  const latestIn = (entries: Activity[], before: Activity | null) => entries.reduce<Activity | null>((last, a) => (a.kind === 'regressed' ? a : last), before)
+  let found = firstPage ? latestIn(firstPage.activity, null) : null
+  let cursor = firstPage ? firstPage.nextCursor : undefined
+  for (let i = 0; cursor !== null && i < REGRESSION_SEARCH_PAGES; i++) {
+    const page = await store.listActivity(id, { limit: ACTIVITY_PAGE, cursor })
+    if (!page) break
+    found = latestIn(page.activity, found)
+    cursor = page.nextCursor
+  }
+  return found
+}
+
 /** GET /issues/:id and /issues/:id/events/:eventId : the issue with one event in full. */
 export async function issuePage(ctx: PanelContext, id: string, eventId: string | null, csrf: string): Promise<void> {
-  const { store, now } = ctx
-  const view = stackView(ctx.query.get('view'))
+  const { store, now, query } = ctx
+  const view = stackView(query.get('view'))
   if (view === null) return errorPage(ctx, 400, 'This page link is not valid', `view must be one of ${STACK_VIEWS.join(', ')}.`)
   const issue = await issueOr404(ctx, id)
   if (!issue) return
   const event = eventId ? await store.getEvent(id, eventId) : (await store.listEvents(id, { limit: 1 })).events[0] ?? null
   if (eventId && !event) return errorPage(ctx, 404, 'Event not found', 'This issue has no stored event with this id. Older events are pruned by the retention settings.')
-  const [hourly, daily, tags, neighbors, latest] = await Promise.all([
-    store.histogram(id, { interval: 'hour', buckets: 24, now }),
-    store.histogram(id, { interval: 'day', buckets: 30, now }),
-    store.tagBreakdown(id, { limit: 5 }),
-    event ? store.eventNeighbors(id, event.event_id) : Promise.resolve(null),
-    eventId ? store.listEvents(id, { limit: 1 }).then((p) => p.events[0]?.event_id ?? null) : Promise.resolve(event?.event_id ?? null),
-  ])
+  const usersCursor = query.get('users') || null
+  const activityCursor = query.get('activity') || null
+  let loaded
+  try {
+    loaded = await Promise.all([
+      store.histogram(id, { interval: 'hour', buckets: 24, now }),
+      store.histogram(id, { interval: 'day', buckets: 30, now }),
+      store.tagBreakdown(id, { limit: 5 }),
+      event ? store.eventNeighbors(id, event.event_id) : Promise.resolve(null),
+      eventId ? store.listEvents(id, { limit: 1 }).then((p) => p.events[0]?.event_id ?? null) : Promise.resolve(event?.event_id ?? null),
+      storeHas(store, 'listUsers') ? store.listUsers(id, { limit: USERS_PAGE, cursor: usersCursor }) : undefined,
+      storeHas(store, 'listActivity') ? store.listActivity(id, { limit: ACTIVITY_PAGE, cursor: activityCursor }) : undefined,
+    ])
+  } catch (err) {
+    if (isBadInput(err)) return errorPage(ctx, 400, 'This page link is not valid', `${err.message}. Start again from the issue.`)
+    throw err
+  }
+  const [hourly, daily, tags, neighbors, latest, users, activity] = loaded
+  const regression = issue.regressed && activity ? await lastRegression(store, id, activityCursor ? null : activity) : null
   const issueHref = `${ctx.base}/issues/${encodeURIComponent(id)}`
   const eventHref = (eid: string) => `${issueHref}/events/${encodeURIComponent(eid)}`
   // paging through events keeps the stack view chosen
   const keepView = (href: string) => withQuery(href, { view: view === 'app' ? null : view })
-  const pageHref = eventId ? eventHref(eventId) : issueHref
+  // paging links keep the event shown and the other list's place
+  const here = eventId ? eventHref(eventId) : issueHref
   const chain = event ? exceptionChain(event, view) : []
   renderPage(ctx, 200, 'issue', issue.title, {
     csrf,
@@ -247,7 +320,7 @@ export async function issuePage(ctx: PanelContext, id: string, eventId: string |
     isLatest: event !== null && event.event_id === latest,
     chain,
     stackView: view,
-    stackViews: STACK_VIEWS.map((v) => ({ view: v, href: `${withQuery(pageHref, { view: v === 'app' ? null : v })}#stack`, active: v === view })),
+    stackViews: STACK_VIEWS.map((v) => ({ view: v, href: `${withQuery(here, { view: v === 'app' ? null : v })}#stack`, active: v === view })),
     rawStack: view === 'raw' ? rawStack(chain.map((link) => link.exception)) : null,
     issueHref,
     eventsHref: `${issueHref}/events`,
@@ -258,6 +331,21 @@ export async function issuePage(ctx: PanelContext, id: string, eventId: string |
     hourly: barChart(hourly, { interval: 'hour', now, width: 480, height: 64, gap: 2 }),
     daily: barChart(daily, { interval: 'day', now, width: 480, height: 64, gap: 2 }),
     tags: tagRows(tags),
+    nextRelease: currentRelease(ctx.options, issue),
+    regression,
+    // undefined: the store has no such list (the section says so); null: the issue was deleted
+    // between the reads, and the page still shows what it had
+    users: users === undefined ? null : users?.users ?? [],
+    moreUsersHref: users?.nextCursor ? `${withQuery(here, { users: users.nextCursor, activity: activityCursor })}#users` : null,
+    firstUsersHref: usersCursor ? `${withQuery(here, { activity: activityCursor })}#users` : null,
+    activity: activity === undefined ? null : activity?.activity.map((entry) => ({
+      ...entry,
+      summary: describeActivity(entry),
+      eventHref: entry.eventId ? eventHref(entry.eventId) : null,
+    })) ?? [],
+    moreActivityHref: activity?.nextCursor ? `${withQuery(here, { activity: activity.nextCursor, users: usersCursor })}#activity` : null,
+    firstActivityHref: activityCursor ? `${withQuery(here, { users: usersCursor })}#activity` : null,
+    noteMax: NOTE_MAX_LENGTH,
   })
 }
 
@@ -277,10 +365,24 @@ export async function eventsPage(ctx: PanelContext, id: string): Promise<void> {
   renderPage(ctx, 200, 'events', `Events · ${issue.title}`, {
     issue,
     issueHref,
+    caption: eventsCaption(page.events.length, issue.count, cursor === null, page.nextCursor === null),
     events: page.events.map((event) => ({ event, href: `${issueHref}/events/${encodeURIComponent(event.event_id)}` })),
     nextHref: page.nextCursor ? withQuery(`${issueHref}/events`, { cursor: page.nextCursor }) : null,
     firstHref: cursor ? `${issueHref}/events` : null,
   })
+}
+
+/**
+ * What the events page shows, in words: 'Showing 10 of 10 events.'. An issue counts every event but
+ * stores only the newest (retention) and none of those shed under load, so the two numbers may differ.
+ */
+export function eventsCaption(shown: number, total: number, firstPage: boolean, lastPage: boolean): string {
+  const of = `${shown.toLocaleString('en-US')} of ${plural(total, 'event')}`
+  if (!firstPage) return `Showing ${of}, older than the page before.`
+  if (!lastPage) return `Showing the newest ${of}.`
+  const missing = total - shown
+  if (missing <= 0) return `Showing ${of}.`
+  return `Showing ${of}: the other ${missing.toLocaleString('en-US')} were counted but not kept (only the newest are stored, and events shed under load are counted without details).`
 }
 
 /** For handlers that only have the response: a plain-text 500 when even the error page fails. */

@@ -104,6 +104,24 @@ describe('the file store shared by many processes', () => {
     for (const issue of issues) expect(storedIds(dir, issue.id).size).toBeGreaterThanOrEqual(100)
   }, 60_000)
 
+  it('shares notes, rule firings and settings between processes: each sees what the others wrote, and one setting wins', async () => {
+    const file = path.join(tempDir(), 'errors.json')
+    const store = openStore({ path: file })
+    const id = (await store.record(makeInput({ issue: 'shared', user: 'alice' }))).issue.id
+    await store.flush()
+    const outcomes = await Promise.all(['a', 'b'].map((tag) => run(['history', file, id, tag])))
+    for (const outcome of outcomes) expect(outcome.code, outcome.stderr).toBe(0)
+    const seen = outcomes.map((o) => JSON.parse(o.stdout) as { setting: string; note: { kind: string; text: string } })
+    expect(seen.map((s) => s.note)).toMatchObject([{ kind: 'note', text: 'from a' }, { kind: 'note', text: 'from b' }])
+    // both processes got the same setting, the one claimed first, and so does this one
+    expect(new Set(seen.map((s) => s.setting)).size).toBe(1)
+    expect(await store.claimSetting('browserKey', 'mine')).toBe(seen[0].setting)
+    const log = (await store.listActivity(id))!.activity
+    expect(log.map((line) => line.kind)).toEqual(['first_seen', 'note', 'note'])
+    expect(log.slice(1).map((line) => [line.text, line.actor]).sort()).toEqual([['from a', 'a'], ['from b', 'b']])
+    expect(await store.ruleFirings()).toEqual({ 'rule-a': '2026-03-04T05:06:07.000Z', 'rule-b': '2026-03-04T05:06:07.000Z' })
+  }, 30_000)
+
   it('opens at once while another process holds the lock; its writes wait for the lock, not its start', async () => {
     const dir = tempDir()
     const file = path.join(dir, 'errors.json')

@@ -306,6 +306,34 @@ describe('fileStore', () => {
       await new Promise((r) => setTimeout(r, 120))
       expect((await reader.getIssue(issueId('seen')))!).toMatchObject({ count: 2, regressed: true })
     })
+
+    it('share notes, the activity log, affected users, rule firings and settings through the journal', async () => {
+      const file = path.join(tempDir(), 'errors.json')
+      const a = openStore({ path: file })
+      const b = openStore({ path: file })
+      const id = issueId('shared')
+      await a.record(makeInput({ issue: 'shared', user: 'alice' }))
+      await new Promise((r) => setTimeout(r, 120))
+      const note = (await b.addNote(id, { text: 'seen in b', actor: 'ann' }))!
+      await b.updateIssue(id, { status: 'resolved', inRelease: '1.0.0', actor: 'ann' })
+      await a.noteRuleFired('0:new', new Date('2026-01-02T03:04:05.000Z'))
+      const settings = await Promise.all([a, b, a, b].map((store, i) => store.claimSetting('browserKey', `key-${i}`)))
+      expect(new Set(settings).size).toBe(1)
+      await new Promise((r) => setTimeout(r, 120))
+      expect((await a.listActivity(id))!.activity.map((line) => line.kind)).toEqual(['first_seen', 'note', 'resolved'])
+      expect((await a.listActivity(id))!.activity[1]).toEqual(note)
+      expect((await a.getIssue(id))!).toMatchObject({ status: 'resolved', resolvedInRelease: '1.0.0' })
+      expect(await b.ruleFirings()).toEqual({ '0:new': '2026-01-02T03:04:05.000Z' })
+      expect((await b.listUsers(id))!.users.map((u) => [u.key, u.count])).toEqual([['alice', 1]])
+      // a store opened later reads all of it back from the document and the journal
+      await a.close()
+      await b.close()
+      const c = openStore({ path: file })
+      expect((await c.listActivity(id))!.activity.map((line) => line.kind)).toEqual(['first_seen', 'note', 'resolved'])
+      expect(await c.ruleFirings()).toEqual({ '0:new': '2026-01-02T03:04:05.000Z' })
+      expect(await c.claimSetting('browserKey', 'later')).toBe(settings[0])
+      expect((await c.listUsers(id))!.users[0]).toMatchObject({ key: 'alice', user: { id: 'alice', email: 'alice@example.com' } })
+    })
   })
 
   describe('events files checked against the issues', () => {

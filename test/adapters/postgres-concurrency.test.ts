@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { postgresStore } from '../../adapters/postgres.js'
-import type { Retention, Store } from '../../lib/types.js'
+import type { Activity, Retention, Store } from '../../lib/types.js'
 import { testPostgres } from '../helpers/postgres.js'
 import { recordInput } from './postgres-fixtures.js'
 
@@ -34,7 +34,7 @@ describe.skipIf(!pg.available)('postgresStore with several instances', () => {
     const counts = await Promise.all(instances(schema).map((s) => s.countIssues()))
     expect(counts).toEqual(Array(INSTANCES).fill({ unresolved: 0, resolved: 0, ignored: 0, all: 0 }))
     const { rows } = await pg.query(`SELECT version, count(*)::int AS n FROM "${schema}".faultline_migrations GROUP BY version ORDER BY version`)
-    expect(rows).toEqual([{ version: 1, n: 1 }, { version: 2, n: 1 }])
+    expect(rows).toEqual([{ version: 1, n: 1 }, { version: 2, n: 1 }, { version: 3, n: 1 }])
   })
 
   it('records one new error from four instances 500 times each: one issue, exact counts, one isNew', async () => {
@@ -162,5 +162,72 @@ describe.skipIf(!pg.available)('postgresStore with several instances', () => {
     await writers[0].claimAlert('throttled', { issueId: 'i', expiresAt: expired })
     const reclaims = await Promise.all(writers.map((s) => s.claimAlert('throttled', { issueId: 'i', expiresAt: new Date(Date.now() + 60_000) })))
     expect(reclaims.filter(Boolean)).toHaveLength(1)
+  }, 60_000)
+  it('gives every instance claiming a setting at once the same value, the one stored', async () => {
+    const schema = pg.newSchema()
+    schemas.push(schema)
+    const writers = instances(schema)
+    await Promise.all(writers.map((s) => s.countIssues()))
+    for (let round = 0; round < 20; round++) {
+      const answers = await Promise.all(writers.map((s, w) => s.claimSetting(`key${round}`, `from-instance-${w}`)))
+      expect(new Set(answers).size).toBe(1)
+      expect(answers[0]).toMatch(/^from-instance-[0-3]$/)
+      const { rows } = await pg.query(`SELECT value FROM "${schema}".faultline_settings WHERE name = $1`, [`key${round}`])
+      expect(rows).toEqual([{ value: answers[0] }])
+    }
+  }, 60_000)
+
+  it('logs resolves and regressions in the order they happened while instances record and resolve one issue at once', async () => {
+    const schema = pg.newSchema()
+    schemas.push(schema)
+    const writers = instances(schema)
+    const hash = 'raceresolve00001'
+    await writers[0].record(recordInput({ hash, release: '1.0' }))
+    // three instances record events of releases 1.0 and 2.0 while the fourth resolves the issue
+    // over and over, half the time "in the next release" (1.0)
+    let recording = true
+    const resolving = (async () => {
+      for (let i = 0; i < 30; i++) {
+        await writers[3].updateIssue(hash, i % 2 === 0 ? { status: 'resolved', actor: 'ann' } : { status: 'resolved', inRelease: '1.0', actor: 'ann' })
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+      recording = false
+    })()
+    const recorded = await Promise.all(writers.slice(0, 3).map(async (store, w) => {
+      const results = []
+      for (let i = 0; recording; i++) results.push(await store.record(recordInput({ hash, release: (w + i) % 2 === 0 ? '1.0' : '2.0' })))
+      return results
+    }))
+    await resolving
+    const results = recorded.flat()
+    const issue = (await writers[0].getIssue(hash))!
+    expect(issue.count).toBe(results.length + 1)
+
+    const log: Activity[] = []
+    for (let cursor: string | null = null; ;) {
+      const page: { activity: Activity[]; nextCursor: string | null } = (await writers[1].listActivity(hash, { limit: 100, cursor }))!
+      log.push(...page.activity)
+      if ((cursor = page.nextCursor) === null) break
+    }
+    expect(log[0].kind).toBe('first_seen')
+    expect(log.filter((line) => line.kind === 'resolved')).toHaveLength(30)
+    const regressions = log.filter((line) => line.kind === 'regressed')
+    expect(regressions.length).toBe(results.filter((r) => r.isRegression).length)
+    expect(regressions.length).toBeGreaterThan(0)
+    // each regression follows a resolve, says when that resolve was, and came from an event it could come from
+    let lastResolve: Activity | null = null
+    for (const line of log.slice(1)) {
+      if (line.kind === 'resolved') lastResolve = line
+      else {
+        expect(line.kind).toBe('regressed')
+        expect(lastResolve).not.toBeNull()
+        expect(line.resolvedAt).toBe(lastResolve!.at)
+        if (lastResolve!.release === '1.0') expect(line.release).toBe('2.0')
+        lastResolve = null
+      }
+    }
+    // the issue is as the last line says
+    expect(issue.status).toBe(log[log.length - 1].kind === 'resolved' ? 'resolved' : 'unresolved')
+    expect(issue.resolvedInRelease).toBe(log[log.length - 1].kind === 'resolved' ? log[log.length - 1].release ?? null : null)
   }, 60_000)
 })

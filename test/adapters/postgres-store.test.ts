@@ -24,11 +24,12 @@ describe.skipIf(!pg.available)('postgresStore', () => {
   it('creates its schema and tables on first use and records the migration once', async () => {
     await store.countIssues()
     const { rows } = await pg.query(`SELECT version FROM "${schema}".faultline_migrations ORDER BY version`)
-    expect(rows.map((r) => r.version)).toEqual([1, 2])
+    expect(rows.map((r) => r.version)).toEqual([1, 2, 3])
     const tables = await pg.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema])
     expect(tables.rows.map((r) => r.table_name)).toEqual([
-      'faultline_alerts', 'faultline_events', 'faultline_issue_hourly', 'faultline_issue_recent', 'faultline_issue_releases',
+      'faultline_alerts', 'faultline_events', 'faultline_issue_activity', 'faultline_issue_hourly', 'faultline_issue_recent', 'faultline_issue_releases',
       'faultline_issue_tag_keys', 'faultline_issue_tags', 'faultline_issue_users', 'faultline_issues', 'faultline_migrations',
+      'faultline_rule_firings', 'faultline_settings',
     ])
   })
 
@@ -115,6 +116,11 @@ describe.skipIf(!pg.available)('postgresStore', () => {
     ])
     expect(await store.countEventsSince(hash, new Date(base))).toBe(total)
     expect((await store.maintain({ retention: { maxEventsPerIssue: 10, maxAgeMs: 86_400_000 } })).prunedEvents).toBe(0)
+    // the two batches make one line in the log, and the users keep their counts
+    expect((await store.listActivity(hash))!.activity).toMatchObject([{ kind: 'first_seen' }, { kind: 'events_pruned', actor: 'faultline', count: total - 10 }])
+    const users = (await store.listUsers(hash, { limit: 100 }))!.users
+    expect(users).toHaveLength(40)
+    expect(users.reduce((sum, user) => sum + user.count, 0)).toBe(total)
   }, 60_000)
 
   it('prunes events older than maxAgeMs and lifts expired ignores in one sweep', async () => {
@@ -216,7 +222,7 @@ describe.skipIf(!pg.available)('postgresStore', () => {
       try {
         expect(await upgraded.getIssue('upgraded0000001')).toMatchObject({ count: 1, shed: 0 })
         const { rows } = await pg.query(`SELECT version FROM ${t.migrations} ORDER BY version`)
-        expect(rows.map((r) => r.version)).toEqual([1, 2])
+        expect(rows.map((r) => r.version)).toEqual([1, 2, 3])
         await upgraded.record({ ...recordInput({ hash: 'upgraded0000001', user: 'u2' }), shed: true })
         expect(await upgraded.getIssue('upgraded0000001')).toMatchObject({ count: 2, shed: 1, userCount: 2 })
         expect((await upgraded.listEvents('upgraded0000001')).events.map((e) => e.event_id)).toEqual([before.event.event_id])
@@ -231,6 +237,67 @@ describe.skipIf(!pg.available)('postgresStore', () => {
     } finally {
       await pg.dropSchema(old)
     }
+  })
+
+  it('migrates a database of the release before to users with details, the activity log and platforms, and keeps record_v2 working', async () => {
+    const old = pg.newSchema()
+    const t = tableNames(old, 'faultline_')
+    const hash = 'upgradedv200001'
+    const v2 = (input: RecordInput, user: string | null) => pg.query(
+      `SELECT ${t.recordV2}($1, $2, $3, $4, false, $5, 't', 'c', 'T', 'm', 'error', NULL, 'production', $6, '[]', date_trunc('hour', $3::timestamptz), now())`,
+      [input.event.event_id, hash, input.event.timestamp, JSON.stringify(input.event), JSON.stringify(input.grouping.fingerprint), user])
+    try {
+      // the schema as the release before left it (migrations 1 and 2), with a resolved issue its record_v2 wrote
+      await pg.query(`CREATE SCHEMA "${old}"`)
+      await pg.query(`CREATE TABLE ${t.migrations} (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)
+      for (const migration of migrations(t, { keys: MAX_TAG_KEYS, values: MAX_TAG_VALUES }).slice(0, 2)) {
+        for (const statement of migration.statements) await pg.query(statement)
+        await pg.query(`INSERT INTO ${t.migrations} (version) VALUES ($1)`, [migration.version])
+      }
+      await v2(recordInput({ hash, user: 'old-user' }), 'old-user-hash')
+      await pg.query(`UPDATE ${t.issues} SET status = 'resolved', resolved_at = now() WHERE id = $1`, [hash])
+
+      const upgraded = postgresStore({ connectionString: pg.url, schema: old })
+      try {
+        // the issue of the release before: from Node, not resolved in a release, with a log that starts now
+        expect(await upgraded.getIssue(hash)).toMatchObject({ count: 1, userCount: 1, status: 'resolved', platforms: ['node'], resolvedInRelease: null })
+        expect((await pg.query(`SELECT version FROM ${t.migrations} ORDER BY version`)).rows.map((r) => r.version)).toEqual([1, 2, 3])
+        expect(await upgraded.listActivity(hash)).toEqual({ activity: [], nextCursor: null })
+        // a user counted before has no details to show; counted again, it gets them
+        expect(await upgraded.listUsers(hash)).toEqual({ users: [], nextCursor: null })
+        const back = { ...recordInput({ hash, user: 'new-user' }), event: { ...recordInput().event, user: { id: 'new-user', email: 'New@Example.com' }, platform: 'javascript' as const } }
+        const result = await upgraded.record(back)
+        expect(result).toMatchObject({ isRegression: true, issue: { count: 2, userCount: 2, platforms: ['node', 'javascript'] } })
+        expect((await upgraded.listUsers(hash))!.users).toMatchObject([{ key: 'new-user', user: { id: 'new-user', email: 'New@Example.com' }, count: 1 }])
+        expect((await upgraded.listActivity(hash))!.activity).toMatchObject([{ kind: 'regressed', eventId: back.event.event_id }])
+        expect((await upgraded.listIssues({ q: 'user.email:new@example.com', status: 'all' })).issues.map((i) => i.id)).toEqual([hash])
+        // an instance still on the release before keeps recording through record_v2, and its user counts once
+        await v2(recordInput({ hash }), 'old-user-hash')
+        expect(await upgraded.getIssue(hash)).toMatchObject({ count: 3, userCount: 2 })
+      } finally {
+        await upgraded.close()
+      }
+    } finally {
+      await pg.dropSchema(old)
+    }
+  })
+
+  it('keeps each user in one row with their count and latest fields, and finds them through an index', async () => {
+    const hash = 'usersrow0000001'
+    for (const [at, fields] of [[2000, { id: 7, email: 'a@x.example' }], [1000, { id: 7, email: 'old@x.example' }], [3000, { id: 7, name: 'Seven' }]] as const) {
+      const input = recordInput({ hash, user: 'id:7', at: new Date(Date.now() - 10_000 + at) })
+      input.event.user = fields
+      await store.record(input)
+    }
+    const { rows } = await pg.query(`SELECT key, data, count FROM "${schema}".faultline_issue_users WHERE issue_id = $1`, [hash])
+    expect(rows).toEqual([{ key: 'id:7', data: { id: 7, name: 'Seven' }, count: '3' }])
+    // the search's subquery on a table too big to scan: PostgreSQL takes the index on each field
+    const plan = await pg.query(`BEGIN; SET LOCAL enable_seqscan = off;
+      EXPLAIN SELECT 1 FROM "${schema}".faultline_issue_users u WHERE lower(u.data->>'id') = '7' OR lower(u.data->>'email') = '7' OR lower(u.data->>'username') = '7';
+      ROLLBACK`) as unknown as Array<{ rows: Array<Record<string, string>> }>
+    const text = plan[2].rows.map((r) => Object.values(r)[0]).join('\n')
+    expect(text.match(/Bitmap Index Scan on faultline_issue_users_lower_idx/g)).toHaveLength(3)
+    for (const field of ['id', 'email', 'username']) expect(text).toContain(`Index Cond: (lower((data ->> '${field}'::text)) = '7'::text)`)
   })
 
   it('gives each alert key to one claimer until its claim expires', async () => {

@@ -17,7 +17,7 @@ describe.skipIf(!pg.available)('postgres', () => {
     const store = postgresStore({ connectionString: pg.url, schema })
     await store.countIssues() // creates the tables on first use
     // DELETE, not TRUNCATE: on a handful of rows it takes no table locks and no file work; the rest cascades
-    await pg.query(`DELETE FROM "${schema}".faultline_issues; DELETE FROM "${schema}".faultline_alerts`)
+    await pg.query(`DELETE FROM "${schema}".faultline_issues; DELETE FROM "${schema}".faultline_alerts; DELETE FROM "${schema}".faultline_settings; DELETE FROM "${schema}".faultline_rule_firings`)
     return store
   }, { describe, it })
 })

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { memoryStore } from '../../adapters/memory.js'
 import { createAlerter, type AlerterTuning } from '../../lib/alerts/alerter.js'
+import { ruleKeys } from '../../lib/alerts/rules.js'
 import { createTransporter } from '../../lib/alerts/mailer.js'
 import type { Store } from '../../lib/types.js'
 import { startSmtp, type SmtpTestServer } from '../helpers/smtp.js'
@@ -197,5 +198,32 @@ describe('createTransporter', () => {
     const { transporter, owned } = createTransporter(ready)
     expect(transporter).toBe(ready)
     expect(owned).toBe(false)
+  })
+})
+
+describe('when a rule fires', () => {
+  it('tells the store which rule fired and when, for the rules page', async () => {
+    const { alerter, options, record } = setup()
+    const before = Date.now()
+    await record()
+    expect(await alerter.flush(5000)).toBe(true)
+    expect(smtp.messages).toHaveLength(1)
+    const [newIssueRule] = ruleKeys(options.rules)
+    const firings = await store.ruleFirings()
+    expect(Object.keys(firings)).toEqual([newIssueRule])
+    expect(Date.parse(firings[newIssueRule])).toBeGreaterThanOrEqual(before - 1000)
+    expect(Date.parse(firings[newIssueRule])).toBeLessThanOrEqual(Date.now())
+    expect(errors).toEqual([])
+  })
+
+  it('still sends the alert when the store cannot note the firing, and reports that', async () => {
+    store.noteRuleFired = async () => {
+      throw new Error('disk full')
+    }
+    const { alerter, record } = setup()
+    await record()
+    expect(await alerter.flush(5000)).toBe(true)
+    expect(smtp.messages).toHaveLength(1)
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/^could not note that alert rule \S+ fired: disk full$/)])
   })
 })

@@ -4,7 +4,11 @@ import http from 'node:http'
 import { memoryStore } from '../../adapters/memory.js'
 import { resolveOptions } from '../../lib/options.js'
 import { createPanel } from '../../lib/panel/index.js'
-import type { Store } from '../../lib/types.js'
+import os from 'node:os'
+import path from 'node:path'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { groupEvent } from '../../common/fingerprint.js'
+import { NOTE_MAX_LENGTH, type Store } from '../../lib/types.js'
 import { capture, csrfFrom, failingLookup, panelServer, paymentError, repeat } from './helpers.js'
 
 let store: Store
@@ -76,7 +80,7 @@ describe('issue actions', () => {
     expect(at).toBeLessThanOrEqual(Date.now() + 3_600_000 + 1000)
 
     const page = await request(app).get(`/errors/issues/${lookup}`).expect(200)
-    expect(page.text).toMatch(/ignored until\s+<time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC<\/time>/)
+    expect(page.text).toMatch(/ignored until\s+<time datetime="[^"]+" data-format="datetime">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC<\/time>/)
   })
 
   it('says after an ignore, and on the issue while ignored, when the ignore ends', async () => {
@@ -132,6 +136,99 @@ describe('issue actions', () => {
     await post('/errors/issues/0000000000000000', { _csrf: session.token, action: 'resolve' }).expect(404)
     await post('/errors/issues/__proto__', { _csrf: session.token, action: 'resolve' }).expect(404)
     await post(`/errors/issues/${lookup}`, { _csrf: session.token, action: 'explode' }).expect(400)
+  })
+})
+
+describe('resolve in the next release', () => {
+  it('resolves for the configured release, records who did it, and says so on the issue', async () => {
+    app = panelServer(store, { release: '2.4.0' })
+    const res = await post(`/errors/issues/${lookup}`, { _csrf: session.token, action: 'resolveNext' }).expect(303)
+    expect(res.headers.location).toBe(`/errors/issues/${lookup}?done=resolveNext`)
+    expect(await store.getIssue(lookup)).toMatchObject({ status: 'resolved', resolvedInRelease: '2.4.0' })
+    const page = await request(app).get(res.headers.location).set('Cookie', session.cookie).expect(200)
+    expect(page.text).toContain('<p class="notice" role="status">1 issue resolved in the next release.</p>')
+    expect(page.text).toContain('Resolved in the next release (after <span class="mono">2.4.0</span>)')
+    const [, resolved] = (await store.listActivity(lookup))!.activity
+    expect(resolved).toMatchObject({ kind: 'resolved', release: '2.4.0', actor: 'panel' })
+    // an event of that release keeps it resolved; one of a later release brings it back
+    await repeat(store, lookup, { release: '2.4.0' })
+    expect((await store.getIssue(lookup))!.status).toBe('resolved')
+    await repeat(store, lookup, { release: '2.5.0' })
+    expect(await store.getIssue(lookup)).toMatchObject({ status: 'unresolved', regressed: true })
+  })
+
+  it("falls back to the issue's latest release, and without any release offers no button and refuses the post", async () => {
+    const noVersion = await mkdtemp(path.join(os.tmpdir(), 'faultline-no-release-'))
+    try {
+      // no `release` option and no package.json version: only the events can say
+      app = panelServer(store, { root: noVersion })
+      await post(`/errors/issues/${lookup}`, { _csrf: session.token, action: 'resolveNext' }).expect(303)
+      expect((await store.getIssue(lookup))!.resolvedInRelease).toBe('1.0.0')
+
+      const bare = { ...(await store.listEvents(payment)).events[0], event_id: 'cd'.repeat(16), release: undefined, message: 'no release here', exception: undefined }
+      const { issue } = await store.record({ event: bare, grouping: groupEvent(bare), userKey: null })
+      expect(issue.lastRelease).toBeNull()
+      const page = await request(app).get(`/errors/issues/${issue.id}`).set('Cookie', session.cookie).expect(200)
+      expect(page.text).not.toContain('value="resolveNext"')
+      expect(page.text).toContain('Resolve in next release needs a release')
+      const refused = await post(`/errors/issues/${issue.id}`, { _csrf: session.token, action: 'resolveNext' }).expect(400)
+      expect(refused.text).toContain('No release known')
+      expect((await store.getIssue(issue.id))!.status).toBe('unresolved')
+    } finally {
+      await rm(noVersion, { recursive: true, force: true })
+    }
+  })
+
+  it('is offered on the issue page only, not in bulk', async () => {
+    await post('/errors/bulk', { _csrf: session.token, action: 'resolveNext', id: [lookup] }).expect(400)
+    expect((await store.getIssue(lookup))!.status).toBe('unresolved')
+  })
+})
+
+describe('who made a change', () => {
+  it("is the HTTP Basic user name when auth has credentials, else 'panel'", async () => {
+    const basic = 'Basic ' + Buffer.from('alice:s3cret').toString('base64')
+    app = panelServer(store, { panel: { auth: { username: 'alice', password: 's3cret' } } })
+    const signedIn = csrfFrom(await request(app).get('/errors').set('Authorization', basic).expect(200))
+    await post(`/errors/issues/${lookup}`, { _csrf: signedIn.token, action: 'resolve' }, signedIn).set('Authorization', basic).expect(303)
+    await post(`/errors/issues/${lookup}/notes`, { _csrf: signedIn.token, text: 'on it' }, signedIn).set('Authorization', basic).expect(303)
+    await post(`/errors/bulk`, { _csrf: signedIn.token, action: 'unresolve', id: [lookup] }, signedIn).set('Authorization', basic).expect(303)
+    // an auth function says yes or no, not who
+    app = panelServer(store, { panel: { auth: () => true } })
+    await post(`/errors/issues/${lookup}`, { _csrf: session.token, action: 'ignore', until: 'forever' }).expect(303)
+    const log = (await store.listActivity(lookup))!.activity.slice(1).map((a) => [a.kind, a.actor])
+    expect(log).toEqual([['resolved', 'alice'], ['note', 'alice'], ['unresolved', 'alice'], ['ignored', 'panel']])
+  })
+})
+
+describe('notes', () => {
+  it('adds a note and goes back to the log', async () => {
+    const res = await post(`/errors/issues/${lookup}/notes`, { _csrf: session.token, text: 'Deploy 41 broke it' }).expect(303)
+    expect(res.headers.location).toBe(`/errors/issues/${lookup}?done=note#activity`)
+    expect((await store.listActivity(lookup))!.activity.at(-1)).toMatchObject({ kind: 'note', text: 'Deploy 41 broke it', actor: 'panel' })
+  })
+
+  it('refuses a note without the CSRF token, from another site, or on an unknown issue, and adds nothing', async () => {
+    await post(`/errors/issues/${lookup}/notes`, { text: 'forged' }).expect(403)
+    await post(`/errors/issues/${lookup}/notes`, { _csrf: 'x'.repeat(32), text: 'forged' }).expect(403)
+    await request(app).post(`/errors/issues/${lookup}/notes`).type('form').send(`_csrf=${session.token}&text=forged`).expect(403)
+    await post(`/errors/issues/${lookup}/notes`, { _csrf: session.token, text: 'forged' }).set('Sec-Fetch-Site', 'cross-site').expect(403)
+    await post('/errors/issues/0000000000000000/notes', { _csrf: session.token, text: 'lost' }).expect(404)
+    expect((await store.listActivity(lookup))!.activity.filter((a) => a.kind === 'note')).toEqual([])
+    await request(app).get(`/errors/issues/${lookup}/notes`).expect(405).expect('Allow', 'POST')
+  })
+
+  it('refuses an empty note and one over the limit, counting a line break as one character as browsers do', async () => {
+    const empty = await post(`/errors/issues/${lookup}/notes`, { _csrf: session.token, text: ' \r\n ' }).expect(400)
+    expect(empty.text).toContain('Empty note')
+    const long = await post(`/errors/issues/${lookup}/notes`, { _csrf: session.token, text: 'x'.repeat(NOTE_MAX_LENGTH + 1) }).expect(400)
+    expect(long.text).toContain(`at most ${NOTE_MAX_LENGTH.toLocaleString('en-US')} characters`)
+    // what a textarea with maxlength lets through: its line breaks arrive as CRLF
+    const lines = Array.from({ length: 100 }, () => 'y'.repeat(19)).join('\r\n')
+    expect(lines.replace(/\r\n/g, '\n')).toHaveLength(NOTE_MAX_LENGTH - 1)
+    await post(`/errors/issues/${lookup}/notes`, { _csrf: session.token, text: lines }).expect(303)
+    const note = (await store.listActivity(lookup))!.activity.at(-1)!
+    expect(note.text).toBe(lines.replace(/\r\n/g, '\n'))
   })
 })
 

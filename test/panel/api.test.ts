@@ -1,9 +1,16 @@
-import { describe, it, expect, beforeEach } from 'vitest'
+import { describe, it, expect, beforeEach, afterAll } from 'vitest'
 import request from 'supertest'
 import type http from 'node:http'
 import { memoryStore } from '../../adapters/memory.js'
 import { guardStore, StoreUnavailableError } from '../../lib/panel/store-guard.js'
 import type { Store } from '../../lib/types.js'
+import { makeInput } from '../../testing/index.js'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { groupEvent, userKey } from '../../common/fingerprint.js'
+import type { FaultlineEvent } from '../../lib/types.js'
 import { capture, failingLookup, panelServer, paymentError } from './helpers.js'
 
 let store: Store
@@ -36,6 +43,15 @@ describe('GET /api/issues', () => {
     expect(next.body.nextCursor).toBeNull()
     const resolved = await request(app).get('/errors/api/issues?status=resolved').expect(200)
     expect(resolved.body.issues).toEqual([])
+    expect(resolved.body.problems).toEqual([])
+  })
+
+  it('says what the search could not use, and finds issues by user', async () => {
+    const res = await request(app).get('/errors/api/issues?q=is:bogus').expect(200)
+    expect(res.body).toEqual({ issues: [], nextCursor: null, problems: ['is:bogus matches nothing: is: takes unresolved, resolved, ignored or regressed.'] })
+    const byUser = await request(app).get('/errors/api/issues?q=user.id:U1').expect(200)
+    expect(byUser.body.issues.map((i: { id: string }) => i.id)).toEqual([lookup])
+    expect(byUser.body.problems).toEqual([])
   })
 
   it.each([
@@ -49,6 +65,17 @@ describe('GET /api/issues', () => {
     const res = await request(app).get(`/errors/api/issues?${query}`).expect(400)
     expect(res.body.error.status).toBe(400)
     expect(res.body.error.message).toContain(message)
+  })
+
+  it('adds the tab counts of the search with counts=1, in the same answer', async () => {
+    await store.updateIssue(payment, { status: 'resolved' })
+    const plain = await request(app).get('/errors/api/issues').expect(200)
+    expect(plain.body).not.toHaveProperty('counts')
+    const res = await request(app).get('/errors/api/issues?counts=1').expect(200)
+    expect(res.body.issues.map((i: { id: string }) => i.id)).toEqual([lookup])
+    expect(res.body.counts).toEqual({ unresolved: 1, resolved: 1, ignored: 0, all: 2 })
+    const chrome = await request(app).get('/errors/api/issues?counts=1&q=browser:chrome').expect(200)
+    expect(chrome.body.counts).toEqual({ unresolved: 1, resolved: 0, ignored: 0, all: 1 })
   })
 
   it('cuts a limit above 100 to 100, as every store does', async () => {
@@ -141,6 +168,135 @@ describe('PATCH /api/issues/:id', () => {
   })
 })
 
+/** Records the issue's latest event again, now, with some of its fields changed. */
+async function again(id: string, changes: Partial<FaultlineEvent>) {
+  const [latest] = (await store.listEvents(id, { limit: 1 })).events
+  const event = { ...latest, event_id: randomBytes(16).toString('hex'), timestamp: new Date().toISOString(), ...changes }
+  return store.record({ event, grouping: groupEvent(event), userKey: userKey(event.user) })
+}
+
+/** An app root without a package.json: the tracker knows no release of its own. */
+const roots: string[] = []
+function rootWithoutRelease(): string {
+  roots.push(mkdtempSync(path.join(os.tmpdir(), 'faultline-no-release-')))
+  return roots[roots.length - 1]
+}
+afterAll(() => {
+  for (const root of roots) rmSync(root, { recursive: true, force: true })
+})
+
+describe('GET /api/issues/:id/users', () => {
+  it('returns { users, nextCursor }, most events first, with every field the app set, paged', async () => {
+    await again(lookup, { user: { id: 'u1', email: 'ann@example.com', username: 'ann', plan: 'pro' } })
+    const res = await request(app).get(`/errors/api/issues/${lookup}/users`).expect(200)
+    expect(res.headers['cache-control']).toBe('no-store')
+    expect(res.body.nextCursor).toBeNull()
+    expect(res.body.users).toHaveLength(3)
+    expect(res.body.users[0]).toMatchObject({ key: 'id:u1', count: 2, user: { id: 'u1', email: 'ann@example.com', username: 'ann', plan: 'pro' } })
+    expect(res.body.users.slice(1).map((u: { count: number }) => u.count)).toEqual([1, 1])
+    const first = await request(app).get(`/errors/api/issues/${lookup}/users?limit=2`).expect(200)
+    expect(first.body.users).toHaveLength(2)
+    const next = await request(app).get(`/errors/api/issues/${lookup}/users?limit=2&cursor=${first.body.nextCursor}`).expect(200)
+    expect([...first.body.users, ...next.body.users]).toEqual(res.body.users)
+    expect(next.body.nextCursor).toBeNull()
+  })
+
+  it('answers 404 for an unknown issue and 400 for a bad limit or cursor', async () => {
+    await request(app).get('/errors/api/issues/ffffffffffffffff/users').expect(404)
+    expect((await request(app).get(`/errors/api/issues/${lookup}/users?limit=0`).expect(400)).body.error.message).toContain('limit')
+    expect((await request(app).get(`/errors/api/issues/${lookup}/users?cursor=nonsense`).expect(400)).body.error.message).toContain('cursor')
+    expect((await request(app).post(`/errors/api/issues/${lookup}/users`).send({}).expect(405)).headers.allow).toBe('GET, HEAD')
+  })
+})
+
+describe('GET /api/issues/:id/activity and POST /api/issues/:id/notes', () => {
+  it('adds a note (201, the activity line) and lists the log oldest first, with who did what', async () => {
+    await request(app).patch(`/errors/api/issues/${lookup}`).send({ status: 'resolved' }).expect(200)
+    const note = await request(app).post(`/errors/api/issues/${lookup}/notes`).send({ text: '  <b>Fixed</b> by the retry  ' }).expect(201)
+    expect(note.body).toMatchObject({ kind: 'note', text: '<b>Fixed</b> by the retry', actor: 'API' })
+    const res = await request(app).get(`/errors/api/issues/${lookup}/activity`).expect(200)
+    expect(res.body.nextCursor).toBeNull()
+    expect(res.body.activity).toMatchObject([{ kind: 'first_seen', actor: 'faultline' }, { kind: 'resolved', actor: 'API' }, { kind: 'note', actor: 'API' }])
+    expect(res.body.activity[2]).toEqual(note.body)
+    const page = await request(app).get(`/errors/api/issues/${lookup}/activity?limit=2`).expect(200)
+    expect(page.body.activity).toEqual(res.body.activity.slice(0, 2))
+    const rest = await request(app).get(`/errors/api/issues/${lookup}/activity?limit=2&cursor=${page.body.nextCursor}`).expect(200)
+    expect(rest.body).toEqual({ activity: res.body.activity.slice(2), nextCursor: null })
+  })
+
+  it('names the HTTP Basic user as the actor when the panel has a user name and password', async () => {
+    const guarded = panelServer(store, { panel: { auth: { username: 'ann', password: 's3cret' } } })
+    await request(guarded).post(`/errors/api/issues/${lookup}/notes`).send({ text: 'hi' }).expect(401)
+    const note = await request(guarded).post(`/errors/api/issues/${lookup}/notes`).auth('ann', 's3cret').send({ text: 'hi' }).expect(201)
+    expect(note.body.actor).toBe('ann')
+    await request(guarded).patch(`/errors/api/issues/${lookup}`).auth('ann', 's3cret').send({ status: 'ignored' }).expect(200)
+    const log = await request(guarded).get(`/errors/api/issues/${lookup}/activity`).auth('ann', 's3cret').expect(200)
+    expect(log.body.activity.map((line: { kind: string; actor: string }) => [line.kind, line.actor])).toEqual([['first_seen', 'faultline'], ['note', 'ann'], ['ignored', 'ann']])
+  })
+
+  it.each([
+    [{}, "a note's text must be a non-empty string"],
+    [{ text: '   ' }, "a note's text must be a non-empty string"],
+    [{ text: 42 }, "a note's text must be a non-empty string"],
+    [{ text: 'hi', actor: 'mallory' }, 'Unknown field "actor"'],
+    [['hi'], 'Send a JSON object'],
+  ])('answers 400 for the note %j', async (body, message) => {
+    const res = await request(app).post(`/errors/api/issues/${lookup}/notes`).set('Content-Type', 'application/json').send(JSON.stringify(body)).expect(400)
+    expect(res.body.error.message).toContain(message)
+    expect((await store.listActivity(lookup))!.activity).toHaveLength(1)
+  })
+
+  it('cuts a long note, answers 404 for an unknown issue, and refuses non-JSON or cross-origin notes', async () => {
+    const long = await request(app).post(`/errors/api/issues/${lookup}/notes`).send({ text: 'x'.repeat(5000) }).expect(201)
+    expect(long.body.text).toHaveLength(2000)
+    await request(app).post('/errors/api/issues/ffffffffffffffff/notes').send({ text: 'hi' }).expect(404)
+    await request(app).get('/errors/api/issues/ffffffffffffffff/activity').expect(404)
+    await request(app).post(`/errors/api/issues/${lookup}/notes`).type('form').send('text=hi').expect(415)
+    await request(app).post(`/errors/api/issues/${lookup}/notes`).send({ text: 'hi' }).set('Origin', 'https://evil.example').expect(403)
+    await request(app).post(`/errors/api/issues/${lookup}/notes`).send({ text: 'hi' }).set('Sec-Fetch-Site', 'cross-site').expect(403)
+    expect((await request(app).get(`/errors/api/issues/${lookup}/notes`).expect(405)).headers.allow).toBe('POST')
+    expect((await store.listActivity(lookup))!.activity).toHaveLength(2)
+  })
+})
+
+describe('PATCH /api/issues/:id with inNextRelease', () => {
+  it("resolves in the tracker's configured release: events of it keep the issue resolved, a later release regresses it", async () => {
+    const configured = panelServer(store, { release: '2.0.0' })
+    const res = await request(configured).patch(`/errors/api/issues/${lookup}`).send({ status: 'resolved', inNextRelease: true }).expect(200)
+    expect(res.body).toMatchObject({ status: 'resolved', resolvedInRelease: '2.0.0' })
+    expect((await again(lookup, { release: '2.0.0' })).isRegression).toBe(false)
+    expect((await store.getIssue(lookup))!).toMatchObject({ status: 'resolved', count: 4 })
+    const back = await again(lookup, { release: '2.1.0' })
+    expect(back).toMatchObject({ isRegression: true, issue: { status: 'unresolved', resolvedInRelease: null } })
+    const log = await request(configured).get(`/errors/api/issues/${lookup}/activity`).expect(200)
+    expect(log.body.activity.slice(1)).toMatchObject([{ kind: 'resolved', release: '2.0.0', actor: 'API' }, { kind: 'regressed', release: '2.1.0' }])
+  })
+
+  it("falls back to the issue's latest release, and answers 400 when no release is known", async () => {
+    const noRelease = panelServer(store, { root: rootWithoutRelease() })
+    const res = await request(noRelease).patch(`/errors/api/issues/${lookup}`).send({ status: 'resolved', inNextRelease: true })
+    // the events captured in beforeEach carry release 1.0.0
+    expect(res.status).toBe(200)
+    expect(res.body.resolvedInRelease).toBe('1.0.0')
+    const bare = memoryStore()
+    const id = (await bare.record(makeInput({ issue: 'no release' }))).issue.id
+    const refused = await request(panelServer(bare, { root: rootWithoutRelease() })).patch(`/errors/api/issues/${id}`).send({ status: 'resolved', inNextRelease: true }).expect(400)
+    expect(refused.body.error.message).toContain('no release is known')
+    expect((await bare.getIssue(id))!.status).toBe('unresolved')
+  })
+
+  it.each([
+    [{ status: 'ignored', inNextRelease: true }, "inNextRelease only goes with status 'resolved'"],
+    [{ status: 'resolved', inNextRelease: 'yes' }, 'inNextRelease must be true or false'],
+    [{ status: 'resolved', actor: 'mallory' }, 'actor is not sent'],
+    [{ status: 'unresolved', inRelease: '1.0.0' }, 'inRelease only goes with'],
+  ])('answers 400 for %j', async (body, message) => {
+    const res = await request(app).patch(`/errors/api/issues/${lookup}`).set('Content-Type', 'application/json').send(JSON.stringify(body)).expect(400)
+    expect(res.body.error.message).toContain(message)
+    expect((await store.getIssue(lookup))!.status).toBe('unresolved')
+  })
+})
+
 describe('DELETE /api/issues/:id', () => {
   it('deletes the issue and its events (204), then answers 404', async () => {
     await request(app).delete(`/errors/api/issues/${lookup}`).expect(204)
@@ -164,6 +320,15 @@ describe('API routing', () => {
     expect(post.headers.allow).toBe('GET, HEAD')
     expect((await request(app).put(`/errors/api/issues/${lookup}`).send({}).expect(405)).headers.allow).toBe('GET, HEAD, PATCH, DELETE')
     expect((await request(app).delete(`/errors/api/issues/${lookup}/events`).expect(405)).headers.allow).toBe('GET, HEAD')
+  })
+
+  it('answers 501 for users, activity and notes from a store written before it had them', async () => {
+    const older = { ...store, listUsers: undefined, listActivity: undefined, addNote: undefined } as unknown as Store
+    const old = panelServer(older)
+    expect((await request(old).get(`/errors/api/issues/${lookup}/users`).expect(501)).body.error.message).toContain('listUsers')
+    await request(old).get(`/errors/api/issues/${lookup}/activity`).expect(501)
+    await request(old).post(`/errors/api/issues/${lookup}/notes`).send({ text: 'hi' }).expect(501)
+    await request(old).get(`/errors/api/issues/${lookup}/events`).expect(200)
   })
 
   it('answers 503 "store unavailable" and reports the error when the store fails', async () => {

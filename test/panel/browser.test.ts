@@ -29,6 +29,9 @@ function payOrder(): never {
 function loadProfile(): never {
   throw new TypeError("Cannot read properties of undefined (reading 'avatar')")
 }
+function exportReport(): never {
+  throw new RangeError('Report export ran past the row limit')
+}
 
 describe.runIf(available)('panel in a browser', () => {
   let tracker: Tracker
@@ -51,6 +54,10 @@ describe.runIf(available)('panel in a browser', () => {
     app.get('/profile', () => {
       tracker.setTag('plan', 'free')
       loadProfile()
+    })
+    app.get('/export', () => {
+      tracker.setUser({ id: 'u-7', email: 'ann@example.com', plan: 'team' })
+      exportReport()
     })
     server = http.createServer(app)
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -374,6 +381,29 @@ describe.runIf(available)('panel in a browser', () => {
     expect(new URL(page.url()).searchParams.get('sort')).toBe('events')
     expect(await page.locator('.notice').innerText()).toBe('Tick at least one issue, then choose an action.')
     expect(await page.locator('.issues .issue').count()).toBe(rows)
+    await page.close()
+  }, 60_000)
+
+  it('without JavaScript, adds a note and resolves in the next release from the issue page, both in its activity log', async () => {
+    await hit('/export')
+    const [issue] = (await tracker.store.listIssues({ status: 'all', q: 'row limit' })).issues
+    const page = await browser.newPage({ javaScriptEnabled: false, viewport: { width: 1280, height: 900 } })
+    await page.goto(`${origin}/errors/issues/${issue.id}`)
+    expect(await page.locator('#users .user-fields').first().innerText()).toMatch(/id\s+u-7\s+email\s+ann@example\.com\s+plan\s+team/)
+
+    const note = 'Export job hit the limit <b>again</b>\nRaising it in the next deploy'
+    await page.locator('#note-text').fill(note)
+    await page.locator('.note-form button[type="submit"]').click()
+    await page.waitForURL(/done=note/)
+    expect(await page.locator('.notice').innerText()).toBe('1 note added.')
+    expect(await page.locator('.log-entry.kind-note .note-text').innerText()).toBe(note)
+
+    await page.locator('button[value="resolveNext"]').click()
+    await page.waitForURL(/done=resolveNext/)
+    const { resolvedInRelease } = (await tracker.store.getIssue(issue.id))!
+    expect(resolvedInRelease).toBe(issue.lastRelease)
+    expect(await page.locator('.issue-head').innerText()).toContain(`Resolved in the next release (after ${resolvedInRelease})`)
+    expect(await page.locator('.log-entry .what').allInnerTexts()).toEqual(['First seen', 'Note', `Resolved in the next release (after ${resolvedInRelease})`])
     await page.close()
   }, 60_000)
 })

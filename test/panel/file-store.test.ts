@@ -5,6 +5,7 @@ import path from 'node:path'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { fileStore, type FileStore } from '../../adapters/file.js'
 import { capture, failingLookup, panelServer, paymentError } from './helpers.js'
+import { historyPages } from './history-pages.js'
 
 describe('the panel over the file store', () => {
   let dir: string
@@ -41,4 +42,19 @@ describe('the panel over the file store', () => {
     expect((await store.getIssue(id))!.status).toBe('resolved')
     await request(app).get('/errors/issues/__proto__').expect(404)
   })
+})
+
+// the same pages as on the memory store, each over a file store of its own
+const dirs = new Map<FileStore, string>()
+historyPages('file store', {
+  async open() {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'faultline-panel-history-'))
+    const store = fileStore({ path: path.join(dir, 'errors.json') })
+    dirs.set(store, dir)
+    return store
+  },
+  async close(store) {
+    await store.close()
+    await rm(dirs.get(store as FileStore)!, { recursive: true, force: true })
+  },
 })

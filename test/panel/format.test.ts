@@ -2,10 +2,11 @@ import { describe, it, expect } from 'vitest'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseQuery } from '../../common/search.js'
-import { barChart, bucketStarts } from '../../lib/panel/charts.js'
-import { exceptionChain } from '../../lib/panel/pages.js'
+import { axisTicks, barChart, bucketStarts } from '../../lib/panel/charts.js'
+import { eventsCaption, exceptionChain } from '../../lib/panel/pages.js'
 import type { FaultlineEvent } from '../../lib/types.js'
-import { absoluteTime, ignoreEnd, inline, noun, plural, pretty, requestPath, searchTerm, shortCount, timeAgo, withQuery } from '../../lib/panel/format.js'
+import { absoluteTime, describeActivity, ignoreEnd, inline, maskAddress, noun, plural, pretty, requestPath, searchTerm, shortCount, timeAgo, urlHost, withQuery } from '../../lib/panel/format.js'
+import { describeFilter, describeWhen } from '../../lib/panel/rules-page.js'
 
 describe('timeAgo', () => {
   const now = new Date('2024-05-10T12:00:00Z')
@@ -78,10 +79,32 @@ describe('charts', () => {
     expect(bucketStarts('hour', 1, now)[0].toISOString()).toBe('2024-05-10T12:00:00.000Z')
   })
 
+  it('labels the time axis every quarter of a day in UTC hours, every ten days by date, and its right end', () => {
+    const now = new Date('2024-05-10T12:30:00Z')
+    expect(axisTicks('hour', bucketStarts('hour', 24, now))).toEqual([
+      { at: '2024-05-09T13:00:00.000Z', text: '13:00' },
+      { at: '2024-05-09T19:00:00.000Z', text: '19:00' },
+      { at: '2024-05-10T01:00:00.000Z', text: '01:00' },
+      { at: '2024-05-10T07:00:00.000Z', text: '07:00' },
+      { at: null, text: 'now' },
+    ])
+    expect(axisTicks('day', bucketStarts('day', 30, now)).map((t) => t.text)).toEqual(['Apr 11', 'Apr 21', 'May 1', 'today'])
+  })
+
   it('treats bad counts as zero', () => {
     const chart = barChart([NaN, -3, Infinity], { interval: 'day', now: new Date(), width: 30, height: 10 })
     expect(chart.bars.map((b) => b.count)).toEqual([0, 0, 0])
     expect(chart.max).toBe(0)
+  })
+})
+
+describe('the events page caption', () => {
+  it('says how many events it shows of how many, and why fewer are kept', () => {
+    expect(eventsCaption(10, 10, true, true)).toBe('Showing 10 of 10 events.')
+    expect(eventsCaption(1, 1, true, true)).toBe('Showing 1 of 1 event.')
+    expect(eventsCaption(50, 1234, true, false)).toBe('Showing the newest 50 of 1,234 events.')
+    expect(eventsCaption(20, 1234, false, false)).toBe('Showing 20 of 1,234 events, older than the page before.')
+    expect(eventsCaption(100, 130, true, true)).toMatch(/^Showing 100 of 130 events: the other 30 were counted but not kept/)
   })
 })
 
@@ -137,5 +160,59 @@ describe('requestPath', () => {
     ['', ''],
   ])('keeps the path and query of %s', (url, path) => {
     expect(requestPath(url)).toBe(path)
+  })
+})
+
+describe('maskAddress and urlHost', () => {
+  it.each([
+    ['ann@example.com', 'a•••@example.com'],
+    ['Ann Lee <ann.lee@mail.example.org>', 'a•••@mail.example.org'],
+    ['x@y.z', 'x•••@y.z'],
+    ['not-an-address', '•••'],
+  ])('hides %s as %s', (address, masked) => {
+    expect(maskAddress(address)).toBe(masked)
+  })
+
+  it('keeps only the host of a webhook, whose path and query hold its secret', () => {
+    expect(urlHost('https://hooks.slack.com/services/T0/B0/secret?token=1')).toBe('hooks.slack.com')
+    expect(urlHost('http://127.0.0.1:9000/hook')).toBe('127.0.0.1:9000')
+  })
+})
+
+describe('describeActivity', () => {
+  const at = '2024-05-10T12:00:00.000Z'
+  it.each([
+    [{ kind: 'first_seen', release: '1.0.0' }, 'First seen, in release 1.0.0'],
+    [{ kind: 'resolved' }, 'Resolved'],
+    [{ kind: 'resolved', release: '1.4.2' }, 'Resolved in the next release (after 1.4.2)'],
+    [{ kind: 'unresolved' }, 'Reopened'],
+    [{ kind: 'ignored', until: null }, 'Ignored until someone reopens it'],
+    [{ kind: 'ignored', until: { count: 120 } }, 'Ignored until 120 events in total'],
+    [{ kind: 'ignored', until: { userCount: 1 } }, 'Ignored until 1 user in total'],
+    [{ kind: 'ignored', until: { at: '2024-05-11T09:08:07.000Z' } }, 'Ignored until 2024-05-11 09:08:07 UTC'],
+    [{ kind: 'unignored' }, 'The ignore ended: unresolved again'],
+    [{ kind: 'regressed', release: '1.5.0', resolvedAt: '2024-05-09T08:00:00.000Z' }, 'Regressed: came back in release 1.5.0, after being resolved 2024-05-09 08:00:00 UTC'],
+    [{ kind: 'regressed', release: null, resolvedAt: null }, 'Regressed: came back'],
+    [{ kind: 'auto_resolved' }, 'Resolved automatically: not seen for the autoResolve period'],
+    [{ kind: 'events_pruned', count: 1 }, '1 stored event deleted by the retention settings (counts stay exact)'],
+  ] as const)('says %o as %s', (entry, text) => {
+    expect(describeActivity({ id: '1', at, actor: 'faultline', ...entry })).toBe(text)
+  })
+})
+
+describe('the rules in words', () => {
+  it.each([
+    ['new', null, 'A new issue: its first event'],
+    ['regression', null, 'A regression: a resolved issue comes back'],
+    [{ events: [10, 100, 1000] }, null, 'The issue reaches 10, 100, 1000 events (an alert at each)'],
+    [{ events: 50, within: '1h' }, 3_600_000, '50 events within 1h'],
+    [{ events: 100, users: 10 }, null, 'The issue reaches 100 events and 10 users are affected'],
+  ] as const)('says when %o fires', (when, withinMs, text) => {
+    expect(describeWhen(when as never, withinMs)).toBe(text)
+  })
+
+  it('says which events a filter takes', () => {
+    expect(describeFilter(null)).toBe('Every event')
+    expect(describeFilter({ environment: ['production', 'staging'], level: 'fatal', tags: { job: 'billing' } })).toBe('environment production or staging; level fatal; tag job = billing')
   })
 })

@@ -9,7 +9,7 @@ import { buildEvent } from '../../lib/event.js'
 import { groupEvent, userKey } from '../../common/fingerprint.js'
 import { resolveOptions } from '../../lib/options.js'
 import { createPanel } from '../../lib/panel/index.js'
-import type { RecordResult, Store } from '../../lib/types.js'
+import type { FaultlineEvent, RecordResult, Store } from '../../lib/types.js'
 import type { CaptureContext, ScopeData, TrackerOptions } from '../../lib/types.js'
 
 export const ROOT = process.cwd()
@@ -53,10 +53,10 @@ export async function capture(store: Store, c: Capture): Promise<RecordResult> {
   return store.record({ event, grouping: groupEvent(event), userKey: userKey(event.user) })
 }
 
-/** Records the issue's latest event once more (a new id, now): another occurrence of the same issue. */
-export async function repeat(store: Store, issueId: string): Promise<RecordResult> {
+/** Records the issue's latest event once more (a new id, now, and any `changes`): another occurrence of the same issue. */
+export async function repeat(store: Store, issueId: string, changes: Partial<FaultlineEvent> = {}): Promise<RecordResult> {
   const [latest] = (await store.listEvents(issueId, { limit: 1 })).events
-  const event = { ...latest, event_id: randomBytes(16).toString('hex'), timestamp: new Date().toISOString() }
+  const event = { ...latest, event_id: randomBytes(16).toString('hex'), timestamp: new Date().toISOString(), ...changes }
   return store.record({ event, grouping: groupEvent(event), userKey: userKey(event.user) })
 }
 

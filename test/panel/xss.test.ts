@@ -4,7 +4,7 @@ import type http from 'node:http'
 import { memoryStore } from '../../adapters/memory.js'
 import { groupEvent } from '../../common/fingerprint.js'
 import type { FaultlineEvent, Store } from '../../lib/types.js'
-import { capture, panelServer } from './helpers.js'
+import { capture, panelServer, repeat } from './helpers.js'
 
 const SCRIPT = '<script>alert(1)</script>'
 const IMG = '"><img src=x onerror=alert(2)>'
@@ -17,6 +17,7 @@ const ALLOWED_TAGS = new Set([
   'html', 'head', 'meta', 'title', 'link', 'script', 'body', 'header', 'main', 'a', 'span', 'p', 'div', 'h1', 'h2', 'h3', 'h4',
   'form', 'input', 'button', 'label', 'nav', 'ul', 'ol', 'li', 'svg', 'rect', 'b', 'time', 'details', 'summary', 'select',
   'option', 'section', 'kbd', 'figure', 'figcaption', 'dl', 'dt', 'dd', 'pre', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'code',
+  'textarea',
 ])
 
 /** Fails when attacker text became markup: unknown tags, event handlers, foreign URLs, extra scripts. */
@@ -97,7 +98,16 @@ describe('attacker-controlled text stays inert', () => {
     })
     const message = await capture(store, { message: `${SCRIPT}\n${IMG}`, tags: { note: SVG } })
     ids = [handBuilt.issue.id, built.issue.id, message.issue.id]
-    app = panelServer(store, { appName: 'shop<script>alert(9)</script>' })
+    // a note, a regression from a hostile release, and an ignore: the activity log shows each
+    await store.addNote(handBuilt.issue.id, { text: ALL, actor: 'panel' })
+    await store.updateIssue(built.issue.id, { status: 'resolved', actor: 'panel' })
+    await repeat(store, built.issue.id, { release: `2.0${SCRIPT}`, user: { id: SVG, [`x${SCRIPT}`]: IMG } })
+    app = panelServer(store, {
+      appName: 'shop<script>alert(9)</script>',
+      release: `3.0${IMG}`,
+      mail: { transport: { jsonTransport: true }, to: 'ann@example.com' },
+      rules: [{ when: { events: 10 }, filter: { environment: SCRIPT, tags: { [IMG]: SVG } }, webhook: `https://hooks.example.com/${SCRIPT}` }],
+    })
   })
 
   it('on the list, including search results for a hostile query', async () => {
@@ -122,6 +132,20 @@ describe('attacker-controlled text stays inert', () => {
       const eventPage = await request(app).get(`/errors/issues/${id}/events/${stored[0].event_id}`).expect(200)
       expectInert(eventPage.text, `event ${id}`)
     }
+  })
+
+  it('in notes, the activity log, the affected users and the rules page', async () => {
+    const page = await request(app).get(`/errors/issues/${ids[0]}`).expect(200)
+    expectInert(page.text, 'issue with a note')
+    expect(page.text).toContain('<p class="note-text">&lt;script&gt;alert(1)&lt;/script&gt; &#34;&gt;&lt;img src=x onerror=alert(2)&gt;')
+    const regressed = await request(app).get(`/errors/issues/${ids[1]}`).expect(200)
+    expectInert(regressed.text, 'regressed issue')
+    expect(regressed.text).toContain('came back in release <span class="mono">2.0&lt;script&gt;alert(1)&lt;/script&gt;</span>')
+    expect(regressed.text).toContain('<dt>x&lt;script&gt;alert(1)&lt;/script&gt;</dt>')
+    expect(regressed.text).toContain('title="Stays resolved for events of 3.0&#34;&gt;&lt;img src=x onerror=alert(2)&gt;;')
+    const rules = await request(app).get('/errors/rules').expect(200)
+    expectInert(rules.text, 'rules')
+    expect(rules.text).toContain('environment &lt;script&gt;alert(1)&lt;/script&gt;')
   })
 
   it('shows the hostile values as text where a user would look for them', async () => {
