@@ -376,10 +376,28 @@ describe('browserDsn', () => {
     const dsn = await tracker.browserDsn('http://127.0.0.1')
     const key = new URL(dsn).username
     expect(key).toMatch(/^[0-9a-f]{32}$/)
-    if (typeof store.claimSetting !== 'function') expect(warnings.map((w) => w.message).join()).toMatch(/browser key is new at each start/)
-    else expect(await store.claimSetting('browser.key', 'other')).toBe(key)
+    // kept in the store: another tracker (process) on it gets the same key
+    expect(await store.claimSetting('browser.key', 'other')).toBe(key)
+    expect(await newTracker({ store, browser: true }).browserDsn('http://127.0.0.1')).toBe(dsn)
+    expect(warnings).toEqual([])
     const server = expressApp(tracker)
     await post(server, `/faultline/api/1/envelope/?sentry_key=${key}`).send(envelope(sentryEvent()).toString()).expect(200)
+  })
+
+  it('falls back to a key of its own, said once, with a store that keeps no settings or fails', async () => {
+    for (const [store, said] of [
+      [Object.assign(memoryStore(), { claimSetting: undefined }), /the store keeps no settings .* set browser.key to keep one/],
+      [Object.assign(memoryStore(), { claimSetting: async () => { throw new Error('store down') } }), /could not be read from the store, so this process uses a key of its own until it restarts: store down/],
+    ] as const) {
+      const warnings: Error[] = []
+      const tracker = newTracker({ store: store as never, browser: true, onInternalError: (err) => warnings.push(err) })
+      const key = new URL(await tracker.browserDsn('http://127.0.0.1')).username
+      expect(key).toMatch(/^[0-9a-f]{32}$/)
+      expect(new URL(await tracker.browserDsn('http://127.0.0.1')).username).toBe(key)
+      expect(warnings.map((w) => w.message)).toEqual([expect.stringMatching(said)])
+      const server = expressApp(tracker)
+      await post(server, `/faultline/api/1/envelope/?sentry_key=${key}`).send(envelope(sentryEvent()).toString()).expect(200)
+    }
   })
 })
 
