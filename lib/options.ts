@@ -221,7 +221,7 @@ function resolveRule(rule: unknown, index: number, mail: ResolvedMail | null): R
   let filter: RuleFilter | null = null
   if (rule.filter !== undefined) {
     if (!isPlainObject(rule.filter)) fail(`${at}.filter`, 'must be an object', "Write { environment: 'production', level: 'error', tags: { job: 'billing' } }.")
-    checkKeys(rule.filter, ['environment', 'level', 'tags'], `${at}.filter.`)
+    checkKeys(rule.filter, ['environment', 'level', 'tags', 'platform'], `${at}.filter.`)
     const env = rule.filter.environment
     if (env !== undefined && !(typeof env === 'string' || (Array.isArray(env) && env.every((e) => typeof e === 'string')))) {
       fail(`${at}.filter.environment`, 'must be a string or a list of strings', "Write 'production' or ['production', 'staging'].")
@@ -233,6 +233,10 @@ function resolveRule(rule: unknown, index: number, mail: ResolvedMail | null): R
     const tags = rule.filter.tags
     if (tags !== undefined && !(isPlainObject(tags) && Object.values(tags).every((v) => typeof v === 'string'))) {
       fail(`${at}.filter.tags`, 'must map tag names to string values', "Write { job: 'billing' }.")
+    }
+    const platform = rule.filter.platform
+    if (platform !== undefined && !(Array.isArray(platform) ? platform : [platform]).every((p) => p === 'node' || p === 'javascript')) {
+      fail(`${at}.filter.platform`, "must be 'node', 'javascript' or a list of them", "Write 'javascript' for the browser's errors, 'node' for the server's.")
     }
     filter = rule.filter as RuleFilter
   }

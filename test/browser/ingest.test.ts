@@ -291,6 +291,30 @@ describe('alerts', () => {
   })
 })
 
+describe('rules', () => {
+  it('can alert on browser errors alone', async () => {
+    const posted: Array<{ text: string }> = []
+    const hook = http.createServer((req, res) => {
+      let body = ''
+      req.on('data', (chunk) => (body += chunk))
+      req.on('end', () => {
+        posted.push(JSON.parse(body))
+        res.end('ok')
+      })
+    })
+    servers.push(hook)
+    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve))
+    const webhook = `http://127.0.0.1:${(hook.address() as { port: number }).port}/`
+    const tracker = newTracker({ rules: [{ when: 'new', webhook, filter: { platform: 'javascript' } }] })
+    const server = expressApp(tracker)
+    tracker.captureException(new Error('a server error'))
+    await post(server).send(envelope(sentryEvent()).toString()).expect(200)
+    expect(await tracker.flush()).toBe(true)
+    expect(posted.map((p) => p.text).join('\n')).toContain('Cannot read properties of undefined')
+    expect(posted).toHaveLength(1)
+  })
+})
+
 describe('CORS', () => {
   it('answers configured origins only, never with credentials', async () => {
     const tracker = newTracker({ browser: { key: KEY, origins: ['https://www.example.com'] } })
