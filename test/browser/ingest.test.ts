@@ -488,5 +488,10 @@ describe('in the panel', () => {
     const pageOf = async (title: RegExp) => (await request(server).get(`/errors/issues/${issues.find((i) => title.test(i.title))!.id}`).expect(200)).text
     expect(await pageOf(/TypeError/)).toMatch(/<dt>Platform<\/dt><dd><span class="badge platform">javascript<\/span>/)
     expect(await pageOf(/on the server/)).toMatch(/<dt>Platform<\/dt><dd><span class="badge platform">node<\/span>/)
+    const found = await tracker.store.listIssues({ status: 'all', q: 'platform:javascript' })
+    expect(found.issues.map((issue) => issue.title)).toEqual([expect.stringMatching(/^TypeError/)])
+    const list = await request(server).get('/errors?status=all&q=platform%3Ajavascript').expect(200)
+    expect(list.text).toContain('Cannot read properties of undefined')
+    expect(list.text).not.toContain('on the server')
   })
 })
