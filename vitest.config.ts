@@ -24,11 +24,13 @@ const slow = {
     'test/alerts/console-transport.test.ts',
     // builds bundles with esbuild (its binary, in a child)
     'test/source-maps/browser.test.ts',
+    // one of its tests builds a bundle with esbuild, to map the frames sent through its map
+    'test/browser/ingest.test.ts',
     // compiles an app with tsc and runs it with node
     'test/source-maps/server.test.ts',
   ],
   // Chromium through playwright-core
-  browser: ['test/alerts/email-render.test.ts', 'test/panel/browser.test.ts', 'test/panel/accessibility.test.ts', 'test/panel/live.test.ts', 'test/panel/layout.test.ts', 'test/panel/stack-browser.test.ts'],
+  browser: ['test/alerts/email-render.test.ts', 'test/panel/browser.test.ts', 'test/panel/accessibility.test.ts', 'test/panel/live.test.ts', 'test/panel/layout.test.ts', 'test/panel/stack-browser.test.ts', 'test/browser/client.test.ts', 'test/browser/end-to-end.test.ts'],
   // a PostgreSQL server
   postgres: ['test/adapters/postgres*.test.ts', 'test/multi-instance.test.ts', 'test/postgres-outage.test.ts'],
   // thousands of issues, errors or requests per test
@@ -37,6 +39,8 @@ const slow = {
     'test/alerts/email.test.ts',
     'test/alerts/tracker-alerts.test.ts',
     'test/integrations/differential.test.ts',
+    // 10,000 requests to the browser ingest
+    'test/browser/ingest-flood.test.ts',
   ],
 }
 const STORM = 'test/storm.test.ts'
@@ -50,6 +54,8 @@ const group = (name: string, include: string[], exclude?: string[]) => ({
 
 export default defineConfig({
   test: {
+    // the browser client is built from client/faultline.js before any test serves it
+    globalSetup: ['test/helpers/build-client.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',

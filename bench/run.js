@@ -8,7 +8,7 @@
 //   npm run bench -- --storm           only the error storm (bench/storm.js)
 //   npm run bench -- --processes       only many processes on one file store (bench/processes.js)
 //   npm run bench -- --overhead        only faultline's own work per request, in-process (bench/request-overhead.js)
-//   npm run bench -- --all             also bench/build-event.js, panel.js and postgres.js when present
+//   npm run bench -- --all             also bench/build-event.js, browser.js, panel.js and postgres.js when present
 //                                      (alone: npm run bench:panel, npm run bench:pg)
 //   BENCH_PROFILE=dir npm run bench -- --only ...       CPU profiles of each measured load (not startup) to dir
 //   node bench/profile-top.js dir                       the top self-time functions in them
@@ -290,7 +290,7 @@ try {
   if (alone.includes('--overhead')) await runScript(path.join(here, 'request-overhead.js'))
   if (alone.length === 0) await fullRun()
   if (args.includes('--all')) {
-    for (const name of ['build-event.js', 'panel.js', 'postgres.js']) {
+    for (const name of ['build-event.js', 'browser.js', 'panel.js', 'postgres.js']) {
       const file = path.join(here, name)
       if (existsSync(file)) await runScript(file)
     }

@@ -36,6 +36,11 @@ export class CaptureFilters {
     return !(this.#options.ignoreErrors.length > 0 && this.#matches(message, null, undefined)) && this.#sampledIn()
   }
 
+  /** Whether to record an exception a browser described: ignoreErrors' strings and RegExps (no classes: nothing was thrown here) and sampleRate. */
+  wantsDescribed(type: string, value: string): boolean {
+    return !(this.#options.ignoreErrors.length > 0 && this.#matches(value, type, undefined)) && this.#sampledIn()
+  }
+
   /** Whether an error the app's request produced would be recorded, sampling aside (for the setup warnings). */
   wouldCapture(error: unknown): boolean {
     try {

@@ -22,6 +22,16 @@ export interface BuildEventInput {
   mechanism?: { type: string; handled: boolean }
   scope: ScopeData
   ctx?: CaptureContext
+  /**
+   * An exception another runtime described (a browser's, its frames parsed there): taken instead
+   * of `error`, with its text capped and scrubbed as a thrown value's is.
+   */
+  exception?: ExceptionInfo
+  /** 'javascript' for a browser's event: it carries its own runtime and os, and no server name */
+  platform?: 'javascript'
+  /** a browser event's own environment and release, which win over the options' */
+  environment?: string
+  release?: string
   options: Pick<ResolvedOptions, 'root' | 'environment' | 'release' | 'serverName' | 'scrubFields' | 'sourceContext' | 'maxBreadcrumbs'> & {
     /** told when a source map cannot be read (once per file) */
     onInternalError?: (err: Error) => void
@@ -86,6 +96,7 @@ export function eventFacts(event: FaultlineEvent): FaultlineEvent {
     environment: event.environment,
     fingerprint: event.fingerprint,
   }
+  if (event.platform !== undefined) facts.platform = event.platform
   if (event.release !== undefined) facts.release = event.release
   if (event.server_name !== undefined) facts.server_name = event.server_name
   if (event.transaction !== undefined) facts.transaction = event.transaction
@@ -114,12 +125,14 @@ function buildCore(input: BuildEventInput, truncated: string[], withCauses: bool
     extra: {},
     contexts: {},
     breadcrumbs: [],
-    environment: options.environment,
+    environment: input.environment ?? options.environment,
     fingerprint: pickFingerprint(ctx.fingerprint, scope.fingerprint),
   }
   addUserAgentTags(event.tags, ctx.request ?? scope.request, fields)
-  if (options.release !== undefined) event.release = options.release
-  if (options.serverName) event.server_name = options.serverName
+  const release = input.release ?? options.release
+  if (release !== undefined) event.release = release
+  if (input.platform === 'javascript') event.platform = 'javascript'
+  else if (options.serverName) event.server_name = options.serverName
   if (scope.transaction) event.transaction = truncateString(String(scope.transaction), 200)
 
   let thrownData: unknown
@@ -153,8 +166,10 @@ function build(input: BuildEventInput): FaultlineEvent {
   const contexts = merge(scope.contexts)
   for (const [name, value] of entries(ctx.contexts)) contexts[name] = isRecord(contexts[name]) ? merge(contexts[name], value) : value
   event.contexts = scrub(normalize(contexts, { depth: 5, truncated, path: 'contexts' }) as FaultlineEvent['contexts'], fields)
-  event.contexts.runtime = { ...RUNTIME }
-  event.contexts.os = { ...OS }
+  if (input.platform !== 'javascript') {
+    event.contexts.runtime = { ...RUNTIME }
+    event.contexts.os = { ...OS }
+  }
 
   const request = ctx.request ?? scope.request
   if (isRecord(request)) {
@@ -179,6 +194,7 @@ function safeField(value: object, key: string): string | undefined {
 /** The exception with its cause chain, and the thrown value itself when it was not an Error. */
 function buildException(error: unknown, input: BuildEventInput, truncated: string[], withCauses: boolean): { exception: ExceptionInfo; data: unknown } {
   const { scrubFields } = input.options
+  if (input.exception !== undefined) return { exception: givenException(input.exception, scrubFields, truncated, withCauses), data: undefined }
   const thrown = describeThrown(error)
   const exception: ExceptionInfo = describeOne(thrown, input.options, scrubFields, truncated, 'exception')
   if (input.mechanism) exception.mechanism = { type: String(input.mechanism.type), handled: Boolean(input.mechanism.handled) }
@@ -197,6 +213,20 @@ function buildException(error: unknown, input: BuildEventInput, truncated: strin
   if (cause !== undefined && !seen.has(cause)) truncated.push('exception.causes')
   if (causes.length > 0) exception.causes = causes
   return { exception, data: thrown.data }
+}
+
+/** An exception described elsewhere (see BuildEventInput.exception), capped and scrubbed as a thrown value's. */
+function givenException(given: ExceptionInfo, fields: string[], truncated: string[], withCauses: boolean): ExceptionInfo {
+  const one = (ex: Omit<ExceptionInfo, 'causes'>, at: string): Omit<ExceptionInfo, 'causes'> => {
+    if (ex.value.length > MAX_MESSAGE) truncated.push(`${at}.value`)
+    const out: Omit<ExceptionInfo, 'causes'> = { type: truncateString(ex.type, 200), value: scrubText(truncateString(ex.value, MAX_MESSAGE), fields) }
+    if (ex.stacktrace) out.stacktrace = ex.stacktrace
+    if (ex.mechanism) out.mechanism = { type: truncateString(String(ex.mechanism.type), 64), handled: Boolean(ex.mechanism.handled) }
+    return out
+  }
+  const exception: ExceptionInfo = one(given, 'exception')
+  if (withCauses && given.causes?.length) exception.causes = given.causes.slice(0, MAX_CAUSES).map((cause, i) => one(cause, `exception.causes.${i}`))
+  return exception
 }
 
 function describeOne(thrown: ThrownDescription, options: FrameOptions, fields: string[], truncated: string[], at: string): Omit<ExceptionInfo, 'causes'> {
@@ -500,9 +530,9 @@ function minimalEvent(input: BuildEventInput, err: unknown): FaultlineEvent {
   let type = 'Error'
   let value = ''
   try {
-    const thrown = describeThrown(input?.error)
-    type = truncateString(thrown.type, 200)
-    value = truncateString(thrown.value, 1024)
+    const thrown = input?.exception ?? describeThrown(input?.error)
+    type = truncateString(String(thrown.type), 200)
+    value = truncateString(String(thrown.value), 1024)
   } catch {
     // keep the defaults
   }
@@ -514,9 +544,13 @@ function minimalEvent(input: BuildEventInput, err: unknown): FaultlineEvent {
     extra: { faultline_error: `event could not be built in full: ${safeMessage(err)}` },
     contexts: { runtime: { ...RUNTIME } },
     breadcrumbs: [],
-    environment: String(input?.options?.environment ?? 'development'),
+    environment: String(input?.environment ?? input?.options?.environment ?? 'development'),
     fingerprint: [DEFAULT_FINGERPRINT],
     truncated: ['event'],
+  }
+  if (input?.platform === 'javascript') {
+    event.platform = 'javascript'
+    delete event.contexts.runtime
   }
   if (input?.message !== undefined) {
     event.level = 'info'

@@ -55,6 +55,21 @@ export interface ResolvedOptions {
   autoResolveMs: number | null
   retention: Retention
   onInternalError: (err: Error) => void
+  /** the browser ingest, or null when it is off */
+  browser: ResolvedBrowser | null
+}
+
+export interface ResolvedBrowser {
+  /** no trailing slash */
+  path: string
+  /** the public key; null: generated once and kept in the store */
+  key: string | null
+  /** other origins allowed to send, as `URL.origin` writes them */
+  origins: string[]
+  eventsPerMinute: number
+  newIssuesPerMinute: number
+  /** absolute folders */
+  sourceMaps: string[]
 }
 
 export const DEFAULT_SCRUB_FIELDS = [
@@ -66,7 +81,7 @@ const KNOWN = [
   'store', 'root', 'environment', 'release', 'serverName', 'appName', 'beforeSend', 'ignoreErrors',
   'shouldCapture', 'sampleRate', 'scrubFields', 'maxBreadcrumbs', 'maxQueueSize', 'captureUncaught',
   'captureUnhandledRejections', 'sourceContext', 'panel', 'mail', 'rules', 'autoResolve', 'retention',
-  'onInternalError',
+  'onInternalError', 'browser',
 ]
 
 /** Thrown for a bad option; the message names the option and the fix. */
@@ -114,6 +129,14 @@ export const DEFAULTS = {
   sourceContext: true,
   panel: { path: '/errors' },
   retention: { maxEventsPerIssue: DEFAULT_RETENTION.maxEventsPerIssue, maxAge: formatDuration(DEFAULT_RETENTION.maxAgeMs) },
+  browser: false,
+} as const
+
+/** What `browser: true` means; an object's missing keys take these too. */
+export const BROWSER_DEFAULTS = {
+  path: '/faultline',
+  eventsPerMinute: 60,
+  newIssuesPerMinute: 20,
 } as const
 
 /** alerts sent an hour, by mail and by each webhook, before the rest wait for a summary */
@@ -198,7 +221,7 @@ function resolveRule(rule: unknown, index: number, mail: ResolvedMail | null): R
   let filter: RuleFilter | null = null
   if (rule.filter !== undefined) {
     if (!isPlainObject(rule.filter)) fail(`${at}.filter`, 'must be an object', "Write { environment: 'production', level: 'error', tags: { job: 'billing' } }.")
-    checkKeys(rule.filter, ['environment', 'level', 'tags'], `${at}.filter.`)
+    checkKeys(rule.filter, ['environment', 'level', 'tags', 'platform'], `${at}.filter.`)
     const env = rule.filter.environment
     if (env !== undefined && !(typeof env === 'string' || (Array.isArray(env) && env.every((e) => typeof e === 'string')))) {
       fail(`${at}.filter.environment`, 'must be a string or a list of strings', "Write 'production' or ['production', 'staging'].")
@@ -210,6 +233,10 @@ function resolveRule(rule: unknown, index: number, mail: ResolvedMail | null): R
     const tags = rule.filter.tags
     if (tags !== undefined && !(isPlainObject(tags) && Object.values(tags).every((v) => typeof v === 'string'))) {
       fail(`${at}.filter.tags`, 'must map tag names to string values', "Write { job: 'billing' }.")
+    }
+    const platform = rule.filter.platform
+    if (platform !== undefined && !(Array.isArray(platform) ? platform : [platform]).every((p) => p === 'node' || p === 'javascript')) {
+      fail(`${at}.filter.platform`, "must be 'node', 'javascript' or a list of them", "Write 'javascript' for the browser's errors, 'node' for the server's.")
     }
     filter = rule.filter as RuleFilter
   }
@@ -278,10 +305,7 @@ function resolvePanel(panel: unknown): ResolvedOptions['panel'] {
   if (panel === undefined || panel === true) return { path: DEFAULTS.panel.path, auth: null }
   if (!isPlainObject(panel)) fail('panel', 'must be an object or false', "Write { path: '/errors', auth: { username, password } }, or false to turn the panel off.")
   checkKeys(panel, ['path', 'auth'], 'panel.')
-  const p = panel.path === undefined ? DEFAULTS.panel.path : panel.path
-  if (typeof p !== 'string' || !/^\/[A-Za-z0-9._~\-/]*$/.test(p) || p.includes('//') || p === '/') {
-    fail('panel.path', `must be a URL path like '/errors', got ${JSON.stringify(p)}`, "Use a path that starts with '/' and is not '/' alone.")
-  }
+  const p = urlPath('panel.path', panel.path === undefined ? DEFAULTS.panel.path : panel.path, DEFAULTS.panel.path)
   const auth = panel.auth
   if (auth !== undefined && typeof auth !== 'function') {
     if (!isPlainObject(auth) || typeof auth.username !== 'string' || typeof auth.password !== 'string' || !auth.username || !auth.password) {
@@ -289,7 +313,74 @@ function resolvePanel(panel: unknown): ResolvedOptions['panel'] {
     }
     checkKeys(auth, ['username', 'password'], 'panel.auth.')
   }
-  return { path: p.replace(/\/$/, ''), auth: (auth as PanelAuth | undefined) ?? null }
+  return { path: p, auth: (auth as PanelAuth | undefined) ?? null }
+}
+
+/** A URL path like '/errors': what the panel and the browser ingest are served under. */
+function urlPath(option: string, value: unknown, example: string): string {
+  if (typeof value !== 'string' || !/^\/[A-Za-z0-9._~\-/]*$/.test(value) || value.includes('//') || value === '/') {
+    fail(option, `must be a URL path like '${example}', got ${JSON.stringify(value)}`, "Use a path that starts with '/' and is not '/' alone.")
+  }
+  return value.replace(/\/$/, '')
+}
+
+/** Whether `inner` is `outer` or a path below it. */
+function within(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(`${outer}/`)
+}
+
+/** The Sentry JavaScript SDK takes a DSN's key of word characters only. */
+const BROWSER_KEY = /^\w{8,64}$/
+
+function resolveBrowser(value: unknown, root: string, panel: ResolvedOptions['panel']): ResolvedBrowser | null {
+  if (value === undefined || value === false) return null
+  if (value !== true && !isPlainObject(value)) fail('browser', 'must be true, false or an object', "Write browser: true, or browser: { path: '/faultline', sourceMaps: 'public' }.")
+  const o: Record<string, unknown> = value === true ? {} : value
+  checkKeys(o, ['path', 'key', 'origins', 'eventsPerMinute', 'newIssuesPerMinute', 'sourceMaps'], 'browser.')
+  const p = urlPath('browser.path', o.path ?? BROWSER_DEFAULTS.path, BROWSER_DEFAULTS.path)
+  // an app's own guard on the panel's path must not stand in front of the pages' errors, and
+  // neither may shadow the other
+  if (panel && (within(p, panel.path) || within(panel.path, p))) {
+    fail('browser.path', `(${p}) overlaps the panel's path (${panel.path})`, `Serve them apart, like browser: { path: '${BROWSER_DEFAULTS.path}' } beside panel: { path: '/errors' }.`)
+  }
+  if (o.key !== undefined && (typeof o.key !== 'string' || !BROWSER_KEY.test(o.key))) {
+    fail('browser.key', 'must be 8 to 64 letters, digits or underscores', 'Leave it out to have one generated and kept in the store, or pass a string like crypto.randomBytes(16).toString(\'hex\').')
+  }
+  let origins: string[] = []
+  if (o.origins !== undefined) {
+    if (!Array.isArray(o.origins)) fail('browser.origins', 'must be a list of origins', "Write ['https://www.example.com'].")
+    origins = o.origins.map((origin, i) => browserOrigin(`browser.origins[${i}]`, origin))
+  }
+  let sourceMaps: string[] = []
+  if (o.sourceMaps !== undefined) {
+    const list = typeof o.sourceMaps === 'string' ? [o.sourceMaps] : o.sourceMaps
+    if (!Array.isArray(list) || !list.every((folder) => typeof folder === 'string' && folder)) {
+      fail('browser.sourceMaps', 'must be a folder or a list of folders', "Write 'public' or ['public/js', 'dist/assets'] (relative to the app root).")
+    }
+    sourceMaps = (list as string[]).map((folder) => path.resolve(root, folder))
+  }
+  return {
+    path: p,
+    key: (o.key as string | undefined) ?? null,
+    origins,
+    eventsPerMinute: o.eventsPerMinute === undefined ? BROWSER_DEFAULTS.eventsPerMinute : positiveInteger('browser.eventsPerMinute', o.eventsPerMinute),
+    newIssuesPerMinute: o.newIssuesPerMinute === undefined ? BROWSER_DEFAULTS.newIssuesPerMinute : positiveInteger('browser.newIssuesPerMinute', o.newIssuesPerMinute),
+    sourceMaps,
+  }
+}
+
+/** An origin as browsers send it in the Origin header: scheme, host and port, nothing else. */
+function browserOrigin(option: string, value: unknown): string {
+  let url: URL | null = null
+  try {
+    url = new URL(String(value))
+  } catch {
+    // said below
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== String(value).replace(/\/$/, '')) {
+    fail(option, `must be an origin like 'https://www.example.com', got ${JSON.stringify(value)}`, 'Write the scheme, host and port alone, without a path.')
+  }
+  return url.origin
 }
 
 function func<T>(option: string, value: unknown): T | null {
@@ -377,6 +468,7 @@ export function resolveOptions(input: unknown = {}): ResolvedOptions {
   if (!Number.isInteger(maxBreadcrumbs) || (maxBreadcrumbs as number) < 0) fail('maxBreadcrumbs', `must be a whole number, got ${String(maxBreadcrumbs)}`, 'Use 0 to keep none, 100 by default.')
 
   const mail = resolveMail(o.mail)
+  const panel = resolvePanel(o.panel)
   if (o.rules !== undefined && !Array.isArray(o.rules)) fail('rules', 'must be a list', "Write rules: [{ when: 'new' }, { when: { events: 100 } }].")
   const rawRules = (o.rules as unknown[] | undefined) ?? (mail ? [{ when: 'new' }, { when: 'regression' }] : [])
   if (mail && mail.to.length === 0 && o.rules === undefined) fail('mail.to', 'is missing', "Say who gets alerts: to: 'team@example.com'.")
@@ -409,12 +501,13 @@ export function resolveOptions(input: unknown = {}): ResolvedOptions {
     captureUncaught: bool('captureUncaught', o.captureUncaught, DEFAULTS.captureUncaught),
     captureUnhandledRejections: bool('captureUnhandledRejections', o.captureUnhandledRejections, DEFAULTS.captureUnhandledRejections),
     sourceContext: bool('sourceContext', o.sourceContext, DEFAULTS.sourceContext),
-    panel: resolvePanel(o.panel),
+    panel,
     mail,
     rules,
     autoResolveMs: o.autoResolve === undefined ? null : duration('autoResolve', o.autoResolve),
     retention,
     onInternalError: func<(err: Error) => void>('onInternalError', o.onInternalError) ?? logInternalError,
+    browser: resolveBrowser(o.browser, root, panel),
   }
 }
 

@@ -25,6 +25,10 @@ import { LEVELS } from './types.js'
 import { loadUserAgentParser, userAgentParserLoaded } from './user-agent.js'
 import type { Alerter } from './alerts/alerter.js'
 import type { Panel, PanelWhere } from './panel/index.js'
+import type { BrowserIngest, IngestWhere } from './browser/ingest.js'
+import type { BrowserCapture } from './browser/sentry-event.js'
+import { browserKey } from './browser/key.js'
+import type { ExceptionInfo, ScopeData } from './types.js'
 import type { CaptureContext, TrackerOptions, TrackerStats } from './types.js'
 
 /**
@@ -40,6 +44,9 @@ export interface EmbeddedStores {
 export interface Glue {
   panelPath: string | null
   servePanel(req: IncomingMessage, res: ServerResponse, where: PanelWhere): void
+  /** where the browser ingest is served, or null when it is off */
+  browserPath: string | null
+  serveBrowser(req: IncomingMessage, res: ServerResponse, where: IngestWhere): void
   openRequestScope(source: RequestSource): Scope
   runInScope<T>(scope: Scope, fn: () => T): T
   /** makes `scope` current for the rest of what runs from here, as a request that has just arrived */
@@ -138,6 +145,11 @@ export class Tracker {
   /** the alerts of earlier crashes, handed to the alerter at start (never rejects) */
   #deferredAlerts: Promise<void>
   #panel: Promise<Panel> | null = null
+  #browserIngest: Promise<BrowserIngest> | null = null
+  /** the browser ingest's public key, asked of the store on first use (an app that serves no page never asks) */
+  #browserKeyClaim: Promise<string> | null = null
+  /** browser events whose frames are being mapped, not yet in the queue */
+  #mapping = new Set<Promise<void>>()
   #fatal: CrashPath
   #stopBreadcrumbs: () => void
   #maintenanceTimer: NodeJS.Timeout
@@ -216,6 +228,29 @@ export class Tracker {
     // retention from the first write: the first sweep tells the store what to keep before any record
     this.#retentionKnown = withTimeout(this.#maintain(), FIRST_SWEEP_WAIT_MS).catch(() => {})
     this.#maintenanceTimer = setInterval(() => this.#maintain(), MAINTENANCE_EVERY_MS).unref()
+  }
+
+  /**
+   * The DSN pages send their errors to: `<origin><browser.path>/1` with the public key as its
+   * user part, for the client's `data-dsn` or `Sentry.init({ dsn })`. A promise, as the key may
+   * come from the store (it resolves at once when `browser.key` is set).
+   */
+  async browserDsn(origin: string): Promise<string> {
+    const browser = this.options.browser
+    if (!browser) throw new TypeError('faultline: browserDsn() needs the `browser` option. Set browser: true in createTracker({ ... }).')
+    let url: URL
+    try {
+      url = new URL(String(origin))
+    } catch {
+      throw new TypeError(`faultline: browserDsn(origin) takes the origin pages are served from, like 'https://www.example.com', got ${JSON.stringify(String(origin).slice(0, 100))}`)
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('faultline: browserDsn(origin) takes an http:// or https:// origin')
+    return `${url.protocol}//${await this.#browserKey()}@${url.host}${browser.path}/1`
+  }
+
+  #browserKey(): Promise<string> {
+    this.#browserKeyClaim ??= browserKey(this.options.browser!.key, this.store, (err) => this.#report(err))
+    return this.#browserKeyClaim
   }
 
   /**
@@ -321,6 +356,10 @@ export class Tracker {
   async #flush(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs
     const left = () => Math.max(0, deadline - Date.now())
+    // browser events whose frames are being mapped go into the queue first
+    while (this.#mapping.size > 0) {
+      if (!(await withTimeout(Promise.all(this.#mapping), left()).then(() => true, () => false))) return false
+    }
     do {
       this.#moveOverflow()
       if (!(await this.#queue.drain(left()))) return false
@@ -422,6 +461,8 @@ export class Tracker {
     return {
       panelPath: panel ? panel.path : null,
       servePanel: (req, res, where) => this.#servePanel(req, res, where),
+      browserPath: this.options.browser ? this.options.browser.path : null,
+      serveBrowser: (req, res, where) => this.#serveBrowser(req, res, where),
       openRequestScope: (source) => new Scope(this.#global, this.options.maxBreadcrumbs).setRequest(source),
       runInScope: (scope, fn) => this.#als.run(scope, fn),
       enterScope: (scope) => this.#als.enterWith(scope),
@@ -461,15 +502,66 @@ export class Tracker {
       })
   }
 
+  #serveBrowser(req: IncomingMessage, res: ServerResponse, where: IngestWhere): void {
+    this.#browserIngest ??= import('./browser/ingest.js').then((m) => new m.BrowserIngest({
+      browser: this.options.browser!,
+      scrubFields: this.options.scrubFields,
+      maxBreadcrumbs: this.options.maxBreadcrumbs,
+      root: this.options.root,
+      sourceContext: this.options.sourceContext,
+      report: (err) => this.#report(err),
+      warn: (err) => this.#reportSetup(err, err.message),
+      key: () => this.#browserKey(),
+      groupOf: (capture) => groupEvent(buildEventFacts({ ...capture, eventId: '', options: this.options })).hash,
+      record: (capture, map) => this.#recordBrowser(capture, map),
+    }))
+    this.#browserIngest
+      .then((ingest) => ingest.handle(req, res, where))
+      .catch((err) => {
+        this.#reportPanelFailure(toError(err), 'browser')
+        if (!res.headersSent) res.statusCode = 500
+        if (!res.writableEnded) res.end()
+      })
+  }
+
+  /**
+   * A browser's event, through the same filters, queue, grouping and rules as a server event's.
+   * Its frames are mapped through the source maps first, off the request that brought it.
+   */
+  #recordBrowser(capture: BrowserCapture, map: (exception: ExceptionInfo) => ExceptionInfo): string | null {
+    if (this.#closing) return null
+    const exception = capture.exception
+    if (exception ? !this.#filters.wantsDescribed(exception.type, exception.value) : !this.#filters.wantsMessage(capture.message ?? '')) return null
+    const pending: PendingCapture = { ...capture, eventId: newEventId(), timestamp: new Date() }
+    // after the answer is on its way: a map read from disk the first time takes milliseconds
+    const mapped = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      try {
+        if (exception) pending.exception = map(exception)
+      } catch (err) {
+        // recorded with its frames as sent
+        this.#report(err)
+      }
+      this.#mapping.delete(mapped)
+      this.#enqueueSnapshot(pending, pending.scope, () => pending.scope)
+    })
+    this.#mapping.add(mapped)
+    return pending.eventId
+  }
+
   #enqueue(capture: Capture, scope: Scope): void {
+    this.#enqueueSnapshot(capture, null, () => scope.snapshot(), () => scope.snapshotFacts())
+  }
+
+  /** Into the queue, or counted from its facts when the queue is full; `scope` when it was read already. */
+  #enqueueSnapshot(capture: Capture, scope: ScopeData | null, snapshot: () => ScopeData, facts: () => ScopeData = snapshot): void {
     if (this.#closing) {
       this.#report(new Error(`an event was captured after close() and was not stored (${capture.eventId})`))
       return
     }
     this.#stats.captured += 1
     const full = this.#queue.size + this.#overflow.size >= this.options.maxQueueSize || this.#queue.unprepared >= MAX_UNBUILT
-    if (full) this.#countOnly(capture, scope)
-    else this.#queue.push({ ...capture, scope: scope.snapshot() })
+    if (full) this.#countOnly(capture, facts(), snapshot)
+    else this.#queue.push({ ...capture, scope: scope ?? snapshot() })
   }
 
   /**
@@ -478,11 +570,11 @@ export class Tracker {
    * with identical ones; nothing of the app's objects is kept, and beforeSend does not see it. An
    * issue whose budget still wants full events (a new issue's first) waits to be built after all.
    */
-  #countOnly(capture: Capture, scope: Scope): void {
-    const event = buildEventFacts({ ...capture, scope: scope.snapshotFacts(), options: this.options })
+  #countOnly(capture: Capture, facts: ScopeData, snapshot: () => ScopeData): void {
+    const event = buildEventFacts({ ...capture, scope: facts, options: this.options })
     const grouping = groupEvent(event)
     if (!this.options.beforeSend && this.#queue.size < this.options.maxQueueSize && this.#budget.take(grouping.hash)) {
-      this.#queue.push({ ...capture, scope: scope.snapshot(), grouping })
+      this.#queue.push({ ...capture, scope: snapshot(), grouping })
       return
     }
     const key = JSON.stringify([grouping.hash, userKey(event.user), event.level, event.tags, event.transaction, Math.floor(Date.parse(event.timestamp) / 1000)])

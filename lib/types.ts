@@ -426,6 +426,8 @@ export interface RuleFilter {
   environment?: string | string[]
   level?: Level | Level[]
   tags?: Record<string, string>
+  /** where the event happened: 'node' (the server) or 'javascript' (a browser) */
+  platform?: 'node' | 'javascript' | Array<'node' | 'javascript'>
 }
 
 export type RuleWhen =

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import { readFileSync } from 'node:fs'
-import { DEFAULTS, logInternalError, resolveOptions, OptionError } from '../lib/options.js'
+import { BROWSER_DEFAULTS, DEFAULTS, logInternalError, resolveOptions, OptionError } from '../lib/options.js'
 import { createTracker } from '../lib/index.js'
 import { formatDuration } from '../common/duration.js'
 import { memoryStore } from '../adapters/memory.js'
@@ -105,6 +105,43 @@ describe('options', () => {
   })
 })
 
+describe('the browser option', () => {
+  it('is off by default; true takes the defaults', () => {
+    expect(resolveOptions({ store: '/tmp/x.json' }).browser).toBeNull()
+    expect(resolveOptions({ store: '/tmp/x.json', browser: true }).browser).toEqual({ ...BROWSER_DEFAULTS, key: null, origins: [], sourceMaps: [] })
+  })
+
+  it('takes a path, a key, origins, limits and source map folders', () => {
+    const o = resolveOptions({ store: '/tmp/x.json', root: '/srv/app', browser: { path: '/telemetry/', key: 'abc123def456', origins: ['https://www.example.com/'], eventsPerMinute: 10, newIssuesPerMinute: 3, sourceMaps: 'public' } })
+    expect(o.browser).toEqual({ path: '/telemetry', key: 'abc123def456', origins: ['https://www.example.com'], eventsPerMinute: 10, newIssuesPerMinute: 3, sourceMaps: ['/srv/app/public'] })
+  })
+
+  it.each([
+    ['yes', /`browser` must be true, false or an object/],
+    [{ pth: '/x' }, /`browser.pth` is not an option\. Did you mean `path`\?/],
+    [{ path: 'faultline' }, /`browser.path` must be a URL path/],
+    [{ path: '/errors/browser' }, /`browser.path` \(\/errors\/browser\) overlaps the panel's path \(\/errors\)/],
+    [{ path: '/errors' }, /overlaps the panel's path/],
+    [{ path: '/' }, /`browser.path` must be a URL path/],
+    [{ key: 'has spaces in it' }, /`browser.key` must be 8 to 64 letters, digits or underscores/],
+    [{ key: 'short' }, /`browser.key` must be 8 to 64/],
+    [{ origins: 'https://x.example' }, /`browser.origins` must be a list of origins/],
+    [{ origins: ['https://x.example/path'] }, /`browser.origins\[0\]` must be an origin like/],
+    [{ origins: ['ftp://x.example'] }, /`browser.origins\[0\]` must be an origin/],
+    [{ eventsPerMinute: 0 }, /`browser.eventsPerMinute` must be a positive integer/],
+    [{ newIssuesPerMinute: 1.5 }, /`browser.newIssuesPerMinute` must be a positive integer/],
+    [{ sourceMaps: [''] }, /`browser.sourceMaps` must be a folder or a list of folders/],
+  ])('refuses browser: %j', (browser, message) => {
+    expect(() => createTracker({ store: memoryStore(), browser } as never)).toThrow(message)
+  })
+
+  it('may sit beside a panel at another path, or anywhere when the panel is off', () => {
+    expect(resolveOptions({ store: '/tmp/x.json', panel: { path: '/admin/errors' }, browser: { path: '/admin/errors-browser' } }).browser?.path).toBe('/admin/errors-browser')
+    expect(resolveOptions({ store: '/tmp/x.json', panel: false, browser: { path: '/errors' } }).browser?.path).toBe('/errors')
+    expect(() => resolveOptions({ store: '/tmp/x.json', panel: { path: '/a/b' }, browser: { path: '/a' } })).toThrow(/overlaps/)
+  })
+})
+
 describe('the default onInternalError', () => {
   it('writes one line a second to stderr and then says how many it left out', () => {
     const lines: string[] = []
@@ -142,5 +179,11 @@ describe('the options table in docs/options.md', () => {
     const resolved = resolveOptions({ store: memoryStore() })
     expect(resolved).toMatchObject({ sampleRate: DEFAULTS.sampleRate, maxBreadcrumbs: DEFAULTS.maxBreadcrumbs, maxQueueSize: DEFAULTS.maxQueueSize, panel: { path: DEFAULTS.panel.path } })
     expect(formatDuration(resolved.retention.maxAgeMs)).toBe(DEFAULTS.retention.maxAge)
+  })
+
+  it("says what browser: true stands for", () => {
+    const table = readFileSync(new URL('../docs/options.md', import.meta.url), 'utf8')
+    const row = table.split('\n').find((line) => line.startsWith('| `browser` |'))
+    expect(row).toContain(`\`true\` for \`${asWritten(BROWSER_DEFAULTS)}\``)
   })
 })

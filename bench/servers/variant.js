@@ -4,6 +4,7 @@
 //
 // BENCH_VARIANT  bare | noop | als | faultline | sentry (sentry also needs `--import ./bench/servers/sentry-init.js`)
 // BENCH_STORE    faultline: the file store's path (a fresh temp dir per process)
+// BENCH_BROWSER_KEY  faultline: turn the browser ingest on with this key (bench/browser.js)
 // PORT           where to listen (127.0.0.1)
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
@@ -30,7 +31,10 @@ export async function loadVariant() {
   if (name === 'faultline') {
     // the package by its own name: what an app writes
     const { createTracker } = await import('faultline')
-    const tracker = createTracker({ store: process.env.BENCH_STORE })
+    // BENCH_BROWSER_KEY (bench/browser.js): the browser ingest on, its limits out of the way
+    const key = process.env.BENCH_BROWSER_KEY
+    const browser = key ? { key, eventsPerMinute: 1e9, newIssuesPerMinute: 1e9 } : undefined
+    const tracker = createTracker({ store: process.env.BENCH_STORE, browser })
     return { name, tracker, flush: () => tracker.flush(60_000), close: () => tracker.close(60_000) }
   }
   if (name === 'sentry') {

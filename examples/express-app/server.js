@@ -6,10 +6,25 @@
 // in 4 workers with `node examples/express-app/cluster.js`.
 // Open http://localhost:3000 for the failing routes and http://localhost:3000/errors for the panel.
 import cluster from 'node:cluster'
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { buildSync } from 'esbuild'
 import express from 'express'
 import { createTracker } from 'faultline'
 import { exampleMail } from '../mail.js'
+
+// The shop page's script (browser/cart.js), built as an app ships it: minified, with a source map
+// beside it, in public/. Only the maps under `browser.sourceMaps` are read, never served by faultline.
+const here = path.dirname(fileURLToPath(import.meta.url))
+const publicDir = path.join(here, 'public')
+const built = buildSync({ entryPoints: [path.join(here, 'browser/cart.js')], bundle: true, minify: true, sourcemap: true, outdir: publicDir, write: false, logLevel: 'warning' })
+// each file written whole, then renamed: cluster workers build at once, and serve it meanwhile
+mkdirSync(publicDir, { recursive: true })
+for (const file of built.outputFiles) {
+  writeFileSync(`${file.path}.${process.pid}.tmp`, file.contents)
+  renameSync(`${file.path}.${process.pid}.tmp`, file.path)
+}
 
 const tracker = createTracker({
   store: path.resolve('.faultline/errors.json'),
@@ -17,6 +32,8 @@ const tracker = createTracker({
   // keys to redact beside the defaults (token, password, cookie, ...): the /checkout link's
   // card number is stored as [Filtered]
   scrubFields: ['card'],
+  // the pages' errors too: the client at /faultline/client.js, the Sentry protocol at /faultline/api/1/
+  browser: { sourceMaps: publicDir },
   ...exampleMail(),
 })
 
@@ -30,6 +47,7 @@ if (cluster.isWorker) {
 }
 app.use(tracker.express())
 app.use(express.json())
+app.use('/static', express.static(publicDir))
 
 const users = new Map([[1, { id: 1, name: 'Ada' }]])
 
@@ -50,7 +68,19 @@ app.get('/', (req, res) => {
   <li><a href="/timer">/timer</a>: an error inside a timer, captured without crashing; <a href="/timer?crash=1">/timer?crash=1</a> really crashes the process (recorded first, its own issue)</li>
   <li><a href="/handled">/handled</a>: the app's own error handler answers; faultline still records</li>
   <li><a href="/missing">/missing</a>: a 404, not recorded</li>
+  <li><a href="/shop">/shop</a>: a page whose button throws in the browser; the issue's stack shows browser/cart.js, mapped from the minified script</li>
 </ul>`)
+})
+
+// A page with faultline's browser client: its errors land in the same panel, platform javascript.
+app.get('/shop', async (req, res) => {
+  const dsn = await tracker.browserDsn(`${req.protocol}://${req.get('host')}`)
+  res.type('html').send(`<!doctype html><title>example-shop: cart</title>
+<script src="/faultline/client.js" defer data-dsn="${dsn}" data-release="example-shop@1.0.0"></script>
+<script src="/static/cart.js" defer></script>
+<h1>Your cart</h1>
+<p>Total: <span id="total">42</span></p>
+<p><button id="apply">Apply coupon</button> throws in the browser (the cart has no coupon); then open <a href="/errors">the panel</a>.</p>`)
 })
 
 // A synchronous throw: /users/42 and /users/99 are one issue.

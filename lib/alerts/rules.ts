@@ -36,7 +36,7 @@ export function ruleKeys(rules: readonly ResolvedRule[]): string[] {
   })
 }
 
-/** Does the event pass the rule's filter (environment, level, tags; all must hold)? */
+/** Does the event pass the rule's filter (environment, level, tags, platform; all must hold)? */
 export function matchesFilter(filter: RuleFilter | null, event: FaultlineEvent): boolean {
   if (!filter) return true
   if (filter.environment !== undefined) {
@@ -46,6 +46,10 @@ export function matchesFilter(filter: RuleFilter | null, event: FaultlineEvent):
   if (filter.level !== undefined) {
     const levels = Array.isArray(filter.level) ? filter.level : [filter.level]
     if (!levels.includes(event.level)) return false
+  }
+  if (filter.platform !== undefined) {
+    const platforms = Array.isArray(filter.platform) ? filter.platform : [filter.platform]
+    if (!platforms.includes(event.platform ?? 'node')) return false
   }
   if (filter.tags) {
     for (const [key, value] of Object.entries(filter.tags)) {

@@ -274,6 +274,14 @@ export function expressMiddleware(glue: Glue) {
     stopWatching()
   }
   const faultlineExpress = function faultlineExpress(req: ExpressRequest, res: ServerResponse, next: Next): void {
+    // before the app's body parsers: the ingest reads its bodies itself, with caps
+    if (glue.browserPath) {
+      const browser = matchPanel(req.url ?? '/', glue.browserPath)
+      if (browser) {
+        glue.serveBrowser(req, res, { ...browser, ip: req.ip ?? req.socket?.remoteAddress })
+        return
+      }
+    }
     if (glue.panelPath) {
       const panel = matchPanel(req.url ?? '/', glue.panelPath)
       if (panel) {

@@ -149,6 +149,14 @@ export function koaMiddleware(glue: Glue) {
       orderChecked = true
       checkMountOrder(ctx, faultlineKoa, glue.warn)
     }
+    if (glue.browserPath) {
+      const browser = matchPanel(ctx.url, glue.browserPath)
+      if (browser) {
+        ctx.respond = false
+        glue.serveBrowser(ctx.req, ctx.res, { ...browser, ip: ctx.ip })
+        return Promise.resolve()
+      }
+    }
     if (glue.panelPath) {
       const panel = matchPanel(ctx.url, glue.panelPath)
       if (panel) {

@@ -108,6 +108,18 @@ describe('matchesFilter', () => {
     expect(matchesFilter({ tags: { job: 'billing', region: 'us' } }, event)).toBe(false)
     expect(matchesFilter({ tags: { missing: 'x' } }, event)).toBe(false)
   })
+
+  it("matches the platform: a server event's is node, a browser event's javascript", () => {
+    expect(matchesFilter({ platform: 'node' }, event)).toBe(true)
+    expect(matchesFilter({ platform: 'javascript' }, event)).toBe(false)
+    expect(matchesFilter({ platform: 'javascript' }, { ...event, platform: 'javascript' })).toBe(true)
+    expect(matchesFilter({ platform: ['node', 'javascript'] }, { ...event, platform: 'javascript' })).toBe(true)
+  })
+
+  it('refuses a platform that is neither', () => {
+    const mail = { transport: 'smtp://localhost', to: 'a@example.com' }
+    expect(() => resolveOptions({ store: 'x.json', mail, rules: [{ when: 'new', filter: { platform: 'browser' as never } }] })).toThrow(/`rules\[0\]\.filter\.platform` must be 'node', 'javascript' or a list of them/)
+  })
 })
 
 describe('ruleKeys', () => {
