@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -16,7 +16,12 @@ function installWithoutLowdb(): string {
   const installed = path.join(app, 'node_modules', 'faultline')
   mkdirSync(installed, { recursive: true })
   for (const part of ['dist', 'views', 'package.json']) cpSync(path.join(repo, part), path.join(installed, part), { recursive: true })
-  for (const dependency of ['ejs', 'nodemailer']) symlinkSync(path.join(repo, 'node_modules', dependency), path.join(app, 'node_modules', dependency))
+  const { dependencies } = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
+  for (const dependency of Object.keys(dependencies).filter((name) => name !== 'lowdb')) {
+    const target = path.join(app, 'node_modules', dependency)
+    mkdirSync(path.dirname(target), { recursive: true })
+    symlinkSync(path.join(repo, 'node_modules', dependency), target)
+  }
   return app
 }
 
