@@ -43,6 +43,7 @@ export function describeFilter(filter: RuleFilter | null): string {
   const list = (v: string | string[]) => (Array.isArray(v) ? v.join(' or ') : v)
   if (filter.environment !== undefined) parts.push(`environment ${list(filter.environment)}`)
   if (filter.level !== undefined) parts.push(`level ${list(filter.level)}`)
+  if (filter.platform !== undefined) parts.push(`platform ${list(filter.platform)}`)
   for (const [key, value] of Object.entries(filter.tags ?? {})) parts.push(`tag ${key} = ${value}`)
   return parts.length ? parts.join('; ') : 'Every event'
 }

@@ -82,8 +82,11 @@ function rawOne(exception: Omit<ExceptionInfo, 'causes'>): string {
 }
 
 function rawFrame(frame: StackFrame): string {
-  let where = frame.abs_path ?? frame.filename ?? '<anonymous>'
-  if (frame.lineno !== undefined) where += `:${frame.lineno}`
-  if (frame.lineno !== undefined && frame.colno !== undefined) where += `:${frame.colno}`
-  return frame.function ? `${frame.function} (${where})` : where
+  // a frame mapped through a source map shows where the compiled code ran, as the stack said it
+  const ran = frame.raw ?? frame
+  let where = (frame.raw ? frame.raw.filename : frame.abs_path ?? frame.filename) ?? '<anonymous>'
+  if (ran.lineno !== undefined) where += `:${ran.lineno}`
+  if (ran.lineno !== undefined && ran.colno !== undefined) where += `:${ran.colno}`
+  const name = ran.function ?? frame.function
+  return name ? `${name} (${where})` : where
 }

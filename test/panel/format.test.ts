@@ -214,5 +214,6 @@ describe('the rules in words', () => {
   it('says which events a filter takes', () => {
     expect(describeFilter(null)).toBe('Every event')
     expect(describeFilter({ environment: ['production', 'staging'], level: 'fatal', tags: { job: 'billing' } })).toBe('environment production or staging; level fatal; tag job = billing')
+    expect(describeFilter({ platform: 'javascript' })).toBe('platform javascript')
   })
 })

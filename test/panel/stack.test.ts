@@ -111,6 +111,14 @@ describe('the stack trace views', () => {
 })
 
 describe('stack view helpers', () => {
+  it('prints a frame mapped through a source map where the compiled code ran, in the raw view', () => {
+    const mapped: StackFrame = { function: 'couponDiscount', filename: 'browser/cart.js', abs_path: '/srv/shop/browser/cart.js', lineno: 7, colno: 35, in_app: true, raw: { filename: '/static/cart.js', lineno: 1, colno: 58, function: 'a' } }
+    const plain: StackFrame = { function: 'handle', filename: 'routes/cart.js', abs_path: '/srv/shop/routes/cart.js', lineno: 3, colno: 9, in_app: true }
+    expect(rawStack([{ type: 'TypeError', value: 'x is undefined', stacktrace: { frames: [plain, mapped] } }])).toBe(
+      'TypeError: x is undefined\n    at a (/static/cart.js:1:58)\n    at handle (/srv/shop/routes/cart.js:3:9)',
+    )
+  })
+
   const frame = (fn: string, inApp: boolean, lineno = 1): StackFrame => ({ function: fn, filename: `${fn}.js`, lineno, in_app: inApp })
 
   it('reads the view from its parameter', () => {
