@@ -7,18 +7,10 @@ import assert from 'node:assert/strict'
 import { NOTE_MAX_LENGTH, type Activity, type AffectedUser, type Issue, type RecordInput, type Store } from '../lib/types.js'
 import { DAY, HOUR, MINUTE } from '../common/duration.js'
 import { assertMatches } from './assert-matches.js'
-import { issueId, makeInput, type EventSpec } from './record-input.js'
+import { ids, iso, issueId, makeInput, recordAll, type EventSpec } from './record-input.js'
 
 type StoreTest = (title: string, body: (store: Store) => Promise<void>) => void
 
-const iso = (ms: number) => new Date(ms).toISOString()
-const ids = (issues: Issue[]) => issues.map((i) => i.id)
-
-async function recordAll(store: Store, specs: EventSpec[]) {
-  const results = []
-  for (const spec of specs) results.push(await store.record(makeInput(spec)))
-  return results
-}
 
 /** Every page of a list, following nextCursor (at most 50 pages). */
 async function allPages<T>(fetch: (cursor: string | null) => Promise<{ items: T[]; nextCursor: string | null }>): Promise<{ items: T[]; pages: number }> {

@@ -3,7 +3,7 @@
  * description (which issue, when, which user, release, tags...).
  */
 import { createHash, randomBytes } from 'node:crypto'
-import type { FaultlineEvent, Level, RecordInput, User } from '../lib/types.js'
+import type { FaultlineEvent, Issue, Level, RecordInput, RecordResult, Store, User } from '../lib/types.js'
 
 /** A stable 16-hex issue id for a readable name, as grouping would make. */
 export function issueId(name: string): string {
@@ -80,4 +80,14 @@ export function makeInput(spec: EventSpec = {}): RecordInput {
     },
     userKey: user,
   }
+}
+
+export const iso = (ms: number) => new Date(ms).toISOString()
+export const ids = (issues: Issue[]) => issues.map((i) => i.id)
+
+/** Records one event per spec, in order, and returns the results. */
+export async function recordAll(store: Store, specs: EventSpec[]): Promise<RecordResult[]> {
+  const results = []
+  for (const spec of specs) results.push(await store.record(makeInput(spec)))
+  return results
 }

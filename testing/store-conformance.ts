@@ -15,7 +15,7 @@ import assert from 'node:assert/strict'
 import type { Issue, RecordInput, Store } from '../lib/types.js'
 import { DAY, HOUR, MINUTE } from '../common/duration.js'
 import { assertMatches } from './assert-matches.js'
-import { issueId, makeInput, type EventSpec } from './record-input.js'
+import { ids, iso, issueId, makeInput, recordAll, type EventSpec } from './record-input.js'
 import { historyConformance } from './history-conformance.js'
 
 /** The two functions of a test runner the suite needs; node:test's and vitest's both fit. */
@@ -29,16 +29,8 @@ export interface ConformanceOptions extends TestRunner {
   cleanup?: (store: Store) => Promise<void>
 }
 
-const iso = (ms: number) => new Date(ms).toISOString()
-const ids = (issues: Issue[]) => issues.map((i) => i.id)
 
 /** Records one event per spec, in order, and returns the results. */
-async function recordAll(store: Store, specs: EventSpec[]) {
-  const results = []
-  for (const spec of specs) results.push(await store.record(makeInput(spec)))
-  return results
-}
-
 /** Runs the whole suite against one kind of store. */
 export function storeConformance(name: string, makeStore: () => Store | Promise<Store>, options: ConformanceOptions): void {
   const { describe, it: runnerIt } = options
