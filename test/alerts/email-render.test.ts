@@ -1,17 +1,15 @@
-import { existsSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { memoryStore } from '../../adapters/memory.js'
 import { renderAlertEmail, renderSummaryEmail } from '../../lib/alerts/email.js'
 import { alertView } from '../../lib/alerts/message.js'
 import { alertOptions, recordEvent } from './fixtures.js'
+import { chromiumAvailable, launchChromium } from '../helpers/chromium.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const haveChromium = existsSync(CHROMIUM)
-if (!haveChromium && process.env.CI) throw new Error(`Chromium is required in CI at ${CHROMIUM}`)
-if (!haveChromium) console.log('skipping email rendering in Chromium: `apt-get install -y chromium` enables it')
+const available = chromiumAvailable('alert email rendering tests')
 
 const shots = path.join(os.tmpdir(), 'faultline-email-shots')
 
@@ -38,16 +36,13 @@ async function alertHtml(): Promise<{ html: string; url: string }> {
   return { html: renderAlertEmail(view).html, url: view.url! }
 }
 
-describe.skipIf(!haveChromium)('alert emails in a browser engine', () => {
+describe.runIf(available)('alert emails in a browser engine', () => {
   let browser: Browser
   let page: Page
 
   beforeAll(async () => {
     mkdirSync(shots, { recursive: true })
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    })
+    browser = await launchChromium()
     page = await browser.newPage()
     // mail clients show no remote content by default; neither does this page
     await page.route('**/*', (route) => route.abort())

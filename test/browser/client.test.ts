@@ -1,22 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { existsSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { gzipSync } from 'node:zlib'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { clientScript } from '../../lib/browser/client-script.js'
+import { chromiumAvailable, launchChromium } from '../helpers/chromium.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
-const available = existsSync(CHROMIUM)
-
-if (!available && !process.env.CI) console.log(`browser client tests skipped: ${CHROMIUM} is missing; apt-get install -y chromium enables them`)
-
-describe.runIf(!available && process.env.CI)('browser client in a browser (CI)', () => {
-  it('needs Chromium in CI', () => {
-    throw new Error(`${CHROMIUM} is missing; CI must install it (apt-get install -y chromium)`)
-  })
-})
+const available = chromiumAvailable('browser client tests')
 
 const KEY = 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6'
 const CSP = "default-src 'self'; script-src 'self'; connect-src 'self'"
@@ -145,7 +135,7 @@ describe.runIf(available)('the browser client in Chromium', () => {
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+    browser = await launchChromium()
   }, 60_000)
 
   afterAll(async () => {

@@ -4,7 +4,7 @@
 // uncaught errors, rejections and manual captures must land as issues, grouped, with the original
 // file, line and function from the maps, the source lines, and the user and breadcrumbs the page set.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -12,25 +12,17 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import express from 'express'
 import { build } from 'esbuild'
-import { chromium, type Browser } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { createTracker, type Tracker } from '../../lib/index.js'
 import { memoryStore } from '../../adapters/memory.js'
 import type { FaultlineEvent, Issue, StackFrame } from '../../lib/types.js'
+import { chromiumAvailable, launchChromium } from '../helpers/chromium.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
-const available = existsSync(CHROMIUM)
 const CSP = "default-src 'self'; script-src 'self'; connect-src 'self'"
 const ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)))
 const PAGES = path.join(ROOT, 'test/browser/fixtures/pages')
 
-if (!available && !process.env.CI) console.log(`browser ingest end-to-end tests skipped: ${CHROMIUM} is missing; apt-get install -y chromium enables them`)
-
-describe.runIf(!available && process.env.CI)('browser ingest end to end (CI)', () => {
-  it('needs Chromium in CI', () => {
-    throw new Error(`${CHROMIUM} is missing; CI must install it (apt-get install -y chromium)`)
-  })
-})
+const available = chromiumAvailable('browser ingest end-to-end tests')
 
 /** The 1-based line of the page source that holds `text`. */
 function lineOf(file: string, text: string): number {
@@ -87,7 +79,7 @@ describe.runIf(available)('browser errors end to end in Chromium', () => {
     server = http.createServer(app)
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+    browser = await launchChromium()
   }, 60_000)
 
   afterAll(async () => {

@@ -1,23 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { existsSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import express from 'express'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { createTracker, type Tracker } from '../../lib/index.js'
 import { memoryStore } from '../../adapters/memory.js'
+import { chromiumAvailable, launchChromium } from '../helpers/chromium.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
-const available = existsSync(CHROMIUM)
-
-if (!available && !process.env.CI) console.log(`panel browser tests skipped: ${CHROMIUM} is missing; apt-get install -y chromium enables them`)
-
-describe.runIf(!available && process.env.CI)('panel in a browser (CI)', () => {
-  it('needs Chromium in CI', () => {
-    throw new Error(`${CHROMIUM} is missing; CI must install it (apt-get install -y chromium)`)
-  })
-})
+const available = chromiumAvailable('panel browser tests')
 
 function chargeCard(): never {
   throw new Error('Card declined by the bank')
@@ -62,7 +52,7 @@ describe.runIf(available)('panel in a browser', () => {
     server = http.createServer(app)
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+    browser = await launchChromium()
   }, 60_000)
 
   afterAll(async () => {

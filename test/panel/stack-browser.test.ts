@@ -1,16 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { existsSync } from 'node:fs'
 import type http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { chromium, type Browser } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { memoryStore } from '../../adapters/memory.js'
 import { capture, panelServer } from './helpers.js'
 import { checkoutError } from './stacks.js'
+import { chromiumAvailable, launchChromium } from '../helpers/chromium.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
-// browser.test.ts says once when Chromium is missing, and fails in CI without it
-const available = existsSync(CHROMIUM)
+const available = chromiumAvailable('panel stack trace browser tests')
 
 describe.runIf(available)('the stack trace in a browser', () => {
   let server: http.Server
@@ -23,7 +20,7 @@ describe.runIf(available)('the stack trace in a browser', () => {
     server = panelServer(store)
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     issueUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/errors/issues/${issue.id}`
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+    browser = await launchChromium()
   }, 60_000)
 
   afterAll(async () => {
