@@ -176,23 +176,36 @@ class BatchSoFar {
   /** issues whose status a change may have changed (an update, or any maintenance for all) */
   readonly restated = new Set<string>()
   maintained = false
-  /** per issue and user hash: the fields every record so far carried, or null when they differed */
-  readonly fields = new Map<string, string | null>()
+  /** per issue, per user hash: the fields every record of the user so far carried, or null when they differed */
+  readonly fields = new Map<string, Map<string, string | null>>()
 
   note(op: Op): void {
     if (op.o === 'd') {
       this.deleted.add(op.i)
       this.named.delete(op.i)
+      this.fields.delete(op.i)
     } else if (op.o === 'u') {
       this.restated.add(op.i)
     } else if (op.o === 'm') {
       this.maintained = true
     } else if (op.o === 'r' && op.u !== undefined && op.ud !== undefined) {
-      const key = `${op.i}\0${op.u}`
+      let users = this.fields.get(op.i)
+      if (users === undefined) this.fields.set(op.i, (users = new Map()))
       const json = JSON.stringify(op.ud)
-      const seen = this.fields.get(key)
-      this.fields.set(key, seen === undefined || seen === json ? json : null)
+      const seen = users.get(op.u)
+      users.set(op.u, seen === undefined || seen === json ? json : null)
     }
+  }
+
+  /** Will the issue list the user with these fields (as JSON) when the record is applied, whatever its time? */
+  listsAlready(op: FactsOp, index: IssueIndex, inIndex: boolean, json: string): boolean {
+    const earlier = this.fields.get(op.i)?.get(op.u!)
+    if (earlier === null) return false
+    const listed = inIndex ? index.listedUser(op.i, op.u!) : undefined
+    const listedJson = listed === undefined ? undefined : JSON.stringify(listed)
+    // what the index lists, unless an earlier record of the batch (maybe older, so not taken) carried other fields
+    if (earlier === undefined) return listedJson === json
+    return earlier === json && (listedJson === undefined || listedJson === json)
   }
 }
 
@@ -202,8 +215,9 @@ class BatchSoFar {
  * - the event's id, when the record can neither create the issue nor regress it (the id is for
  *   the log's first_seen and regressed lines): the issue exists, is not resolved in the index, and
  *   no change before it in the batch may have resolved it;
- * - the user's fields, when the issue lists the user with the same fields and every record of the
- *   user before it in the batch carried the same: the listed ones stay.
+ * - the user's fields, when the issue will list the user with the same fields by then (the index
+ *   lists them, or an earlier record of the batch carried them, and none carried others): the
+ *   listed ones stay.
  */
 function leanRecord(op: FactsOp, index: IssueIndex, before: BatchSoFar): FactsOp {
   const inIndex = index.has(op.i) && !before.deleted.has(op.i)
@@ -215,12 +229,7 @@ function leanRecord(op: FactsOp, index: IssueIndex, before: BatchSoFar): FactsOp
   }
   const mayRegress = before.maintained || before.restated.has(op.i) || (inIndex && index.statusOf(op.i) === 'resolved')
   if (lean.id !== undefined && exists && !mayRegress) delete lean.id
-  if (lean.ud !== undefined && lean.u !== undefined && inIndex) {
-    const json = JSON.stringify(lean.ud)
-    const listed = index.listedUser(op.i, lean.u)
-    const earlier = before.fields.get(`${op.i}\0${lean.u}`)
-    if (listed !== undefined && JSON.stringify(listed) === json && (earlier === undefined || earlier === json)) delete lean.ud
-  }
+  if (lean.ud !== undefined && lean.u !== undefined && exists && before.listsAlready(op, index, inIndex, JSON.stringify(lean.ud))) delete lean.ud
   return lean
 }
 
