@@ -29,12 +29,12 @@ export interface FactsOp {
   c?: number
   /** when it was recorded (ignore ends are judged by it) */
   n: number
-  /** the user's key and fields, for the affected-user list */
+  /** the user's key and fields, for the affected-user list; the fields are left out of the journal when listed already */
   k?: string
   ud?: User
   /** the platform, when not 'node' */
   p?: 'javascript'
-  /** the event's id, for the activity log */
+  /** the event's id, for the activity log's first_seen and regressed lines (left out of the journal when it cannot make either) */
   id?: string
 }
 
@@ -95,7 +95,7 @@ function factsOf(op: FactsOp): RecordFacts {
     grouping: op.g,
     shed: op.x === 1,
     times: Number.isSafeInteger(op.c) && op.c! > 1 ? op.c! : 1,
-    person: typeof op.k === 'string' && typeof op.ud === 'object' && op.ud !== null ? { key: op.k, user: op.ud } : undefined,
+    person: typeof op.k === 'string' ? { key: op.k, user: typeof op.ud === 'object' && op.ud !== null ? op.ud : undefined } : undefined,
     platform: op.p === 'javascript' ? 'javascript' : 'node',
     eventId: typeof op.id === 'string' ? op.id : undefined,
   }
@@ -132,12 +132,13 @@ function applyOp(index: IssueIndex, op: Op): OpResult {
 }
 
 /**
- * The lines for a list of changes: batches of at most MAX_LINE_BYTES, each a JSON line. A record
- * carries its issue's naming only when the index does not know the issue (or the batch deletes it
- * first): a storm on one issue writes a few dozen bytes per event.
+ * The lines for a list of changes: batches of at most MAX_LINE_BYTES, each a JSON line. Lines are
+ * applied in order, after everything the index holds, so a record leaves out what the index (or an
+ * earlier change of the batch) will know by then: a storm on one issue writes about a hundred bytes
+ * per event, and a full disk keeps room for thousands of them. See `leanRecord`.
  */
 export function encodeBatches(ops: Op[], index: IssueIndex, newId: () => string): Array<{ id: string; text: string; ops: Op[] }> {
-  const deleted = new Set<string>()
+  const before = new BatchSoFar()
   const out: Array<{ id: string; text: string; ops: Op[] }> = []
   let parts: string[] = []
   let members: Op[] = []
@@ -149,18 +150,87 @@ export function encodeBatches(ops: Op[], index: IssueIndex, newId: () => string)
     parts = []
     members = []
     bytes = 0
+    // each line names its own new issues, so that it reads whole by itself
+    before.named.clear()
   }
   for (const op of ops) {
-    if (op.o === 'd') deleted.add(op.i)
-    const lean = op.o === 'r' && op.g !== undefined && index.has(op.i) && !deleted.has(op.i) ? { ...op, g: undefined } : op
-    const json = JSON.stringify(lean)
-    if (bytes + json.length > MAX_LINE_BYTES) close()
+    let json = JSON.stringify(op.o === 'r' ? leanRecord(op, index, before) : op)
+    if (bytes + json.length > MAX_LINE_BYTES && members.length > 0) {
+      close()
+      if (op.o === 'r') json = JSON.stringify(leanRecord(op, index, before))
+    }
+    before.note(op)
     parts.push(json)
     members.push(op)
     bytes += json.length + 1
   }
   close()
   return out
+}
+
+/** What the changes of a batch before the one being encoded will have done to the index. */
+class BatchSoFar {
+  /** issues a record of the current line names (creating them) */
+  readonly named = new Set<string>()
+  readonly deleted = new Set<string>()
+  /** issues whose status a change may have changed (an update, or any maintenance for all) */
+  readonly restated = new Set<string>()
+  maintained = false
+  /** per issue, per user hash: the fields every record of the user so far carried, or null when they differed */
+  readonly fields = new Map<string, Map<string, string | null>>()
+
+  note(op: Op): void {
+    if (op.o === 'd') {
+      this.deleted.add(op.i)
+      this.named.delete(op.i)
+      this.fields.delete(op.i)
+    } else if (op.o === 'u') {
+      this.restated.add(op.i)
+    } else if (op.o === 'm') {
+      this.maintained = true
+    } else if (op.o === 'r' && op.u !== undefined && op.ud !== undefined) {
+      let users = this.fields.get(op.i)
+      if (users === undefined) this.fields.set(op.i, (users = new Map()))
+      const json = JSON.stringify(op.ud)
+      const seen = users.get(op.u)
+      users.set(op.u, seen === undefined || seen === json ? json : null)
+    }
+  }
+
+  /** Will the issue list the user with these fields (as JSON) when the record is applied, whatever its time? */
+  listsAlready(op: FactsOp, index: IssueIndex, inIndex: boolean, json: string): boolean {
+    const earlier = this.fields.get(op.i)?.get(op.u!)
+    if (earlier === null) return false
+    const listed = inIndex ? index.listedUser(op.i, op.u!) : undefined
+    const listedJson = listed === undefined ? undefined : JSON.stringify(listed)
+    // what the index lists, unless an earlier record of the batch (maybe older, so not taken) carried other fields
+    if (earlier === undefined) return listedJson === json
+    return earlier === json && (listedJson === undefined || listedJson === json)
+  }
+}
+
+/**
+ * A record as its journal line carries it, leaving out:
+ * - the issue's naming, when the issue exists by then (only its first record in a line creates it);
+ * - the event's id, when the record can neither create the issue nor regress it (the id is for
+ *   the log's first_seen and regressed lines): the issue exists, is not resolved in the index, and
+ *   no change before it in the batch may have resolved it;
+ * - the user's fields, when the issue will list the user with the same fields by then (the index
+ *   lists them, or an earlier record of the batch carried them, and none carried others): the
+ *   listed ones stay.
+ */
+function leanRecord(op: FactsOp, index: IssueIndex, before: BatchSoFar): FactsOp {
+  const inIndex = index.has(op.i) && !before.deleted.has(op.i)
+  const exists = inIndex || before.named.has(op.i)
+  const lean: FactsOp = { ...op }
+  if (lean.g !== undefined) {
+    if (exists) delete lean.g
+    else before.named.add(op.i)
+  }
+  const mayRegress = before.maintained || before.restated.has(op.i) || (inIndex && index.statusOf(op.i) === 'resolved')
+  if (lean.id !== undefined && exists && !mayRegress) delete lean.id
+  if (lean.ud !== undefined && lean.u !== undefined && exists && before.listsAlready(op, index, inIndex, JSON.stringify(lean.ud))) delete lean.ud
+  return lean
 }
 
 /** A journal line as a batch, or null when it is not one (it is then skipped and reported). */

@@ -70,11 +70,15 @@ export interface Person {
   last: number
 }
 
-/** Counts an event of a user: its fields are taken when it is the user's latest. */
-export function notePerson(people: Map<string, Person>, hash: string, seen: { key: string; user: User }, t: number, times: number): void {
+/**
+ * Counts an event of a user: its fields are taken when it is the user's latest. Without fields (the
+ * file store's journal leaves out fields that are listed already) the listed ones stay; a user not
+ * listed any more by then (cut from a list past its bound) comes back with its key alone.
+ */
+export function notePerson(people: Map<string, Person>, hash: string, seen: { key: string; user?: User }, t: number, times: number): void {
   const person = people.get(hash)
   if (person === undefined) {
-    people.set(hash, { key: seen.key, user: seen.user, count: times, first: t, last: t })
+    people.set(hash, { key: seen.key, user: seen.user ?? {}, count: times, first: t, last: t })
     if (people.size > MAX_USER_DETAILS + USER_DETAILS_SLACK) keepBusiest(people)
     return
   }
@@ -82,7 +86,7 @@ export function notePerson(people: Map<string, Person>, hash: string, seen: { ke
   if (t < person.first) person.first = t
   if (t >= person.last) {
     person.last = t
-    person.user = seen.user
+    if (seen.user !== undefined) person.user = seen.user
   }
 }
 

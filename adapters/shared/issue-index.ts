@@ -211,6 +211,16 @@ export class IssueIndex {
     return this.#state(id) !== undefined
   }
 
+  /** The issue's status, or undefined for an unknown issue (without copying the issue). */
+  statusOf(id: unknown): Issue['status'] | undefined {
+    return this.#state(id)?.issue.status
+  }
+
+  /** The fields listed for one of the issue's users (by the hash of its key), or undefined when it is not listed. */
+  listedUser(id: unknown, userHash: string): User | undefined {
+    return this.#state(id)?.people.get(userHash)?.user
+  }
+
   /** One page of issues; see Store.listIssues. */
   list(options?: ListIssuesOptions): IssuePage {
     const query = parseQuery(options?.q)
@@ -578,8 +588,8 @@ export interface RecordFacts {
   shed: boolean
   /** how many errors these facts count (see RecordInput.times) */
   times: number
-  /** the user's key and fields, for the affected-user list (with `user`) */
-  person?: { key: string; user: User }
+  /** the user's key and fields, for the affected-user list (with `user`); fields left out are the ones listed already */
+  person?: { key: string; user?: User }
   /** 'node' when absent */
   platform?: 'node' | 'javascript'
   /** the event's id, for the activity log's first_seen and regressed lines */

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -333,6 +333,40 @@ describe('fileStore', () => {
       expect(await c.ruleFirings()).toEqual({ '0:new': '2026-01-02T03:04:05.000Z' })
       expect(await c.claimSetting('browserKey', 'later')).toBe(settings[0])
       expect((await c.listUsers(id))!.users[0]).toMatchObject({ key: 'alice', user: { id: 'alice', email: 'alice@example.com' } })
+    })
+
+    it('share each user\'s latest fields and the event ids of the log, with a journal of under 160 bytes an event on a known issue', async () => {
+      const file = path.join(tempDir(), 'errors.json')
+      const journal = path.join(path.dirname(file), 'errors.journal')
+      // room for every event, so that the log has no events_pruned line
+      const retention = { maxEventsPerIssue: 1000, maxAgeMs: 90 * DAY }
+      const a = openStore({ path: file, retention })
+      const b = openStore({ path: file, retention })
+      const id = issueId('lean')
+      const first = makeInput({ issue: 'lean', user: 'alice' })
+      await a.record(first)
+      await a.flush()
+      // a storm of known users on the known issue: what the store knows already is not written again
+      const before = statSync(journal).size
+      await Promise.all(Array.from({ length: 200 }, (_, i) => a.record(makeInput({ issue: 'lean', user: i % 2 === 0 ? 'alice' : 'bob' }))))
+      await a.flush()
+      expect((statSync(journal).size - before) / 200).toBeLessThan(160)
+      // alice's fields change: the newest are the ones listed
+      await a.record(makeInput({ issue: 'lean', user: 'alice', userFields: { id: 'alice', email: 'alice@new.example.com' } }))
+      await a.flush()
+      await b.updateIssue(id, { status: 'resolved' })
+      await b.flush()
+      await new Promise((r) => setTimeout(r, 120))
+      const regression = makeInput({ issue: 'lean', user: 'bob' })
+      expect((await a.record(regression)).isRegression).toBe(true)
+      await a.flush()
+      await new Promise((r) => setTimeout(r, 120))
+      for (const store of [b, openStore({ path: file, retention })]) {
+        const users = (await store.listUsers(id))!.users
+        expect(users.map((u) => [u.key, u.count, u.user.email])).toEqual([['alice', 102, 'alice@new.example.com'], ['bob', 101, 'bob@example.com']])
+        const log = (await store.listActivity(id))!.activity
+        expect(log.map((line) => [line.kind, line.eventId])).toEqual([['first_seen', first.event.event_id], ['resolved', undefined], ['regressed', regression.event.event_id]])
+      }
     })
   })
 
