@@ -17,11 +17,12 @@ import { mkdir, open, readFile, rename, rm, statfs, unlink, writeFile, type File
 import path from 'node:path'
 import { parseEntry, sortEntries, type EventEntry } from '../shared/event-list.js'
 import type { SliceMeter } from './meter.js'
+import { MAX_LINE_BYTES } from './journal.js'
 
 /** an append of a long backlog goes in pieces of about this much */
 const PIECE_BYTES = 256 * 1024
-/** free space event bodies leave to the journal: its lines for a few hundred events, and the shed counts */
-const JOURNAL_RESERVE_BYTES = 64 * 1024
+/** free space event bodies leave to the journal: a couple of its longest lines (a few hundred events), and the shed counts */
+const JOURNAL_RESERVE_BYTES = 2 * MAX_LINE_BYTES
 
 export class EventFiles {
   #dir: string

@@ -33,8 +33,12 @@ export type JournalRead =
 
 /** one read takes at most this much: a journal of many megabytes is read (and applied) in slices */
 export const READ_CHUNK = 1 << 20
-/** a batch larger than this is written as several lines (each one atomic) */
-export const MAX_LINE_BYTES = 256 * 1024
+/**
+ * a batch larger than this is written as several lines (each one atomic). Small enough that a line
+ * always fits in the space event bodies leave to the journal (event-files.ts), so on a nearly full
+ * disk a backlog is counted line by line instead of waiting for room for all of it at once
+ */
+export const MAX_LINE_BYTES = 32 * 1024
 const HEADER_MAX = 256
 /** the start of a line left this long is a killed writer's, not one being written */
 const TORN_AFTER_MS = 1000
