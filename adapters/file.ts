@@ -1000,6 +1000,9 @@ class FileStoreImpl implements FileStore {
     const swept = (await this.#submit({ o: 'm', b: args.autoResolveBefore, n: args.now }, null)) as ReturnType<IssueIndex['maintain']>
     await this.#commit()
     const prunedEvents = await this.#withEventsLock(() => this.#prune(args.retention, args.now))
+    // what was pruned is in the journal (the counts of stored events, the log's events_pruned lines)
+    // before the sweep answers, as its other changes are
+    await this.#commit()
     return { prunedEvents, resolvedIssues: swept.resolvedIssues, unignoredIssues: swept.unignoredIssues }
   }
 
