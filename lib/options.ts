@@ -330,7 +330,7 @@ function within(inner: string, outer: string): boolean {
 }
 
 /** The Sentry JavaScript SDK takes a DSN's key of word characters only. */
-const BROWSER_KEY = /^\w{8,64}$/
+export const BROWSER_KEY = /^\w{8,64}$/
 
 function resolveBrowser(value: unknown, root: string, panel: ResolvedOptions['panel']): ResolvedBrowser | null {
   if (value === undefined || value === false) return null

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Store } from '../types.js'
+import { BROWSER_KEY } from '../options.js'
 
 export const KEY_SETTING = 'browser.key'
 
@@ -17,7 +18,7 @@ export async function browserKey(given: string | null, store: Store, report: (er
   }
   try {
     const kept = await store.claimSetting(KEY_SETTING, generated)
-    if (typeof kept === 'string' && /^\w{8,64}$/.test(kept)) return kept
+    if (typeof kept === 'string' && BROWSER_KEY.test(kept)) return kept
     report(new Error('the store returned a browser key that is not one; using a key for this process alone (set browser.key to keep one)'))
   } catch (err) {
     report(new Error(`the browser key could not be read from the store, so this process uses a key of its own until it restarts: ${(err as Error)?.message}`))
