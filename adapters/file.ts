@@ -23,7 +23,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { Low } from 'lowdb'
 import type { Activity, ActivityPage, DeferredAlert, EventPage, FaultlineEvent, Issue, IssuePage, IssueUpdate, ListIssuesOptions, MaintainOptions, MaintainResult, RecordInput, RecordResult, Retention, StatusCounts, Store, TagBreakdown, HistogramOptions, UserPage } from '../lib/types.js'
-import { checkClaim, copyIssue, factsOf, type IssueIndex } from './shared/issue-index.js'
+import { checkClaim, copyIssue, factsOf, reopens, type IssueIndex } from './shared/issue-index.js'
 import { checkNote, checkRetention, checkRuleFired, checkSetting, checkUpdate, DEFAULT_RETENTION, isIssueId, maintainArguments } from './shared/arguments.js'
 import { findEntry, mergeEntries, neighborsOf, pageEntries, prunable, toEntry, type EventEntry } from './shared/event-list.js'
 import { CorruptDocumentError, IndexDocument, type Checkpoint } from './file/document.js'
@@ -1128,7 +1128,7 @@ function provisionalResult(index: IssueIndex, op: Extract<Op, { o: 'r' }>): Reco
     environments: [], resolvedAt: null, ignoreUntil: null, regressedAt: null, countSinceRegression: 0, usersSinceRegression: 0, shed: 0,
     resolvedInRelease: null, platforms: [op.p ?? 'node'],
   }
-  return { issue: copyIssue({ ...issue, count: issue.count + 1, countSinceRegression: issue.countSinceRegression + 1 }), isNew: known === null, isRegression: known?.status === 'resolved', unignored: false }
+  return { issue: copyIssue({ ...issue, count: issue.count + 1, countSinceRegression: issue.countSinceRegression + 1 }), isNew: known === null, isRegression: known !== null && reopens(known, op.r), unignored: false }
 }
 
 let batchCounter = 0

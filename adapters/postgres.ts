@@ -16,7 +16,7 @@ import type {
   Activity, ActivityPage, EventPage, FaultlineEvent, HistogramOptions, Issue, IssuePage, IssueUpdate, ListIssuesOptions, MaintainOptions,
   MaintainResult, RecordInput, RecordResult, Retention, StatusCounts, Store, TagBreakdown, UserPage,
 } from '../lib/types.js'
-import { checkDate, checkNote, checkRetention, checkUpdate, DEFAULT_ACTOR, DEFAULT_RETENTION, isIssueId } from './shared/arguments.js'
+import { checkDate, checkNote, checkRetention, checkUpdate, DEFAULT_RETENTION, isIssueId } from './shared/arguments.js'
 import { Connection, type PgPoolLike } from './postgres/connection.js'
 import { migrate } from './postgres/migrate.js'
 import { tableNames, type Tables } from './postgres/schema.js'
@@ -129,7 +129,7 @@ class PostgresStore implements Store {
       )
       if (!rows[0]) return null
       await appendActivity(q, t, id, {
-        kind: checked.status, at: now, actor: checked.actor ?? DEFAULT_ACTOR,
+        kind: checked.status, at: now, actor: checked.actor,
         until: checked.status === 'ignored' ? toIgnoreUntil(rows[0]) : undefined,
         release: inRelease,
       })

@@ -14,7 +14,7 @@
  * use (a bad `is:`, `level:` or `platform:` value, an unknown `user.` field, a key with no value)
  * matches no issue, even negated, and comes back in `problems` as a sentence to show the user.
  */
-import { LEVELS, type Issue, type IssueStatus } from '../lib/types.js'
+import { LEVELS, STATUSES, type Issue, type IssueStatus } from '../lib/types.js'
 
 export const MAX_QUERY_LENGTH = 500
 
@@ -30,7 +30,7 @@ export type SearchTerm =
 
 export type UserSearchField = 'id' | 'email' | 'username'
 export const USER_SEARCH_FIELDS: readonly UserSearchField[] = ['id', 'email', 'username']
-export const IS_VALUES: readonly string[] = ['unresolved', 'resolved', 'ignored', 'regressed']
+export const IS_VALUES: readonly string[] = [...STATUSES, 'regressed']
 export const PLATFORMS: readonly string[] = ['node', 'javascript']
 /** the keys that are not tags; every other key names a tag */
 export const SEARCH_KEYS: readonly string[] = ['is', 'environment', 'release', 'level', 'platform', 'user', 'user.id', 'user.email', 'user.username']
@@ -132,7 +132,7 @@ export function mentionsStatus(query: ParsedQuery): boolean {
 }
 
 function isStatus(value: string): value is IssueStatus {
-  return value === 'unresolved' || value === 'resolved' || value === 'ignored'
+  return (STATUSES as readonly string[]).includes(value)
 }
 
 const NO_FACETS: IssueFacets = { hasTag: () => false, hasRelease: () => false }

@@ -42,9 +42,9 @@ export interface BuildEventInput {
 export const MAX_MESSAGE = 8192
 /** The serialised event is kept under this by dropping its least useful parts first. */
 export const MAX_EVENT_BYTES = 256 * 1024
-const MAX_CAUSES = 5
-const MAX_TAGS = 100
-const MAX_FINGERPRINT_PARTS = 20
+export const MAX_CAUSES = 5
+export const MAX_TAGS = 100
+export const MAX_FINGERPRINT_PARTS = 20
 
 const RUNTIME = { name: 'node', version: process.version }
 const OS = { name: os.type(), version: os.release(), arch: process.arch }

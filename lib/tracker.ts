@@ -549,15 +549,18 @@ export class Tracker {
   }
 
   #enqueue(capture: Capture, scope: Scope): void {
-    this.#enqueueSnapshot(capture, null, () => scope.snapshot(), () => scope.snapshotFacts())
-  }
-
-  /** Into the queue, or counted from its facts when the queue is full; `scope` when it was read already. */
-  #enqueueSnapshot(capture: Capture, scope: ScopeData | null, snapshot: () => ScopeData, facts: () => ScopeData = snapshot): void {
     if (this.#closing) {
       this.#report(new Error(`an event was captured after close() and was not stored (${capture.eventId})`))
       return
     }
+    this.#enqueueSnapshot(capture, null, () => scope.snapshot(), () => scope.snapshotFacts())
+  }
+
+  /**
+   * Into the queue, or counted from its facts when the queue is full. A browser event accepted
+   * before close() comes here once its frames are mapped, and close() waits for it (see #flush).
+   */
+  #enqueueSnapshot(capture: Capture, scope: ScopeData | null, snapshot: () => ScopeData, facts: () => ScopeData = snapshot): void {
     this.#stats.captured += 1
     const full = this.#queue.size + this.#overflow.size >= this.options.maxQueueSize || this.#queue.unprepared >= MAX_UNBUILT
     if (full) this.#countOnly(capture, facts(), snapshot)

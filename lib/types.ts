@@ -291,7 +291,7 @@ export interface ActivityPage {
   nextCursor: string | null
 }
 
-/** Notes are plain text, cut to this length. */
+/** Notes are plain text of at most this many characters; a store refuses a longer one (a TypeError). */
 export const NOTE_MAX_LENGTH = 2000
 
 export interface TagBreakdown {
@@ -373,7 +373,7 @@ export interface Store {
   listUsers(issueId: string, options?: { limit?: number; cursor?: string | null }): Promise<UserPage | null>
   /** the issue's activity log, oldest first; null when there is no such issue */
   listActivity(issueId: string, options?: { limit?: number; cursor?: string | null }): Promise<ActivityPage | null>
-  /** adds a note (plain text, at most NOTE_MAX_LENGTH characters) to the issue's log; null when there is no such issue */
+  /** adds a note (plain text, at most NOTE_MAX_LENGTH characters: a longer one is a TypeError) to the issue's log; null when there is no such issue */
   addNote(issueId: string, note: { text: string; actor: string }): Promise<Activity | null>
   /** remembers that an alert rule fired (across processes sharing the store) */
   noteRuleFired(ruleKey: string, at: Date): Promise<void>

@@ -309,8 +309,9 @@ export function historyConformance(describe: (name: string, fn: () => void) => u
         await assert.rejects(store.addNote(id, { text: 'hi', actor: actor as string }), TypeError, `actor ${JSON.stringify(actor)}`)
       }
       await assert.rejects(store.addNote(id, null as unknown as { text: string; actor: string }), TypeError)
-      const long = (await store.addNote(id, { text: 'x'.repeat(NOTE_MAX_LENGTH + 500), actor: 'ann' }))!
-      assert.equal(long.text, 'x'.repeat(NOTE_MAX_LENGTH))
+      await assert.rejects(store.addNote(id, { text: 'x'.repeat(NOTE_MAX_LENGTH + 1), actor: 'ann' }), TypeError, 'a note over the length')
+      const longest = (await store.addNote(id, { text: ` ${'x'.repeat(NOTE_MAX_LENGTH)} `, actor: 'ann' }))!
+      assert.equal(longest.text, 'x'.repeat(NOTE_MAX_LENGTH))
       assert.equal((await store.listActivity(id))!.activity.length, 2)
       assert.equal(await store.addNote(issueId('unknown'), { text: 'hi', actor: 'ann' }), null)
     })

@@ -29,8 +29,6 @@ export interface ConformanceOptions extends TestRunner {
   cleanup?: (store: Store) => Promise<void>
 }
 
-
-/** Records one event per spec, in order, and returns the results. */
 /** Runs the whole suite against one kind of store. */
 export function storeConformance(name: string, makeStore: () => Store | Promise<Store>, options: ConformanceOptions): void {
   const { describe, it: runnerIt } = options

@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL store's activity log: a line per thing that happened to an issue, written in the
  * transaction of the change itself (record writes its own lines, see the record function in
- * schema.ts), kept to first_seen and the latest ACTIVITY_KEEP others, and read oldest first.
+ * schema.ts), kept to first_seen and the latest MAX_ACTIVITY others (issue-history.ts), and read oldest first.
  */
 import type { Activity, ActivityKind, ActivityPage, IgnoreUntil } from '../../lib/types.js'
 import { isIssueId, pageLimit } from '../shared/arguments.js'

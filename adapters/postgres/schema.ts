@@ -4,6 +4,7 @@
  * agree on one schema. Never edit a released migration: add the next one.
  */
 
+import { MAX_ACTIVITY } from '../shared/issue-history.js'
 /** Quoted, schema-qualified names of the store's tables. */
 export interface Tables {
   schema: string
@@ -256,18 +257,15 @@ export function migrations(t: Tables, limits: TagLimits): Array<{ version: numbe
   ]
 }
 
-/** The log keeps an issue's first_seen line and its latest this many others. */
-export const ACTIVITY_KEEP = 500
-
 /**
- * Deletes the log lines beyond first_seen and the latest ACTIVITY_KEEP of each issue in
+ * Deletes the log lines beyond first_seen and the latest MAX_ACTIVITY of each issue in
  * `issueIds`, SQL for a text[] (ARRAY[p_issue_id], $1::text[]).
  */
 export function trimActivity(t: Tables, issueIds: string): string {
   return `DELETE FROM ${t.activity} WHERE id IN (
     SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY issue_id ORDER BY id DESC) AS n
                     FROM ${t.activity} WHERE issue_id = ANY (${issueIds}) AND kind <> 'first_seen') x
-    WHERE n > ${ACTIVITY_KEEP})`
+    WHERE n > ${MAX_ACTIVITY})`
 }
 
 /** Caps on tag counting per issue, the same as the other stores keep (key totals stay exact). */

@@ -64,7 +64,7 @@ export type CheckedUpdate = (
   | { status: 'unresolved' }
   | { status: 'resolved'; inRelease?: string }
   | { status: 'ignored'; until: { events: number } | { users: number } | { forMs: number } | null }
-) & { actor?: string }
+) & { actor: string }
 
 /** actors and release names are cut to these lengths */
 export const ACTOR_MAX_LENGTH = 100
@@ -84,10 +84,12 @@ export function checkUpdate(update: unknown): CheckedUpdate {
   if (inRelease !== undefined) {
     if (status !== 'resolved') throw new TypeError(`inRelease only goes with status 'resolved', not ${describe(status)}`)
     if (typeof inRelease !== 'string' || inRelease.trim() === '') throw new TypeError(`inRelease must be a release name (a non-empty string), got ${describe(inRelease)}`)
+    // cut, it could never equal the release of the events it is compared with
+    if (inRelease.length > RELEASE_MAX_LENGTH) throw new TypeError(`inRelease must be at most ${RELEASE_MAX_LENGTH} characters, got ${inRelease.length}`)
   }
   if (status !== 'ignored') {
     if (until !== undefined && until !== null) throw new TypeError(`until only goes with status 'ignored', not ${describe(status)}`)
-    if (status === 'resolved' && inRelease !== undefined) return { status, inRelease: inRelease.slice(0, RELEASE_MAX_LENGTH), actor }
+    if (status === 'resolved' && inRelease !== undefined) return { status, inRelease, actor }
     return { status, actor }
   }
   if (until === undefined || until === null) return { status, until: null, actor }
@@ -112,12 +114,14 @@ export function checkActor(actor: unknown): string {
   return actor.trim().slice(0, ACTOR_MAX_LENGTH)
 }
 
-/** Checks addNote's note: its text trimmed and cut to NOTE_MAX_LENGTH, and its actor. */
+/** Checks addNote's note: its text trimmed, at most NOTE_MAX_LENGTH characters (a longer one is refused, not cut), and its actor. */
 export function checkNote(note: unknown): { text: string; actor: string } {
   if (typeof note !== 'object' || note === null) throw new TypeError("a note must be an object like { text: 'Fixed by the retry', actor: 'ann' }")
   const { text, actor } = note as { text?: unknown; actor?: unknown }
   if (typeof text !== 'string' || text.trim() === '') throw new TypeError(`a note's text must be a non-empty string, got ${describe(text)}`)
-  return { text: text.trim().slice(0, NOTE_MAX_LENGTH), actor: checkActor(actor) }
+  const trimmed = text.trim()
+  if (trimmed.length > NOTE_MAX_LENGTH) throw new TypeError(`a note holds at most ${NOTE_MAX_LENGTH.toLocaleString('en-US')} characters; this one has ${trimmed.length.toLocaleString('en-US')}`)
+  return { text: trimmed, actor: checkActor(actor) }
 }
 
 /** Checks noteRuleFired's arguments; the time in ms. */

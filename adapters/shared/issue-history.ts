@@ -10,7 +10,7 @@
  *   exact: it is kept apart).
  */
 import type { Activity, ActivityPage, AffectedUser, User, UserPage } from '../../lib/types.js'
-import type { UserSearchField } from '../../common/search.js'
+import { USER_SEARCH_FIELDS, type UserSearchField } from '../../common/search.js'
 import { decodeCursor, encodeCursor, isAfter } from './cursor.js'
 import { pageLimit } from './arguments.js'
 
@@ -116,7 +116,7 @@ function affectedUser(person: Person): AffectedUser {
 
 /** Does a listed user have this (lowercased) value in `field`, or in any searchable field when null? */
 export function hasPerson(people: Map<string, Person>, field: UserSearchField | null, value: string): boolean {
-  const fields: UserSearchField[] = field === null ? ['id', 'email', 'username'] : [field]
+  const fields: readonly UserSearchField[] = field === null ? USER_SEARCH_FIELDS : [field]
   for (const person of people.values()) {
     for (const f of fields) {
       const v = person.user[f]

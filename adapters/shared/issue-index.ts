@@ -11,7 +11,7 @@ import { matchesIssue, mentionsStatus, parseQuery, type IssueFacets } from '../.
 import { countedUser, ownTags, userDetails, withImplicitTags } from './counted-facts.js'
 import { BucketCounts } from './buckets.js'
 import { decodeCursor, encodeCursor, isAfter } from './cursor.js'
-import { checkDate, checkNote, checkRuleFired, checkSetting, checkUpdate, DEFAULT_ACTOR, histogramArguments, ignoreTargets, isIssueId, listArguments, type CheckedUpdate } from './arguments.js'
+import { checkDate, checkNote, checkRuleFired, checkSetting, checkUpdate, histogramArguments, ignoreTargets, isIssueId, listArguments, type CheckedUpdate } from './arguments.js'
 import { appendActivity, copyActivity, hasPerson, notePerson, pageActivity, pageUsers, type ActivityLine, type ActivityLog, type Person } from './issue-history.js'
 import { DAY, HOUR, MINUTE, SECOND } from '../../common/duration.js'
 
@@ -134,9 +134,7 @@ export class IssueIndex {
       appendActivity(state.activity, { kind: 'first_seen', at: new Date(t).toISOString(), actor: 'faultline', eventId: facts.eventId })
     }
     const { issue } = state
-    // resolved in the next release: events of that release, or of none, leave it resolved
-    const staysResolved = issue.resolvedInRelease !== null && (facts.release === undefined || facts.release === issue.resolvedInRelease)
-    if (issue.status === 'resolved' && !staysResolved) {
+    if (reopens(issue, facts.release)) {
       appendActivity(state.activity, { kind: 'regressed', at: new Date(t).toISOString(), actor: 'faultline', eventId: facts.eventId, release: facts.release ?? null, resolvedAt: issue.resolvedAt })
       issue.status = 'unresolved'
       issue.regressed = true
@@ -266,7 +264,7 @@ export class IssueIndex {
     const state = this.#state(id)
     if (!state) return null
     const { issue } = state
-    const line: ActivityLine = { kind: checked.status, at: new Date(now).toISOString(), actor: checked.actor ?? DEFAULT_ACTOR }
+    const line: ActivityLine = { kind: checked.status, at: new Date(now).toISOString(), actor: checked.actor }
     issue.resolvedInRelease = null
     if (checked.status === 'ignored') {
       issue.status = 'ignored'
@@ -550,6 +548,15 @@ export class IssueIndex {
 }
 
 /** Throws a TypeError unless the input has an event with an id and a usable grouping hash. */
+/**
+ * Whether an event of `release` reopens the issue: it is resolved, and not resolved in the next
+ * release with the event of that release or of none (those leave it resolved).
+ */
+export function reopens(issue: Pick<Issue, 'status' | 'resolvedInRelease'>, release: string | undefined): boolean {
+  if (issue.status !== 'resolved') return false
+  return issue.resolvedInRelease === null || (release !== undefined && release !== issue.resolvedInRelease)
+}
+
 export function checkRecordInput(input: RecordInput): void {
   if (typeof input !== 'object' || input === null) throw new TypeError('record needs { event, grouping, userKey }')
   const { event, grouping } = input

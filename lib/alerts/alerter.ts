@@ -2,7 +2,7 @@ import { alertView, type Alert } from './message.js'
 import { Mailer, type MailerTuning } from './mailer.js'
 import type { ResolvedOptions, ResolvedRule } from '../options.js'
 import { limitReports, type Report } from '../../common/report-limiter.js'
-import { decide, ruleKeys, throttleKey, type Firing } from './rules.js'
+import { decide, recipientsOf, ruleKeys, throttleKey, type Firing } from './rules.js'
 import type { FaultlineEvent, RecordResult, Store } from '../types.js'
 import { WebhookSender, type WebhookTuning } from './webhook.js'
 import { DEFAULT_ALERTS_PER_HOUR } from '../options.js'
@@ -277,7 +277,7 @@ class RuleAlerter implements Alerter {
 
   #dispatch(alert: Alert): void {
     const view = alertView(alert, this.#options)
-    if (alert.rule.email && this.#mailer) this.#mailer.send(view, alert.rule.to ?? this.#options.mail!.to)
+    if (alert.rule.email && this.#mailer) this.#mailer.send(view, recipientsOf(alert.rule, this.#options.mail))
     if (alert.rule.webhook) this.#webhooks.send(alert.rule.webhook, alert, view)
   }
 }

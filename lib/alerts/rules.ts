@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { ResolvedRule } from '../options.js'
+import type { ResolvedMail, ResolvedRule } from '../options.js'
 import type { FaultlineEvent, RecordResult } from '../types.js'
 import type { RuleFilter } from '../types.js'
 
@@ -25,6 +25,11 @@ export interface Firing {
  * position: adding a rule in front must not re-send every threshold the others already sent.
  * Identical rules get a counter so each keeps its own claims.
  */
+/** Who a rule's email goes to: its own `to`, else `mail.to`. */
+export function recipientsOf(rule: ResolvedRule, mail: ResolvedMail | null): string[] {
+  return rule.to ?? mail?.to ?? []
+}
+
 export function ruleKeys(rules: readonly ResolvedRule[]): string[] {
   const seen = new Map<string, number>()
   return rules.map((rule) => {

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http'
 import zlib from 'node:zlib'
 
 export class BodyError extends Error {
-  constructor(readonly status: 400 | 413 | 415, message: string) {
+  constructor(readonly status: 400 | 408 | 413 | 415, message: string) {
     super(message)
   }
 }
@@ -33,11 +33,22 @@ export async function readBody(req: IncomingMessage, limits: BodyLimits): Promis
   return decompress(raw, encoding, limits.maxDecompressed)
 }
 
+/**
+ * How long a body may take to arrive. Reads are few at once (ingest.ts), so a client sending its
+ * bodies a byte at a time must not hold a slot for the minutes Node allows a request.
+ */
+const READ_DEADLINE_MS = 10_000
+
 function readRaw(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
+    const deadline = setTimeout(() => {
+      req.pause()
+      done(new BodyError(408, 'body took too long'))
+    }, READ_DEADLINE_MS)
     const done = (err: Error | null) => {
+      clearTimeout(deadline)
       req.off('data', onData)
       req.off('end', onEnd)
       req.off('error', onError)

@@ -12,7 +12,6 @@ import { fromSentryEvent, type BrowserCapture } from './sentry-event.js'
 import { RateLimits } from './limits.js'
 import { clientScript } from './client-script.js'
 import { mapBrowserFrames } from '../source-maps/browser.js'
-import { loadUserAgentParser } from '../user-agent.js'
 import type { ResolvedBrowser } from '../options.js'
 import type { ExceptionInfo } from '../types.js'
 
@@ -60,8 +59,6 @@ export class BrowserIngest {
   constructor(host: IngestHost) {
     this.#host = host
     this.#limits = new RateLimits(host.browser)
-    // browser events are tagged with their browser and OS: ready before the first is built
-    loadUserAgentParser().catch(() => {})
   }
 
   handle(req: IncomingMessage, res: ServerResponse, where: IngestWhere): void {
@@ -162,7 +159,7 @@ export class BrowserIngest {
     const one = <T extends Omit<ExceptionInfo, 'causes'>>(ex: T): T => {
       const frames = ex.stacktrace?.frames
       if (!frames) return ex
-      const mapped = mapBrowserFrames(frames, options)
+      const mapped = mapBrowserFrames(frames, { ...options, gapAt: ex.stacktrace?.frames_omitted?.[0] })
       return mapped === frames ? ex : { ...ex, stacktrace: { ...ex.stacktrace, frames: mapped } }
     }
     const outer = one(exception)

@@ -10,6 +10,8 @@ import { scrubQueryInText } from '../scrub.js'
 import { truncateString } from '../normalize.js'
 import type { Breadcrumb, CaptureContext, ExceptionInfo, Level, ScopeData, StackFrame, Stacktrace } from '../types.js'
 import { LEVELS } from '../types.js'
+import { MAX_CAUSES, MAX_FINGERPRINT_PARTS, MAX_TAGS } from '../event.js'
+import { MAX_USER_AGENT } from '../user-agent.js'
 
 /** What the server knows of the request that brought the event. */
 export interface IngestFacts {
@@ -37,9 +39,6 @@ export interface BrowserCapture {
   platform: 'javascript'
 }
 
-const MAX_CAUSES = 5
-const MAX_TAGS = 100
-const MAX_FINGERPRINT_PARTS = 20
 const MAX_URL = 2048
 const MAX_NAME = 256
 
@@ -49,7 +48,7 @@ export function fromSentryEvent(event: Raw, facts: IngestFacts): BrowserCapture 
   const level = LEVELS.includes(event.level as Level) ? (event.level as Level) : undefined
   const exception = exceptionOf(event.exception, facts)
   const pageUrl = text(record(event.request)?.url, MAX_URL)
-  const agent = facts.userAgent ?? text(record(record(event.request)?.headers)?.['User-Agent'], 512)
+  const agent = facts.userAgent ?? text(record(record(event.request)?.headers)?.['User-Agent'], MAX_USER_AGENT)
 
   const ctx: CaptureContext = {}
   const tags = firstEntries(event.tags, MAX_TAGS)
@@ -66,7 +65,7 @@ export function fromSentryEvent(event: Raw, facts: IngestFacts): BrowserCapture 
   }
   const headers: Record<string, string> = {}
   // the event builder tags the browser, OS and device from it, as for a server request
-  if (agent) headers['user-agent'] = truncateString(agent, 512)
+  if (agent) headers['user-agent'] = truncateString(agent, MAX_USER_AGENT)
   ctx.request = { url: pageUrl, headers }
   if (facts.ip) ctx.request.env = { REMOTE_ADDR: facts.ip }
   if (level) ctx.level = level

@@ -4,10 +4,10 @@
  * checked for origin and CSRF token, then redirects (303).
  */
 import { parseDuration } from '../../common/duration.js'
-import { NOTE_MAX_LENGTH, type IssueUpdate } from '../types.js'
+import type { IssueUpdate } from '../types.js'
 import { csrfValid, isSameOrigin } from './access.js'
 import { actorOf } from './actor.js'
-import { currentRelease } from './next-release.js'
+import { updateFromBody } from './api.js'
 import { BodyError, field, fieldList, readForm, type Fields } from './body.js'
 import { isBadInput, isValidId, storeHas, type PanelContext } from './context.js'
 import { errorPage } from './pages.js'
@@ -88,11 +88,11 @@ export async function issueAction(ctx: PanelContext, id: string): Promise<void> 
   const actor = actorOf(ctx.req, ctx.options, 'panel')
   let update: IssueUpdate | string
   if (action === 'resolveNext') {
-    const current = await ctx.store.getIssue(id)
-    if (!current) return errorPage(ctx, 404, 'Issue not found', 'There is no issue with this id. It may have been deleted.')
-    const release = currentRelease(ctx.options, current)
-    if (!release) return errorPage(ctx, 400, 'No release known', "Resolving in the next release needs to know the current release: set the tracker's `release` option (or FAULTLINE_RELEASE), or send events that carry one.")
-    update = { status: 'resolved', inRelease: release, actor }
+    // the same rule as the JSON API's PATCH with inNextRelease
+    const next = await updateFromBody(ctx, id, { status: 'resolved', inNextRelease: true }, 'panel')
+    if (next === null) return errorPage(ctx, 404, 'Issue not found', 'There is no issue with this id. It may have been deleted.')
+    if (typeof next === 'string') return errorPage(ctx, 400, 'No release known', next)
+    update = next
   } else {
     update = updateFor(action, fields, actor)
   }
@@ -162,7 +162,6 @@ export async function noteAction(ctx: PanelContext, id: string): Promise<void> {
   if (!fields) return
   const text = field(fields, 'text').replace(/\r\n?/g, '\n')
   if (text.trim() === '') return errorPage(ctx, 400, 'Empty note', 'Write something in the note, then add it.')
-  if (text.length > NOTE_MAX_LENGTH) return errorPage(ctx, 400, 'Note too long', `A note holds at most ${NOTE_MAX_LENGTH.toLocaleString('en-US')} characters; this one has ${text.length.toLocaleString('en-US')}.`)
   if (!storeHas(ctx.store, 'addNote')) return errorPage(ctx, 501, 'Notes not kept', 'This store was written before stores kept notes (it has no addNote), so it cannot keep this one.')
   let added
   try {

@@ -17,7 +17,7 @@ import { actorOf } from './actor.js'
 import { currentRelease } from './next-release.js'
 import { parseQuery } from '../../common/search.js'
 import { BodyError, mediaType, readJson } from './body.js'
-import { isBadInput, isValidId, type PanelContext } from './context.js'
+import { isBadInput, isValidId, storeHas, type PanelContext } from './context.js'
 import { sendJson, sendJsonError } from './reply.js'
 
 /** Routes one API request; `segments` are the parts after 'api'. */
@@ -32,7 +32,7 @@ export async function handleApi(ctx: PanelContext, segments: string[]): Promise<
     return notAllowed(ctx, 'GET, HEAD')
   }
   if (!isValidId(id)) return sendJsonError(res, 404, 'No issue with this id.')
-  if ((sub === 'users' || sub === 'activity' || sub === 'notes') && typeof ctx.store[STORE_METHODS[sub]] !== 'function') {
+  if ((sub === 'users' || sub === 'activity' || sub === 'notes') && !storeHas(ctx.store, STORE_METHODS[sub])) {
     return sendJsonError(res, 501, `This store keeps no ${sub}: it was written before stores had ${STORE_METHODS[sub]}.`)
   }
   if (sub === 'events' || sub === 'users' || sub === 'activity') {

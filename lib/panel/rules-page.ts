@@ -6,7 +6,7 @@
 import { formatDuration } from '../../common/duration.js'
 import type { ResolvedMail, ResolvedRule } from '../options.js'
 import type { RuleFilter, RuleWhen } from '../types.js'
-import { ruleKeys } from '../alerts/rules.js'
+import { recipientsOf, ruleKeys } from '../alerts/rules.js'
 import { storeHas, type PanelContext } from './context.js'
 import { maskAddress, urlHost } from './format.js'
 import { renderPage } from './pages.js'
@@ -54,7 +54,7 @@ export function ruleRows(rules: readonly ResolvedRule[], mail: ResolvedMail | nu
   return rules.map((rule, i) => ({
     when: describeWhen(rule.when, rule.withinMs),
     filter: describeFilter(rule.filter),
-    recipients: rule.email ? (rule.to ?? mail?.to ?? []).map(maskAddress) : [],
+    recipients: rule.email ? recipientsOf(rule, mail).map(maskAddress) : [],
     webhookHost: rule.webhook ? urlHost(rule.webhook) : null,
     throttle: rule.throttleMs === null ? 'None: each alert once per issue' : `At most one alert per issue every ${formatDuration(rule.throttleMs)}`,
     lastFired: Object.hasOwn(firings, keys[i]) ? firings[keys[i]] : null,

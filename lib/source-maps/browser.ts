@@ -21,6 +21,8 @@ export interface BrowserMapOptions {
   sourceContext?: boolean
   /** told once per script whose map cannot be read */
   report?: (err: Error) => void
+  /** the index of the first frame after a dropped middle (Stacktrace.frames_omitted[0]): its caller is not the frame before it */
+  gapAt?: number
 }
 
 /** URL paths with more segments than this are not looked up */
@@ -50,7 +52,7 @@ export function mapBrowserFrames(frames: StackFrame[], options: BrowserMapOption
 }
 
 function mapScriptFrames(frames: StackFrame[], options: BrowserMapOptions): StackFrame[] {
-  const folders = realFolders(options.sourceMaps.map((folder) => path.resolve(options.root, folder)))
+  const folders = realFolders(options.sourceMaps)
   if (folders.length === 0) return frames
   const origins = new Set(options.origins.map(originOf).filter((o) => o !== null))
   const root = realFolders([options.root])[0] ?? path.resolve(options.root)
@@ -66,7 +68,7 @@ function mapScriptFrames(frames: StackFrame[], options: BrowserMapOptions): Stac
     if (map === undefined && scripts.size < MAX_SCRIPTS) scripts.set(key, (map = findScriptMap(segments, folders, lookup)))
     return map ?? null
   }
-  const mapped = mapFrames(frames, { mapOf, root, sourceContext })
+  const mapped = mapFrames(frames, { mapOf, root, sourceContext, gapAt: options.gapAt })
   if (sourceContext && mapped !== frames) {
     // the original files within the folders, for frames whose map has no sourcesContent
     const wanting = mapped.filter((frame, i) => frame !== frames[i] && frame.context_line === undefined)

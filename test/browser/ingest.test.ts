@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import request from 'supertest'
 import http from 'node:http'
+import net from 'node:net'
 import zlib from 'node:zlib'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
@@ -198,6 +199,21 @@ describe('hostile input', () => {
     const events = await storedEvents(tracker)
     for (const event of events) expect(JSON.stringify(event).length).toBeLessThan(256 * 1024)
   })
+
+  it('answers 408 to a body that trickles in, freeing its place for others, and the app keeps serving', async () => {
+    const server = expressApp(newTracker())
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as net.AddressInfo
+    const socket = net.connect(port, '127.0.0.1')
+    const answer = new Promise<string>((resolve) => socket.once('data', (chunk) => resolve(String(chunk))))
+    socket.write(`POST ${ENVELOPE} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n{"event_id"`)
+    const started = Date.now()
+    expect(await answer).toMatch(/^HTTP\/1\.1 408 /)
+    socket.destroy()
+    // the deadline is 10 s; Node itself would wait minutes
+    expect(Date.now() - started).toBeLessThan(15_000)
+    await request(server).get('/ok').expect(200)
+  }, 20_000)
 
   it('allows each address its events a minute, then answers 429 with Retry-After', async () => {
     const tracker = newTracker({ browser: { key: KEY, eventsPerMinute: 5 } })

@@ -132,3 +132,12 @@ export function csrfFrom(res: { headers: Record<string, unknown>; text: string }
   const token = /name="_csrf" value="([^"]+)"/.exec(res.text)?.[1] ?? ''
   return { cookie, token }
 }
+
+/** The text content of the page, tags removed and entities decoded, for "the user sees X" checks. */
+export function visibleText(html: string): string {
+  return html
+    .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/g, '')
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#34;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ')
+}

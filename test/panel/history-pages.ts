@@ -8,16 +8,8 @@ import request from 'supertest'
 import type { Store, TrackerOptions } from '../../lib/types.js'
 import { resolveOptions } from '../../lib/options.js'
 import { ruleKeys } from '../../lib/alerts/rules.js'
-import { capture, csrfFrom, failingLookup, panelServer, paymentError, repeat } from './helpers.js'
+import { capture, csrfFrom, failingLookup, panelServer, paymentError, repeat, visibleText } from './helpers.js'
 
-/** The text content of the page, tags removed and entities decoded, for "the user sees X" checks. */
-export function visibleText(html: string): string {
-  return html
-    .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/g, '')
-    .replace(/<[^>]+>/g, ' ')
-    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#34;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&')
-    .replace(/\s+/g, ' ')
-}
 
 /** The markup of one section of the issue page, by its id. */
 function section(html: string, id: string): string {

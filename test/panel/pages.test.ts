@@ -3,17 +3,9 @@ import request from 'supertest'
 import type http from 'node:http'
 import { memoryStore } from '../../adapters/memory.js'
 import type { Store } from '../../lib/types.js'
-import { capture, failingLookup, panelServer, seededStore } from './helpers.js'
+import { capture, csrfFrom, failingLookup, panelServer, seededStore, visibleText } from './helpers.js'
 import { historyPages } from './history-pages.js'
 
-/** The text content of the page, tags removed and entities decoded, for "the user sees X" checks. */
-function visibleText(html: string): string {
-  return html
-    .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/g, '')
-    .replace(/<[^>]+>/g, ' ')
-    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#34;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&')
-    .replace(/\s+/g, ' ')
-}
 
 function rowTitles(html: string): string[] {
   return [...html.matchAll(/<a class="title" href="[^"]+">([^<]+)<\/a>/g)].map((m) => visibleText(m[1]).trim())
@@ -356,8 +348,7 @@ describe('a store written before issues kept users, a log and rule firings', () 
     const rules = await request(app).get('/errors/rules').expect(200)
     expect(visibleText(rules.text)).toContain('A new issue: its first event Every event a•••@example.com None: each alert once per issue not kept by this store')
     const form = await request(app).get('/errors').expect(200)
-    const cookie = String(form.headers['set-cookie']).split(';')[0]
-    const token = /name="_csrf" value="([^"]+)"/.exec(form.text)![1]
+    const { cookie, token } = csrfFrom(form)
     const note = await request(app).post(`/errors/issues/${issue.id}/notes`).set('Cookie', cookie).type('form').send(`_csrf=${token}&text=hi`).expect(501)
     expect(visibleText(note.text)).toContain('it has no addNote')
     await current.close()

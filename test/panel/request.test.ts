@@ -6,6 +6,7 @@ import Koa from 'koa'
 import { createTracker, type Tracker } from '../../lib/index.js'
 import { memoryStore } from '../../adapters/memory.js'
 import { queryRows, prettyBody } from '../../lib/panel/format.js'
+import { visibleText } from './helpers.js'
 
 const trackers: Tracker[] = []
 afterEach(async () => {
@@ -18,13 +19,6 @@ function newTracker(): Tracker {
   return tracker
 }
 
-/** The text of one part of the page, tags removed and entities decoded. */
-function visibleText(html: string): string {
-  return html
-    .replace(/<[^>]+>/g, ' ')
-    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#34;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&')
-    .replace(/\s+/g, ' ')
-}
 
 function requestSection(html: string): string {
   const match = /<section class="request"[\s\S]*?<\/section>/.exec(html)
